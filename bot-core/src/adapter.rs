@@ -1,0 +1,91 @@
+//! The boundary between the engine and a platform.
+//!
+//! An adapter translates, nothing more: platform events become [`Inbound`] values handed to the
+//! engine, and the engine's posts and replies are carried out through [`Adapter`].
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+
+use crate::ids::{Platform, RoomRef, UserRef};
+use crate::model::{IncomingMessage, PostContent};
+
+/// Something that happened on a platform, normalised.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Inbound {
+    Message(IncomingMessage),
+    Edited(MessageEdited),
+    Deleted(MessageDeleted),
+    Command(CommandInvocation),
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct MessageEdited {
+    pub platform: Platform,
+    pub platform_msg_id: String,
+    pub body: String,
+    pub formatted_body: Option<String>,
+    pub edited_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct MessageDeleted {
+    pub platform: Platform,
+    pub platform_msg_id: String,
+    pub deleted_at: DateTime<Utc>,
+}
+
+/// Someone ran a command: `/chat start interlibnet` on Discord, `!chat start interlibnet` on
+/// Matrix. `text` is everything after the command prefix.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CommandInvocation {
+    pub room: RoomRef,
+    pub user: UserRef,
+    pub display_name: String,
+    /// The platform's own word on moderation (a Discord role or Manage Events, a Matrix power
+    /// level); chat files can name further moderators.
+    pub platform_moderator: bool,
+    pub text: String,
+    /// The platform id of the message that carried the command, to reply to it.
+    pub platform_msg_id: Option<String>,
+}
+
+/// What the engine asks an adapter to post for a session step.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Post {
+    pub room: RoomRef,
+    /// Stable across retries: the platform must show a post with the same key once.
+    pub idempotency_key: String,
+    pub content: PostContent,
+}
+
+/// An answer to a command.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Reply {
+    pub room: RoomRef,
+    pub to: UserRef,
+    /// The command message to answer, where the platform has one.
+    pub in_reply_to: Option<String>,
+    pub text: String,
+    /// Refusals and errors go only to the person who asked, where the platform can do that.
+    pub private: bool,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum AdapterError {
+    /// Worth trying again later (network, rate limit, homeserver away).
+    #[error("temporary failure: {0}")]
+    Temporary(String),
+    /// Will not work however often it is tried (no such room, no permission).
+    #[error("permanent failure: {0}")]
+    Permanent(String),
+}
+
+#[async_trait]
+pub trait Adapter: Send + Sync + 'static {
+    fn platform(&self) -> Platform;
+
+    /// Posts a session step and returns the platform's id for the new message.
+    async fn post(&self, post: &Post) -> Result<String, AdapterError>;
+
+    async fn reply(&self, reply: &Reply) -> Result<(), AdapterError>;
+}

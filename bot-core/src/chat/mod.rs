@@ -1,0 +1,64 @@
+//! Chat definitions: what a themed chat is, read and checked from its TOML file.
+
+mod load;
+mod schedule;
+
+use std::path::PathBuf;
+
+use chrono_tz::Tz;
+
+use crate::ids::{RoomRef, UserRef};
+
+pub use load::{load_chat_dir, load_chat_file, parse_chat, ChatError, LocatedError};
+pub use schedule::{resolve_local, Repeat, Schedule};
+
+/// One themed chat, validated.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Chat {
+    /// Short stable name used in commands (`/chat start interlibnet`) and URLs.
+    pub slug: String,
+    pub title: String,
+    /// With its leading `#`.
+    pub hashtag: String,
+    pub description: String,
+    /// Posted when the session starts, before Q1.
+    pub intro: String,
+    /// Posted after the last point.
+    pub wrap_up: String,
+    pub points: Vec<Point>,
+    /// Minutes from one point to the next, unless a point says otherwise.
+    pub minutes_between_points: u32,
+    /// Minutes from the intro to Q1.
+    pub intro_minutes: u32,
+    /// How long before the start the reminder is posted; 0 posts none.
+    pub reminder_minutes: u32,
+    /// The chat's own IANA time zone: schedules are evaluated and times shown in it.
+    pub zone: Tz,
+    pub schedule: Option<Schedule>,
+    pub rooms: Vec<RoomRef>,
+    pub moderators: Vec<UserRef>,
+    /// The file it was read from, for messages about it.
+    pub source: PathBuf,
+}
+
+/// A numbered discussion point.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Point {
+    pub text: String,
+    /// Minutes until the next point, when it differs from the chat's default.
+    pub minutes: Option<u32>,
+}
+
+impl Chat {
+    /// Minutes that point `number` (1-based) stays on screen.
+    pub fn point_minutes(&self, number: u32) -> u32 {
+        self.points
+            .get(number.saturating_sub(1) as usize)
+            .and_then(|p| p.minutes)
+            .unwrap_or(self.minutes_between_points)
+    }
+
+    pub fn is_moderator(&self, user: &UserRef) -> bool {
+        self.moderators.contains(user)
+    }
+}

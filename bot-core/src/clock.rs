@@ -1,0 +1,145 @@
+//! Time, injected.
+//!
+//! The engine never reads the system clock directly: it asks a [`Clock`] what time it is and how
+//! long to really wait for a moment on that clock. Tests run the scheduler on tokio's paused time
+//! ([`TokioClock`]) so a one-hour chat takes milliseconds; the demo runs on [`AcceleratedClock`].
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+
+pub trait Clock: Send + Sync + 'static {
+    /// The current time on this clock.
+    fn now(&self) -> DateTime<Utc>;
+
+    /// How long to sleep on tokio's timer so that this clock reaches `at`.
+    fn wait_until(&self, at: DateTime<Utc>) -> Duration {
+        (at - self.now()).to_std().unwrap_or(Duration::ZERO)
+    }
+}
+
+pub type SharedClock = Arc<dyn Clock>;
+
+/// The wall clock.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct SystemClock;
+
+impl Clock for SystemClock {
+    fn now(&self) -> DateTime<Utc> {
+        Utc::now()
+    }
+}
+
+/// A clock that follows tokio's timer from a fixed starting instant.
+///
+/// Under `tokio::time::pause()` tokio jumps its timer forward whenever every task is idle, so the
+/// scheduler's sleeps complete at once and this clock reads exactly the times they were due.
+#[derive(Debug, Clone)]
+pub struct TokioClock {
+    origin: DateTime<Utc>,
+    started: tokio::time::Instant,
+}
+
+impl TokioClock {
+    pub fn starting_at(origin: DateTime<Utc>) -> Self {
+        TokioClock {
+            origin,
+            started: tokio::time::Instant::now(),
+        }
+    }
+}
+
+impl Clock for TokioClock {
+    fn now(&self) -> DateTime<Utc> {
+        let elapsed = tokio::time::Instant::now() - self.started;
+        self.origin + chrono::Duration::from_std(elapsed).unwrap_or(chrono::Duration::MAX)
+    }
+}
+
+/// Time that runs `speed` times faster than the wall clock, from a chosen origin (the demo).
+#[derive(Debug, Clone)]
+pub struct AcceleratedClock {
+    origin: DateTime<Utc>,
+    started: tokio::time::Instant,
+    speed: f64,
+}
+
+impl AcceleratedClock {
+    pub fn new(origin: DateTime<Utc>, speed: f64) -> Self {
+        assert!(speed.is_finite() && speed > 0.0, "speed must be positive");
+        AcceleratedClock {
+            origin,
+            started: tokio::time::Instant::now(),
+            speed,
+        }
+    }
+}
+
+impl Clock for AcceleratedClock {
+    fn now(&self) -> DateTime<Utc> {
+        let real = tokio::time::Instant::now() - self.started;
+        let virtual_elapsed = real.mul_f64(self.speed);
+        self.origin + chrono::Duration::from_std(virtual_elapsed).unwrap_or(chrono::Duration::MAX)
+    }
+
+    fn wait_until(&self, at: DateTime<Utc>) -> Duration {
+        (at - self.now())
+            .to_std()
+            .map(|d| d.div_f64(self.speed))
+            .unwrap_or(Duration::ZERO)
+    }
+}
+
+/// A clock moved only by hand; for unit tests of code that reads the time but does not sleep.
+#[derive(Debug, Clone)]
+pub struct ManualClock {
+    now: Arc<Mutex<DateTime<Utc>>>,
+}
+
+impl ManualClock {
+    pub fn new(at: DateTime<Utc>) -> Self {
+        ManualClock {
+            now: Arc::new(Mutex::new(at)),
+        }
+    }
+
+    pub fn set(&self, at: DateTime<Utc>) {
+        *self.now.lock().unwrap_or_else(|e| e.into_inner()) = at;
+    }
+
+    pub fn advance(&self, by: chrono::Duration) {
+        let mut now = self.now.lock().unwrap_or_else(|e| e.into_inner());
+        *now += by;
+    }
+}
+
+impl Clock for ManualClock {
+    fn now(&self) -> DateTime<Utc> {
+        *self.now.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    #[tokio::test(start_paused = true)]
+    async fn tokio_clock_follows_paused_time() {
+        let origin = Utc.with_ymd_and_hms(2026, 3, 1, 18, 0, 0).unwrap();
+        let clock = TokioClock::starting_at(origin);
+        tokio::time::sleep(Duration::from_secs(3600)).await;
+        assert_eq!(clock.now(), origin + chrono::Duration::hours(1));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn accelerated_clock_shortens_real_waits() {
+        let origin = Utc.with_ymd_and_hms(2026, 3, 1, 18, 0, 0).unwrap();
+        let clock = AcceleratedClock::new(origin, 60.0);
+        let wait = clock.wait_until(origin + chrono::Duration::minutes(10));
+        assert_eq!(wait, Duration::from_secs(10));
+        tokio::time::sleep(wait).await;
+        assert_eq!(clock.now(), origin + chrono::Duration::minutes(10));
+    }
+}

@@ -1,0 +1,1 @@
+//! The command set. (Stub: being written.)

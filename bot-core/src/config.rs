@@ -1,0 +1,1 @@
+//! hashchat.toml. (Stub: being written.)

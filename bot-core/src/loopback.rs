@@ -1,0 +1,1 @@
+//! The loopback adapter. (Stub: being written.)

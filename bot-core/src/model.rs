@@ -1,0 +1,328 @@
+//! The durable things the store keeps: sessions, archived messages, posts in the outbox.
+
+use std::fmt;
+use std::str::FromStr;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::ids::{Platform, RoomRef, UserRef};
+
+pub type SessionId = i64;
+pub type MessageId = i64;
+
+/// Where a session is in its life.
+///
+/// scheduled → announced (reminder posted) → running (intro, then Q1..Qn) ⇄ paused → ended.
+/// A scheduled session can be cancelled; one whose start passed while nobody was running the
+/// bot is marked missed rather than started hours late.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SessionState {
+    Scheduled,
+    Announced,
+    Running,
+    Paused,
+    Ended,
+    Cancelled,
+    Missed,
+}
+
+impl SessionState {
+    pub const ALL: [SessionState; 7] = [
+        SessionState::Scheduled,
+        SessionState::Announced,
+        SessionState::Running,
+        SessionState::Paused,
+        SessionState::Ended,
+        SessionState::Cancelled,
+        SessionState::Missed,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SessionState::Scheduled => "scheduled",
+            SessionState::Announced => "announced",
+            SessionState::Running => "running",
+            SessionState::Paused => "paused",
+            SessionState::Ended => "ended",
+            SessionState::Cancelled => "cancelled",
+            SessionState::Missed => "missed",
+        }
+    }
+
+    /// Not yet started: waiting for its reminder or its intro.
+    pub fn is_upcoming(self) -> bool {
+        matches!(self, SessionState::Scheduled | SessionState::Announced)
+    }
+
+    /// Started and not ended: messages in its rooms belong to it.
+    pub fn is_live(self) -> bool {
+        matches!(self, SessionState::Running | SessionState::Paused)
+    }
+
+    pub fn is_finished(self) -> bool {
+        matches!(
+            self,
+            SessionState::Ended | SessionState::Cancelled | SessionState::Missed
+        )
+    }
+}
+
+impl fmt::Display for SessionState {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown session state `{0}`")]
+pub struct UnknownState(pub String);
+
+impl FromStr for SessionState {
+    type Err = UnknownState;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        SessionState::ALL
+            .into_iter()
+            .find(|st| st.as_str() == s)
+            .ok_or_else(|| UnknownState(s.to_owned()))
+    }
+}
+
+/// Why a session exists: materialised from the chat's recurrence, or asked for by a moderator.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SessionOrigin {
+    Recurrence,
+    Command,
+}
+
+impl SessionOrigin {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SessionOrigin::Recurrence => "recurrence",
+            SessionOrigin::Command => "command",
+        }
+    }
+}
+
+impl FromStr for SessionOrigin {
+    type Err = UnknownState;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "recurrence" => Ok(SessionOrigin::Recurrence),
+            "command" => Ok(SessionOrigin::Command),
+            other => Err(UnknownState(other.to_owned())),
+        }
+    }
+}
+
+/// One run of a chat, as the store keeps it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Session {
+    pub id: SessionId,
+    pub chat_slug: String,
+    pub state: SessionState,
+    pub origin: SessionOrigin,
+    /// When the intro is (or was) due.
+    pub scheduled_start: DateTime<Utc>,
+    pub started_at: Option<DateTime<Utc>>,
+    pub ended_at: Option<DateTime<Utc>>,
+    /// The next step to emit (see [`crate::plan::Step`]).
+    pub next_step: u32,
+    /// When that step falls due; `None` while paused or once ended.
+    pub next_due_at: Option<DateTime<Utc>>,
+    /// While paused: how long was left until the next step when the pause began.
+    pub paused_remaining_ms: Option<i64>,
+    /// The discussion point on screen (1-based), once the first point has been posted.
+    pub current_point: Option<u32>,
+    /// The rooms the session runs in, in the chat's order.
+    pub rooms: Vec<RoomRef>,
+}
+
+/// A new session to store.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewSession {
+    pub chat_slug: String,
+    pub origin: SessionOrigin,
+    pub state: SessionState,
+    pub scheduled_start: DateTime<Utc>,
+    pub next_step: u32,
+    pub next_due_at: Option<DateTime<Utc>>,
+    pub rooms: Vec<RoomRef>,
+}
+
+/// The changes a step makes to its session, applied together with the posts it enqueues.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SessionUpdate {
+    pub state: SessionState,
+    pub next_step: u32,
+    pub next_due_at: Option<DateTime<Utc>>,
+    pub paused_remaining_ms: Option<i64>,
+    pub current_point: Option<u32>,
+    pub started_at: Option<DateTime<Utc>>,
+    pub ended_at: Option<DateTime<Utc>>,
+}
+
+impl SessionUpdate {
+    /// The session as it stands, to be changed field by field.
+    pub fn from_session(session: &Session) -> Self {
+        SessionUpdate {
+            state: session.state,
+            next_step: session.next_step,
+            next_due_at: session.next_due_at,
+            paused_remaining_ms: session.paused_remaining_ms,
+            current_point: session.current_point,
+            started_at: session.started_at,
+            ended_at: session.ended_at,
+        }
+    }
+}
+
+/// A file or image that came with a message.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Attachment {
+    pub url: String,
+    pub name: String,
+    pub content_type: Option<String>,
+    pub size_bytes: Option<i64>,
+}
+
+/// A message as it arrived from a platform, normalised.
+#[derive(Debug, Clone, PartialEq)]
+pub struct IncomingMessage {
+    pub platform: Platform,
+    pub room: String,
+    pub platform_msg_id: String,
+    pub author_id: String,
+    pub author_name: String,
+    pub avatar_url: Option<String>,
+    pub body: String,
+    pub formatted_body: Option<String>,
+    pub sent_at: DateTime<Utc>,
+    /// The platform id of the message this one replies to.
+    pub reply_to: Option<String>,
+    pub attachments: Vec<Attachment>,
+}
+
+impl IncomingMessage {
+    pub fn author(&self) -> UserRef {
+        UserRef::new(self.platform, self.author_id.clone())
+    }
+}
+
+/// A message on its way into the archive: which session and point it belongs to.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ArchivedMessage {
+    pub session_id: SessionId,
+    pub point: Option<u32>,
+    pub message: IncomingMessage,
+}
+
+/// An earlier text of an edited message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MessageEdit {
+    pub body: String,
+    pub formatted_body: Option<String>,
+    pub edited_at: DateTime<Utc>,
+}
+
+/// A message read back from the archive.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StoredMessage {
+    pub id: MessageId,
+    pub session_id: SessionId,
+    pub point: Option<u32>,
+    pub message: IncomingMessage,
+    /// Earlier versions, oldest first; `message.body` is the current text.
+    pub edits: Vec<MessageEdit>,
+    pub deleted_at: Option<DateTime<Utc>>,
+}
+
+/// What a step posts, independent of platform: adapters choose the formatting.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PostContent {
+    pub kind: PostKind,
+    /// The chat's hashtag, with its `#`.
+    pub hashtag: String,
+    pub text: String,
+    /// People to mention (RSVPs in a reminder).
+    #[serde(default)]
+    pub mentions: Vec<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum PostKind {
+    Reminder,
+    Intro,
+    Point { number: u32 },
+    WrapUp,
+}
+
+/// The state of one post in the outbox.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum PostStatus {
+    Pending,
+    Posted,
+    /// Gave up after repeated failures; kept for the record.
+    Failed,
+}
+
+impl PostStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PostStatus::Pending => "pending",
+            PostStatus::Posted => "posted",
+            PostStatus::Failed => "failed",
+        }
+    }
+}
+
+impl FromStr for PostStatus {
+    type Err = UnknownState;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "pending" => Ok(PostStatus::Pending),
+            "posted" => Ok(PostStatus::Posted),
+            "failed" => Ok(PostStatus::Failed),
+            other => Err(UnknownState(other.to_owned())),
+        }
+    }
+}
+
+/// A post to make, keyed by (session, step, room) so it is made exactly once.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewPost {
+    pub room: RoomRef,
+    pub content: PostContent,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct OutboxPost {
+    pub session_id: SessionId,
+    pub step: u32,
+    pub room: RoomRef,
+    pub content: PostContent,
+    pub status: PostStatus,
+    pub attempts: u32,
+    pub platform_msg_id: Option<String>,
+    pub created_at: DateTime<Utc>,
+    pub posted_at: Option<DateTime<Utc>>,
+}
+
+impl OutboxPost {
+    /// The key adapters hand the platform (Matrix transaction id, Discord nonce) so a retried
+    /// post is never shown twice.
+    pub fn idempotency_key(&self) -> String {
+        format!("hc-{}-{}-{}", self.session_id, self.step, self.room)
+    }
+}
+
+/// One session with how many messages it archived, for listings.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SessionSummary {
+    pub session: Session,
+    pub message_count: i64,
+}

@@ -1,0 +1,1 @@
+//! The store. (Stub: being written.)
