@@ -1,0 +1,146 @@
+//! Emitting a step: the session advances and the step's posts are enqueued in one transaction.
+//! Also the timeline of which point was on screen when.
+
+use chrono::{DateTime, Utc};
+
+use super::codec::{col_opt_u32, col_time, col_u32, opt_u32, to_ms, u32_arg};
+use super::sessions::bind_update;
+use super::{Context, Result, Store, StoreError};
+use crate::model::{NewPost, PostStatus, SessionId, SessionUpdate};
+
+impl Store {
+    /// Emits step `expected_next_step` of a session, atomically.
+    ///
+    /// In one transaction:
+    /// 1. the session is updated with `update`, but only if its `next_step` is still
+    ///    `expected_next_step` (a guarded `UPDATE … WHERE next_step = $expected`, which on
+    ///    SQLite runs inside `BEGIN IMMEDIATE`, and on PostgreSQL row-locks the session);
+    /// 2. one outbox row per post is inserted as pending, keyed by
+    ///    `(session, expected_next_step, room)` (an existing key is left alone), in the given
+    ///    order;
+    /// 3. if `timeline_point` is `Some(p)`, the timeline records that step
+    ///    `expected_next_step` was emitted at `now` with point `p` on screen.
+    ///
+    /// Returns `Ok(true)` when all of it was committed, `Ok(false)` with nothing written when
+    /// the session is missing or has already moved past (or elsewhere from) that step. So a
+    /// crash between deciding and committing never skips a step, and a retry or a racing
+    /// second instance never emits it twice.
+    pub async fn emit_step(
+        &self,
+        session_id: SessionId,
+        expected_next_step: u32,
+        update: &SessionUpdate,
+        timeline_point: Option<Option<u32>>,
+        posts: &[NewPost],
+        now: DateTime<Utc>,
+    ) -> Result<bool> {
+        let step = u32_arg(expected_next_step);
+        // Serialise every post before touching the database, so a bad post writes nothing.
+        let contents = posts
+            .iter()
+            .map(|p| serde_json::to_string(&p.content))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| StoreError::Invalid(format!("post content: {e}")))?;
+
+        let mut tx = self.begin_write().await?;
+        let advanced = bind_update(
+            sqlx::query(
+                "UPDATE sessions SET state = $1, next_step = $2, next_due_at = $3, \
+                 paused_remaining_ms = $4, current_point = $5, started_at = $6, ended_at = $7 \
+                 WHERE id = $8 AND next_step = $9",
+            ),
+            update,
+        )
+        .bind(session_id)
+        .bind(step)
+        .execute(&mut *tx)
+        .await
+        .ctx("advancing a session")?;
+        if advanced.rows_affected() == 0 {
+            tx.rollback().await.ctx("rolling back")?;
+            return Ok(false);
+        }
+
+        let now_ms = to_ms(now);
+        for (position, (post, content)) in posts.iter().zip(contents).enumerate() {
+            sqlx::query(
+                "INSERT INTO outbox (session_id, step, room, position, platform, content_json, \
+                 status, attempts, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, 0, $8) \
+                 ON CONFLICT (session_id, step, room) DO NOTHING",
+            )
+            .bind(session_id)
+            .bind(step)
+            .bind(post.room.to_string())
+            .bind(position as i64)
+            .bind(post.room.platform.as_str())
+            .bind(content)
+            .bind(PostStatus::Pending.as_str())
+            .bind(now_ms)
+            .execute(&mut *tx)
+            .await
+            .ctx("enqueuing a post")?;
+        }
+
+        if let Some(point) = timeline_point {
+            sqlx::query(
+                "INSERT INTO session_timeline (session_id, step, point, emitted_at) \
+                 VALUES ($1, $2, $3, $4) ON CONFLICT (session_id, step) DO NOTHING",
+            )
+            .bind(session_id)
+            .bind(step)
+            .bind(opt_u32(point))
+            .bind(now_ms)
+            .execute(&mut *tx)
+            .await
+            .ctx("recording the timeline")?;
+        }
+
+        tx.commit().await.ctx("committing a step")?;
+        Ok(true)
+    }
+
+    /// The discussion point that was on screen at `at`: the point of the latest timeline entry
+    /// emitted at or before `at` that has a point. `None` before the first point (or for an
+    /// unknown session). Entries without a point (intro, wrap-up) do not clear it.
+    pub async fn point_at(&self, session_id: SessionId, at: DateTime<Utc>) -> Result<Option<u32>> {
+        let mut conn = self.conn().await?;
+        let row = sqlx::query(
+            "SELECT point FROM session_timeline WHERE session_id = $1 AND emitted_at <= $2 \
+             AND point IS NOT NULL ORDER BY emitted_at DESC, step DESC LIMIT 1",
+        )
+        .bind(session_id)
+        .bind(to_ms(at))
+        .fetch_optional(&mut *conn)
+        .await
+        .ctx("reading the timeline")?;
+        match row {
+            Some(row) => col_opt_u32(&row, "point"),
+            None => Ok(None),
+        }
+    }
+
+    /// The session's timeline: `(step, point on screen, emitted at)`, in step order.
+    pub async fn timeline(
+        &self,
+        session_id: SessionId,
+    ) -> Result<Vec<(u32, Option<u32>, DateTime<Utc>)>> {
+        let mut conn = self.conn().await?;
+        let rows = sqlx::query(
+            "SELECT step, point, emitted_at FROM session_timeline WHERE session_id = $1 \
+             ORDER BY step",
+        )
+        .bind(session_id)
+        .fetch_all(&mut *conn)
+        .await
+        .ctx("reading the timeline")?;
+        rows.iter()
+            .map(|r| {
+                Ok((
+                    col_u32(r, "step")?,
+                    col_opt_u32(r, "point")?,
+                    col_time(r, "emitted_at")?,
+                ))
+            })
+            .collect()
+    }
+}
