@@ -1,1 +1,325 @@
-//! hashchat.toml. (Stub: being written.)
+//! The bot's own settings: `hashchat.toml`.
+//!
+//! Everything has a default, so the bot runs without a file ([`Config::default`] behaves as if
+//! `config/hashchat.toml` existed and was empty). Secrets never live here. See
+//! `config/hashchat.toml` for the documented example; every problem is reported as
+//! `FILE:LINE: field: message`, and unknown keys are errors.
+
+use std::path::{Path, PathBuf};
+
+use chrono::Duration;
+
+use crate::chat::{load_chat_dir, parse_document, read_text, LocatedError, Node, Reader};
+
+/// Keys accepted at the top of hashchat.toml (all tables).
+pub const CONFIG_KEYS: &[&str] = &["database", "chats", "scheduler", "log", "data"];
+
+/// Environment variable that overrides `database.url` (applied by the binary).
+pub const DATABASE_URL_ENV: &str = "HASHCHAT_DATABASE_URL";
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Config {
+    /// The file this was read from; `None` for the defaults.
+    pub source: Option<PathBuf>,
+    /// Directory of the config file: `chats.dir` is relative to it.
+    pub base_dir: PathBuf,
+    pub database: DatabaseConfig,
+    pub chats: ChatsConfig,
+    pub scheduler: SchedulerConfig,
+    pub log: LogConfig,
+    pub data: DataConfig,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DatabaseConfig {
+    /// `sqlite://PATH` (relative paths are relative to the working directory) or
+    /// `postgres://…`. `HASHCHAT_DATABASE_URL` overrides it.
+    pub url: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChatsConfig {
+    /// Directory of chat files, relative to the config file's directory.
+    pub dir: PathBuf,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SchedulerConfig {
+    /// A session whose start passed more than this long ago while the bot was down is marked
+    /// missed rather than started late.
+    pub catch_up_grace_minutes: u32,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    Human,
+    Json,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LogConfig {
+    pub format: LogFormat,
+    /// A tracing `EnvFilter` directive; `RUST_LOG` overrides it.
+    pub level: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DataConfig {
+    /// Media and local state, relative to the working directory.
+    pub dir: PathBuf,
+}
+
+pub const DEFAULT_DATABASE_URL: &str = "sqlite://data/hashchat.db";
+pub const DEFAULT_CATCH_UP_GRACE_MINUTES: u32 = 30;
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            source: None,
+            base_dir: PathBuf::from("config"),
+            database: DatabaseConfig {
+                url: DEFAULT_DATABASE_URL.to_owned(),
+            },
+            chats: ChatsConfig {
+                dir: PathBuf::from("chats"),
+            },
+            scheduler: SchedulerConfig {
+                catch_up_grace_minutes: DEFAULT_CATCH_UP_GRACE_MINUTES,
+            },
+            log: LogConfig {
+                format: LogFormat::Human,
+                level: "info".to_owned(),
+            },
+            data: DataConfig {
+                dir: PathBuf::from("data"),
+            },
+        }
+    }
+}
+
+impl Config {
+    /// Reads and checks a config file.
+    pub fn load(path: &Path) -> Result<Config, Vec<LocatedError>> {
+        let text = read_text(path).map_err(|e| vec![e])?;
+        Config::parse(path, &text)
+    }
+
+    /// Checks config text; `path` names it in messages and anchors `chats.dir`.
+    pub fn parse(path: &Path, text: &str) -> Result<Config, Vec<LocatedError>> {
+        let (config, errors) = read_config(path, text);
+        if errors.is_empty() {
+            Ok(config)
+        } else {
+            Err(errors)
+        }
+    }
+
+    /// The chats directory: `chats.dir` joined to the config file's directory.
+    pub fn chats_dir(&self) -> PathBuf {
+        self.base_dir.join(&self.chats.dir)
+    }
+
+    /// The data directory (relative to the working directory unless absolute).
+    pub fn data_dir(&self) -> &Path {
+        &self.data.dir
+    }
+
+    /// The database URL from the file (the binary applies `HASHCHAT_DATABASE_URL` on top).
+    pub fn database_url(&self) -> &str {
+        &self.database.url
+    }
+
+    pub fn catch_up_grace(&self) -> Duration {
+        Duration::minutes(i64::from(self.scheduler.catch_up_grace_minutes))
+    }
+}
+
+/// Checks the config file and every chat in its chats directory; empty means all is well.
+pub fn check(config_path: &Path) -> Vec<LocatedError> {
+    let text = match read_text(config_path) {
+        Ok(text) => text,
+        Err(e) => return vec![e],
+    };
+    let (config, mut errors) = read_config(config_path, &text);
+    // Check the chats even when other settings are wrong, unless `chats` itself is.
+    if !errors.iter().any(|e| e.field.starts_with("chats")) {
+        if let Err(e) = load_chat_dir(&config.chats_dir()) {
+            errors.extend(e);
+        }
+    }
+    errors
+}
+
+/// The config with defaults for anything absent or wrong, and every problem found.
+fn read_config(path: &Path, text: &str) -> (Config, Vec<LocatedError>) {
+    let mut config = Config {
+        source: Some(path.to_path_buf()),
+        base_dir: match path.parent() {
+            Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+            _ => PathBuf::from("."),
+        },
+        ..Config::default()
+    };
+    let doc = match parse_document(path, text) {
+        Ok(doc) => doc,
+        Err(e) => return (config, vec![e]),
+    };
+    let mut r = Reader::new(path, text);
+    let root = Node::root(doc.as_table());
+    r.unknown_keys(&root, CONFIG_KEYS);
+
+    if let Some(node) = r.table(&root, "database") {
+        r.unknown_keys(&node, &["url"]);
+        if let Some(url) = r.string(&node, "url", None) {
+            let v = url.value.trim();
+            let sqlite = v.strip_prefix("sqlite:").map(|p| p.trim_start_matches('/'));
+            let ok = match sqlite {
+                Some(p) => !p.is_empty(),
+                None => v
+                    .strip_prefix("postgres://")
+                    .or_else(|| v.strip_prefix("postgresql://"))
+                    .is_some_and(|rest| !rest.is_empty()),
+            };
+            if ok {
+                config.database.url = v.to_owned();
+            } else {
+                r.error(
+                    url.line,
+                    url.field,
+                    format!(
+                        "`{}` is not a database URL (`sqlite://PATH` or `postgres://USER@HOST/DB`)",
+                        url.value
+                    ),
+                );
+            }
+        }
+    }
+    if let Some(node) = r.table(&root, "chats") {
+        r.unknown_keys(&node, &["dir"]);
+        if let Some(dir) = r.text(&node, "dir", None, 4096, "") {
+            config.chats.dir = PathBuf::from(dir.value);
+        }
+    }
+    if let Some(node) = r.table(&root, "scheduler") {
+        r.unknown_keys(&node, &["catch_up_grace_minutes"]);
+        if let Some(Some(m)) = r.integer(&node, "catch_up_grace_minutes", 0..=10_080) {
+            config.scheduler.catch_up_grace_minutes = m;
+        }
+    }
+    if let Some(node) = r.table(&root, "log") {
+        r.unknown_keys(&node, &["format", "level"]);
+        if let Some(format) = r.string(&node, "format", None) {
+            match format.value.as_str() {
+                "human" => config.log.format = LogFormat::Human,
+                "json" => config.log.format = LogFormat::Json,
+                other => r.error(
+                    format.line,
+                    format.field,
+                    format!("unknown format `{other}` (accepted: human, json)"),
+                ),
+            }
+        }
+        if let Some(level) = r.text(&node, "level", None, 4096, "") {
+            if level.value.chars().any(char::is_whitespace) {
+                r.error(
+                    level.line,
+                    level.field,
+                    "a tracing filter has no spaces, e.g. `info` or `info,bot_core=debug`",
+                );
+            } else {
+                config.log.level = level.value;
+            }
+        }
+    }
+    if let Some(node) = r.table(&root, "data") {
+        r.unknown_keys(&node, &["dir"]);
+        if let Some(dir) = r.text(&node, "dir", None, 4096, "") {
+            config.data.dir = PathBuf::from(dir.value);
+        }
+    }
+    (config, r.into_errors())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn shipped() -> PathBuf {
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../config/hashchat.toml")
+    }
+
+    #[test]
+    fn the_shipped_config_and_chats_pass_check() {
+        let errors = check(&shipped());
+        let lines: Vec<String> = errors.iter().map(ToString::to_string).collect();
+        assert!(errors.is_empty(), "{lines:#?}");
+        let config = Config::load(&shipped()).unwrap();
+        assert!(config.chats_dir().ends_with("config/chats"));
+        let chats = load_chat_dir(&config.chats_dir()).unwrap();
+        assert!(chats.iter().any(|c| c.slug == "interlibnet"));
+    }
+
+    #[test]
+    fn defaults_apply_to_an_empty_file_and_without_a_file() {
+        let config = Config::parse(Path::new("etc/hashchat.toml"), "").unwrap();
+        assert_eq!(config.chats_dir(), Path::new("etc/chats"));
+        assert_eq!(config.database_url(), DEFAULT_DATABASE_URL);
+        assert_eq!(config.catch_up_grace(), Duration::minutes(30));
+        assert_eq!(config.log.format, LogFormat::Human);
+        let default = Config::default();
+        assert_eq!(default.chats_dir(), Path::new("config/chats"));
+        assert_eq!(default.data_dir(), Path::new("data"));
+        let bare = Config::parse(Path::new("hashchat.toml"), "").unwrap();
+        assert_eq!(bare.chats_dir(), Path::new("./chats"));
+    }
+
+    #[test]
+    fn config_problems_are_all_reported_with_lines() {
+        let text = "\
+[database]
+url = \"mysql://x\"
+[log]
+format = \"xml\"
+levl = \"debug\"
+[scheduler]
+catch_up_grace_minutes = -5
+[extra]
+";
+        let errors: Vec<String> = Config::parse(Path::new("h.toml"), text)
+            .unwrap_err()
+            .iter()
+            .map(ToString::to_string)
+            .collect();
+        assert_eq!(
+            errors,
+            [
+                "h.toml:2: database.url: `mysql://x` is not a database URL (`sqlite://PATH` or `postgres://USER@HOST/DB`)",
+                "h.toml:4: log.format: unknown format `xml` (accepted: human, json)",
+                "h.toml:5: log.levl: unknown key (did you mean `level`?)",
+                "h.toml:7: scheduler.catch_up_grace_minutes: -5 is out of range (0 to 10080)",
+                "h.toml:8: extra: unknown key (accepted keys: database, chats, scheduler, log, data)",
+            ]
+        );
+    }
+
+    #[test]
+    fn check_reports_chat_errors_and_a_missing_chats_dir() {
+        let dir = tempfile::tempdir().unwrap();
+        let config = dir.path().join("hashchat.toml");
+        std::fs::write(&config, "[chats]\ndir = \"nowhere\"\n").unwrap();
+        let errors = check(&config);
+        assert_eq!(errors.len(), 1);
+        assert!(errors[0].file.ends_with("nowhere"));
+        assert!(errors[0].message.starts_with("cannot read chat directory"));
+
+        std::fs::create_dir(dir.path().join("chats")).unwrap();
+        std::fs::write(dir.path().join("chats/a.toml"), "slug = 1\n").unwrap();
+        std::fs::write(&config, "[log]\nformat = \"xml\"\n").unwrap();
+        let errors = check(&config);
+        assert!(errors.iter().any(|e| e.field == "log.format"));
+        assert!(errors
+            .iter()
+            .any(|e| e.file.ends_with("a.toml") && e.field == "slug"));
+        assert!(!check(&dir.path().join("missing.toml")).is_empty());
+    }
+}

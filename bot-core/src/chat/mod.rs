@@ -1,6 +1,7 @@
 //! Chat definitions: what a themed chat is, read and checked from its TOML file.
 
 mod load;
+mod locate;
 mod schedule;
 
 use std::path::PathBuf;
@@ -9,8 +10,13 @@ use chrono_tz::Tz;
 
 use crate::ids::{RoomRef, UserRef};
 
-pub use load::{load_chat_dir, load_chat_file, parse_chat, ChatError, LocatedError};
-pub use schedule::{resolve_local, Repeat, Schedule};
+pub use load::{
+    load_chat_dir, load_chat_file, parse_chat, ChatError, LocatedError, CHAT_KEYS,
+    DEFAULT_INTRO_MINUTES, DEFAULT_MINUTES_BETWEEN_POINTS, DEFAULT_REMINDER_MINUTES,
+    MAX_TEXT_CHARS, MAX_TITLE_CHARS,
+};
+pub(crate) use locate::{parse_document, read_text, Node, Reader};
+pub use schedule::{parse_start, parse_until, resolve_local, Repeat, Schedule};
 
 /// One themed chat, validated.
 #[derive(Debug, Clone, PartialEq)]
