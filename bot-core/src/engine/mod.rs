@@ -1,1 +1,278 @@
-//! The engine. (Stub: being written.)
+//! The engine: owns the rules and drives sessions.
+//!
+//! One [`Engine`] per process. Adapters hand it [`Inbound`] events; its scheduler loop
+//! ([`Engine::run`]) posts each session's steps when they fall due, through the outbox, so that a
+//! crash at any moment neither repeats nor skips a step.
+
+mod archive;
+mod attribution;
+mod commands;
+mod delivery;
+mod due;
+mod recurrence;
+mod steps;
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::sync::{Arc, Mutex, RwLock};
+
+use chrono::{DateTime, Duration, Utc};
+use tokio::sync::Notify;
+
+use crate::adapter::{Adapter, Inbound};
+use crate::chat::Chat;
+use crate::clock::SharedClock;
+use crate::ids::{Platform, RoomRef};
+use crate::model::{Session, SessionId};
+use crate::store::{Store, StoreError};
+
+pub use archive::Archived;
+pub use attribution::answer_prefix;
+use due::DueIndex;
+
+#[derive(Debug, thiserror::Error)]
+pub enum EngineError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// Settings that shape the engine's behaviour, from the `[scheduler]` part of the config.
+#[derive(Debug, Clone)]
+pub struct EngineSettings {
+    /// A session whose start passed longer ago than this while the bot was down is marked
+    /// missed instead of started late.
+    pub catch_up_grace: Duration,
+    /// A post that fails this many times (temporarily) is given up and marked failed.
+    pub max_post_attempts: u32,
+    /// How long to wait before retrying a post that failed temporarily.
+    pub retry_delay: Duration,
+}
+
+impl Default for EngineSettings {
+    fn default() -> Self {
+        EngineSettings {
+            catch_up_grace: Duration::minutes(30),
+            max_post_attempts: 20,
+            retry_delay: Duration::seconds(15),
+        }
+    }
+}
+
+/// A cheap handle to the one engine; clone it into adapters and tasks.
+#[derive(Clone)]
+pub struct Engine {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    store: Store,
+    clock: SharedClock,
+    settings: EngineSettings,
+    chats: RwLock<HashMap<String, Arc<Chat>>>,
+    adapters: RwLock<HashMap<Platform, Arc<dyn Adapter>>>,
+    due: Mutex<DueIndex>,
+    /// Rooms with a running or paused session, and which.
+    live_rooms: Mutex<HashMap<RoomRef, SessionId>>,
+    /// When undelivered posts should next be retried.
+    retry_at: Mutex<Option<DateTime<Utc>>>,
+    wake: Notify,
+    /// Serialises changes to sessions so a command and the scheduler never advance one at once.
+    session_writes: tokio::sync::Mutex<()>,
+    /// Serialises outbox delivery so the scheduler and a command never post one entry twice.
+    delivering: tokio::sync::Mutex<()>,
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    // A panic elsewhere while holding one of these small maps leaves it consistent.
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+impl Engine {
+    pub fn new(
+        store: Store,
+        clock: SharedClock,
+        chats: Vec<Chat>,
+        settings: EngineSettings,
+    ) -> Self {
+        let chats = chats
+            .into_iter()
+            .map(|c| (c.slug.clone(), Arc::new(c)))
+            .collect();
+        Engine {
+            inner: Arc::new(Inner {
+                store,
+                clock,
+                settings,
+                chats: RwLock::new(chats),
+                adapters: RwLock::new(HashMap::new()),
+                due: Mutex::new(DueIndex::default()),
+                live_rooms: Mutex::new(HashMap::new()),
+                retry_at: Mutex::new(None),
+                wake: Notify::new(),
+                session_writes: tokio::sync::Mutex::new(()),
+                delivering: tokio::sync::Mutex::new(()),
+            }),
+        }
+    }
+
+    pub fn store(&self) -> &Store {
+        &self.inner.store
+    }
+
+    pub fn now(&self) -> DateTime<Utc> {
+        self.inner.clock.now()
+    }
+
+    pub fn register_adapter(&self, adapter: Arc<dyn Adapter>) {
+        let mut adapters = self
+            .inner
+            .adapters
+            .write()
+            .unwrap_or_else(|e| e.into_inner());
+        adapters.insert(adapter.platform(), adapter);
+        drop(adapters);
+        self.inner.wake.notify_one();
+    }
+
+    pub fn chat(&self, slug: &str) -> Option<Arc<Chat>> {
+        let chats = self.inner.chats.read().unwrap_or_else(|e| e.into_inner());
+        chats.get(slug).cloned()
+    }
+
+    pub fn chats(&self) -> Vec<Arc<Chat>> {
+        let chats = self.inner.chats.read().unwrap_or_else(|e| e.into_inner());
+        let mut all: Vec<_> = chats.values().cloned().collect();
+        all.sort_by(|a, b| a.slug.cmp(&b.slug));
+        all
+    }
+
+    fn adapter(&self, platform: Platform) -> Option<Arc<dyn Adapter>> {
+        let adapters = self
+            .inner
+            .adapters
+            .read()
+            .unwrap_or_else(|e| e.into_inner());
+        adapters.get(&platform).cloned()
+    }
+
+    /// The running or paused session in `room`, if any.
+    pub fn live_session_in(&self, room: &RoomRef) -> Option<SessionId> {
+        lock(&self.inner.live_rooms).get(room).copied()
+    }
+
+    /// Number of sessions waiting for a step; for diagnostics and the benchmark.
+    pub fn due_count(&self) -> usize {
+        lock(&self.inner.due).len()
+    }
+
+    /// The earliest due time, if any session waits.
+    pub fn next_due(&self) -> Option<DateTime<Utc>> {
+        lock(&self.inner.due).earliest()
+    }
+
+    /// Hands one platform event to the engine.
+    pub async fn handle(&self, event: Inbound) -> Result<(), EngineError> {
+        match event {
+            Inbound::Message(message) => self.archive_message(message).await.map(|_| ()),
+            Inbound::Edited(edit) => self.archive_edit(edit).await,
+            Inbound::Deleted(deletion) => self.archive_deletion(deletion).await,
+            Inbound::Command(invocation) => self.run_command(invocation).await,
+        }
+    }
+
+    /// Loads every unfinished session from the store, materialises the next occurrence of each
+    /// recurring chat, and marks sessions missed that should have started long ago.
+    ///
+    /// [`Engine::run`] calls this; it is public so tools and benchmarks can load without running.
+    pub async fn load(&self) -> Result<usize, EngineError> {
+        let sessions = self.inner.store.active_sessions().await?;
+        let count = sessions.len();
+        for session in &sessions {
+            self.track(session);
+        }
+        self.ensure_recurrences().await?;
+        Ok(count)
+    }
+
+    /// Runs the scheduler until `shutdown` completes: posts due steps and delivers the outbox.
+    ///
+    /// On shutdown it stops between steps: a step is either fully enqueued or not at all, and a
+    /// post not yet delivered stays in the outbox for the next start.
+    pub async fn run(&self, shutdown: impl Future<Output = ()>) -> Result<(), EngineError> {
+        self.load().await?;
+        tokio::pin!(shutdown);
+        loop {
+            if let Err(e) = self.tick().await {
+                // The store may be briefly unreachable; the scheduler keeps going and retries.
+                tracing::error!(error = %e, "scheduler turn failed; retrying shortly");
+                *lock(&self.inner.retry_at) = Some(self.now() + self.inner.settings.retry_delay);
+            }
+            let wait = self.time_until_next_wake();
+            tokio::select! {
+                _ = &mut shutdown => break,
+                _ = self.inner.wake.notified() => {}
+                _ = tokio::time::sleep(wait) => {}
+            }
+        }
+        tracing::info!("scheduler stopped");
+        Ok(())
+    }
+
+    fn time_until_next_wake(&self) -> std::time::Duration {
+        let next_due = lock(&self.inner.due).earliest();
+        let retry = *lock(&self.inner.retry_at);
+        let next = match (next_due, retry) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+        match next {
+            Some(at) => self.inner.clock.wait_until(at),
+            // Nothing scheduled: sleep until something changes (the Notify wakes us).
+            None => std::time::Duration::from_secs(3600),
+        }
+    }
+
+    /// Records where a session stands in the in-memory indexes.
+    fn track(&self, session: &Session) {
+        let due =
+            if session.state.is_finished() || session.state == crate::model::SessionState::Paused {
+                None
+            } else {
+                session.next_due_at
+            };
+        lock(&self.inner.due).set(session.id, due);
+        let mut live = lock(&self.inner.live_rooms);
+        if session.state.is_live() {
+            for room in &session.rooms {
+                live.insert(room.clone(), session.id);
+            }
+        } else {
+            live.retain(|_, id| *id != session.id);
+        }
+        drop(live);
+        self.inner.wake.notify_one();
+    }
+
+    /// One turn of the scheduler: emits every step due by now (catching up in order) and
+    /// delivers the outbox. [`Engine::run`] calls it whenever it wakes; tests on a manual clock
+    /// call it directly.
+    pub async fn tick(&self) -> Result<(), EngineError> {
+        loop {
+            let now = self.now();
+            let due = lock(&self.inner.due).take_due(now);
+            if due.is_empty() {
+                break;
+            }
+            for (at, session) in due {
+                if let Err(e) = self.advance(session, steps::Trigger::Due).await {
+                    // Keep the session on the calendar and try again shortly.
+                    tracing::error!(session, error = %e, "could not emit a due step");
+                    lock(&self.inner.due)
+                        .set(session, Some(at.max(now) + self.inner.settings.retry_delay));
+                    return Err(e);
+                }
+            }
+        }
+        self.deliver_outbox().await
+    }
+}

@@ -1,1 +1,3 @@
-//! Renderers. (Stub: being written.)
+//! Turning the store's contents into text people read.
+
+pub mod plain;

@@ -1,0 +1,117 @@
+//! Archiving what people say during a session, and which point it answers.
+
+use super::{attribution::answer_prefix, Engine, EngineError};
+use crate::adapter::{MessageDeleted, MessageEdited};
+use crate::ids::RoomRef;
+use crate::model::{ArchivedMessage, IncomingMessage, SessionId};
+use crate::plan::Step;
+
+/// What became of an incoming message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Archived {
+    /// Stored in `session`, under `point` (None: before Q1).
+    Stored {
+        session: SessionId,
+        point: Option<u32>,
+    },
+    /// Already in the archive (the platform delivered it twice).
+    Duplicate { session: SessionId },
+    /// No session is running in its room: nothing is kept.
+    NoSession,
+}
+
+impl Engine {
+    /// Archives a message if a session is live in its room, attributed to a point: an `A<n>`
+    /// prefix naming a real point wins; else a reply inherits its parent's point; else the point
+    /// that was on screen when it was sent.
+    pub async fn archive_message(&self, message: IncomingMessage) -> Result<Archived, EngineError> {
+        let room = RoomRef::new(message.platform, message.room.clone());
+        let Some(session_id) = self.live_session_in(&room) else {
+            return Ok(Archived::NoSession);
+        };
+        let point = self.attribute(session_id, &message).await?;
+        let inserted = self
+            .inner
+            .store
+            .append_messages(&[ArchivedMessage {
+                session_id,
+                point,
+                message,
+            }])
+            .await?;
+        Ok(if inserted == 0 {
+            Archived::Duplicate {
+                session: session_id,
+            }
+        } else {
+            Archived::Stored {
+                session: session_id,
+                point,
+            }
+        })
+    }
+
+    async fn attribute(
+        &self,
+        session_id: SessionId,
+        message: &IncomingMessage,
+    ) -> Result<Option<u32>, EngineError> {
+        let store = &self.inner.store;
+        let session = store.get_session(session_id).await?;
+        let chat = session.as_ref().and_then(|s| self.chat(&s.chat_slug));
+        let point_count = chat.as_ref().map_or(0, |c| c.points.len() as u32);
+
+        if let Some(n) = answer_prefix(&message.body).filter(|n| *n <= point_count) {
+            return Ok(Some(n));
+        }
+        if let Some(parent) = &message.reply_to {
+            if let Some(parent) = store.find_message(message.platform, parent).await? {
+                if parent.session_id == session_id && parent.point.is_some() {
+                    return Ok(parent.point);
+                }
+            }
+            if let (Some(post), Some(chat)) = (
+                store
+                    .find_post_by_platform_id(message.platform, parent)
+                    .await?,
+                &chat,
+            ) {
+                if post.session_id == session_id {
+                    if let Some(point) = Step::from_index(chat, post.step).and_then(Step::point) {
+                        return Ok(Some(point));
+                    }
+                }
+            }
+        }
+        Ok(store.point_at(session_id, message.sent_at).await?)
+    }
+
+    pub(super) async fn archive_edit(&self, edit: MessageEdited) -> Result<(), EngineError> {
+        self.inner
+            .store
+            .record_edit(
+                edit.platform,
+                &edit.platform_msg_id,
+                &edit.body,
+                edit.formatted_body.as_deref(),
+                edit.edited_at,
+            )
+            .await?;
+        Ok(())
+    }
+
+    pub(super) async fn archive_deletion(
+        &self,
+        deletion: MessageDeleted,
+    ) -> Result<(), EngineError> {
+        self.inner
+            .store
+            .record_deletion(
+                deletion.platform,
+                &deletion.platform_msg_id,
+                deletion.deleted_at,
+            )
+            .await?;
+        Ok(())
+    }
+}

@@ -1,0 +1,432 @@
+//! Carrying out commands: who may, and what happens.
+
+use std::sync::Arc;
+
+use chrono::Duration;
+
+use super::steps::Trigger;
+use super::{Engine, EngineError};
+use crate::adapter::{CommandInvocation, Reply};
+use crate::chat::{resolve_local, Chat};
+use crate::command::{self, Command, When};
+use crate::model::{NewSession, Session, SessionOrigin, SessionState, SessionUpdate};
+use crate::plan::{Step, INTRO_STEP, REMINDER_STEP};
+use crate::render::plain::format_local;
+
+/// How soon a scheduled occurrence must be for `start` to begin it rather than a new session.
+const START_ADOPTS_WITHIN: Duration = Duration::hours(2);
+
+/// A command's outcome: the reply text, and whether only the asker should see it.
+struct Answer {
+    text: String,
+    private: bool,
+}
+
+fn ok(text: impl Into<String>) -> Answer {
+    Answer {
+        text: text.into(),
+        private: false,
+    }
+}
+
+fn refuse(text: impl Into<String>) -> Answer {
+    Answer {
+        text: text.into(),
+        private: true,
+    }
+}
+
+impl Engine {
+    /// Parses and carries out a command, then replies through the invoker's adapter.
+    pub(super) async fn run_command(
+        &self,
+        invocation: CommandInvocation,
+    ) -> Result<(), EngineError> {
+        let answer = self.answer(&invocation).await?;
+        // A moderator who says `next` expects the point now, not at the scheduler's next turn.
+        self.deliver_outbox().await?;
+        let reply = Reply {
+            room: invocation.room.clone(),
+            to: invocation.user.clone(),
+            in_reply_to: invocation.platform_msg_id.clone(),
+            text: answer.text,
+            private: answer.private,
+        };
+        match self.adapter(invocation.room.platform) {
+            Some(adapter) => {
+                if let Err(e) = adapter.reply(&reply).await {
+                    tracing::warn!(room = %invocation.room, error = %e, "could not reply to a command");
+                }
+            }
+            None => tracing::warn!(room = %invocation.room, "no adapter to reply through"),
+        }
+        Ok(())
+    }
+
+    /// The reply a command gets; public so tests and the demo can use it without an adapter.
+    pub async fn command_reply(
+        &self,
+        invocation: &CommandInvocation,
+    ) -> Result<String, EngineError> {
+        Ok(self.answer(invocation).await?.text)
+    }
+
+    async fn answer(&self, inv: &CommandInvocation) -> Result<Answer, EngineError> {
+        let command = match command::parse(&inv.text) {
+            Ok(command) => command,
+            Err(e) => return Ok(refuse(e.to_string())),
+        };
+        match command {
+            Command::Help { topic } => Ok(ok(command::help(topic.as_deref()))),
+            Command::Start { chat } => self.cmd_start(inv, &chat).await,
+            Command::Stop | Command::Pause | Command::Resume | Command::Next => {
+                self.cmd_in_session(inv, &command).await
+            }
+            Command::Schedule { chat, when } => self.cmd_schedule(inv, &chat, when).await,
+            Command::Cancel { session } => self.cmd_cancel(inv, session).await,
+            Command::Upcoming => self.cmd_upcoming().await,
+            Command::Join { chat } => self.cmd_rsvp(inv, &chat, true).await,
+            Command::Leave { chat } => self.cmd_rsvp(inv, &chat, false).await,
+            Command::Transcript { session } => self.cmd_transcript(inv, session).await,
+        }
+    }
+
+    fn known_chat(&self, slug: &str) -> Result<Arc<Chat>, Answer> {
+        self.chat(slug).ok_or_else(|| {
+            let names: Vec<String> = self.chats().iter().map(|c| c.slug.clone()).collect();
+            refuse(format!(
+                "There is no chat `{slug}`. Chats here: {}.",
+                names.join(", ")
+            ))
+        })
+    }
+
+    fn may_moderate(inv: &CommandInvocation, chat: &Chat) -> bool {
+        inv.platform_moderator || chat.is_moderator(&inv.user)
+    }
+
+    fn not_moderator(what: &str, chat: &Chat) -> Answer {
+        refuse(format!("Only moderators of {} can {what}.", chat.hashtag))
+    }
+
+    async fn cmd_start(&self, inv: &CommandInvocation, slug: &str) -> Result<Answer, EngineError> {
+        let chat = match self.known_chat(slug) {
+            Ok(chat) => chat,
+            Err(answer) => return Ok(answer),
+        };
+        if !Self::may_moderate(inv, &chat) {
+            return Ok(Self::not_moderator("start it", &chat));
+        }
+        if let Some(running) = chat.rooms.iter().find_map(|r| self.live_session_in(r)) {
+            return Ok(refuse(format!(
+                "{} is already running (session {running}); `stop` it first.",
+                chat.hashtag
+            )));
+        }
+        let now = self.now();
+        let store = self.store();
+        let soon =
+            store.upcoming_sessions(1000).await?.into_iter().find(|s| {
+                s.chat_slug == chat.slug && s.scheduled_start <= now + START_ADOPTS_WITHIN
+            });
+        let id = {
+            let _writing = self.inner.session_writes.lock().await;
+            match soon {
+                Some(session) => {
+                    let mut update = SessionUpdate::from_session(&session);
+                    update.next_step = INTRO_STEP;
+                    update.next_due_at = Some(now);
+                    store.update_session(session.id, &update).await?;
+                    session.id
+                }
+                None => {
+                    store
+                        .create_session(&NewSession {
+                            chat_slug: chat.slug.clone(),
+                            origin: SessionOrigin::Command,
+                            state: SessionState::Scheduled,
+                            scheduled_start: now,
+                            next_step: INTRO_STEP,
+                            next_due_at: Some(now),
+                            rooms: chat.rooms.clone(),
+                        })
+                        .await?
+                }
+            }
+        };
+        self.advance(id, Trigger::Now).await?;
+        Ok(ok(format!(
+            "Started {} ({}), session {id}: intro now, Q1 in {} minutes.",
+            chat.title, chat.hashtag, chat.intro_minutes
+        )))
+    }
+
+    async fn cmd_in_session(
+        &self,
+        inv: &CommandInvocation,
+        command: &Command,
+    ) -> Result<Answer, EngineError> {
+        let Some(id) = self.live_session_in(&inv.room) else {
+            return Ok(refuse(format!(
+                "No session is running in this room, so there is nothing to {}. `upcoming` lists what is planned.",
+                command.name()
+            )));
+        };
+        let Some(session) = self.store().get_session(id).await? else {
+            return Ok(refuse("That session is no longer in the archive."));
+        };
+        let Some(chat) = self.chat(&session.chat_slug) else {
+            return Ok(refuse("That session's chat is no longer configured."));
+        };
+        if !Self::may_moderate(inv, &chat) {
+            return Ok(Self::not_moderator(
+                &format!("{} the session", command.name()),
+                &chat,
+            ));
+        }
+        let now = self.now();
+        match command {
+            Command::Pause => {
+                if session.state == SessionState::Paused {
+                    return Ok(refuse(
+                        "The session is already paused; `resume` continues it.",
+                    ));
+                }
+                let _writing = self.inner.session_writes.lock().await;
+                let mut update = SessionUpdate::from_session(&session);
+                update.state = SessionState::Paused;
+                update.paused_remaining_ms = session
+                    .next_due_at
+                    .map(|due| (due - now).num_milliseconds().max(0));
+                update.next_due_at = None;
+                self.store().update_session(id, &update).await?;
+                self.reload_and_track(id).await?;
+                Ok(ok(format!(
+                    "{} paused. `resume` carries on where it stopped.",
+                    chat.hashtag
+                )))
+            }
+            Command::Resume => {
+                if session.state != SessionState::Paused {
+                    return Ok(refuse("The session is not paused."));
+                }
+                let _writing = self.inner.session_writes.lock().await;
+                let remaining = Duration::milliseconds(session.paused_remaining_ms.unwrap_or(0));
+                let mut update = SessionUpdate::from_session(&session);
+                update.state = SessionState::Running;
+                update.paused_remaining_ms = None;
+                update.next_due_at = Some(now + remaining);
+                self.store().update_session(id, &update).await?;
+                self.reload_and_track(id).await?;
+                Ok(ok(format!("{} resumed.", chat.hashtag)))
+            }
+            Command::Next => {
+                let emitted = self.advance(id, Trigger::Now).await?;
+                Ok(ok(format!("Moved on ({}).", describe(&emitted, &chat))))
+            }
+            Command::Stop => {
+                {
+                    let _writing = self.inner.session_writes.lock().await;
+                    let mut update = SessionUpdate::from_session(&session);
+                    update.state = SessionState::Running;
+                    update.next_step = Step::WrapUp.index(&chat);
+                    update.next_due_at = Some(now);
+                    self.store().update_session(id, &update).await?;
+                }
+                self.advance(id, Trigger::Now).await?;
+                Ok(ok(format!(
+                    "{} stopped; the wrap-up is posted and the session archived.",
+                    chat.hashtag
+                )))
+            }
+            _ => unreachable!("only session commands are routed here"),
+        }
+    }
+
+    async fn cmd_schedule(
+        &self,
+        inv: &CommandInvocation,
+        slug: &str,
+        when: When,
+    ) -> Result<Answer, EngineError> {
+        let chat = match self.known_chat(slug) {
+            Ok(chat) => chat,
+            Err(answer) => return Ok(answer),
+        };
+        if !Self::may_moderate(inv, &chat) {
+            return Ok(Self::not_moderator("schedule it", &chat));
+        }
+        let now = self.now();
+        let start = match when {
+            When::Local(local) => resolve_local(chat.zone, local),
+            When::In(delay) => now + delay,
+        };
+        if start <= now {
+            return Ok(refuse(format!(
+                "{} is in the past; give a future time such as `in 30m` or `2026-12-01 19:00`.",
+                format_local(start, chat.zone)
+            )));
+        }
+        let reminder_at = start - Duration::minutes(i64::from(chat.reminder_minutes));
+        let (next_step, next_due_at) = if chat.reminder_minutes > 0 && reminder_at > now {
+            (REMINDER_STEP, reminder_at)
+        } else {
+            (INTRO_STEP, start)
+        };
+        let id = self
+            .store()
+            .create_session(&NewSession {
+                chat_slug: chat.slug.clone(),
+                origin: SessionOrigin::Command,
+                state: SessionState::Scheduled,
+                scheduled_start: start,
+                next_step,
+                next_due_at: Some(next_due_at),
+                rooms: chat.rooms.clone(),
+            })
+            .await?;
+        self.reload_and_track(id).await?;
+        Ok(ok(format!(
+            "Scheduled {} ({}) as session {id}: {}.",
+            chat.title,
+            chat.hashtag,
+            format_local(start, chat.zone)
+        )))
+    }
+
+    async fn cmd_cancel(&self, inv: &CommandInvocation, id: i64) -> Result<Answer, EngineError> {
+        let Some(session) = self.store().get_session(id).await? else {
+            return Ok(refuse(format!(
+                "There is no session {id}; `upcoming` lists the planned ones."
+            )));
+        };
+        let Some(chat) = self.chat(&session.chat_slug) else {
+            return Ok(refuse("That session's chat is no longer configured."));
+        };
+        if !Self::may_moderate(inv, &chat) {
+            return Ok(Self::not_moderator("cancel its sessions", &chat));
+        }
+        if !session.state.is_upcoming() {
+            return Ok(refuse(format!(
+                "Session {id} is {}; only a session that has not started can be cancelled (`stop` ends a running one).",
+                session.state
+            )));
+        }
+        {
+            let _writing = self.inner.session_writes.lock().await;
+            let mut update = SessionUpdate::from_session(&session);
+            update.state = SessionState::Cancelled;
+            update.next_due_at = None;
+            self.store().update_session(id, &update).await?;
+            self.reload_and_track(id).await?;
+        }
+        if session.origin == SessionOrigin::Recurrence {
+            self.ensure_next_occurrence(&chat).await?;
+        }
+        Ok(ok(format!(
+            "Cancelled session {id} of {} ({}).",
+            chat.hashtag,
+            format_local(session.scheduled_start, chat.zone)
+        )))
+    }
+
+    async fn cmd_upcoming(&self) -> Result<Answer, EngineError> {
+        let sessions = self.store().upcoming_sessions(10).await?;
+        if sessions.is_empty() {
+            return Ok(ok("Nothing is scheduled."));
+        }
+        let lines: Vec<String> = sessions.iter().map(|s| self.describe_session(s)).collect();
+        Ok(ok(format!("Upcoming:\n{}", lines.join("\n"))))
+    }
+
+    fn describe_session(&self, session: &Session) -> String {
+        match self.chat(&session.chat_slug) {
+            Some(chat) => format!(
+                "• session {}: {} ({}), {}",
+                session.id,
+                chat.title,
+                chat.hashtag,
+                format_local(session.scheduled_start, chat.zone)
+            ),
+            None => format!(
+                "• session {}: {} at {}",
+                session.id, session.chat_slug, session.scheduled_start
+            ),
+        }
+    }
+
+    async fn cmd_rsvp(
+        &self,
+        inv: &CommandInvocation,
+        slug: &str,
+        joining: bool,
+    ) -> Result<Answer, EngineError> {
+        let chat = match self.known_chat(slug) {
+            Ok(chat) => chat,
+            Err(answer) => return Ok(answer),
+        };
+        let text = if joining {
+            let added = self.store().add_rsvp(&chat.slug, &inv.user).await?;
+            if added {
+                format!(
+                    "You're in for {}: you'll be mentioned in its reminders. `leave {}` undoes it.",
+                    chat.hashtag, chat.slug
+                )
+            } else {
+                format!("You had already joined {}.", chat.hashtag)
+            }
+        } else if self.store().remove_rsvp(&chat.slug, &inv.user).await? {
+            format!("You've left {}; no more reminder mentions.", chat.hashtag)
+        } else {
+            format!("You had not joined {}.", chat.hashtag)
+        };
+        Ok(Answer {
+            text,
+            private: true,
+        })
+    }
+
+    async fn cmd_transcript(
+        &self,
+        inv: &CommandInvocation,
+        id: Option<i64>,
+    ) -> Result<Answer, EngineError> {
+        let id = match id.or_else(|| self.live_session_in(&inv.room)) {
+            Some(id) => id,
+            None => {
+                let latest = self.store().list_sessions().await?.into_iter().find(|s| {
+                    s.session.rooms.contains(&inv.room) && s.session.started_at.is_some()
+                });
+                match latest {
+                    Some(summary) => summary.session.id,
+                    None => return Ok(refuse(
+                        "No session has run in this room yet; `transcript <session>` names one.",
+                    )),
+                }
+            }
+        };
+        let Some(session) = self.store().get_session(id).await? else {
+            return Ok(refuse(format!("There is no session {id}.")));
+        };
+        let count = self.store().message_count(id).await?;
+        let when = self
+            .chat(&session.chat_slug)
+            .map(|c| format_local(session.scheduled_start, c.zone))
+            .unwrap_or_else(|| session.scheduled_start.to_rfc3339());
+        Ok(ok(format!(
+            "Session {id} ({}, {when}, {}): {count} messages archived. On the bot's host, `hashchat transcript {id}` prints it.",
+            session.chat_slug, session.state
+        )))
+    }
+}
+
+fn describe(emitted: &super::steps::Emitted, chat: &Chat) -> String {
+    use super::steps::Emitted;
+    match emitted {
+        Emitted::Step(Step::Point(n)) => format!("Q{n} of {} is up", chat.points.len()),
+        Emitted::Step(Step::WrapUp) => "that was the last point; wrap-up posted".to_owned(),
+        Emitted::Step(Step::Intro) => "intro posted".to_owned(),
+        Emitted::Step(Step::Reminder) => "reminder posted".to_owned(),
+        _ => "nothing left to post".to_owned(),
+    }
+}

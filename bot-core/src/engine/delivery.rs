@@ -1,0 +1,80 @@
+//! Delivering the outbox: posts enqueued by steps, carried out through the adapters.
+
+use std::collections::HashSet;
+
+use super::{lock, Engine, EngineError};
+use crate::adapter::{AdapterError, Post};
+use crate::ids::RoomRef;
+use crate::model::SessionId;
+
+impl Engine {
+    /// Posts everything pending, oldest first.
+    ///
+    /// Order within a room is kept: once a post to a room fails, later posts of that session to
+    /// that room wait for the retry. A post whose platform has no adapter in this process stays
+    /// pending (another instance, or a later start with that adapter configured, delivers it).
+    pub(super) async fn deliver_outbox(&self) -> Result<(), EngineError> {
+        let _delivering = self.inner.delivering.lock().await;
+        let pending = self.inner.store.pending_posts().await?;
+        let mut blocked: HashSet<(SessionId, RoomRef)> = HashSet::new();
+        let mut retry_needed = false;
+        for entry in pending {
+            let lane = (entry.session_id, entry.room.clone());
+            if blocked.contains(&lane) {
+                continue;
+            }
+            let Some(adapter) = self.adapter(entry.room.platform) else {
+                blocked.insert(lane);
+                continue;
+            };
+            let post = Post {
+                room: entry.room.clone(),
+                idempotency_key: entry.idempotency_key(),
+                content: entry.content.clone(),
+            };
+            match adapter.post(&post).await {
+                Ok(platform_id) => {
+                    let now = self.now();
+                    self.inner
+                        .store
+                        .mark_posted(entry.session_id, entry.step, &entry.room, &platform_id, now)
+                        .await?;
+                }
+                Err(AdapterError::Temporary(reason)) => {
+                    let give_up = entry.attempts + 1 >= self.inner.settings.max_post_attempts;
+                    tracing::warn!(session = entry.session_id, step = entry.step, room = %entry.room, %reason, give_up, "post failed");
+                    self.inner
+                        .store
+                        .mark_attempt_failed(
+                            entry.session_id,
+                            entry.step,
+                            &entry.room,
+                            &reason,
+                            give_up,
+                        )
+                        .await?;
+                    if !give_up {
+                        blocked.insert(lane);
+                        retry_needed = true;
+                    }
+                }
+                Err(AdapterError::Permanent(reason)) => {
+                    tracing::error!(session = entry.session_id, step = entry.step, room = %entry.room, %reason, "post failed for good");
+                    self.inner
+                        .store
+                        .mark_attempt_failed(
+                            entry.session_id,
+                            entry.step,
+                            &entry.room,
+                            &reason,
+                            true,
+                        )
+                        .await?;
+                }
+            }
+        }
+        *lock(&self.inner.retry_at) =
+            retry_needed.then(|| self.now() + self.inner.settings.retry_delay);
+        Ok(())
+    }
+}

@@ -1,0 +1,70 @@
+//! Putting recurring chats on the calendar, one occurrence ahead.
+
+use super::{Engine, EngineError};
+use crate::chat::Chat;
+use crate::model::{NewSession, SessionOrigin, SessionState};
+use crate::plan::{INTRO_STEP, REMINDER_STEP};
+
+/// How many taken occurrences (cancelled, running) in a row to step over before giving up.
+const MAX_CANCELLED_IN_A_ROW: usize = 64;
+
+impl Engine {
+    /// Makes sure every recurring chat has its next occurrence scheduled.
+    pub(super) async fn ensure_recurrences(&self) -> Result<(), EngineError> {
+        let active = self.inner.store.active_sessions().await?;
+        let has_upcoming: std::collections::HashSet<&str> = active
+            .iter()
+            .filter(|s| s.origin == SessionOrigin::Recurrence && s.state.is_upcoming())
+            .map(|s| s.chat_slug.as_str())
+            .collect();
+        for chat in self.chats() {
+            if chat.schedule.is_some() && !has_upcoming.contains(chat.slug.as_str()) {
+                self.ensure_next_occurrence(&chat).await?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Schedules the chat's first occurrence from now on, unless it is already in the store
+    /// (creation is idempotent per chat and start time). Occurrences a moderator cancelled, and
+    /// the one under way, are stepped over.
+    pub(super) async fn ensure_next_occurrence(&self, chat: &Chat) -> Result<(), EngineError> {
+        let Some(schedule) = &chat.schedule else {
+            return Ok(());
+        };
+        let mut from = self.now();
+        for _ in 0..MAX_CANCELLED_IN_A_ROW {
+            let Some(start) = schedule.next_at_or_after(chat.zone, from) else {
+                return Ok(());
+            };
+            let reminder_at = start - chrono::Duration::minutes(i64::from(chat.reminder_minutes));
+            let (next_step, next_due_at) = if chat.reminder_minutes > 0 {
+                (REMINDER_STEP, reminder_at)
+            } else {
+                (INTRO_STEP, start)
+            };
+            let id = self
+                .inner
+                .store
+                .create_session(&NewSession {
+                    chat_slug: chat.slug.clone(),
+                    origin: SessionOrigin::Recurrence,
+                    state: SessionState::Scheduled,
+                    scheduled_start: start,
+                    next_step,
+                    next_due_at: Some(next_due_at),
+                    rooms: chat.rooms.clone(),
+                })
+                .await?;
+            match self.reload_and_track(id).await? {
+                // That occurrence was cancelled, or is the one running now: look further.
+                Some(session) if !session.state.is_upcoming() => {
+                    from = start + chrono::Duration::seconds(1);
+                }
+                _ => return Ok(()),
+            }
+        }
+        tracing::warn!(chat = %chat.slug, "many cancelled occurrences in a row; not scheduling further");
+        Ok(())
+    }
+}

@@ -1,0 +1,204 @@
+//! Emitting a session's steps: the session state machine.
+
+use chrono::{DateTime, Utc};
+
+use super::{Engine, EngineError};
+use crate::chat::Chat;
+use crate::model::{NewPost, PostContent, PostKind, Session, SessionState, SessionUpdate};
+use crate::plan::{Step, INTRO_STEP};
+use crate::render::plain::format_local;
+
+/// Why a step is being emitted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Trigger {
+    /// Its due time came: later steps keep the timetable.
+    Due,
+    /// A moderator asked for it now (`start`, `next`, `stop`): later steps count from now.
+    Now,
+}
+
+/// What emitting one step did.
+#[derive(Debug, Clone, PartialEq)]
+pub(super) enum Emitted {
+    Step(Step),
+    /// The reminder was dropped because the session's start had already passed.
+    StaleReminder,
+    /// The start passed too long ago while the bot was away.
+    Missed,
+    /// Nothing: the session had finished, is paused, or someone else emitted the step first.
+    Nothing,
+}
+
+impl Engine {
+    /// Emits the next step of `session_id` and updates the indexes.
+    pub(super) async fn advance(
+        &self,
+        session_id: i64,
+        trigger: Trigger,
+    ) -> Result<Emitted, EngineError> {
+        let _writing = self.inner.session_writes.lock().await;
+        let Some(session) = self.inner.store.get_session(session_id).await? else {
+            return Ok(Emitted::Nothing);
+        };
+        if session.state.is_finished()
+            || (session.state == SessionState::Paused && trigger == Trigger::Due)
+        {
+            self.track(&session);
+            return Ok(Emitted::Nothing);
+        }
+        let Some(chat) = self.chat(&session.chat_slug) else {
+            tracing::warn!(session = session.id, chat = %session.chat_slug, "chat no longer configured; cancelling its session");
+            let mut update = SessionUpdate::from_session(&session);
+            update.state = SessionState::Cancelled;
+            update.next_due_at = None;
+            self.inner.store.update_session(session.id, &update).await?;
+            self.reload_and_track(session.id).await?;
+            return Ok(Emitted::Nothing);
+        };
+        let now = self.now();
+        let Some(step) = Step::from_index(&chat, session.next_step) else {
+            // A step past the wrap-up: the chat lost points since the session began.
+            let mut update = SessionUpdate::from_session(&session);
+            update.state = SessionState::Ended;
+            update.ended_at = Some(now);
+            update.next_due_at = None;
+            self.inner.store.update_session(session.id, &update).await?;
+            self.reload_and_track(session.id).await?;
+            return Ok(Emitted::Nothing);
+        };
+
+        let (emitted, update, posts, timeline) =
+            self.plan_step(&chat, &session, step, trigger, now).await?;
+        let applied = self
+            .inner
+            .store
+            .emit_step(
+                session.id,
+                session.next_step,
+                &update,
+                timeline,
+                &posts,
+                now,
+            )
+            .await?;
+        let fresh = self.reload_and_track(session.id).await?;
+        if !applied {
+            return Ok(Emitted::Nothing);
+        }
+        if let (Emitted::Step(Step::Intro), Some(_)) = (&emitted, &chat.schedule) {
+            // The occurrence has begun: put the next one on the calendar.
+            self.ensure_next_occurrence(&chat).await?;
+        }
+        if let Some(fresh) = fresh {
+            tracing::info!(session = fresh.id, chat = %chat.slug, step = ?emitted, state = %fresh.state, "step emitted");
+        }
+        Ok(emitted)
+    }
+
+    async fn plan_step(
+        &self,
+        chat: &Chat,
+        session: &Session,
+        step: Step,
+        trigger: Trigger,
+        now: DateTime<Utc>,
+    ) -> Result<(Emitted, SessionUpdate, Vec<NewPost>, Option<Option<u32>>), EngineError> {
+        let mut update = SessionUpdate::from_session(session);
+        // Catch-up keeps the timetable (each missed step once, in order); a moderator's
+        // action restarts the clock from now.
+        let base = match (trigger, session.next_due_at) {
+            (Trigger::Due, Some(due)) => due,
+            _ => now,
+        };
+        let next_due = |step: Step| step.gap_to_next(chat).map(|gap| base + gap);
+
+        if step == Step::Reminder && now >= session.scheduled_start {
+            update.next_step = INTRO_STEP;
+            update.next_due_at = Some(session.scheduled_start);
+            return Ok((Emitted::StaleReminder, update, Vec::new(), None));
+        }
+        if step == Step::Intro
+            && trigger == Trigger::Due
+            && session.state.is_upcoming()
+            && now > session.scheduled_start + self.inner.settings.catch_up_grace
+        {
+            update.state = SessionState::Missed;
+            update.next_due_at = None;
+            return Ok((Emitted::Missed, update, Vec::new(), None));
+        }
+
+        update.next_step = session.next_step + 1;
+        update.next_due_at = next_due(step);
+        update.paused_remaining_ms = None;
+        let mut mentions = Vec::new();
+        let (kind, text) = match step {
+            Step::Reminder => {
+                update.state = SessionState::Announced;
+                update.next_due_at = Some(session.scheduled_start);
+                mentions = self
+                    .inner
+                    .store
+                    .rsvps(&chat.slug)
+                    .await?
+                    .into_iter()
+                    .map(|u| u.to_string())
+                    .collect();
+                let text = format!(
+                    "Reminder: {} ({}) starts {}. {}",
+                    chat.title,
+                    chat.hashtag,
+                    format_local(session.scheduled_start, chat.zone),
+                    chat.description
+                );
+                (PostKind::Reminder, text)
+            }
+            Step::Intro => {
+                update.state = SessionState::Running;
+                update.started_at = Some(now);
+                (PostKind::Intro, chat.intro.clone())
+            }
+            Step::Point(number) => {
+                update.state = SessionState::Running;
+                update.current_point = Some(number);
+                let text = chat.points[number as usize - 1].text.clone();
+                (PostKind::Point { number }, text)
+            }
+            Step::WrapUp => {
+                update.state = SessionState::Ended;
+                update.ended_at = Some(now);
+                update.next_due_at = None;
+                (PostKind::WrapUp, chat.wrap_up.clone())
+            }
+        };
+        let content = PostContent {
+            kind,
+            hashtag: chat.hashtag.clone(),
+            text,
+            mentions,
+        };
+        let posts = session
+            .rooms
+            .iter()
+            .map(|room| NewPost {
+                room: room.clone(),
+                content: content.clone(),
+            })
+            .collect();
+        let timeline = match step {
+            Step::Reminder => None,
+            other => Some(other.point()),
+        };
+        Ok((Emitted::Step(step), update, posts, timeline))
+    }
+
+    pub(super) async fn reload_and_track(
+        &self,
+        session_id: i64,
+    ) -> Result<Option<Session>, EngineError> {
+        let session = self.inner.store.get_session(session_id).await?;
+        if let Some(session) = &session {
+            self.track(session);
+        }
+        Ok(session)
+    }
+}

@@ -1,0 +1,455 @@
+//! The engine on virtual time: sessions, restarts, commands, attribution.
+//!
+//! A manual clock drives the scheduler (`World::run_until` jumps from one due time to the
+//! next), so an hour-long chat runs in milliseconds and every time is exact.
+
+mod engine_support;
+
+use bot_core::engine::Archived;
+use bot_core::model::{OutboxPost, PostKind, PostStatus, SessionState};
+use bot_core::plan::Step;
+use chrono::{Duration, TimeZone, Utc};
+use engine_support::*;
+
+async fn started(world: &World) -> i64 {
+    let reply = world.command(MODERATOR, "start interlibnet").await;
+    assert!(reply.starts_with("Started"), "{reply}");
+    world
+        .engine
+        .live_session_in(&room())
+        .expect("a live session")
+}
+
+fn timeline(posts: &[OutboxPost]) -> Vec<(u32, chrono::DateTime<Utc>)> {
+    posts.iter().map(|p| (p.step, p.created_at)).collect()
+}
+
+#[tokio::test]
+async fn an_hour_long_chat_posts_intro_points_and_wrap_up_on_time() {
+    let world = World::new(chat()).await;
+    let session = started(&world).await;
+    world.run_until(t0() + Duration::hours(2)).await;
+
+    assert_eq!(world.posts(), full_run(6));
+    let posts = world
+        .engine
+        .store()
+        .posts_for_session(session)
+        .await
+        .unwrap();
+    let expected: Vec<_> = std::iter::once((1, t0()))
+        .chain((1..=6).map(|n| (n + 1, t0() + minutes(2 + 10 * (i64::from(n) - 1)))))
+        .chain(std::iter::once((8, t0() + minutes(62))))
+        .collect();
+    assert_eq!(timeline(&posts), expected);
+    assert!(posts
+        .iter()
+        .all(|p| p.status == PostStatus::Posted && p.platform_msg_id.is_some()));
+    let stored = world
+        .engine
+        .store()
+        .get_session(session)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(stored.state, SessionState::Ended);
+    assert_eq!(world.engine.live_session_in(&room()), None);
+}
+
+#[tokio::test]
+async fn a_scheduled_session_posts_its_reminder_with_rsvps_then_runs() {
+    let world = World::new(chat()).await;
+    assert!(world
+        .command("alice", "join interlibnet")
+        .await
+        .contains("You're in"));
+    let reply = world
+        .command(MODERATOR, "schedule interlibnet 2026-12-01 21:00")
+        .await;
+    assert!(reply.contains("Scheduled"), "{reply}");
+
+    let start = Utc.with_ymd_and_hms(2026, 12, 1, 21, 0, 0).unwrap(); // London is on UTC in December
+    world.run_until(start - minutes(1)).await;
+    let history = world.loopback.history();
+    let reminder = history.iter().find_map(|e| match e {
+        bot_core::loopback::LoopbackEvent::Post { content, .. }
+            if content.kind == PostKind::Reminder =>
+        {
+            Some(content.clone())
+        }
+        _ => None,
+    });
+    let reminder = reminder.expect("reminder posted before the start");
+    assert_eq!(reminder.mentions, vec!["loopback:alice".to_owned()]);
+    assert_eq!(world.posts(), vec![PostKind::Reminder]);
+
+    world.run_until(start + Duration::hours(2)).await;
+    let mut expected = vec![PostKind::Reminder];
+    expected.extend(full_run(6));
+    assert_eq!(world.posts(), expected);
+}
+
+#[tokio::test]
+async fn a_restart_mid_session_posts_missed_steps_once_each_in_order() {
+    let world = World::new(chat()).await;
+    let session = started(&world).await;
+    world.run_until(t0() + minutes(13)).await; // intro, Q1 (19:02), Q2 (19:12)
+    assert_eq!(world.posts().len(), 3);
+
+    // Down from 19:13 until 19:40: Q3 (19:22) and Q4 (19:32) fell due meanwhile.
+    let world = world.restart_at(t0() + minutes(40)).await;
+    world.engine.tick().await.unwrap();
+    assert_eq!(world.posts(), full_run(6)[..5].to_vec());
+    world.run_until(t0() + Duration::hours(2)).await;
+    assert_eq!(world.posts(), full_run(6), "no step twice, none missed");
+    let steps: Vec<u32> = world
+        .engine
+        .store()
+        .posts_for_session(session)
+        .await
+        .unwrap()
+        .iter()
+        .map(|p| p.step)
+        .collect();
+    assert_eq!(steps, (1..=8).collect::<Vec<_>>());
+}
+
+#[tokio::test]
+async fn posts_enqueued_while_the_platform_was_unreachable_are_delivered_once_after_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let world = World::in_dir_with(dir, chat(), t0(), false).await;
+    world
+        .engine
+        .handle(bot_core::loopback::LoopbackAdapter::command(
+            ROOM,
+            MODERATOR,
+            "start interlibnet",
+        ))
+        .await
+        .unwrap();
+    world.run_until(t0() + minutes(5)).await;
+    let pending = world.engine.store().pending_posts().await.unwrap();
+    assert_eq!(pending.len(), 2, "intro and Q1 wait in the outbox");
+
+    let world = world.restart_at(t0() + minutes(6)).await;
+    world.engine.tick().await.unwrap();
+    assert_eq!(world.posts(), full_run(6)[..2].to_vec());
+    let world = world.restart_at(t0() + minutes(7)).await;
+    world.engine.tick().await.unwrap();
+    assert_eq!(
+        world.posts(),
+        full_run(6)[..2].to_vec(),
+        "nothing posted twice after a second restart"
+    );
+}
+
+#[tokio::test]
+async fn a_reminder_gone_stale_during_downtime_is_dropped_not_posted_late() {
+    let world = World::new(chat()).await;
+    world
+        .command(MODERATOR, "schedule interlibnet 2026-12-01 21:00")
+        .await;
+    let start = Utc.with_ymd_and_hms(2026, 12, 1, 21, 0, 0).unwrap();
+    // Down from before the reminder (20:00) until five minutes after the start.
+    let world = world.restart_at(start + minutes(5)).await;
+    world.engine.tick().await.unwrap();
+    assert_eq!(
+        world.posts(),
+        vec![PostKind::Intro, PostKind::Point { number: 1 }]
+    );
+}
+
+#[tokio::test]
+async fn a_session_whose_start_passed_long_ago_is_marked_missed() {
+    let world = World::new(chat()).await;
+    let reply = world.command(MODERATOR, "schedule interlibnet in 2h").await;
+    let session: i64 = reply
+        .split("session ")
+        .nth(1)
+        .unwrap()
+        .split(':')
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap();
+    let world = world.restart_at(t0() + Duration::hours(6)).await;
+    world.engine.tick().await.unwrap();
+    assert!(world.posts().is_empty());
+    let stored = world
+        .engine
+        .store()
+        .get_session(session)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(stored.state, SessionState::Missed);
+}
+
+#[tokio::test]
+async fn pause_holds_the_timetable_and_resume_continues_it() {
+    let world = World::new(chat()).await;
+    let session = started(&world).await;
+    world.run_until(t0() + minutes(5)).await; // Q1 at 19:02, Q2 due 19:12
+    assert!(world.command(MODERATOR, "pause").await.contains("paused"));
+    world.run_until(t0() + minutes(30)).await;
+    assert_eq!(world.posts().len(), 2, "nothing posted while paused");
+    assert!(world.command(MODERATOR, "resume").await.contains("resumed"));
+    // Seven minutes were left of Q1 when the pause began.
+    world.run_until(t0() + minutes(36)).await;
+    assert_eq!(world.posts().len(), 2);
+    world.run_until(t0() + minutes(37)).await;
+    assert_eq!(world.posts().len(), 3);
+    let posts = world
+        .engine
+        .store()
+        .posts_for_session(session)
+        .await
+        .unwrap();
+    assert_eq!(posts.last().unwrap().created_at, t0() + minutes(37));
+}
+
+#[tokio::test]
+async fn next_moves_on_at_once_and_stop_posts_the_wrap_up() {
+    let world = World::new(chat()).await;
+    let session = started(&world).await;
+    world.run_until(t0() + minutes(3)).await;
+    assert!(world.command(MODERATOR, "next").await.contains("Q2"));
+    assert_eq!(world.posts().last(), Some(&PostKind::Point { number: 2 }));
+    // The timetable now counts from the skip: Q3 ten minutes after it.
+    world.run_until(t0() + minutes(12)).await;
+    assert_eq!(world.posts().len(), 3);
+    world.run_until(t0() + minutes(13)).await;
+    assert_eq!(world.posts().last(), Some(&PostKind::Point { number: 3 }));
+
+    assert!(world.command(MODERATOR, "stop").await.contains("stopped"));
+    assert_eq!(world.posts().last(), Some(&PostKind::WrapUp));
+    let stored = world
+        .engine
+        .store()
+        .get_session(session)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(stored.state, SessionState::Ended);
+    let wrap_up = world
+        .engine
+        .store()
+        .posts_for_session(session)
+        .await
+        .unwrap()
+        .pop()
+        .unwrap();
+    assert_eq!(wrap_up.step, Step::WrapUp.index(&world.chat));
+    world.run_until(t0() + Duration::hours(3)).await;
+    assert_eq!(
+        world.posts().last(),
+        Some(&PostKind::WrapUp),
+        "nothing after the wrap-up"
+    );
+}
+
+#[tokio::test]
+async fn moderator_commands_are_refused_to_everyone_else_and_change_nothing() {
+    let world = World::new(chat()).await;
+    for command in ["start interlibnet", "schedule interlibnet in 1h"] {
+        let reply = world.command("visitor", command).await;
+        assert!(reply.contains("Only moderators"), "{command}: {reply}");
+    }
+    assert!(
+        world
+            .engine
+            .store()
+            .list_sessions()
+            .await
+            .unwrap()
+            .is_empty(),
+        "nothing was created"
+    );
+    assert!(world.posts().is_empty());
+
+    let session = started(&world).await;
+    for command in ["stop", "pause", "resume", "next"] {
+        let reply = world.command("visitor", command).await;
+        assert!(reply.contains("Only moderators"), "{command}: {reply}");
+    }
+    assert_eq!(world.posts(), vec![PostKind::Intro]);
+    let stored = world
+        .engine
+        .store()
+        .get_session(session)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(stored.state, SessionState::Running);
+
+    world.command(MODERATOR, "stop").await;
+    world.command(MODERATOR, "schedule interlibnet in 1h").await;
+    let upcoming = world.engine.store().upcoming_sessions(10).await.unwrap();
+    let reply = world
+        .command("visitor", &format!("cancel {}", upcoming[0].id))
+        .await;
+    assert!(reply.contains("Only moderators"), "{reply}");
+    assert_eq!(
+        world
+            .engine
+            .store()
+            .upcoming_sessions(10)
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+}
+
+#[tokio::test]
+async fn bad_commands_get_a_one_line_answer() {
+    let world = World::new(chat()).await;
+    for text in [
+        "",
+        "strat interlibnet",
+        "start",
+        "start no-such-chat",
+        "stop now please",
+        "cancel x",
+        "\u{202e}\u{0000}",
+    ] {
+        let reply = world.command(MODERATOR, text).await;
+        assert!(
+            !reply.is_empty() && !reply.contains('\n'),
+            "{text:?} → {reply:?}"
+        );
+    }
+    assert!(world.posts().is_empty());
+}
+
+#[tokio::test]
+async fn answers_are_filed_under_the_point_they_answer() {
+    let world = World::new(chat()).await;
+    let session = started(&world).await;
+    let (before_q1, _) = world.say("ann", "hello all", None).await;
+    world.run_until(t0() + minutes(3)).await; // Q1 on screen
+    let (plain, _) = world.say("ann", "we post event photos", None).await;
+    world.run_until(t0() + minutes(13)).await; // Q2 on screen
+    let (tagged, _) = world
+        .say("bob", "A1: late answer to the first point", None)
+        .await;
+    let (paren, _) = world.say("bob", "A2) on time", None).await;
+    let (reply_to_plain, _) = world.say("cy", "so do we!", Some(plain.clone())).await;
+    let q1_post = world.post_id(PostKind::Point { number: 1 });
+    let (reply_to_point, _) = world
+        .say("cy", "replying to the question itself", Some(q1_post))
+        .await;
+    let (no_such_point, _) = world.say("dee", "A9: there is no ninth point", None).await;
+    let (prefix_beats_reply, _) = world
+        .say("dee", "A2 tagged reply", Some(plain.clone()))
+        .await;
+
+    let points: std::collections::HashMap<String, Option<u32>> = world
+        .messages(session)
+        .await
+        .into_iter()
+        .map(|m| (m.message.platform_msg_id, m.point))
+        .collect();
+    assert_eq!(points[&before_q1], None);
+    assert_eq!(points[&plain], Some(1));
+    assert_eq!(points[&tagged], Some(1));
+    assert_eq!(points[&paren], Some(2));
+    assert_eq!(points[&reply_to_plain], Some(1));
+    assert_eq!(points[&reply_to_point], Some(1));
+    assert_eq!(points[&no_such_point], Some(2));
+    assert_eq!(points[&prefix_beats_reply], Some(2));
+}
+
+#[tokio::test]
+async fn nothing_is_archived_outside_a_running_session_and_duplicates_are_stored_once() {
+    let world = World::new(chat()).await;
+    let (_, archived) = world.say("ann", "anyone here?", None).await;
+    assert_eq!(archived, Archived::NoSession);
+    let session = started(&world).await;
+
+    let message = world.loopback.message(
+        ROOM,
+        "ann",
+        "Ann",
+        "A1 twice delivered",
+        world.clock_now(),
+        None,
+    );
+    let first = world.engine.archive_message(message.clone()).await.unwrap();
+    let second = world.engine.archive_message(message).await.unwrap();
+    assert!(matches!(first, Archived::Stored { .. }));
+    assert_eq!(second, Archived::Duplicate { session });
+    assert_eq!(
+        world.engine.store().message_count(session).await.unwrap(),
+        1
+    );
+
+    world.command(MODERATOR, "stop").await;
+    let (_, after) = world.say("ann", "is it over?", None).await;
+    assert_eq!(after, Archived::NoSession);
+}
+
+#[tokio::test]
+async fn edits_and_deletions_reach_the_archive() {
+    use bot_core::adapter::{Inbound, MessageDeleted, MessageEdited};
+    use bot_core::ids::Platform;
+    let world = World::new(chat()).await;
+    let session = started(&world).await;
+    let (edited, _) = world.say("ann", "A1 frist", None).await;
+    let (deleted, _) = world.say("bob", "oops", None).await;
+    event(
+        &world.engine,
+        Inbound::Edited(MessageEdited {
+            platform: Platform::Loopback,
+            platform_msg_id: edited.clone(),
+            body: "A1 first".into(),
+            formatted_body: None,
+            edited_at: world.clock_now() + minutes(1),
+        }),
+    )
+    .await;
+    event(
+        &world.engine,
+        Inbound::Deleted(MessageDeleted {
+            platform: Platform::Loopback,
+            platform_msg_id: deleted.clone(),
+            deleted_at: world.clock_now() + minutes(1),
+        }),
+    )
+    .await;
+    let messages = world.messages(session).await;
+    let edited = messages
+        .iter()
+        .find(|m| m.message.platform_msg_id == edited)
+        .unwrap();
+    assert_eq!(edited.message.body, "A1 first");
+    assert_eq!(edited.edits[0].body, "A1 frist");
+    let deleted = messages
+        .iter()
+        .find(|m| m.message.platform_msg_id == deleted)
+        .unwrap();
+    assert!(deleted.deleted_at.is_some());
+    assert_eq!(
+        world.engine.store().message_count(session).await.unwrap(),
+        1
+    );
+}
+
+#[tokio::test]
+async fn cancelling_a_scheduled_session_keeps_it_from_running() {
+    let world = World::new(chat()).await;
+    world
+        .command(MODERATOR, "schedule interlibnet in 90m")
+        .await;
+    let upcoming = world.engine.store().upcoming_sessions(10).await.unwrap();
+    let reply = world
+        .command(MODERATOR, &format!("cancel {}", upcoming[0].id))
+        .await;
+    assert!(reply.starts_with("Cancelled"), "{reply}");
+    world.run_until(t0() + Duration::hours(4)).await;
+    assert!(world.posts().is_empty());
+    assert!(world
+        .command(MODERATOR, "upcoming")
+        .await
+        .contains("Nothing is scheduled"));
+}
