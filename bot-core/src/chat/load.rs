@@ -525,11 +525,18 @@ minutes = 5
         assert_eq!(chat.zone, chrono_tz::Europe::London);
         assert_eq!(chat.rooms, ["loopback:demo".parse().unwrap()]);
         assert_eq!(chat.moderators, ["loopback:moderator".parse().unwrap()]);
-        let schedule = chat.schedule.unwrap();
+        let schedule = chat.schedule.as_ref().unwrap();
         assert_eq!(schedule.repeat, Some(Repeat::Weeks(2)));
         assert_eq!(
-            schedule.describe(chat.zone),
+            chat.describe_schedule().unwrap(),
             "every 2 weeks on Tuesday at 19:00 (Europe/London), from 1 December 2026"
+        );
+        let at = chrono::DateTime::parse_from_rfc3339("2027-04-01T00:00:00Z").unwrap();
+        assert_eq!(
+            chat.next_start_at_or_after(at.to_utc())
+                .unwrap()
+                .to_rfc3339(),
+            "2027-04-06T18:00:00+00:00"
         );
     }
 
