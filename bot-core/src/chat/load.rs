@@ -485,3 +485,329 @@ fn read_points(r: &mut Reader<'_>, root: &Node<'_>) -> Option<Vec<Point>> {
     }
     ok.then_some(points)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const GOOD: &str = r##"slug = "demo"
+title = "A demo chat"
+hashtag = "#demo"
+intro = "Hello"
+wrap_up = "Bye"
+time_zone = "Europe/London"
+rooms = ["loopback:demo"]
+
+[[points]]
+text = "First?"
+
+[[points]]
+text = "Second?"
+minutes = 5
+"##;
+
+    /// The error lines for `text`, as `check-config` prints them.
+    fn errors(text: &str) -> Vec<String> {
+        parse_chat(Path::new("chats/x.toml"), text)
+            .unwrap_err()
+            .iter()
+            .map(ToString::to_string)
+            .collect()
+    }
+
+    #[test]
+    fn the_shipped_example_chat_loads() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../config/chats/interlibnet.toml");
+        let chat = load_chat_file(&path).unwrap();
+        assert_eq!(chat.slug, "interlibnet");
+        assert_eq!(chat.hashtag, "#interlibnet");
+        assert_eq!(chat.points.len(), 6);
+        assert_eq!(chat.zone, chrono_tz::Europe::London);
+        assert_eq!(chat.rooms, ["loopback:demo".parse().unwrap()]);
+        assert_eq!(chat.moderators, ["loopback:moderator".parse().unwrap()]);
+        let schedule = chat.schedule.as_ref().unwrap();
+        assert_eq!(schedule.repeat, Some(Repeat::Weeks(2)));
+        assert_eq!(
+            chat.describe_schedule().unwrap(),
+            "every 2 weeks on Tuesday at 19:00 (Europe/London), from 1 December 2026"
+        );
+        let at = chrono::DateTime::parse_from_rfc3339("2027-04-01T00:00:00Z").unwrap();
+        assert_eq!(
+            chat.next_start_at_or_after(at.to_utc())
+                .unwrap()
+                .to_rfc3339(),
+            "2027-04-06T18:00:00+00:00"
+        );
+    }
+
+    #[test]
+    fn a_minimal_chat_gets_the_defaults() {
+        let chat = parse_chat(Path::new("x.toml"), GOOD).unwrap();
+        assert_eq!(chat.minutes_between_points, DEFAULT_MINUTES_BETWEEN_POINTS);
+        assert_eq!(chat.intro_minutes, DEFAULT_INTRO_MINUTES);
+        assert_eq!(chat.reminder_minutes, DEFAULT_REMINDER_MINUTES);
+        assert_eq!(chat.description, "");
+        assert_eq!(chat.schedule, None);
+        assert!(chat.moderators.is_empty());
+        assert_eq!(chat.points[1].minutes, Some(5));
+        assert_eq!(chat.point_minutes(1), 10);
+        assert_eq!(chat.point_minutes(2), 5);
+    }
+
+    #[test]
+    fn inline_points_and_toml_datetimes_are_accepted() {
+        let text = GOOD.split("[[points]]").next().unwrap().to_owned()
+            + "points = [{ text = \"One\" }, { text = \"Two\", minutes = 3 }]\n"
+            + "schedule = { start = 2026-12-01T19:00:00, every = \"month\", until = 2027-06-30 }\n";
+        let chat = parse_chat(Path::new("x.toml"), &text).unwrap();
+        assert_eq!(chat.points.len(), 2);
+        let schedule = chat.schedule.unwrap();
+        assert_eq!(schedule.first, parse_start("2026-12-01 19:00").unwrap());
+        assert_eq!(schedule.until, Some(parse_until("2027-06-30").unwrap()));
+    }
+
+    #[test]
+    fn unknown_keys_are_reported_with_a_hint() {
+        let text = GOOD.replace("title =", "titel =") + "\n[[points]]\ntext = \"x\"\nminuts = 3\n";
+        assert_eq!(
+            errors(&text),
+            [
+                "chats/x.toml:1: title: missing (required: the chat's title)",
+                "chats/x.toml:2: titel: unknown key (did you mean `title`?)",
+                "chats/x.toml:18: points[3].minuts: unknown key (did you mean `minutes`?)",
+            ]
+        );
+        let text = format!("colour = \"red\"\n{GOOD}");
+        assert_eq!(
+            errors(&text),
+            ["chats/x.toml:1: colour: unknown key (accepted keys: slug, title, hashtag, description, intro, wrap_up, time_zone, minutes_between_points, intro_minutes, reminder_minutes, rooms, moderators, schedule, points)"]
+        );
+    }
+
+    #[test]
+    fn an_unknown_zone_is_reported_on_its_line() {
+        assert_eq!(
+            errors(&GOOD.replace("Europe/London", "Europe/Londn")),
+            ["chats/x.toml:6: time_zone: unknown time zone `Europe/Londn` (did you mean `Europe/London`?)"]
+        );
+        assert_eq!(
+            errors(&GOOD.replace("Europe/London", "europe/london")),
+            ["chats/x.toml:6: time_zone: unknown time zone `europe/london` (did you mean `Europe/London`?)"]
+        );
+        assert_eq!(
+            errors(&GOOD.replace("Europe/London", "Moon/Base")),
+            ["chats/x.toml:6: time_zone: unknown time zone `Moon/Base` (use an IANA name such as `Europe/London` or `America/New_York`)"]
+        );
+    }
+
+    #[test]
+    fn bad_and_duplicate_rooms_are_reported_each_on_its_line() {
+        let text = GOOD.replace(
+            "rooms = [\"loopback:demo\"]",
+            "rooms = [\n  \"loopback:demo\",\n  \"discord:12ab\",\n  \"irc:x\",\n  \"loopback:demo\",\n]",
+        );
+        assert_eq!(
+            errors(&text),
+            [
+                "chats/x.toml:9: rooms[2]: `12ab` is not a Discord channel id (a number of up to 20 digits)",
+                "chats/x.toml:10: rooms[3]: unknown platform `irc` (accepted: discord, matrix, web, loopback)",
+                "chats/x.toml:11: rooms[4]: duplicate room `loopback:demo` (already rooms[1])",
+            ]
+        );
+        assert_eq!(
+            errors(&GOOD.replace("[\"loopback:demo\"]", "[]")),
+            ["chats/x.toml:7: rooms: needs at least one room"]
+        );
+        assert_eq!(
+            errors(&GOOD.replace("\"loopback:demo\"]", "\"lobby\"]")),
+            ["chats/x.toml:7: rooms[1]: expected `platform:id`, e.g. `discord:123456789012345678` or `matrix:!room:example.org`"]
+        );
+    }
+
+    #[test]
+    fn missing_points_and_empty_point_text_are_reported() {
+        let no_points = GOOD.split("[[points]]").next().unwrap();
+        assert_eq!(
+            errors(no_points),
+            ["chats/x.toml:1: points: missing (required: at least one `[[points]]` with a `text`)"]
+        );
+        let text =
+            GOOD.replace("text = \"Second?\"", "text = \"  \"") + "\n[[points]]\nminutes = 3\n";
+        assert_eq!(
+            errors(&text),
+            [
+                "chats/x.toml:13: points[2].text: must not be empty",
+                "chats/x.toml:16: points[3].text: missing (required: the point's text)",
+            ]
+        );
+        assert_eq!(
+            errors(&(no_points.to_owned() + "points = []\n")),
+            ["chats/x.toml:9: points: needs at least one point"]
+        );
+    }
+
+    #[test]
+    fn over_long_texts_are_reported_in_characters_not_bytes() {
+        // 1800 two-byte characters are fine; 1801 are not.
+        let ok = GOOD.replace("Hello", &"é".repeat(MAX_TEXT_CHARS));
+        assert!(parse_chat(Path::new("x.toml"), &ok).is_ok());
+        let long = GOOD
+            .replace("Hello", &"é".repeat(MAX_TEXT_CHARS + 1))
+            .replace("A demo chat", &"t".repeat(201))
+            .replace("First?", &"q".repeat(2500));
+        assert_eq!(
+            errors(&long),
+            [
+                "chats/x.toml:2: title: too long: 201 characters (at most 200)",
+                "chats/x.toml:4: intro: too long: 1801 characters (at most 1800, so a post fits in a Discord message)",
+                "chats/x.toml:10: points[1].text: too long: 2500 characters (at most 1800, so a post fits in a Discord message)",
+            ]
+        );
+    }
+
+    #[test]
+    fn every_semantic_problem_in_a_file_is_reported() {
+        let text = r##"slug = "Bad Slug"
+title = ""
+hashtag = "demo"
+intro = "Hello"
+wrap_up = "Bye"
+time_zone = "UTC"
+minutes_between_points = 0
+intro_minutes = "two"
+reminder_minutes = 99999999999
+rooms = "loopback:demo"
+moderators = ["matrix:alice"]
+
+[schedule]
+start = "2026-12-01 7pm"
+every = "fortnight"
+until = "2020-01-01"
+
+[[points]]
+text = 42
+minutes = -1
+"##;
+        assert_eq!(
+            errors(text),
+            [
+                "chats/x.toml:1: slug: `Bad Slug` is not a slug (1 to 32 characters of a-z, 0-9 and `-`)",
+                "chats/x.toml:2: title: must not be empty",
+                "chats/x.toml:3: hashtag: `demo` must start with `#`, e.g. `#demo`",
+                "chats/x.toml:7: minutes_between_points: 0 is out of range (1 to 240)",
+                "chats/x.toml:8: intro_minutes: expected a whole number, found a string",
+                "chats/x.toml:9: reminder_minutes: 99999999999 is out of range (0 to 10080)",
+                "chats/x.toml:10: rooms: expected an array, found a string",
+                "chats/x.toml:11: moderators[1]: `alice` is not a Matrix user id (`@name:server`)",
+                "chats/x.toml:14: schedule.start: `2026-12-01 7pm` is not a local date and time like `2026-12-01 19:00`",
+                "chats/x.toml:15: schedule.every: `fortnight`: unknown unit `fortnight`; expected `day`, `N days`, `week`, `N weeks`, `month` or `N months`",
+                "chats/x.toml:19: points[1].text: expected a string, found a number",
+                "chats/x.toml:20: points[1].minutes: -1 is out of range (1 to 240)",
+            ]
+        );
+    }
+
+    #[test]
+    fn until_before_start_is_reported_on_until() {
+        let text = GOOD.to_owned()
+            + "\n[schedule]\nstart = \"2026-12-01 19:00\"\nevery = \"week\"\nuntil = \"2026-11-30\"\n";
+        assert_eq!(
+            errors(&text),
+            ["chats/x.toml:19: schedule.until: 2026-11-30 is before the start (2026-12-01)"]
+        );
+        let text = GOOD.to_owned() + "\n[schedule]\nevery = \"week\"\n";
+        assert_eq!(
+            errors(&text),
+            ["chats/x.toml:16: schedule.start: missing (required: the first local date and time, e.g. `2026-12-01 19:00`)"]
+        );
+    }
+
+    #[test]
+    fn syntax_errors_name_their_line() {
+        let text = GOOD.replace("intro = \"Hello\"", "intro = \"Hello");
+        let e = parse_chat(Path::new("x.toml"), &text).unwrap_err();
+        assert_eq!(e.len(), 1);
+        assert_eq!((e[0].line, e[0].field.as_str()), (4, "toml"));
+        assert!(e[0].to_string().starts_with("x.toml:4: toml: syntax error"));
+    }
+
+    #[test]
+    fn duplicate_slugs_across_files_are_reported_on_the_second_file() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("a.toml"), GOOD).unwrap();
+        std::fs::write(dir.path().join("b.toml"), format!("# another\n{GOOD}")).unwrap();
+        std::fs::write(dir.path().join("notes.txt"), "not a chat").unwrap();
+        let errors = load_chat_dir(dir.path()).unwrap_err();
+        assert_eq!(errors.len(), 1);
+        assert_eq!(
+            errors[0].to_string(),
+            format!(
+                "{}:2: slug: duplicate slug `demo`: already used by {}",
+                dir.path().join("b.toml").display(),
+                dir.path().join("a.toml").display()
+            )
+        );
+        std::fs::write(
+            dir.path().join("b.toml"),
+            GOOD.replace("\"demo\"\n", "\"demo-2\"\n"),
+        )
+        .unwrap();
+        let chats = load_chat_dir(dir.path()).unwrap();
+        assert_eq!(
+            chats.iter().map(|c| c.slug.as_str()).collect::<Vec<_>>(),
+            ["demo", "demo-2"]
+        );
+        assert!(load_chat_dir(&dir.path().join("missing")).is_err());
+    }
+
+    #[test]
+    fn errors_in_several_files_are_all_reported() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("a.toml"), GOOD.replace("#demo", "demo")).unwrap();
+        std::fs::write(dir.path().join("b.toml"), [0xff, 0xfe, 0x00]).unwrap();
+        let errors = load_chat_dir(dir.path()).unwrap_err();
+        assert_eq!(errors.len(), 2);
+        assert!(errors[0].file.ends_with("a.toml"));
+        assert_eq!(errors[1].line, 0);
+        assert!(errors[1].message.contains("not UTF-8"));
+    }
+
+    #[test]
+    fn no_input_makes_it_panic() {
+        let mut inputs: Vec<String> = vec![
+            String::new(),
+            "\0\0\0".into(),
+            "[[[".into(),
+            "slug = 99999999999999999999999999".into(),
+            "points = 3\nschedule = 4\nrooms = [1, [2], {a = 3}]\nmoderators = \"x\"".into(),
+            "points = [1, \"x\", []]\n[schedule]\nstart = 1969-01-01\nuntil = 10000-01-01".into(),
+            "[schedule]\nstart = \"+262143-12-31 23:59\"\nevery = \"4294967296 days\"".into(),
+            "[schedule]\nstart = \"9999-12-31 23:59\"\nevery = \"366 days\"\nuntil = \"9999-12-31\"".into(),
+            "minutes_between_points = -9223372036854775808\nintro_minutes = 1.5\nreminder_minutes = true".into(),
+            "time_zone = \"\"\nhashtag = \"#\"\nslug = \"\"\ntitle = 1979-05-27".into(),
+            "[points]\ntext = \"x\"".into(),
+            "a.b.c.d = 1\n\"\" = 2\n'💥' = 3".into(),
+        ];
+        // Pseudo-random printable garbage and mutations of a good file.
+        let mut seed: u64 = 0x9e37_79b9_7f4a_7c15;
+        for _ in 0..300 {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            let mut text = GOOD.to_owned().into_bytes();
+            let at = (seed % text.len() as u64) as usize;
+            let byte = b" =\"[]{}#\n0x-'.,\\"[(seed >> 32) as usize % 16];
+            text[at] = byte;
+            inputs.push(String::from_utf8_lossy(&text).into_owned());
+        }
+        for text in inputs {
+            let _ = parse_chat(Path::new("x.toml"), &text);
+        }
+        let schedule = Schedule {
+            first: parse_start("9999-12-31 23:59").unwrap(),
+            repeat: Some(Repeat::Days(366)),
+            until: None,
+        };
+        let _ = schedule.next_at_or_after(chrono_tz::Pacific::Kiritimati, chrono::Utc::now());
+    }
+}

@@ -6,6 +6,7 @@ mod schedule;
 
 use std::path::PathBuf;
 
+use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
 
 use crate::ids::{RoomRef, UserRef};
@@ -66,5 +67,16 @@ impl Chat {
 
     pub fn is_moderator(&self, user: &UserRef) -> bool {
         self.moderators.contains(user)
+    }
+
+    /// The next scheduled start at or after `at`; `None` when unscheduled or finished.
+    pub fn next_start_at_or_after(&self, at: DateTime<Utc>) -> Option<DateTime<Utc>> {
+        self.schedule.as_ref()?.next_at_or_after(self.zone, at)
+    }
+
+    /// The schedule in words, e.g. "every 2 weeks on Tuesday at 19:00 (Europe/London), from
+    /// 1 December 2026"; `None` when the chat only runs when started by command.
+    pub fn describe_schedule(&self) -> Option<String> {
+        Some(self.schedule.as_ref()?.describe(self.zone))
     }
 }
