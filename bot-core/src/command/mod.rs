@@ -8,7 +8,7 @@
 //! [`commands`]) is derived from that table, so a command is described in exactly one place.
 //!
 //! Parsing never panics and never trusts its input: errors quote at most a short, sanitised
-//! snippet of what was typed (see [`args::quote`]), because they are posted back into a room.
+//! snippet of what was typed, because they are posted back into a room.
 
 mod args;
 mod cancel;
@@ -186,7 +186,8 @@ pub fn parse(text: &str) -> Result<Command, CommandError> {
     (spec.parse)(&mut args)
 }
 
-/// The overview of every command, or one command's help; see [`help::render`].
+/// The overview listing every command with its usage, or one command's help. An unknown
+/// topic is named (quoted safely) and the commands listed.
 pub fn help(topic: Option<&str>) -> String {
     help::render(topic)
 }
