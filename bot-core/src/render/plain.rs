@@ -20,7 +20,7 @@ pub fn format_local(at: DateTime<Utc>, zone: Tz) -> String {
 pub fn post_text(content: &PostContent) -> String {
     let label = match content.kind {
         PostKind::Reminder => "Reminder".to_owned(),
-        PostKind::Intro => "Welcome".to_owned(),
+        PostKind::Intro => "Intro".to_owned(),
         PostKind::Point { number } => format!("Q{number}"),
         PostKind::WrapUp => "Wrap-up".to_owned(),
     };

@@ -1,0 +1,124 @@
+//! What several subcommands share: reading the config, opening the store, logging, signals.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Context};
+use bot_core::config::{Config, LogFormat};
+use bot_core::store::Store;
+
+use super::{ConfigArg, StoreArgs};
+
+pub const DEFAULT_CONFIG: &str = "config/hashchat.toml";
+pub const DATABASE_URL_ENV: &str = "HASHCHAT_DATABASE_URL";
+
+/// The config named on the command line, else `config/hashchat.toml` if it exists, else the
+/// built-in defaults. Problems are printed one per line as `FILE:LINE: field: what`.
+pub fn load_config(arg: &ConfigArg) -> anyhow::Result<(Config, Option<PathBuf>)> {
+    let path = match &arg.config {
+        Some(path) => path.clone(),
+        None if Path::new(DEFAULT_CONFIG).exists() => PathBuf::from(DEFAULT_CONFIG),
+        None => return Ok((Config::default(), None)),
+    };
+    match Config::load(&path) {
+        Ok(config) => Ok((config, Some(path))),
+        Err(errors) => {
+            for error in &errors {
+                eprintln!("{error}");
+            }
+            bail!("{} problem(s) in {}", errors.len(), path.display())
+        }
+    }
+}
+
+/// `--db`, else `HASHCHAT_DATABASE_URL`, else the config's `database.url`.
+pub fn database_url(args: &StoreArgs, config: &Config) -> String {
+    args.db
+        .clone()
+        .or_else(|| {
+            std::env::var(DATABASE_URL_ENV)
+                .ok()
+                .filter(|v| !v.is_empty())
+        })
+        .unwrap_or_else(|| config.database.url.clone())
+}
+
+/// Connects and applies any pending migrations.
+pub async fn open_store(url: &str) -> anyhow::Result<Store> {
+    let store = Store::connect(url)
+        .await
+        .with_context(|| format!("cannot open the database {}", redact(url)))?;
+    store
+        .migrate()
+        .await
+        .context("cannot apply database migrations")?;
+    Ok(store)
+}
+
+/// A database URL without its password, for messages.
+pub fn redact(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme_end), Some(at)) if at > scheme_end => {
+            let userinfo = &url[scheme_end + 3..at];
+            let user = userinfo.split(':').next().unwrap_or("");
+            format!("{}{user}:***{}", &url[..scheme_end + 3], &url[at..])
+        }
+        _ => url.to_owned(),
+    }
+}
+
+pub fn init_logging(format: LogFormat, level: &str) {
+    use tracing_subscriber::EnvFilter;
+    let filter = EnvFilter::try_from_default_env()
+        .or_else(|_| EnvFilter::try_new(level))
+        .unwrap_or_else(|_| EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    // A second initialisation (tests calling twice) is harmless; ignore its error.
+    let _ = match format {
+        LogFormat::Json => builder.json().try_init(),
+        LogFormat::Human => builder.try_init(),
+    };
+}
+
+/// Completes on SIGINT or SIGTERM.
+pub async fn shutdown_signal() {
+    let interrupt = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        match signal(SignalKind::terminate()) {
+            Ok(mut terminate) => {
+                tokio::select! {
+                    _ = interrupt => {}
+                    _ = terminate.recv() => {}
+                }
+            }
+            Err(_) => {
+                let _ = interrupt.await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = interrupt.await;
+    }
+    tracing::info!("shutting down");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::redact;
+
+    #[test]
+    fn database_passwords_never_reach_messages() {
+        assert_eq!(
+            redact("postgres://bot:s3cret@db:5432/hc"),
+            "postgres://bot:***@db:5432/hc"
+        );
+        assert_eq!(
+            redact("sqlite://data/hashchat.db"),
+            "sqlite://data/hashchat.db"
+        );
+    }
+}

@@ -1,0 +1,69 @@
+//! Command-line interface: flags are defined once here, with their docs; `--help` is the manual.
+
+mod check_config;
+mod common;
+mod demo;
+mod demo_script;
+mod migrate;
+mod run;
+mod sessions;
+mod transcript;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Args, Parser, Subcommand};
+
+/// hashchat runs scheduled hashtag chats on Discord and Matrix and keeps every session as a
+/// readable transcript.
+#[derive(Debug, Parser)]
+#[command(name = "hashchat", version, about, long_about = None)]
+pub struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run the bot: the scheduler, the adapters configured, until SIGINT or SIGTERM.
+    Run(run::RunArgs),
+    /// Run the example chat end to end on accelerated time with scripted demo participants.
+    Demo(demo::DemoArgs),
+    /// Check the configuration and every chat file; print each problem as FILE:LINE: field: what.
+    CheckConfig(ConfigArg),
+    /// Apply the database migrations and exit.
+    Migrate(StoreArgs),
+    /// List sessions: id, chat, start, state, message count.
+    Sessions(StoreArgs),
+    /// Print one session's transcript as plain text: each point with the answers under it.
+    Transcript(transcript::TranscriptArgs),
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct ConfigArg {
+    /// The configuration file [default: config/hashchat.toml, if present; else built-in
+    /// defaults].
+    #[arg(long, value_name = "PATH")]
+    config: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct StoreArgs {
+    #[command(flatten)]
+    config: ConfigArg,
+    /// Database URL (`sqlite://PATH` or `postgres://…`); overrides HASHCHAT_DATABASE_URL and
+    /// the config file.
+    #[arg(long, value_name = "URL")]
+    db: Option<String>,
+}
+
+pub async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
+    match cli.command {
+        Command::Run(args) => run::run(args).await,
+        Command::Demo(args) => demo::demo(args).await,
+        Command::CheckConfig(args) => Ok(check_config::check_config(&args)),
+        Command::Migrate(args) => migrate::migrate(&args).await,
+        Command::Sessions(args) => sessions::sessions(&args).await,
+        Command::Transcript(args) => transcript::transcript(&args).await,
+    }
+}

@@ -1,0 +1,94 @@
+//! `hashchat run`: the bot itself.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use anyhow::{bail, Context};
+use bot_core::chat::load_chat_dir;
+use bot_core::clock::{AcceleratedClock, SharedClock, SystemClock};
+use bot_core::engine::{Engine, EngineSettings};
+use bot_core::loopback::LoopbackAdapter;
+use chrono::{DateTime, Utc};
+use clap::Args;
+
+use super::common::{database_url, init_logging, load_config, open_store, redact, shutdown_signal};
+use super::StoreArgs;
+
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    #[command(flatten)]
+    store: StoreArgs,
+    /// Log as JSON lines instead of human-readable text (overrides the config).
+    #[arg(long)]
+    json_logs: bool,
+    /// Testing aid: run the clock this many times faster than real time from --time-anchor.
+    #[arg(long, hide = true, requires = "time_anchor")]
+    speed: Option<f64>,
+    /// Testing aid: the instant (RFC 3339) at which accelerated time equals real time.
+    #[arg(long, hide = true)]
+    time_anchor: Option<DateTime<Utc>>,
+    /// Where the loopback platform keeps its record of posts
+    /// [default: loopback.jsonl in the data directory].
+    #[arg(long, value_name = "PATH")]
+    loopback_log: Option<PathBuf>,
+}
+
+pub async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
+    let (config, config_path) = load_config(&args.store.config)?;
+    let format = if args.json_logs {
+        bot_core::config::LogFormat::Json
+    } else {
+        config.log.format
+    };
+    init_logging(format, &config.log.level);
+
+    let chats = load_chat_dir(&config.chats_dir()).map_err(|errors| {
+        anyhow::anyhow!(
+            "the chat files have problems (`hashchat check-config` lists them):\n{}",
+            errors
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join("\n")
+        )
+    })?;
+    let url = database_url(&args.store, &config);
+    let store = open_store(&url).await?;
+    tracing::info!(
+        config = %config_path.as_deref().map(|p| p.display().to_string()).unwrap_or_else(|| "built-in defaults".into()),
+        database = %redact(&url),
+        chats = chats.len(),
+        "starting"
+    );
+
+    let clock: SharedClock = match (args.speed, args.time_anchor) {
+        (Some(speed), Some(anchor)) => {
+            if !(speed.is_finite() && speed > 0.0) {
+                bail!("--speed must be a positive number");
+            }
+            Arc::new(AcceleratedClock::new(anchor, speed))
+        }
+        _ => Arc::new(SystemClock),
+    };
+    let settings = EngineSettings {
+        catch_up_grace: chrono::Duration::minutes(i64::from(
+            config.scheduler.catch_up_grace_minutes,
+        )),
+        ..EngineSettings::default()
+    };
+    let engine = Engine::new(store, clock, chats, settings);
+
+    let loopback_log = args
+        .loopback_log
+        .unwrap_or_else(|| config.data_dir().join("loopback.jsonl"));
+    if let Some(dir) = loopback_log.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    }
+    let loopback = LoopbackAdapter::with_log(loopback_log.clone())
+        .with_context(|| format!("cannot read the loopback log {}", loopback_log.display()))?;
+    engine.register_adapter(loopback);
+
+    engine.run(shutdown_signal()).await?;
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,92 @@
+//! Running the real `hashchat` binary in a scratch directory.
+
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+pub const BIN: &str = env!("CARGO_BIN_EXE_hashchat");
+
+/// A scratch directory with a config file and a chats folder.
+pub struct Scratch {
+    pub dir: tempfile::TempDir,
+}
+
+impl Scratch {
+    pub fn new() -> Scratch {
+        let dir = tempfile::tempdir().expect("temp dir");
+        std::fs::create_dir_all(dir.path().join("chats")).unwrap();
+        Scratch { dir }
+    }
+
+    pub fn path(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+
+    pub fn write(&self, name: &str, text: &str) -> PathBuf {
+        let path = self.path(name);
+        std::fs::write(&path, text).unwrap();
+        path
+    }
+
+    pub fn db_url(&self) -> String {
+        format!("sqlite://{}", self.path("hashchat.db").display())
+    }
+
+    /// A config whose database, chats and data all live in the scratch directory.
+    pub fn write_config(&self) -> PathBuf {
+        let text = format!(
+            "[database]\nurl = \"{}\"\n\n[chats]\ndir = \"chats\"\n\n[data]\ndir = \"{}\"\n",
+            self.db_url(),
+            self.path("data").display()
+        );
+        self.write("hashchat.toml", &text)
+    }
+
+    pub fn hashchat(&self, args: &[&str]) -> Command {
+        let mut command = Command::new(BIN);
+        command
+            .args(args)
+            .current_dir(self.dir.path())
+            .env_remove("HASHCHAT_DATABASE_URL")
+            .env("RUST_LOG", "info");
+        command
+    }
+
+    pub fn output(&self, args: &[&str]) -> Output {
+        self.hashchat(args).output().expect("hashchat runs")
+    }
+
+    pub fn spawn(&self, args: &[&str], log: &str) -> Child {
+        let log = std::fs::File::create(self.path(log)).unwrap();
+        self.hashchat(args)
+            .stdout(Stdio::null())
+            .stderr(Stdio::from(log))
+            .spawn()
+            .expect("hashchat starts")
+    }
+}
+
+/// Waits until `condition` holds, checking every 50 ms, for at most `limit`.
+pub fn wait_for(limit: Duration, what: &str, mut condition: impl FnMut() -> bool) {
+    let start = Instant::now();
+    while !condition() {
+        assert!(
+            start.elapsed() < limit,
+            "gave up after {limit:?} waiting for {what}"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+pub fn read(path: &Path) -> String {
+    std::fs::read_to_string(path).unwrap_or_default()
+}
+
+pub fn text(output: &Output) -> (String, String) {
+    (
+        String::from_utf8_lossy(&output.stdout).into_owned(),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
+}
