@@ -51,7 +51,8 @@ impl Store {
     /// batch or overlapping two batches stores each message once. The whole batch is one
     /// transaction: after an error nothing of it is stored. Rows go in as multi-row INSERTs of
     /// up to 500 messages, so a batch of any size stays under the backends' parameter limits.
-    /// Stored text is exactly what was given; timestamps are kept to the millisecond.
+    /// Stored text is exactly what was given; timestamps are kept to the millisecond. Every
+    /// message's session must exist (a foreign key): otherwise the batch fails as a whole.
     pub async fn append_messages(&self, batch: &[ArchivedMessage]) -> Result<u64> {
         if batch.is_empty() {
             return Ok(0);
