@@ -135,7 +135,7 @@ impl Store {
     /// The session with this id, with its rooms, or `None`.
     pub async fn get_session(&self, id: SessionId) -> Result<Option<Session>> {
         let mut conn = self.conn().await?;
-        let mut found = load_sessions(&mut conn, BY_ID.0, BY_ID.1, Some(id)).await?;
+        let mut found = load_sessions(&mut conn, BY_ID.0, BY_ID.1, Some(id), true).await?;
         Ok(found.pop().map(|(s, _)| s))
     }
 
@@ -143,7 +143,7 @@ impl Store {
     /// scheduler resumes after a restart.
     pub async fn active_sessions(&self) -> Result<Vec<Session>> {
         let mut conn = self.conn().await?;
-        let found = load_sessions(&mut conn, ACTIVE.0, ACTIVE.1, None).await?;
+        let found = load_sessions(&mut conn, ACTIVE.0, ACTIVE.1, None, false).await?;
         Ok(found.into_iter().map(|(s, _)| s).collect())
     }
 
@@ -151,7 +151,7 @@ impl Store {
     pub async fn upcoming_sessions(&self, limit: usize) -> Result<Vec<Session>> {
         let limit = i64::try_from(limit).unwrap_or(i64::MAX);
         let mut conn = self.conn().await?;
-        let found = load_sessions(&mut conn, UPCOMING, UPCOMING_ROOMS, Some(limit)).await?;
+        let found = load_sessions(&mut conn, UPCOMING, UPCOMING_ROOMS, Some(limit), false).await?;
         Ok(found.into_iter().map(|(s, _)| s).collect())
     }
 
@@ -159,7 +159,7 @@ impl Store {
     /// messages that are not deleted.
     pub async fn list_sessions(&self) -> Result<Vec<SessionSummary>> {
         let mut conn = self.conn().await?;
-        load_sessions(&mut conn, LIST, ALL_ROOMS, None)
+        load_sessions(&mut conn, LIST, ALL_ROOMS, None, false)
             .await?
             .into_iter()
             .map(|(session, row)| {
@@ -206,13 +206,16 @@ pub(crate) fn bind_update<'q>(
         .bind(opt_ms(u.ended_at))
 }
 
-/// Runs a session query and its rooms query (both binding the same optional `$1`, which the
-/// rooms query may ignore) and assembles the sessions, in the session query's order.
+/// Runs a session query (binding `arg` as `$1` if given) and its rooms query (binding the same
+/// `arg` only if `rooms_take_arg`), and assembles the sessions in the session query's order.
+/// Sessions and their rooms are written in one transaction, so a session read here always has
+/// its rooms.
 async fn load_sessions(
     conn: &mut PoolConnection<Any>,
     sessions_sql: &'static str,
     rooms_sql: &'static str,
     arg: Option<i64>,
+    rooms_take_arg: bool,
 ) -> Result<Vec<(Session, Row)>> {
     let mut q = sqlx::query(sessions_sql);
     if let Some(a) = arg {
@@ -224,7 +227,7 @@ async fn load_sessions(
     }
 
     let mut rq = sqlx::query(rooms_sql);
-    if let Some(a) = arg.filter(|_| rooms_sql.contains("$1")) {
+    if let Some(a) = arg.filter(|_| rooms_take_arg) {
         rq = rq.bind(a);
     }
     let room_rows = rq

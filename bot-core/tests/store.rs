@@ -1,0 +1,1075 @@
+//! The store test suite. Every behaviour is written once, as an `async fn(Store)`, and run
+//! against both SQLite and PostgreSQL by `store_tests!` (see `common`).
+
+mod common;
+
+use std::collections::HashSet;
+
+use bot_core::ids::{Platform, RoomRef, UserRef};
+use bot_core::model::{
+    ArchivedMessage, Attachment, IncomingMessage, NewPost, NewSession, PostContent, PostKind,
+    PostStatus, SessionId, SessionOrigin, SessionState, SessionUpdate,
+};
+use bot_core::store::{Backend, Store, StoreError};
+use chrono::{DateTime, Duration, TimeZone, Utc};
+
+store_tests!(
+    migrations_run_twice_are_harmless,
+    session_round_trips_every_field,
+    recurrence_sessions_are_created_once,
+    active_and_upcoming_sessions_are_selected_and_ordered,
+    emit_step_enqueues_and_advances_together,
+    emit_step_guard_refuses_a_repeat_or_stale_step,
+    emit_step_is_all_or_nothing,
+    racing_emitters_emit_a_step_once,
+    outbox_moves_from_pending_to_posted_and_counts_failures,
+    posts_are_found_by_platform_id,
+    point_at_follows_the_timeline,
+    ingest_is_idempotent_across_and_within_batches,
+    a_big_batch_crosses_chunk_boundaries,
+    edits_keep_history_in_order,
+    deletions_are_kept_and_not_counted,
+    rsvps_are_added_once_and_listed_in_order,
+    list_sessions_counts_messages_newest_first,
+    corrupt_rows_are_reported_not_panicked_on,
+);
+
+// ---- fixtures ----------------------------------------------------------------------------
+
+fn t(h: u32, m: u32, s: u32, ms: i64) -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2025, 3, 4, h, m, s).unwrap() + Duration::milliseconds(ms)
+}
+
+fn rooms() -> Vec<RoomRef> {
+    vec![
+        RoomRef::new(Platform::Matrix, "!zeta:example.org"),
+        RoomRef::new(Platform::Discord, "123456789012345678"),
+        RoomRef::new(Platform::Web, "lobby"),
+    ]
+}
+
+fn new_session(slug: &str, origin: SessionOrigin, start: DateTime<Utc>) -> NewSession {
+    NewSession {
+        chat_slug: slug.to_owned(),
+        origin,
+        state: SessionState::Scheduled,
+        scheduled_start: start,
+        next_step: 0,
+        next_due_at: Some(start - Duration::minutes(30)),
+        rooms: rooms(),
+    }
+}
+
+async fn session(store: &Store, slug: &str) -> SessionId {
+    store
+        .create_session(&new_session(slug, SessionOrigin::Command, t(18, 0, 0, 0)))
+        .await
+        .unwrap()
+}
+
+fn content(kind: PostKind, text: &str) -> PostContent {
+    PostContent {
+        kind,
+        hashtag: "#interlibnet".to_owned(),
+        text: text.to_owned(),
+        mentions: vec!["@alice:example.org".to_owned()],
+    }
+}
+
+fn posts(kind: PostKind, text: &str) -> Vec<NewPost> {
+    rooms()
+        .into_iter()
+        .map(|room| NewPost {
+            room,
+            content: content(kind, text),
+        })
+        .collect()
+}
+
+fn msg(
+    session_id: SessionId,
+    platform: Platform,
+    id: &str,
+    sent_at: DateTime<Utc>,
+) -> ArchivedMessage {
+    ArchivedMessage {
+        session_id,
+        point: Some(1),
+        message: IncomingMessage {
+            platform,
+            room: "!zeta:example.org".to_owned(),
+            platform_msg_id: id.to_owned(),
+            author_id: "@alice:example.org".to_owned(),
+            author_name: "Alice".to_owned(),
+            avatar_url: Some("mxc://example.org/alice".to_owned()),
+            body: format!("A1: answer {id}"),
+            formatted_body: Some(format!("<b>A1</b>: answer {id}")),
+            sent_at,
+            reply_to: None,
+            attachments: Vec::new(),
+        },
+    }
+}
+
+fn attachment(n: usize) -> Attachment {
+    Attachment {
+        url: format!("https://cdn.example.org/{n}.png"),
+        name: format!("{n}.png"),
+        content_type: Some("image/png".to_owned()),
+        size_bytes: Some(1000 + n as i64),
+    }
+}
+
+fn running_update(next_step: u32, point: Option<u32>, due: DateTime<Utc>) -> SessionUpdate {
+    SessionUpdate {
+        state: SessionState::Running,
+        next_step,
+        next_due_at: Some(due),
+        paused_remaining_ms: None,
+        current_point: point,
+        started_at: Some(t(18, 0, 0, 0)),
+        ended_at: None,
+    }
+}
+
+// ---- sessions ----------------------------------------------------------------------------
+
+async fn migrations_run_twice_are_harmless(store: Store) {
+    store.migrate().await.unwrap();
+    store.migrate().await.unwrap();
+    let id = session(&store, "twice").await;
+    assert!(store.get_session(id).await.unwrap().is_some());
+}
+
+async fn session_round_trips_every_field(store: Store) {
+    let start = t(18, 0, 0, 123);
+    let new = new_session("interlibnet", SessionOrigin::Recurrence, start);
+    let id = store.create_session(&new).await.unwrap();
+    let s = store.get_session(id).await.unwrap().expect("stored");
+    assert_eq!(s.id, id);
+    assert_eq!(s.chat_slug, "interlibnet");
+    assert_eq!(s.state, SessionState::Scheduled);
+    assert_eq!(s.origin, SessionOrigin::Recurrence);
+    assert_eq!(s.scheduled_start, start);
+    assert_eq!(s.next_step, 0);
+    assert_eq!(s.next_due_at, Some(start - Duration::minutes(30)));
+    assert_eq!(s.rooms, rooms(), "rooms keep their order");
+    assert_eq!(
+        (
+            s.started_at,
+            s.ended_at,
+            s.paused_remaining_ms,
+            s.current_point
+        ),
+        (None, None, None, None)
+    );
+
+    let update = SessionUpdate {
+        state: SessionState::Paused,
+        next_step: 4,
+        next_due_at: None,
+        paused_remaining_ms: Some(61_234),
+        current_point: Some(3),
+        started_at: Some(t(18, 0, 1, 7)),
+        ended_at: Some(t(19, 2, 3, 999)),
+    };
+    assert!(store.update_session(id, &update).await.unwrap());
+    let s = store.get_session(id).await.unwrap().unwrap();
+    assert_eq!(SessionUpdate::from_session(&s), update);
+    assert_eq!(s.rooms, rooms());
+
+    assert_eq!(store.get_session(id + 1000).await.unwrap(), None);
+    assert!(!store.update_session(id + 1000, &update).await.unwrap());
+}
+
+async fn recurrence_sessions_are_created_once(store: Store) {
+    let start = t(18, 0, 0, 0);
+    let first = store
+        .create_session(&new_session("a", SessionOrigin::Recurrence, start))
+        .await
+        .unwrap();
+    // Even if the stored one moved on, the same occurrence is the same session.
+    let mut u = SessionUpdate::from_session(&store.get_session(first).await.unwrap().unwrap());
+    u.state = SessionState::Announced;
+    store.update_session(first, &u).await.unwrap();
+    let again = store
+        .create_session(&new_session("a", SessionOrigin::Recurrence, start))
+        .await
+        .unwrap();
+    assert_eq!(first, again);
+    assert_eq!(
+        store.get_session(first).await.unwrap().unwrap().state,
+        SessionState::Announced
+    );
+    assert_eq!(
+        store.get_session(first).await.unwrap().unwrap().rooms,
+        rooms()
+    );
+
+    let other_time = store
+        .create_session(&new_session(
+            "a",
+            SessionOrigin::Recurrence,
+            start + Duration::days(7),
+        ))
+        .await
+        .unwrap();
+    let other_chat = store
+        .create_session(&new_session("b", SessionOrigin::Recurrence, start))
+        .await
+        .unwrap();
+    let by_command_1 = store
+        .create_session(&new_session("a", SessionOrigin::Command, start))
+        .await
+        .unwrap();
+    let by_command_2 = store
+        .create_session(&new_session("a", SessionOrigin::Command, start))
+        .await
+        .unwrap();
+    let ids: HashSet<_> = [first, other_time, other_chat, by_command_1, by_command_2].into();
+    assert_eq!(ids.len(), 5);
+    assert_eq!(store.active_sessions().await.unwrap().len(), 5);
+}
+
+async fn active_and_upcoming_sessions_are_selected_and_ordered(store: Store) {
+    let mut ids = Vec::new();
+    // Created in an order different from their start times.
+    for (i, (state, hour)) in [
+        (SessionState::Running, 10),
+        (SessionState::Scheduled, 20),
+        (SessionState::Ended, 9),
+        (SessionState::Announced, 15),
+        (SessionState::Paused, 11),
+        (SessionState::Cancelled, 12),
+        (SessionState::Missed, 8),
+        (SessionState::Scheduled, 14),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let mut new = new_session(&format!("c{i}"), SessionOrigin::Command, t(hour, 0, 0, 0));
+        new.state = state;
+        ids.push(store.create_session(&new).await.unwrap());
+    }
+    let active: Vec<_> = store
+        .active_sessions()
+        .await
+        .unwrap()
+        .iter()
+        .map(|s| s.id)
+        .collect();
+    assert_eq!(active, vec![ids[0], ids[1], ids[3], ids[4], ids[7]]);
+    let upcoming: Vec<_> = store
+        .upcoming_sessions(10)
+        .await
+        .unwrap()
+        .iter()
+        .map(|s| s.id)
+        .collect();
+    assert_eq!(upcoming, vec![ids[7], ids[3], ids[1]]);
+    let first_two = store.upcoming_sessions(2).await.unwrap();
+    assert_eq!(first_two.len(), 2);
+    assert_eq!(first_two[0].rooms, rooms());
+}
+
+// ---- steps and the outbox ----------------------------------------------------------------
+
+async fn emit_step_enqueues_and_advances_together(store: Store) {
+    let id = session(&store, "emit").await;
+    let now = t(18, 0, 0, 5);
+    // The reminder (step 0) is done.
+    store
+        .update_session(id, &running_update(1, None, now))
+        .await
+        .unwrap();
+    let update = running_update(2, None, now + Duration::minutes(5));
+    let emitted = store
+        .emit_step(
+            id,
+            1,
+            &update,
+            Some(None),
+            &posts(PostKind::Intro, "Welcome"),
+            now,
+        )
+        .await
+        .unwrap();
+    assert!(emitted);
+    let s = store.get_session(id).await.unwrap().unwrap();
+    assert_eq!(SessionUpdate::from_session(&s), update);
+
+    let posted = store.posts_for_session(id).await.unwrap();
+    assert_eq!(posted.len(), 3);
+    for (post, room) in posted.iter().zip(rooms()) {
+        assert_eq!(post.session_id, id);
+        assert_eq!(post.step, 1);
+        assert_eq!(post.room, room, "posts keep the order they were given");
+        assert_eq!(post.status, PostStatus::Pending);
+        assert_eq!(post.attempts, 0);
+        assert_eq!(post.content, content(PostKind::Intro, "Welcome"));
+        assert_eq!(post.created_at, now);
+        assert_eq!((post.platform_msg_id.clone(), post.posted_at), (None, None));
+    }
+    assert_eq!(store.pending_posts().await.unwrap(), posted);
+    assert_eq!(store.timeline(id).await.unwrap(), vec![(1, None, now)]);
+
+    // A step without a timeline entry and without posts still advances.
+    let update3 = running_update(3, Some(1), now + Duration::minutes(10));
+    assert!(store
+        .emit_step(id, 2, &update3, None, &[], now)
+        .await
+        .unwrap());
+    assert_eq!(store.get_session(id).await.unwrap().unwrap().next_step, 3);
+    assert_eq!(store.timeline(id).await.unwrap().len(), 1);
+}
+
+async fn emit_step_guard_refuses_a_repeat_or_stale_step(store: Store) {
+    let id = session(&store, "guard").await;
+    let now = t(18, 10, 0, 0);
+    let update = running_update(3, Some(1), now + Duration::minutes(5));
+    let q1 = posts(PostKind::Point { number: 1 }, "Q1");
+    assert!(store
+        .emit_step(id, 2, &running_update(2, None, now), None, &[], now)
+        .await
+        .is_ok());
+    // next_step is 0: emitting 2 was refused above.
+    assert_eq!(store.get_session(id).await.unwrap().unwrap().next_step, 0);
+
+    store
+        .update_session(id, &running_update(2, None, now))
+        .await
+        .unwrap();
+    assert!(store
+        .emit_step(id, 2, &update, Some(Some(1)), &q1, now)
+        .await
+        .unwrap());
+    let before = store.posts_for_session(id).await.unwrap();
+
+    // The same step again (a retry after an unknown outcome, or a second instance): refused.
+    let other = running_update(9, Some(7), now + Duration::hours(1));
+    let later = now + Duration::seconds(30);
+    let q_other = posts(PostKind::Point { number: 7 }, "something else");
+    assert!(!store
+        .emit_step(id, 2, &other, Some(Some(7)), &q_other, later)
+        .await
+        .unwrap());
+    assert_eq!(store.posts_for_session(id).await.unwrap(), before);
+    assert_eq!(store.timeline(id).await.unwrap(), vec![(2, Some(1), now)]);
+    assert_eq!(
+        SessionUpdate::from_session(&store.get_session(id).await.unwrap().unwrap()),
+        update
+    );
+    // A step from the future, and a session that does not exist: refused too.
+    assert!(!store
+        .emit_step(id, 5, &other, None, &q_other, later)
+        .await
+        .unwrap());
+    assert!(!store
+        .emit_step(id + 999, 3, &other, None, &q_other, later)
+        .await
+        .unwrap());
+    assert_eq!(store.posts_for_session(id).await.unwrap(), before);
+}
+
+async fn emit_step_is_all_or_nothing(store: Store) {
+    let id = session(&store, "atomic").await;
+    let now = t(18, 0, 0, 0);
+    // Make the outbox insert fail after the session UPDATE succeeded.
+    sqlx::query("ALTER TABLE outbox RENAME TO outbox_away")
+        .execute(store.raw_pool())
+        .await
+        .unwrap();
+    let result = store
+        .emit_step(
+            id,
+            0,
+            &running_update(1, None, now),
+            Some(None),
+            &posts(PostKind::Reminder, "soon"),
+            now,
+        )
+        .await;
+    sqlx::query("ALTER TABLE outbox_away RENAME TO outbox")
+        .execute(store.raw_pool())
+        .await
+        .unwrap();
+    assert!(
+        matches!(result, Err(StoreError::Database { .. })),
+        "{result:?}"
+    );
+    let s = store.get_session(id).await.unwrap().unwrap();
+    assert_eq!(s.next_step, 0, "the session did not advance");
+    assert_eq!(s.state, SessionState::Scheduled);
+    assert!(store.timeline(id).await.unwrap().is_empty());
+    // And the step can still be emitted.
+    assert!(store
+        .emit_step(
+            id,
+            0,
+            &running_update(1, None, now),
+            Some(None),
+            &posts(PostKind::Reminder, "soon"),
+            now
+        )
+        .await
+        .unwrap());
+    assert_eq!(store.posts_for_session(id).await.unwrap().len(), 3);
+}
+
+async fn racing_emitters_emit_a_step_once(store: Store) {
+    let id = session(&store, "race").await;
+    let now = t(18, 0, 0, 0);
+    let mut tasks = Vec::new();
+    for i in 0..8 {
+        let store = store.clone();
+        tasks.push(tokio::spawn(async move {
+            let text = format!("reminder from emitter {i}");
+            store
+                .emit_step(
+                    id,
+                    0,
+                    &running_update(1, None, now),
+                    Some(None),
+                    &posts(PostKind::Reminder, &text),
+                    now,
+                )
+                .await
+                .unwrap()
+        }));
+    }
+    let mut won = 0;
+    for task in tasks {
+        if task.await.unwrap() {
+            won += 1;
+        }
+    }
+    assert_eq!(won, 1);
+    let posted = store.posts_for_session(id).await.unwrap();
+    assert_eq!(posted.len(), 3);
+    assert!(posted
+        .iter()
+        .all(|p| p.content.text == posted[0].content.text));
+}
+
+async fn outbox_moves_from_pending_to_posted_and_counts_failures(store: Store) {
+    let a = session(&store, "a").await;
+    let b = session(&store, "b").await;
+    let now = t(18, 0, 0, 0);
+    store
+        .emit_step(
+            b,
+            0,
+            &running_update(1, None, now),
+            None,
+            &posts(PostKind::Reminder, "b"),
+            now,
+        )
+        .await
+        .unwrap();
+    store
+        .emit_step(
+            a,
+            0,
+            &running_update(1, None, now),
+            None,
+            &posts(PostKind::Reminder, "a0"),
+            now,
+        )
+        .await
+        .unwrap();
+    store
+        .emit_step(
+            a,
+            1,
+            &running_update(2, None, now),
+            None,
+            &posts(PostKind::Intro, "a1"),
+            now,
+        )
+        .await
+        .unwrap();
+    let pending = store.pending_posts().await.unwrap();
+    let keys: Vec<_> = pending
+        .iter()
+        .map(|p| (p.session_id, p.step, p.room.clone()))
+        .collect();
+    let mut expected = Vec::new();
+    for (sid, step) in [(a, 0), (a, 1), (b, 0)] {
+        for room in rooms() {
+            expected.push((sid, step, room));
+        }
+    }
+    assert_eq!(keys, expected);
+
+    let [matrix, discord, web] = <[RoomRef; 3]>::try_from(rooms()).unwrap();
+    let at = now + Duration::milliseconds(1500);
+    assert!(store
+        .mark_posted(a, 0, &matrix, "$event1", at)
+        .await
+        .unwrap());
+    assert!(store
+        .mark_attempt_failed(a, 0, &discord, "429 rate limited", false)
+        .await
+        .unwrap());
+    assert!(store
+        .mark_attempt_failed(a, 0, &discord, "502 bad gateway", false)
+        .await
+        .unwrap());
+    assert!(store
+        .mark_attempt_failed(a, 0, &web, "gone", true)
+        .await
+        .unwrap());
+    // Unknown posts, and failures reported for a post already made, change nothing.
+    assert!(!store.mark_posted(a, 7, &matrix, "$x", at).await.unwrap());
+    assert!(!store
+        .mark_attempt_failed(a, 0, &matrix, "late report", true)
+        .await
+        .unwrap());
+
+    let posts_a = store.posts_for_session(a).await.unwrap();
+    let p = |room: &RoomRef| {
+        posts_a
+            .iter()
+            .find(|p| p.step == 0 && &p.room == room)
+            .unwrap()
+            .clone()
+    };
+    let m = p(&matrix);
+    assert_eq!(
+        (
+            m.status,
+            m.platform_msg_id.as_deref(),
+            m.posted_at,
+            m.attempts
+        ),
+        (PostStatus::Posted, Some("$event1"), Some(at), 0)
+    );
+    let d = p(&discord);
+    assert_eq!((d.status, d.attempts), (PostStatus::Pending, 2));
+    let w = p(&web);
+    assert_eq!((w.status, w.attempts), (PostStatus::Failed, 1));
+
+    let pending = store.pending_posts().await.unwrap();
+    assert_eq!(pending.len(), 9 - 2);
+    assert!(pending.iter().all(|p| p.status == PostStatus::Pending));
+    assert!(pending
+        .iter()
+        .any(|p| p.session_id == a && p.step == 0 && p.room == discord));
+}
+
+async fn posts_are_found_by_platform_id(store: Store) {
+    let id = session(&store, "find").await;
+    let now = t(18, 0, 0, 0);
+    store
+        .update_session(id, &running_update(2, None, now))
+        .await
+        .unwrap();
+    assert!(store
+        .emit_step(
+            id,
+            2,
+            &running_update(3, Some(1), now),
+            Some(Some(1)),
+            &posts(PostKind::Point { number: 1 }, "Q1"),
+            now
+        )
+        .await
+        .unwrap());
+    let discord = RoomRef::new(Platform::Discord, "123456789012345678");
+    store
+        .mark_posted(id, 2, &discord, "1111", now)
+        .await
+        .unwrap();
+    let found = store
+        .find_post_by_platform_id(Platform::Discord, "1111")
+        .await
+        .unwrap()
+        .expect("found");
+    assert_eq!((found.session_id, found.step, found.room), (id, 2, discord));
+    assert_eq!(found.content.kind, PostKind::Point { number: 1 });
+    // The id is per platform.
+    assert_eq!(
+        store
+            .find_post_by_platform_id(Platform::Matrix, "1111")
+            .await
+            .unwrap(),
+        None
+    );
+    assert_eq!(
+        store
+            .find_post_by_platform_id(Platform::Discord, "2222")
+            .await
+            .unwrap(),
+        None
+    );
+}
+
+async fn point_at_follows_the_timeline(store: Store) {
+    let id = session(&store, "timeline").await;
+    let steps = [
+        (0, None, t(17, 30, 0, 0)),
+        (1, None, t(18, 0, 0, 0)),
+        (2, Some(1), t(18, 5, 0, 0)),
+        (3, Some(2), t(18, 15, 0, 250)),
+        (4, None, t(18, 25, 0, 0)),
+    ];
+    for (step, point, at) in steps {
+        let mut u = running_update(step + 1, point, at);
+        u.current_point = point;
+        assert!(store
+            .emit_step(id, step, &u, Some(point), &[], at)
+            .await
+            .unwrap());
+    }
+    assert_eq!(store.point_at(id, t(17, 0, 0, 0)).await.unwrap(), None);
+    assert_eq!(
+        store.point_at(id, t(18, 4, 59, 999)).await.unwrap(),
+        None,
+        "before Q1"
+    );
+    assert_eq!(
+        store.point_at(id, t(18, 5, 0, 0)).await.unwrap(),
+        Some(1),
+        "at Q1 exactly"
+    );
+    assert_eq!(
+        store.point_at(id, t(18, 15, 0, 249)).await.unwrap(),
+        Some(1)
+    );
+    assert_eq!(
+        store.point_at(id, t(18, 15, 0, 250)).await.unwrap(),
+        Some(2)
+    );
+    assert_eq!(
+        store.point_at(id, t(20, 0, 0, 0)).await.unwrap(),
+        Some(2),
+        "after the wrap-up"
+    );
+    assert_eq!(store.point_at(id + 1, t(20, 0, 0, 0)).await.unwrap(), None);
+    let timeline = store.timeline(id).await.unwrap();
+    assert_eq!(timeline, steps.to_vec());
+}
+
+// ---- the archive -------------------------------------------------------------------------
+
+async fn ingest_is_idempotent_across_and_within_batches(store: Store) {
+    let id = session(&store, "ingest").await;
+    let mut first: Vec<_> = (0..10)
+        .map(|i| msg(id, Platform::Matrix, &format!("$e{i}"), t(18, 1, i, 0)))
+        .collect();
+    first[3].message.attachments = vec![attachment(1), attachment(2)];
+    // The same platform id on another platform is another message.
+    first.push(msg(id, Platform::Discord, "$e0", t(18, 1, 0, 500)));
+    // A duplicate inside the batch is stored once.
+    first.push(first[0].clone());
+    assert_eq!(store.append_messages(&first).await.unwrap(), 11);
+
+    // Overlapping batch: 5 old ids (one with a different body, which must not overwrite)…
+    let mut second: Vec<_> = (5..15)
+        .map(|i| msg(id, Platform::Matrix, &format!("$e{i}"), t(18, 1, i, 0)))
+        .collect();
+    second[0].message.body = "replayed with other text".to_owned();
+    second[0].message.attachments = vec![attachment(9)];
+    assert_eq!(store.append_messages(&second).await.unwrap(), 5);
+    assert_eq!(store.append_messages(&second).await.unwrap(), 0);
+    assert_eq!(store.append_messages(&[]).await.unwrap(), 0);
+    assert_eq!(store.message_count(id).await.unwrap(), 16);
+
+    let e5 = store
+        .find_message(Platform::Matrix, "$e5")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(e5.message.body, "A1: answer $e5");
+    assert!(e5.message.attachments.is_empty());
+    let e3 = store
+        .find_message(Platform::Matrix, "$e3")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(e3.message, first[3].message, "every field round-trips");
+    assert_eq!(
+        (e3.session_id, e3.point, e3.deleted_at),
+        (id, Some(1), None)
+    );
+    assert!(e3.edits.is_empty());
+    assert_eq!(
+        store.find_message(Platform::Web, "$e3").await.unwrap(),
+        None
+    );
+
+    let all = store.session_messages(id).await.unwrap();
+    assert_eq!(all.len(), 16);
+    let order: Vec<_> = all
+        .iter()
+        .map(|m| (m.message.sent_at, m.message.platform_msg_id.clone()))
+        .collect();
+    let mut sorted = order.clone();
+    sorted.sort();
+    assert_eq!(order, sorted, "ordered by sent_at");
+}
+
+async fn a_big_batch_crosses_chunk_boundaries(store: Store) {
+    let id = session(&store, "big").await;
+    let other = session(&store, "other").await;
+    let base = t(18, 0, 0, 0);
+    let batch: Vec<_> = (0..5_000)
+        .map(|i| {
+            let mut m = msg(
+                if i % 10 == 9 { other } else { id },
+                if i % 2 == 0 {
+                    Platform::Discord
+                } else {
+                    Platform::Matrix
+                },
+                &format!("{}", 10_000_000 + i),
+                base + Duration::milliseconds(i as i64 * 37),
+            );
+            m.point = if i % 7 == 0 {
+                None
+            } else {
+                Some((i % 5) as u32 + 1)
+            };
+            m.message.reply_to = (i % 3 == 0).then(|| format!("{}", 10_000_000 + i / 2));
+            m.message.avatar_url = (i % 4 != 0).then(|| format!("https://a.example/{i}"));
+            m.message.attachments = (0..i % 3).map(|k| attachment(i * 10 + k)).collect();
+            m
+        })
+        .collect();
+    assert_eq!(store.append_messages(&batch).await.unwrap(), 5_000);
+    assert_eq!(store.append_messages(&batch).await.unwrap(), 0);
+    assert_eq!(store.message_count(id).await.unwrap(), 4_500);
+    assert_eq!(store.message_count(other).await.unwrap(), 500);
+
+    let stored = store.session_messages(id).await.unwrap();
+    assert_eq!(stored.len(), 4_500);
+    let expected: Vec<_> = batch.iter().filter(|m| m.session_id == id).collect();
+    for (s, e) in stored.iter().zip(&expected) {
+        assert_eq!(s.message, e.message);
+        assert_eq!(s.point, e.point);
+    }
+    let attachments: usize = stored.iter().map(|m| m.message.attachments.len()).sum();
+    assert_eq!(
+        attachments,
+        expected
+            .iter()
+            .map(|m| m.message.attachments.len())
+            .sum::<usize>()
+    );
+}
+
+async fn edits_keep_history_in_order(store: Store) {
+    let id = session(&store, "edits").await;
+    let sent = t(18, 2, 0, 0);
+    store
+        .append_messages(&[msg(id, Platform::Matrix, "$m", sent)])
+        .await
+        .unwrap();
+    let original = store
+        .find_message(Platform::Matrix, "$m")
+        .await
+        .unwrap()
+        .unwrap();
+
+    let e1 = t(18, 3, 0, 1);
+    let e2 = t(18, 4, 0, 2);
+    assert!(store
+        .record_edit(Platform::Matrix, "$m", "second", None, e1)
+        .await
+        .unwrap());
+    assert!(store
+        .record_edit(Platform::Matrix, "$m", "third", Some("<i>third</i>"), e2)
+        .await
+        .unwrap());
+    // Replayed, identical, and out-of-order edits change nothing.
+    assert!(store
+        .record_edit(Platform::Matrix, "$m", "third", Some("<i>third</i>"), e2)
+        .await
+        .unwrap());
+    assert!(store
+        .record_edit(
+            Platform::Matrix,
+            "$m",
+            "third",
+            Some("<i>third</i>"),
+            e2 + Duration::seconds(5)
+        )
+        .await
+        .unwrap());
+    assert!(store
+        .record_edit(Platform::Matrix, "$m", "second", None, e1)
+        .await
+        .unwrap());
+    assert!(!store
+        .record_edit(Platform::Matrix, "$nope", "x", None, e1)
+        .await
+        .unwrap());
+    assert!(!store
+        .record_edit(Platform::Discord, "$m", "x", None, e1)
+        .await
+        .unwrap());
+
+    let m = store
+        .find_message(Platform::Matrix, "$m")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(m.message.body, "third");
+    assert_eq!(m.message.formatted_body.as_deref(), Some("<i>third</i>"));
+    assert_eq!(m.message.sent_at, sent);
+    let history: Vec<_> = m
+        .edits
+        .iter()
+        .map(|e| (e.body.as_str(), e.formatted_body.as_deref(), e.edited_at))
+        .collect();
+    assert_eq!(
+        history,
+        vec![
+            (
+                original.message.body.as_str(),
+                original.message.formatted_body.as_deref(),
+                e1
+            ),
+            ("second", None, e2),
+        ]
+    );
+    assert_eq!(store.session_messages(id).await.unwrap(), vec![m]);
+}
+
+async fn deletions_are_kept_and_not_counted(store: Store) {
+    let id = session(&store, "deletions").await;
+    let batch: Vec<_> = (0..3)
+        .map(|i| msg(id, Platform::Discord, &format!("{i}"), t(18, 0, i, 0)))
+        .collect();
+    store.append_messages(&batch).await.unwrap();
+    let at = t(18, 30, 0, 42);
+    assert!(store
+        .record_deletion(Platform::Discord, "1", at)
+        .await
+        .unwrap());
+    assert!(store
+        .record_deletion(Platform::Discord, "1", at + Duration::hours(1))
+        .await
+        .unwrap());
+    assert!(!store
+        .record_deletion(Platform::Discord, "99", at)
+        .await
+        .unwrap());
+    assert_eq!(store.message_count(id).await.unwrap(), 2);
+    let all = store.session_messages(id).await.unwrap();
+    assert_eq!(all.len(), 3);
+    assert_eq!(all[1].deleted_at, Some(at), "first deletion time kept");
+    assert_eq!(all[1].message.body, batch[1].message.body, "text kept");
+    assert_eq!((all[0].deleted_at, all[2].deleted_at), (None, None));
+    // A re-delivered deleted message stays deleted and is not stored again.
+    assert_eq!(store.append_messages(&batch[1..2]).await.unwrap(), 0);
+    assert_eq!(store.message_count(id).await.unwrap(), 2);
+}
+
+// ---- rsvps and listings ------------------------------------------------------------------
+
+async fn rsvps_are_added_once_and_listed_in_order(store: Store) {
+    let alice = UserRef::new(Platform::Matrix, "@alice:example.org");
+    let bob = UserRef::new(Platform::Discord, "80351110224678912");
+    let carol = UserRef::new(Platform::Web, "carol");
+    assert!(store.add_rsvp("chat", &alice).await.unwrap());
+    assert!(store.add_rsvp("chat", &bob).await.unwrap());
+    assert!(!store.add_rsvp("chat", &alice).await.unwrap());
+    assert!(store.add_rsvp("chat", &carol).await.unwrap());
+    assert!(store.add_rsvp("other", &carol).await.unwrap());
+    assert_eq!(
+        store.rsvps("chat").await.unwrap(),
+        vec![alice.clone(), bob.clone(), carol.clone()]
+    );
+    assert!(store.remove_rsvp("chat", &bob).await.unwrap());
+    assert!(!store.remove_rsvp("chat", &bob).await.unwrap());
+    assert_eq!(
+        store.rsvps("chat").await.unwrap(),
+        vec![alice, carol.clone()]
+    );
+    assert_eq!(store.rsvps("other").await.unwrap(), vec![carol]);
+    assert!(store.rsvps("nobody").await.unwrap().is_empty());
+}
+
+async fn list_sessions_counts_messages_newest_first(store: Store) {
+    let older = store
+        .create_session(&new_session("x", SessionOrigin::Recurrence, t(10, 0, 0, 0)))
+        .await
+        .unwrap();
+    let newer = store
+        .create_session(&new_session("x", SessionOrigin::Recurrence, t(12, 0, 0, 0)))
+        .await
+        .unwrap();
+    let empty = store
+        .create_session(&new_session("y", SessionOrigin::Command, t(11, 0, 0, 0)))
+        .await
+        .unwrap();
+    let mut batch: Vec<_> = (0..4)
+        .map(|i| msg(older, Platform::Matrix, &format!("$o{i}"), t(10, 1, i, 0)))
+        .collect();
+    batch.extend((0..2).map(|i| msg(newer, Platform::Matrix, &format!("$n{i}"), t(12, 1, i, 0))));
+    store.append_messages(&batch).await.unwrap();
+    store
+        .record_deletion(Platform::Matrix, "$o0", t(13, 0, 0, 0))
+        .await
+        .unwrap();
+
+    let list = store.list_sessions().await.unwrap();
+    let summary: Vec<_> = list
+        .iter()
+        .map(|s| (s.session.id, s.message_count))
+        .collect();
+    assert_eq!(summary, vec![(newer, 2), (empty, 0), (older, 3)]);
+    assert!(list.iter().all(|s| s.session.rooms == rooms()));
+}
+
+// ---- bad data ----------------------------------------------------------------------------
+
+async fn corrupt_rows_are_reported_not_panicked_on(store: Store) {
+    let id = session(&store, "corrupt").await;
+    let pool = store.raw_pool();
+
+    sqlx::query("UPDATE sessions SET state = 'exploded' WHERE id = $1")
+        .bind(id)
+        .execute(pool)
+        .await
+        .unwrap();
+    let err = store.get_session(id).await.unwrap_err();
+    assert!(
+        matches!(&err, StoreError::Corrupt(m) if m.contains("exploded")),
+        "{err}"
+    );
+    assert!(
+        matches!(store.active_sessions().await, Ok(v) if v.is_empty()),
+        "a finished-looking state is not active"
+    );
+    assert!(matches!(
+        store.list_sessions().await,
+        Err(StoreError::Corrupt(_))
+    ));
+    sqlx::query("UPDATE sessions SET state = 'running', next_step = -4 WHERE id = $1")
+        .bind(id)
+        .execute(pool)
+        .await
+        .unwrap();
+    assert!(
+        matches!(store.get_session(id).await, Err(StoreError::Corrupt(m)) if m.contains("next_step"))
+    );
+    sqlx::query("UPDATE sessions SET next_step = 0 WHERE id = $1")
+        .bind(id)
+        .execute(pool)
+        .await
+        .unwrap();
+
+    sqlx::query(
+        "UPDATE session_rooms SET room = 'irc:#chat' WHERE session_id = $1 AND position = 1",
+    )
+    .bind(id)
+    .execute(pool)
+    .await
+    .unwrap();
+    assert!(
+        matches!(store.get_session(id).await, Err(StoreError::Corrupt(m)) if m.contains("irc"))
+    );
+    assert!(matches!(
+        store.active_sessions().await,
+        Err(StoreError::Corrupt(_))
+    ));
+    sqlx::query(
+        "UPDATE session_rooms SET room = 'no colon' WHERE session_id = $1 AND position = 1",
+    )
+    .bind(id)
+    .execute(pool)
+    .await
+    .unwrap();
+    assert!(matches!(
+        store.get_session(id).await,
+        Err(StoreError::Corrupt(_))
+    ));
+
+    let now = t(18, 0, 0, 0);
+    let id2 = session(&store, "corrupt2").await;
+    assert!(store
+        .emit_step(
+            id2,
+            0,
+            &running_update(1, None, now),
+            None,
+            &posts(PostKind::Reminder, "r"),
+            now
+        )
+        .await
+        .unwrap());
+    sqlx::query(
+        "UPDATE outbox SET content_json = '{\"kind\": 42}' WHERE session_id = $1 AND position = 0",
+    )
+    .bind(id2)
+    .execute(pool)
+    .await
+    .unwrap();
+    assert!(
+        matches!(store.pending_posts().await, Err(StoreError::Corrupt(m)) if m.contains("content"))
+    );
+    sqlx::query("UPDATE outbox SET content_json = '{}', status = 'lost' WHERE session_id = $1")
+        .bind(id2)
+        .execute(pool)
+        .await
+        .unwrap();
+    assert!(matches!(
+        store.posts_for_session(id2).await,
+        Err(StoreError::Corrupt(_))
+    ));
+
+    store
+        .append_messages(&[msg(id2, Platform::Matrix, "$c", now)])
+        .await
+        .unwrap();
+    sqlx::query("UPDATE messages SET platform = 'myspace' WHERE platform_msg_id = '$c'")
+        .execute(pool)
+        .await
+        .unwrap();
+    assert!(
+        matches!(store.session_messages(id2).await, Err(StoreError::Corrupt(m)) if m.contains("myspace"))
+    );
+
+    sqlx::query("INSERT INTO rsvps (chat_slug, user_ref, created_at) VALUES ('c', 'nobody', 0)")
+        .execute(pool)
+        .await
+        .unwrap();
+    assert!(matches!(
+        store.rsvps("c").await,
+        Err(StoreError::Corrupt(_))
+    ));
+    // The store still works for everything else.
+    assert!(store.get_session(id2).await.unwrap().is_some());
+}
+
+// ---- connecting --------------------------------------------------------------------------
+
+#[tokio::test]
+async fn unknown_schemes_are_refused_without_showing_the_password() {
+    let err = Store::connect("mysql://root:hunter2@localhost/db")
+        .await
+        .unwrap_err();
+    let text = err.to_string();
+    assert!(matches!(err, StoreError::UnsupportedUrl(_)));
+    assert!(!text.contains("hunter2"), "{text}");
+    assert!(
+        text.contains("sqlite://") && text.contains("postgres://"),
+        "{text}"
+    );
+    assert!(matches!(
+        Store::connect("sqlite::memory:").await,
+        Err(StoreError::UnsupportedUrl(_))
+    ));
+}
+
+#[tokio::test]
+async fn backends_are_reported() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::connect(&format!("sqlite://{}/b.db", dir.path().display()))
+        .await
+        .unwrap();
+    assert_eq!(store.backend(), Backend::Sqlite);
+    store.close().await;
+}
