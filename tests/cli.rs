@@ -1,0 +1,139 @@
+//! The `hashchat` binary from the outside: check-config, demo, sessions, transcript.
+
+mod support;
+
+use support::*;
+
+const REPO: &str = env!("CARGO_MANIFEST_DIR");
+
+#[test]
+fn check_config_accepts_the_shipped_configuration() {
+    let scratch = Scratch::new();
+    let config = format!("{REPO}/config/hashchat.toml");
+    let output = scratch.output(&["check-config", "--config", &config]);
+    let (stdout, stderr) = text(&output);
+    assert!(output.status.success(), "{stdout}{stderr}");
+    assert!(stdout.contains("OK"), "{stdout}");
+}
+
+#[test]
+fn check_config_reports_each_problem_as_file_line_field() {
+    let scratch = Scratch::new();
+    let config = scratch.write_config();
+    scratch.write(
+        "chats/broken.toml",
+        "slug = \"broken\"\ntitle = \"Broken\"\nhashtag = \"#broken\"\nintro = \"hi\"\nwrap_up = \"bye\"\n\
+         time_zone = \"Mars/Olympus\"\nrooms = [\"discord:not-a-number\"]\ncolour = \"red\"\n\n[[points]]\ntext = \"\"\n",
+    );
+    let output = scratch.output(&["check-config", "--config", config.to_str().unwrap()]);
+    let (stdout, stderr) = text(&output);
+    assert!(
+        !output.status.success(),
+        "a broken chat must fail the check"
+    );
+    let file = scratch.path("chats/broken.toml");
+    let file = file.display();
+    for expected in [
+        format!("{file}:6: time_zone:"),
+        format!("{file}:7: rooms[1]:"),
+        format!("{file}:8: colour: unknown key"),
+        format!("{file}:11: points[1].text:"),
+    ] {
+        assert!(
+            stdout.lines().any(|l| l.starts_with(&expected)),
+            "missing `{expected}` in:\n{stdout}{stderr}"
+        );
+    }
+}
+
+#[test]
+fn the_demo_runs_the_example_chat_and_keeps_it_when_asked() {
+    let scratch = Scratch::new();
+    let db = scratch.db_url();
+    let chat = format!("{REPO}/config/chats/interlibnet.toml");
+    let output = scratch.output(&["demo", "--speed", "1500", "--db", &db, "--chat", &chat]);
+    let (stdout, stderr) = text(&output);
+    assert!(output.status.success(), "{stdout}{stderr}");
+
+    let transcript = stdout
+        .split("──────── transcript ────────")
+        .nth(1)
+        .expect("a transcript");
+    // Each point heads its section, in order, with its answers under it.
+    let mut last = 0;
+    for n in 1..=6 {
+        let at = transcript
+            .find(&format!("\nQ{n}: "))
+            .unwrap_or_else(|| panic!("Q{n} missing:\n{transcript}"));
+        assert!(at > last, "Q{n} out of order");
+        last = at;
+        let section = transcript[at..].split("\n\n").next().unwrap();
+        assert!(
+            section.contains(&format!("A{n}")),
+            "no tagged answer under Q{n}:\n{section}"
+        );
+    }
+    let q2 = transcript
+        .split("\nQ2: ")
+        .nth(1)
+        .unwrap()
+        .split("\n\n")
+        .next()
+        .unwrap();
+    assert!(
+        q2.contains("sign posts with initials"),
+        "the reply sits under its parent's point:\n{q2}"
+    );
+    assert!(
+        q2.contains("A2 (late, sorry)"),
+        "a late tagged answer sits under its point:\n{q2}"
+    );
+    let q4 = transcript
+        .split("\nQ4: ")
+        .nth(1)
+        .unwrap()
+        .split("\n\n")
+        .next()
+        .unwrap();
+    assert!(
+        q4.contains("A9 (typo"),
+        "a tag naming no point falls back to the point on screen:\n{q4}"
+    );
+    assert!(stdout.contains(&format!("stored in {db}")), "{stdout}");
+
+    let output = scratch.output(&["sessions", "--db", &db]);
+    let (listing, stderr) = text(&output);
+    assert!(output.status.success(), "{stderr}");
+    let row = listing.lines().nth(1).expect("one session listed");
+    let fields: Vec<&str> = row.split_whitespace().collect();
+    assert_eq!(fields[0], "1");
+    assert_eq!(fields[1], "interlibnet");
+    assert_eq!(fields[4], "ended");
+    assert_eq!(fields[5], "14", "{listing}");
+}
+
+#[test]
+fn migrate_prepares_an_empty_database_and_is_harmless_twice() {
+    let scratch = Scratch::new();
+    let db = scratch.db_url();
+    for _ in 0..2 {
+        let output = scratch.output(&["migrate", "--db", &db]);
+        let (stdout, stderr) = text(&output);
+        assert!(output.status.success(), "{stdout}{stderr}");
+        assert!(stdout.contains("migrations applied"));
+    }
+}
+
+#[test]
+fn a_bad_database_url_is_a_clear_error_not_a_panic() {
+    let scratch = Scratch::new();
+    let output = scratch.output(&["sessions", "--db", "mysql://user:hunter2@localhost/x"]);
+    let (stdout, stderr) = text(&output);
+    assert!(!output.status.success());
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert!(
+        !stdout.contains("hunter2") && !stderr.contains("hunter2"),
+        "password leaked: {stderr}"
+    );
+    assert!(stderr.contains("cannot open the database"), "{stderr}");
+}
