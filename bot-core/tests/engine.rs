@@ -453,3 +453,74 @@ async fn cancelling_a_scheduled_session_keeps_it_from_running() {
         .await
         .contains("Nothing is scheduled"));
 }
+
+fn weekly_at(chat: &mut bot_core::chat::Chat, hour: u32) {
+    chat.schedule = Some(bot_core::chat::Schedule {
+        first: chrono::NaiveDate::from_ymd_opt(2026, 12, 1)
+            .unwrap()
+            .and_hms_opt(hour, 0, 0)
+            .unwrap(),
+        repeat: Some(bot_core::chat::Repeat::Weeks(1)),
+        until: None,
+    });
+}
+
+#[tokio::test]
+async fn a_recurring_chat_keeps_exactly_one_occurrence_ahead() {
+    let mut recurring = chat();
+    weekly_at(&mut recurring, 21);
+    let world = World::new(recurring).await;
+    let upcoming = world.engine.store().upcoming_sessions(10).await.unwrap();
+    assert_eq!(upcoming.len(), 1);
+    assert_eq!(
+        upcoming[0].scheduled_start,
+        Utc.with_ymd_and_hms(2026, 12, 1, 21, 0, 0).unwrap()
+    );
+
+    world
+        .run_until(Utc.with_ymd_and_hms(2026, 12, 1, 21, 30, 0).unwrap())
+        .await;
+    let upcoming = world.engine.store().upcoming_sessions(10).await.unwrap();
+    assert_eq!(
+        upcoming.len(),
+        1,
+        "the next week's occurrence, once this one began"
+    );
+    assert_eq!(
+        upcoming[0].scheduled_start,
+        Utc.with_ymd_and_hms(2026, 12, 8, 21, 0, 0).unwrap()
+    );
+
+    // A restart finds it and adds nothing.
+    let world = world
+        .restart_at(Utc.with_ymd_and_hms(2026, 12, 1, 21, 31, 0).unwrap())
+        .await;
+    assert_eq!(
+        world
+            .engine
+            .store()
+            .upcoming_sessions(10)
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+}
+
+#[tokio::test]
+async fn an_edited_start_time_replaces_the_planned_occurrence_instead_of_adding_one() {
+    let mut recurring = chat();
+    weekly_at(&mut recurring, 21);
+    let world = World::new(recurring).await;
+    let World { dir, .. } = world;
+
+    let mut edited = chat();
+    weekly_at(&mut edited, 20);
+    let world = World::in_dir(dir, edited, t0()).await;
+    let upcoming = world.engine.store().upcoming_sessions(10).await.unwrap();
+    assert_eq!(upcoming.len(), 1, "{upcoming:?}");
+    assert_eq!(
+        upcoming[0].scheduled_start,
+        Utc.with_ymd_and_hms(2026, 12, 1, 20, 0, 0).unwrap()
+    );
+}

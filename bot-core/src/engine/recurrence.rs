@@ -11,6 +11,7 @@ const MAX_CANCELLED_IN_A_ROW: usize = 64;
 impl Engine {
     /// Makes sure every recurring chat has its next occurrence scheduled.
     pub(super) async fn ensure_recurrences(&self) -> Result<(), EngineError> {
+        self.drop_stale_occurrences().await?;
         let active = self.inner.store.active_sessions().await?;
         let has_upcoming: std::collections::HashSet<&str> = active
             .iter()
@@ -20,6 +21,34 @@ impl Engine {
         for chat in self.chats() {
             if chat.schedule.is_some() && !has_upcoming.contains(chat.slug.as_str()) {
                 self.ensure_next_occurrence(&chat).await?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Cancels occurrences that the chat's schedule no longer has (its file was edited or
+    /// removed while the bot was down), so an edited start time never leaves two sessions.
+    /// An occurrence whose reminder is already out is kept: people were told about it.
+    async fn drop_stale_occurrences(&self) -> Result<(), EngineError> {
+        for session in self.inner.store.active_sessions().await? {
+            if session.origin != SessionOrigin::Recurrence
+                || session.state != SessionState::Scheduled
+            {
+                continue;
+            }
+            let still_planned = self.chat(&session.chat_slug).is_some_and(|chat| {
+                chat.schedule.as_ref().is_some_and(|schedule| {
+                    schedule.next_at_or_after(chat.zone, session.scheduled_start)
+                        == Some(session.scheduled_start)
+                })
+            });
+            if !still_planned {
+                tracing::info!(session = session.id, chat = %session.chat_slug, "occurrence no longer in the chat's schedule; cancelling it");
+                let mut update = crate::model::SessionUpdate::from_session(&session);
+                update.state = SessionState::Cancelled;
+                update.next_due_at = None;
+                self.inner.store.update_session(session.id, &update).await?;
+                self.reload_and_track(session.id).await?;
             }
         }
         Ok(())
