@@ -1,8 +1,12 @@
 //! Time, injected.
 //!
 //! The engine never reads the system clock directly: it asks a [`Clock`] what time it is and how
-//! long to really wait for a moment on that clock. Tests run the scheduler on tokio's paused time
-//! ([`TokioClock`]) so a one-hour chat takes milliseconds; the demo runs on [`AcceleratedClock`].
+//! long to really wait for a moment on that clock. Engine tests move a [`ManualClock`] from one
+//! due time to the next, so a one-hour chat takes milliseconds and every time is exact; the demo
+//! and the run-loop tests use [`AcceleratedClock`].
+//!
+//! tokio's paused clock is not used: it jumps ahead whenever the runtime waits on SQLite's worker
+//! thread, which times out the connection pool.
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -28,32 +32,6 @@ pub struct SystemClock;
 impl Clock for SystemClock {
     fn now(&self) -> DateTime<Utc> {
         Utc::now()
-    }
-}
-
-/// A clock that follows tokio's timer from a fixed starting instant.
-///
-/// Under `tokio::time::pause()` tokio jumps its timer forward whenever every task is idle, so the
-/// scheduler's sleeps complete at once and this clock reads exactly the times they were due.
-#[derive(Debug, Clone)]
-pub struct TokioClock {
-    origin: DateTime<Utc>,
-    started: tokio::time::Instant,
-}
-
-impl TokioClock {
-    pub fn starting_at(origin: DateTime<Utc>) -> Self {
-        TokioClock {
-            origin,
-            started: tokio::time::Instant::now(),
-        }
-    }
-}
-
-impl Clock for TokioClock {
-    fn now(&self) -> DateTime<Utc> {
-        let elapsed = tokio::time::Instant::now() - self.started;
-        self.origin + chrono::Duration::from_std(elapsed).unwrap_or(chrono::Duration::MAX)
     }
 }
 
@@ -127,14 +105,6 @@ impl Clock for ManualClock {
 mod tests {
     use super::*;
     use chrono::TimeZone;
-
-    #[tokio::test(start_paused = true)]
-    async fn tokio_clock_follows_paused_time() {
-        let origin = Utc.with_ymd_and_hms(2026, 3, 1, 18, 0, 0).unwrap();
-        let clock = TokioClock::starting_at(origin);
-        tokio::time::sleep(Duration::from_secs(3600)).await;
-        assert_eq!(clock.now(), origin + chrono::Duration::hours(1));
-    }
 
     #[test]
     fn accelerated_clock_runs_fast_from_its_anchor() {
