@@ -137,3 +137,58 @@ fn a_bad_database_url_is_a_clear_error_not_a_panic() {
     );
     assert!(stderr.contains("cannot open the database"), "{stderr}");
 }
+
+/// A fresh schema on the test PostgreSQL server, dropped when the guard goes.
+struct PgSchema {
+    base: String,
+    name: String,
+}
+
+impl PgSchema {
+    fn new() -> PgSchema {
+        let base = std::env::var("HASHCHAT_TEST_POSTGRES_URL")
+            .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".to_owned());
+        let name = format!("hc_cli_{}", std::process::id());
+        pg_execute(&base, &format!("DROP SCHEMA IF EXISTS {name} CASCADE; CREATE SCHEMA {name}"));
+        PgSchema { base, name }
+    }
+
+    fn url(&self) -> String {
+        let sep = if self.base.contains('?') { '&' } else { '?' };
+        format!("{}{sep}options=-c%20search_path%3D{}", self.base, self.name)
+    }
+}
+
+impl Drop for PgSchema {
+    fn drop(&mut self) {
+        pg_execute(&self.base, &format!("DROP SCHEMA IF EXISTS {} CASCADE", self.name));
+    }
+}
+
+fn pg_execute(url: &str, sql: &str) {
+    use sqlx::{Connection, Executor};
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    runtime.block_on(async {
+        let mut connection = sqlx::PgConnection::connect(url).await.unwrap_or_else(|e| {
+            panic!("this test needs the PostgreSQL server of HASHCHAT_TEST_POSTGRES_URL ({e}); scripts/test sets it up")
+        });
+        connection.execute(sqlx::raw_sql(sqlx::AssertSqlSafe(sql.to_owned()))).await.unwrap();
+        connection.close().await.ok();
+    });
+}
+
+#[test]
+fn the_demo_runs_the_same_on_postgresql() {
+    let schema = PgSchema::new();
+    let scratch = Scratch::new();
+    let url = schema.url();
+    let chat = format!("{REPO}/config/chats/interlibnet.toml");
+    let output = scratch.output(&["demo", "--speed", "1500", "--db", &url, "--chat", &chat]);
+    let (stdout, stderr) = text(&output);
+    assert!(output.status.success(), "{stdout}{stderr}");
+    let output = scratch.output(&["sessions", "--db", &url]);
+    let (listing, stderr) = text(&output);
+    assert!(output.status.success(), "{stderr}");
+    let fields: Vec<&str> = listing.lines().nth(1).expect("one session").split_whitespace().collect();
+    assert_eq!((fields[1], fields[4], fields[5]), ("interlibnet", "ended", "14"), "{listing}");
+}
