@@ -524,3 +524,73 @@ async fn an_edited_start_time_replaces_the_planned_occurrence_instead_of_adding_
         Utc.with_ymd_and_hms(2026, 12, 1, 20, 0, 0).unwrap()
     );
 }
+
+/// Messages people really send, and some meant to break things: each must be archived exactly.
+fn awkward_bodies() -> Vec<String> {
+    vec![
+        "<script>alert('x')</script> A1".into(),
+        "A1 \u{202e}reversed\u{202c} and zero\u{200b}width".into(),
+        "A1 emoji 🦀📚 and ümlauts".into(),
+        "{{ template }} {% tag %} ${shell} @everyone".into(),
+        "A1 ".to_owned() + &"long ".repeat(20_000),
+        "line one\nline two\r\nline three".into(),
+        "'; DROP TABLE messages; --".into(),
+    ]
+}
+
+async fn awkward_messages_are_archived_exactly(world: World) {
+    let session = started(&world).await;
+    world.run_until(t0() + minutes(3)).await;
+    for body in awkward_bodies() {
+        world.say("ann", &body, None).await;
+    }
+    let (nul, _) = world.say("ann", "A1 nul\0inside", None).await;
+    let messages = world.messages(session).await;
+    let bodies: Vec<&str> = messages.iter().map(|m| m.message.body.as_str()).collect();
+    for body in awkward_bodies() {
+        assert!(
+            bodies.contains(&body.as_str()),
+            "lost or changed: {:.40}",
+            body
+        );
+    }
+    let nul = messages
+        .iter()
+        .find(|m| m.message.platform_msg_id == nul)
+        .expect("the NUL message is kept");
+    assert_eq!(nul.message.body, "A1 nul\u{FFFD}inside");
+    assert!(messages.iter().all(|m| m.point == Some(1)));
+}
+
+#[tokio::test]
+async fn awkward_messages_are_archived_exactly_on_sqlite() {
+    awkward_messages_are_archived_exactly(World::new(chat()).await).await;
+}
+
+#[tokio::test]
+async fn awkward_messages_are_archived_exactly_on_postgresql() {
+    use sqlx::{Connection, Executor};
+    let base = std::env::var("HASHCHAT_TEST_POSTGRES_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".to_owned());
+    let mut admin = sqlx::PgConnection::connect(&base)
+        .await
+        .unwrap_or_else(|e| panic!("this test needs PostgreSQL at HASHCHAT_TEST_POSTGRES_URL ({e}); scripts/test sets it up"));
+    let schema = format!("hc_engine_{}", std::process::id());
+    admin
+        .execute(sqlx::AssertSqlSafe(format!(
+            "DROP SCHEMA IF EXISTS {schema} CASCADE; CREATE SCHEMA {schema}"
+        )))
+        .await
+        .unwrap();
+    let sep = if base.contains('?') { '&' } else { '?' };
+    let url = format!("{base}{sep}options=-c%20search_path%3D{schema}");
+    let world = World::on_url(tempfile::tempdir().unwrap(), &url, chat(), t0(), true).await;
+    let outcome = tokio::spawn(awkward_messages_are_archived_exactly(world)).await;
+    admin
+        .execute(sqlx::AssertSqlSafe(format!("DROP SCHEMA {schema} CASCADE")))
+        .await
+        .unwrap();
+    if let Err(panic) = outcome {
+        std::panic::resume_unwind(panic.into_panic());
+    }
+}

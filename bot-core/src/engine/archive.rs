@@ -24,7 +24,11 @@ impl Engine {
     /// Archives a message if a session is live in its room, attributed to a point: an `A<n>`
     /// prefix naming a real point wins; else a reply inherits its parent's point; else the point
     /// that was on screen when it was sent.
-    pub async fn archive_message(&self, message: IncomingMessage) -> Result<Archived, EngineError> {
+    pub async fn archive_message(
+        &self,
+        mut message: IncomingMessage,
+    ) -> Result<Archived, EngineError> {
+        storable_message(&mut message);
         let room = RoomRef::new(message.platform, message.room.clone());
         let Some(session_id) = self.live_session_in(&room) else {
             return Ok(Archived::NoSession);
@@ -86,7 +90,11 @@ impl Engine {
         Ok(store.point_at(session_id, message.sent_at).await?)
     }
 
-    pub(super) async fn archive_edit(&self, edit: MessageEdited) -> Result<(), EngineError> {
+    pub(super) async fn archive_edit(&self, mut edit: MessageEdited) -> Result<(), EngineError> {
+        storable(&mut edit.body);
+        if let Some(formatted) = &mut edit.formatted_body {
+            storable(formatted);
+        }
         self.inner
             .store
             .record_edit(
@@ -113,5 +121,55 @@ impl Engine {
             )
             .await?;
         Ok(())
+    }
+}
+
+/// Makes every text of a message storable on both backends: PostgreSQL refuses NUL characters
+/// in text, and a message refused by the store would be lost. NUL becomes U+FFFD, as a
+/// lossy decoder shows bytes it cannot read; nothing else is touched.
+fn storable_message(message: &mut IncomingMessage) {
+    for text in [
+        &mut message.body,
+        &mut message.author_name,
+        &mut message.author_id,
+        &mut message.platform_msg_id,
+        &mut message.room,
+    ] {
+        storable(text);
+    }
+    for text in [
+        &mut message.formatted_body,
+        &mut message.avatar_url,
+        &mut message.reply_to,
+    ]
+    .into_iter()
+    .flatten()
+    {
+        storable(text);
+    }
+    for attachment in &mut message.attachments {
+        storable(&mut attachment.url);
+        storable(&mut attachment.name);
+    }
+}
+
+fn storable(text: &mut String) {
+    if text.contains('\0') {
+        *text = text.replace('\0', "\u{FFFD}");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::storable;
+
+    #[test]
+    fn nul_characters_become_replacement_characters() {
+        let mut text = "A1 before\0after".to_owned();
+        storable(&mut text);
+        assert_eq!(text, "A1 before\u{FFFD}after");
+        let mut plain = "untouched \u{202e} text".to_owned();
+        storable(&mut plain);
+        assert_eq!(plain, "untouched \u{202e} text");
     }
 }

@@ -78,7 +78,18 @@ impl World {
         platform_up: bool,
     ) -> World {
         let url = format!("sqlite://{}", dir.path().join("hashchat.db").display());
-        let store = Store::connect(&url).await.unwrap();
+        World::on_url(dir, &url, chat, now, platform_up).await
+    }
+
+    /// A world whose store is the database at `url`.
+    pub async fn on_url(
+        dir: tempfile::TempDir,
+        url: &str,
+        chat: Chat,
+        now: DateTime<Utc>,
+        platform_up: bool,
+    ) -> World {
+        let store = Store::connect(url).await.unwrap();
         store.migrate().await.unwrap();
         let clock = ManualClock::new(now);
         let engine = Engine::new(
