@@ -149,7 +149,10 @@ impl PgSchema {
         let base = std::env::var("HASHCHAT_TEST_POSTGRES_URL")
             .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".to_owned());
         let name = format!("hc_cli_{}", std::process::id());
-        pg_execute(&base, &format!("DROP SCHEMA IF EXISTS {name} CASCADE; CREATE SCHEMA {name}"));
+        pg_execute(
+            &base,
+            &format!("DROP SCHEMA IF EXISTS {name} CASCADE; CREATE SCHEMA {name}"),
+        );
         PgSchema { base, name }
     }
 
@@ -161,13 +164,19 @@ impl PgSchema {
 
 impl Drop for PgSchema {
     fn drop(&mut self) {
-        pg_execute(&self.base, &format!("DROP SCHEMA IF EXISTS {} CASCADE", self.name));
+        pg_execute(
+            &self.base,
+            &format!("DROP SCHEMA IF EXISTS {} CASCADE", self.name),
+        );
     }
 }
 
 fn pg_execute(url: &str, sql: &str) {
     use sqlx::{Connection, Executor};
-    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
     runtime.block_on(async {
         let mut connection = sqlx::PgConnection::connect(url).await.unwrap_or_else(|e| {
             panic!("this test needs the PostgreSQL server of HASHCHAT_TEST_POSTGRES_URL ({e}); scripts/test sets it up")
@@ -189,6 +198,15 @@ fn the_demo_runs_the_same_on_postgresql() {
     let output = scratch.output(&["sessions", "--db", &url]);
     let (listing, stderr) = text(&output);
     assert!(output.status.success(), "{stderr}");
-    let fields: Vec<&str> = listing.lines().nth(1).expect("one session").split_whitespace().collect();
-    assert_eq!((fields[1], fields[4], fields[5]), ("interlibnet", "ended", "14"), "{listing}");
+    let fields: Vec<&str> = listing
+        .lines()
+        .nth(1)
+        .expect("one session")
+        .split_whitespace()
+        .collect();
+    assert_eq!(
+        (fields[1], fields[4], fields[5]),
+        ("interlibnet", "ended", "14"),
+        "{listing}"
+    );
 }

@@ -594,3 +594,31 @@ async fn awkward_messages_are_archived_exactly_on_postgresql() {
         std::panic::resume_unwind(panic.into_panic());
     }
 }
+
+#[tokio::test]
+async fn a_missed_occurrence_puts_the_next_one_on_the_calendar() {
+    let mut recurring = chat();
+    weekly_at(&mut recurring, 21);
+    let world = World::new(recurring).await;
+    let first = world.engine.store().upcoming_sessions(10).await.unwrap()[0].id;
+    // Down from before the reminder until the small hours.
+    let world = world
+        .restart_at(Utc.with_ymd_and_hms(2026, 12, 2, 3, 0, 0).unwrap())
+        .await;
+    world.engine.tick().await.unwrap();
+    assert!(world.posts().is_empty());
+    let missed = world
+        .engine
+        .store()
+        .get_session(first)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(missed.state, SessionState::Missed);
+    let upcoming = world.engine.store().upcoming_sessions(10).await.unwrap();
+    assert_eq!(upcoming.len(), 1);
+    assert_eq!(
+        upcoming[0].scheduled_start,
+        Utc.with_ymd_and_hms(2026, 12, 8, 21, 0, 0).unwrap()
+    );
+}

@@ -85,8 +85,10 @@ impl Engine {
         if !applied {
             return Ok(Emitted::Nothing);
         }
-        if let (Emitted::Step(Step::Intro), Some(_)) = (&emitted, &chat.schedule) {
-            // The occurrence has begun: put the next one on the calendar.
+        if matches!(emitted, Emitted::Step(Step::Intro) | Emitted::Missed)
+            && chat.schedule.is_some()
+        {
+            // The occurrence has begun (or passed unheld): put the next one on the calendar.
             self.ensure_next_occurrence(&chat).await?;
         }
         if let Some(fresh) = fresh {
