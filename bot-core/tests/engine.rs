@@ -11,6 +11,16 @@ use bot_core::plan::Step;
 use chrono::{Duration, TimeZone, Utc};
 use engine_support::*;
 
+async fn upcoming_count(world: &World) -> usize {
+    world
+        .engine
+        .store()
+        .upcoming_sessions(10)
+        .await
+        .unwrap()
+        .len()
+}
+
 async fn started(world: &World) -> i64 {
     let reply = world.command(MODERATOR, "start interlibnet").await;
     assert!(reply.starts_with("Started"), "{reply}");
@@ -289,16 +299,7 @@ async fn moderator_commands_are_refused_to_everyone_else_and_change_nothing() {
         .command("visitor", &format!("cancel {}", upcoming[0].id))
         .await;
     assert!(reply.contains("Only moderators"), "{reply}");
-    assert_eq!(
-        world
-            .engine
-            .store()
-            .upcoming_sessions(10)
-            .await
-            .unwrap()
-            .len(),
-        1
-    );
+    assert_eq!(upcoming_count(&world).await, 1);
 }
 
 #[tokio::test]
@@ -495,16 +496,7 @@ async fn a_recurring_chat_keeps_exactly_one_occurrence_ahead() {
     let world = world
         .restart_at(Utc.with_ymd_and_hms(2026, 12, 1, 21, 31, 0).unwrap())
         .await;
-    assert_eq!(
-        world
-            .engine
-            .store()
-            .upcoming_sessions(10)
-            .await
-            .unwrap()
-            .len(),
-        1
-    );
+    assert_eq!(upcoming_count(&world).await, 1);
 }
 
 #[tokio::test]

@@ -4,13 +4,13 @@ use std::sync::Arc;
 
 use chrono::Duration;
 
-use super::steps::Trigger;
+use super::steps::{planned_session, Trigger};
 use super::{Engine, EngineError};
 use crate::adapter::{CommandInvocation, Reply};
 use crate::chat::{resolve_local, Chat};
 use crate::command::{self, Command, When};
 use crate::model::{NewSession, Session, SessionOrigin, SessionState, SessionUpdate};
-use crate::plan::{Step, INTRO_STEP, REMINDER_STEP};
+use crate::plan::{Step, INTRO_STEP};
 use crate::render::plain::format_local;
 
 /// How soon a scheduled occurrence must be for `start` to begin it rather than a new session.
@@ -267,23 +267,9 @@ impl Engine {
                 format_local(start, chat.zone)
             )));
         }
-        let reminder_at = start - Duration::minutes(i64::from(chat.reminder_minutes));
-        let (next_step, next_due_at) = if chat.reminder_minutes > 0 && reminder_at > now {
-            (REMINDER_STEP, reminder_at)
-        } else {
-            (INTRO_STEP, start)
-        };
         let id = self
             .store()
-            .create_session(&NewSession {
-                chat_slug: chat.slug.clone(),
-                origin: SessionOrigin::Command,
-                state: SessionState::Scheduled,
-                scheduled_start: start,
-                next_step,
-                next_due_at: Some(next_due_at),
-                rooms: chat.rooms.clone(),
-            })
+            .create_session(&planned_session(&chat, start, SessionOrigin::Command))
             .await?;
         self.reload_and_track(id).await?;
         Ok(ok(format!(

@@ -1,9 +1,9 @@
 //! Putting recurring chats on the calendar, one occurrence ahead.
 
+use super::steps::planned_session;
 use super::{Engine, EngineError};
 use crate::chat::Chat;
-use crate::model::{NewSession, SessionOrigin, SessionState};
-use crate::plan::{INTRO_STEP, REMINDER_STEP};
+use crate::model::{SessionOrigin, SessionState};
 
 /// How many taken occurrences (cancelled, running) in a row to step over before giving up.
 const MAX_CANCELLED_IN_A_ROW: usize = 64;
@@ -66,24 +66,10 @@ impl Engine {
             let Some(start) = schedule.next_at_or_after(chat.zone, from) else {
                 return Ok(());
             };
-            let reminder_at = start - chrono::Duration::minutes(i64::from(chat.reminder_minutes));
-            let (next_step, next_due_at) = if chat.reminder_minutes > 0 {
-                (REMINDER_STEP, reminder_at)
-            } else {
-                (INTRO_STEP, start)
-            };
             let id = self
                 .inner
                 .store
-                .create_session(&NewSession {
-                    chat_slug: chat.slug.clone(),
-                    origin: SessionOrigin::Recurrence,
-                    state: SessionState::Scheduled,
-                    scheduled_start: start,
-                    next_step,
-                    next_due_at: Some(next_due_at),
-                    rooms: chat.rooms.clone(),
-                })
+                .create_session(&planned_session(chat, start, SessionOrigin::Recurrence))
                 .await?;
             match self.reload_and_track(id).await? {
                 // That occurrence was cancelled, or is the one running now: look further.

@@ -4,9 +4,34 @@ use chrono::{DateTime, Utc};
 
 use super::{Engine, EngineError};
 use crate::chat::Chat;
-use crate::model::{NewPost, PostContent, PostKind, Session, SessionState, SessionUpdate};
-use crate::plan::{Step, INTRO_STEP};
+use crate::model::{
+    NewPost, NewSession, PostContent, PostKind, Session, SessionOrigin, SessionState, SessionUpdate,
+};
+use crate::plan::{Step, INTRO_STEP, REMINDER_STEP};
 use crate::render::plain::format_local;
+
+/// A session of `chat` planned to start at `start`: its reminder first when the chat has one.
+pub(super) fn planned_session(
+    chat: &Chat,
+    start: DateTime<Utc>,
+    origin: SessionOrigin,
+) -> NewSession {
+    let (next_step, next_due_at) = if chat.reminder_minutes > 0 {
+        let reminder_at = start - chrono::Duration::minutes(i64::from(chat.reminder_minutes));
+        (REMINDER_STEP, reminder_at)
+    } else {
+        (INTRO_STEP, start)
+    };
+    NewSession {
+        chat_slug: chat.slug.clone(),
+        origin,
+        state: SessionState::Scheduled,
+        scheduled_start: start,
+        next_step,
+        next_due_at: Some(next_due_at),
+        rooms: chat.rooms.clone(),
+    }
+}
 
 /// Why a step is being emitted.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
