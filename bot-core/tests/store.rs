@@ -1095,5 +1095,6 @@ async fn sqlite_connections_are_configured() {
             assert_eq!(v, expected, "{pragma}");
         }
     }
+    drop(conns); // close() waits for every connection to come back
     store.close().await;
 }
