@@ -4,9 +4,10 @@
 //! Both sides write batches of 1,000 realistic messages (about 5% with an attachment) with
 //! fresh platform ids every iteration, into the same schema (the store's own SQLite
 //! migrations), in a temporary file in WAL mode with `synchronous=NORMAL`, one transaction per
-//! batch, multi-row INSERTs of 500 rows with `?` placeholders. The baseline uses a typed `SqlitePool` and skips the
-//! store's in-batch de-duplication and its `Any` driver layer; the ratio between the two is
-//! what the store costs. Goal: store ≥ 0.8 × baseline and ≥ 50,000 messages/s.
+//! batch, multi-row INSERTs of 500 rows with `?` placeholders. The baseline uses a typed
+//! `SqlitePool` and skips the store's in-batch de-duplication and its `Any` driver layer; the
+//! ratio between the two is what the store costs. Goal: store ≥ 0.8 × baseline and ≥ 50,000
+//! messages/s.
 //!
 //! Run: `cargo bench --bench ingest`.
 
