@@ -66,7 +66,23 @@ impl Store {
         let mut tx = self.begin_write().await?;
         let mut inserted = 0u64;
         for chunk in unique.chunks(MESSAGE_CHUNK) {
-            let with_attachments = chunk.iter().any(|m| !m.message.attachments.is_empty());
+            // Attachments need the ids of the rows this call inserts. RETURNING every row of
+            // the chunk costs more than the insert itself, so instead: note which messages
+            // with attachments are already stored, insert, then look up the ids of the rest.
+            let with_attachments: Vec<&ArchivedMessage> = chunk
+                .iter()
+                .copied()
+                .filter(|m| !m.message.attachments.is_empty())
+                .collect();
+            let already: HashSet<(String, String)> = if with_attachments.is_empty() {
+                HashSet::new()
+            } else {
+                self.lookup_ids(&mut tx, &with_attachments)
+                    .await?
+                    .into_keys()
+                    .collect()
+            };
+
             let mut sql = values_sql(
                 INSERT_MESSAGES_HEAD,
                 chunk.len(),
@@ -74,9 +90,6 @@ impl Store {
                 self.backend,
             );
             sql.push_str(INSERT_MESSAGES_TAIL);
-            if with_attachments {
-                sql.push_str(" RETURNING id, platform, platform_msg_id");
-            }
             let mut q = sqlx::query(AssertSqlSafe(sql));
             for a in chunk {
                 let m = &a.message;
@@ -94,32 +107,23 @@ impl Store {
                     .bind(to_ms(m.sent_at))
                     .bind(m.reply_to.as_deref());
             }
-            if !with_attachments {
-                let done = q.execute(&mut *tx).await.ctx("archiving messages")?;
-                inserted += done.rows_affected();
+            let done = q.execute(&mut *tx).await.ctx("archiving messages")?;
+            inserted += done.rows_affected();
+
+            let new_ones: Vec<&ArchivedMessage> = with_attachments
+                .into_iter()
+                .filter(|m| !already.contains(&key(m)))
+                .collect();
+            if new_ones.is_empty() {
                 continue;
             }
-
-            let rows = q.fetch_all(&mut *tx).await.ctx("archiving messages")?;
-            inserted += rows.len() as u64;
-            let mut new_ids: HashMap<(String, String), MessageId> =
-                HashMap::with_capacity(rows.len());
-            for r in &rows {
-                new_ids.insert(
-                    (col(r, "platform")?, col(r, "platform_msg_id")?),
-                    col(r, "id")?,
-                );
-            }
+            let ids = self.lookup_ids(&mut tx, &new_ones).await?;
             let mut pending: Vec<(MessageId, i64, &Attachment)> = Vec::new();
-            for a in chunk {
-                let m = &a.message;
-                if m.attachments.is_empty() {
-                    continue;
-                }
-                let key = (m.platform.as_str().to_owned(), m.platform_msg_id.clone());
-                if let Some(&id) = new_ids.get(&key) {
+            for m in &new_ones {
+                if let Some(&id) = ids.get(&key(m)) {
                     pending.extend(
-                        m.attachments
+                        m.message
+                            .attachments
                             .iter()
                             .enumerate()
                             .map(|(pos, att)| (id, pos as i64, att)),
@@ -127,12 +131,13 @@ impl Store {
                 }
             }
             for part in pending.chunks(ATTACHMENT_CHUNK) {
-                let sql = values_sql(
+                let mut sql = values_sql(
                     INSERT_ATTACHMENTS_HEAD,
                     part.len(),
                     ATTACHMENT_PARAMS,
                     self.backend,
                 );
+                sql.push_str(" ON CONFLICT (message_id, position) DO NOTHING");
                 let mut q = sqlx::query(AssertSqlSafe(sql));
                 for (id, pos, att) in part {
                     q = q
@@ -354,6 +359,60 @@ impl Store {
         .ctx("counting messages")?;
         col(&row, "n")
     }
+}
+
+impl Store {
+    /// The stored ids of those of `messages` that are archived, keyed by (platform, id).
+    async fn lookup_ids(
+        &self,
+        tx: &mut sqlx::Transaction<'static, sqlx::Any>,
+        messages: &[&ArchivedMessage],
+    ) -> Result<HashMap<(String, String), MessageId>> {
+        let mut out = HashMap::with_capacity(messages.len());
+        let platforms: HashSet<Platform> = messages.iter().map(|m| m.message.platform).collect();
+        for platform in platforms {
+            let ids: Vec<&str> = messages
+                .iter()
+                .filter(|m| m.message.platform == platform)
+                .map(|m| m.message.platform_msg_id.as_str())
+                .collect();
+            for part in ids.chunks(MESSAGE_CHUNK) {
+                // Placeholder 1 is the platform, the ids follow (numbered from 2 on PostgreSQL).
+                let list = values_sql("", 1, part.len() + 1, self.backend);
+                let list = match self.backend {
+                    Backend::Sqlite => list.replacen("(?, ", "(", 1),
+                    Backend::Postgres => list.replacen("($1, ", "(", 1),
+                };
+                let first = match self.backend {
+                    Backend::Sqlite => "?",
+                    Backend::Postgres => "$1",
+                };
+                let sql = format!(
+                    "SELECT id, platform, platform_msg_id FROM messages \
+                     WHERE platform = {first} AND platform_msg_id IN {list}"
+                );
+                let mut q = sqlx::query(AssertSqlSafe(sql)).bind(platform.as_str());
+                for id in part {
+                    q = q.bind(*id);
+                }
+                let rows = q.fetch_all(&mut **tx).await.ctx("looking up message ids")?;
+                for r in &rows {
+                    out.insert(
+                        (col(r, "platform")?, col(r, "platform_msg_id")?),
+                        col(r, "id")?,
+                    );
+                }
+            }
+        }
+        Ok(out)
+    }
+}
+
+fn key(m: &ArchivedMessage) -> (String, String) {
+    (
+        m.message.platform.as_str().to_owned(),
+        m.message.platform_msg_id.clone(),
+    )
 }
 
 /// `head` followed by `rows` tuples of `cols` placeholders.
