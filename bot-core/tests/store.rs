@@ -1065,11 +1065,36 @@ async fn unknown_schemes_are_refused_without_showing_the_password() {
 }
 
 #[tokio::test]
-async fn backends_are_reported() {
+async fn sqlite_connections_are_configured() {
     let dir = tempfile::tempdir().unwrap();
     let store = Store::connect(&format!("sqlite://{}/b.db", dir.path().display()))
         .await
         .unwrap();
     assert_eq!(store.backend(), Backend::Sqlite);
+    // Every pooled connection carries the pragmas.
+    let pool = store.raw_pool();
+    let mut conns = Vec::new();
+    for _ in 0..3 {
+        conns.push(pool.acquire().await.unwrap());
+    }
+    for conn in &mut conns {
+        let mode: String = sqlx::query_scalar("PRAGMA journal_mode")
+            .fetch_one(&mut **conn)
+            .await
+            .unwrap();
+        assert_eq!(mode, "wal");
+        for (pragma, expected) in [
+            ("PRAGMA synchronous", 1_i64),
+            ("PRAGMA foreign_keys", 1),
+            ("PRAGMA busy_timeout", 5000),
+        ] {
+            let v: i64 = sqlx::query_scalar(pragma)
+                .fetch_one(&mut **conn)
+                .await
+                .unwrap();
+            assert_eq!(v, expected, "{pragma}");
+        }
+    }
+    drop(conns); // close() waits for every connection to come back
     store.close().await;
 }
