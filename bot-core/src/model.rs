@@ -140,6 +140,22 @@ pub struct Session {
     pub rooms: Vec<RoomRef>,
 }
 
+impl Session {
+    /// The session as it is once `update` is applied.
+    pub fn updated(&self, update: &SessionUpdate) -> Session {
+        Session {
+            state: update.state,
+            next_step: update.next_step,
+            next_due_at: update.next_due_at,
+            paused_remaining_ms: update.paused_remaining_ms,
+            current_point: update.current_point,
+            started_at: update.started_at,
+            ended_at: update.ended_at,
+            ..self.clone()
+        }
+    }
+}
+
 /// A new session to store.
 #[derive(Debug, Clone, PartialEq)]
 pub struct NewSession {
@@ -177,6 +193,19 @@ impl SessionUpdate {
             ended_at: session.ended_at,
         }
     }
+}
+
+/// One step to emit: the session's update and the posts it enqueues (see
+/// `Store::emit_steps`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct StepEmission {
+    pub session_id: SessionId,
+    /// Emitted only if the session's `next_step` is still this.
+    pub expected_next_step: u32,
+    pub update: SessionUpdate,
+    /// `Some(p)`: record in the timeline that the step put point `p` (or none) on screen.
+    pub timeline_point: Option<Option<u32>>,
+    pub posts: Vec<NewPost>,
 }
 
 /// A file or image that came with a message.

@@ -21,6 +21,7 @@ store_tests!(
     emit_step_enqueues_and_advances_together,
     emit_step_guard_refuses_a_repeat_or_stale_step,
     emit_step_is_all_or_nothing,
+    a_batch_of_steps_commits_together_and_skips_refused_ones,
     racing_emitters_emit_a_step_once,
     outbox_moves_from_pending_to_posted_and_counts_failures,
     posts_are_found_by_platform_id,
@@ -369,6 +370,40 @@ async fn emit_step_guard_refuses_a_repeat_or_stale_step(store: Store) {
         .await
         .unwrap());
     assert_eq!(store.posts_for_session(id).await.unwrap(), before);
+}
+
+async fn a_batch_of_steps_commits_together_and_skips_refused_ones(store: Store) {
+    use bot_core::model::StepEmission;
+    let now = t(18, 10, 0, 0);
+    let ids = [
+        session(&store, "batch-a").await,
+        session(&store, "batch-b").await,
+        session(&store, "batch-c").await,
+    ];
+    // b has already moved on to step 2: its emission of step 0 is refused.
+    store
+        .update_session(ids[1], &running_update(2, None, now))
+        .await
+        .unwrap();
+    let emissions: Vec<StepEmission> = ids
+        .iter()
+        .map(|&id| StepEmission {
+            session_id: id,
+            expected_next_step: 0,
+            update: running_update(1, None, now + Duration::minutes(2)),
+            timeline_point: Some(None),
+            posts: posts(PostKind::Intro, "hello"),
+        })
+        .collect();
+    let applied = store.emit_steps(&emissions, now).await.unwrap();
+    assert_eq!(applied, vec![true, false, true]);
+    for (id, expect_posts) in [(ids[0], true), (ids[1], false), (ids[2], true)] {
+        let stored = store.posts_for_session(id).await.unwrap();
+        assert_eq!(!stored.is_empty(), expect_posts, "session {id}");
+        let next = store.get_session(id).await.unwrap().unwrap().next_step;
+        assert_eq!(next, if expect_posts { 1 } else { 2 });
+    }
+    assert!(store.emit_steps(&[], now).await.unwrap().is_empty());
 }
 
 async fn emit_step_is_all_or_nothing(store: Store) {

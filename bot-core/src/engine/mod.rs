@@ -257,22 +257,27 @@ impl Engine {
     /// delivers the outbox. [`Engine::run`] calls it whenever it wakes; tests on a manual clock
     /// call it directly.
     pub async fn tick(&self) -> Result<(), EngineError> {
+        let mut follow_ups = Vec::new();
         loop {
             let now = self.now();
             let due = lock(&self.inner.due).take_due(now);
             if due.is_empty() {
                 break;
             }
-            for (at, session) in due {
-                if let Err(e) = self.advance(session, steps::Trigger::Due).await {
-                    // Keep the session on the calendar and try again shortly.
-                    tracing::error!(session, error = %e, "could not emit a due step");
-                    lock(&self.inner.due)
-                        .set(session, Some(at.max(now) + self.inner.settings.retry_delay));
+            let ids: Vec<SessionId> = due.iter().map(|(_, id)| *id).collect();
+            match self.advance_many(&ids, steps::Trigger::Due).await {
+                Ok((_, chats)) => follow_ups.extend(chats),
+                Err(e) => {
+                    // Keep the sessions on the calendar and try again shortly.
+                    let mut index = lock(&self.inner.due);
+                    for (at, session) in due {
+                        index.set(session, Some(at.max(now) + self.inner.settings.retry_delay));
+                    }
                     return Err(e);
                 }
             }
         }
-        self.deliver_outbox().await
+        self.deliver_outbox().await?;
+        self.schedule_next_occurrences(follow_ups).await
     }
 }

@@ -1,11 +1,14 @@
 //! Emitting a session's steps: the session state machine.
 
+use std::sync::Arc;
+
 use chrono::{DateTime, Utc};
 
 use super::{Engine, EngineError};
 use crate::chat::Chat;
 use crate::model::{
-    NewPost, NewSession, PostContent, PostKind, Session, SessionOrigin, SessionState, SessionUpdate,
+    NewPost, NewSession, PostContent, PostKind, Session, SessionId, SessionOrigin, SessionState,
+    SessionUpdate, StepEmission,
 };
 use crate::plan::{Step, INTRO_STEP, REMINDER_STEP};
 use crate::render::plain::format_local;
@@ -55,71 +58,116 @@ pub(super) enum Emitted {
 }
 
 impl Engine {
-    /// Emits the next step of `session_id` and updates the indexes.
+    /// Emits the next step of `session_id`, updates the indexes, and puts the chat's next
+    /// occurrence on the calendar if this one began.
     pub(super) async fn advance(
         &self,
-        session_id: i64,
+        session_id: SessionId,
         trigger: Trigger,
     ) -> Result<Emitted, EngineError> {
-        let _writing = self.inner.session_writes.lock().await;
-        let Some(session) = self.inner.store.get_session(session_id).await? else {
-            return Ok(Emitted::Nothing);
-        };
-        if session.state.is_finished()
-            || (session.state == SessionState::Paused && trigger == Trigger::Due)
-        {
-            self.track(&session);
-            return Ok(Emitted::Nothing);
-        }
-        let Some(chat) = self.chat(&session.chat_slug) else {
-            tracing::warn!(session = session.id, chat = %session.chat_slug, "chat no longer configured; cancelling its session");
-            let mut update = SessionUpdate::from_session(&session);
-            update.state = SessionState::Cancelled;
-            update.next_due_at = None;
-            self.inner.store.update_session(session.id, &update).await?;
-            self.reload_and_track(session.id).await?;
-            return Ok(Emitted::Nothing);
-        };
-        let now = self.now();
-        let Some(step) = Step::from_index(&chat, session.next_step) else {
-            // A step past the wrap-up: the chat lost points since the session began.
-            let mut update = SessionUpdate::from_session(&session);
-            update.state = SessionState::Ended;
-            update.ended_at = Some(now);
-            update.next_due_at = None;
-            self.inner.store.update_session(session.id, &update).await?;
-            self.reload_and_track(session.id).await?;
-            return Ok(Emitted::Nothing);
-        };
+        let (mut outcomes, follow_ups) = self.advance_many(&[session_id], trigger).await?;
+        self.schedule_next_occurrences(follow_ups).await?;
+        Ok(outcomes.pop().unwrap_or(Emitted::Nothing))
+    }
 
-        let (emitted, update, posts, timeline) =
-            self.plan_step(&chat, &session, step, trigger, now).await?;
-        let applied = self
-            .inner
-            .store
-            .emit_step(
-                session.id,
-                session.next_step,
-                &update,
-                timeline,
-                &posts,
-                now,
-            )
-            .await?;
-        let fresh = self.reload_and_track(session.id).await?;
-        if !applied {
-            return Ok(Emitted::Nothing);
+    /// Emits the next step of each session in ONE store transaction (a burst of sessions due
+    /// at the same instant costs one commit), and updates the indexes. Returns what each did, in
+    /// order, and the recurring chats whose next occurrence is to be scheduled: the caller does
+    /// that after delivering the posts, so the burst's posts go out first.
+    pub(super) async fn advance_many(
+        &self,
+        session_ids: &[SessionId],
+        trigger: Trigger,
+    ) -> Result<(Vec<Emitted>, Vec<Arc<Chat>>), EngineError> {
+        let mut outcomes = vec![Emitted::Nothing; session_ids.len()];
+        let mut planned = Vec::new();
+        let mut emissions = Vec::new();
+        let _writing = self.inner.session_writes.lock().await;
+        let now = self.now();
+        for (index, &id) in session_ids.iter().enumerate() {
+            let Some(session) = self.inner.store.get_session(id).await? else {
+                continue;
+            };
+            if session.state.is_finished()
+                || (session.state == SessionState::Paused && trigger == Trigger::Due)
+            {
+                self.track(&session);
+                continue;
+            }
+            let Some(chat) = self.chat(&session.chat_slug) else {
+                tracing::warn!(session = session.id, chat = %session.chat_slug, "chat no longer configured; cancelling its session");
+                self.finish_without_posting(&session, SessionState::Cancelled, now)
+                    .await?;
+                continue;
+            };
+            let Some(step) = Step::from_index(&chat, session.next_step) else {
+                // A step past the wrap-up: the chat lost points since the session began.
+                self.finish_without_posting(&session, SessionState::Ended, now)
+                    .await?;
+                continue;
+            };
+            let (emitted, update, posts, timeline_point) =
+                self.plan_step(&chat, &session, step, trigger, now).await?;
+            emissions.push(StepEmission {
+                session_id: session.id,
+                expected_next_step: session.next_step,
+                update,
+                timeline_point,
+                posts,
+            });
+            planned.push((index, session, chat, emitted));
         }
-        if matches!(emitted, Emitted::Step(Step::Intro) | Emitted::Missed)
-            && chat.schedule.is_some()
+
+        let applied = self.inner.store.emit_steps(&emissions, now).await?;
+        let mut follow_ups: Vec<Arc<Chat>> = Vec::new();
+        for ((index, session, chat, emitted), (applied, emission)) in
+            planned.into_iter().zip(applied.into_iter().zip(&emissions))
         {
-            // The occurrence has begun (or passed unheld): put the next one on the calendar.
+            if !applied {
+                // Someone else moved it on (another instance): believe the store.
+                self.reload_and_track(session.id).await?;
+                continue;
+            }
+            let fresh = session.updated(&emission.update);
+            self.track(&fresh);
+            tracing::info!(session = fresh.id, chat = %chat.slug, step = ?emitted, state = %fresh.state, "step emitted");
+            if matches!(emitted, Emitted::Step(Step::Intro) | Emitted::Missed)
+                && chat.schedule.is_some()
+                && !follow_ups.iter().any(|c| c.slug == chat.slug)
+            {
+                // The occurrence has begun (or passed unheld): the next one goes on the calendar.
+                follow_ups.push(chat);
+            }
+            outcomes[index] = emitted;
+        }
+        Ok((outcomes, follow_ups))
+    }
+
+    pub(super) async fn schedule_next_occurrences(
+        &self,
+        chats: Vec<Arc<Chat>>,
+    ) -> Result<(), EngineError> {
+        for chat in chats {
             self.ensure_next_occurrence(&chat).await?;
         }
-        if let Some(fresh) = fresh {
-            tracing::info!(session = fresh.id, chat = %chat.slug, step = ?emitted, state = %fresh.state, "step emitted");
+        Ok(())
+    }
+
+    async fn finish_without_posting(
+        &self,
+        session: &Session,
+        state: SessionState,
+        now: DateTime<Utc>,
+    ) -> Result<(), EngineError> {
+        let mut update = SessionUpdate::from_session(session);
+        update.state = state;
+        update.next_due_at = None;
+        if state == SessionState::Ended {
+            update.ended_at = Some(now);
         }
-        Ok(emitted)
+        self.inner.store.update_session(session.id, &update).await?;
+        self.reload_and_track(session.id).await?;
+        Ok(())
     }
 
     async fn plan_step(

@@ -6,7 +6,7 @@ use chrono::{DateTime, Utc};
 use super::codec::{col_opt_u32, col_time, col_u32, opt_u32, to_ms, u32_arg};
 use super::sessions::bind_update;
 use super::{Context, Result, Store, StoreError};
-use crate::model::{NewPost, PostStatus, SessionId, SessionUpdate};
+use crate::model::{NewPost, PostStatus, SessionId, SessionUpdate, StepEmission};
 
 impl Store {
     /// Emits step `expected_next_step` of a session, atomically.
@@ -34,69 +34,107 @@ impl Store {
         posts: &[NewPost],
         now: DateTime<Utc>,
     ) -> Result<bool> {
-        let step = u32_arg(expected_next_step);
+        let emission = StepEmission {
+            session_id,
+            expected_next_step,
+            update: update.clone(),
+            timeline_point,
+            posts: posts.to_vec(),
+        };
+        let applied = self
+            .emit_steps(std::slice::from_ref(&emission), now)
+            .await?;
+        Ok(applied.first().copied().unwrap_or(false))
+    }
+
+    /// Emits several steps (of different sessions) in ONE transaction, each exactly as
+    /// [`Store::emit_step`] would: a step whose guard fails writes nothing and reads `false` at
+    /// its index; the others are committed together. A burst of sessions falling due at the same
+    /// instant costs one commit instead of one each.
+    pub async fn emit_steps(
+        &self,
+        emissions: &[StepEmission],
+        now: DateTime<Utc>,
+    ) -> Result<Vec<bool>> {
         // Serialise every post before touching the database, so a bad post writes nothing.
-        let contents = posts
+        let contents = emissions
             .iter()
-            .map(|p| serde_json::to_string(&p.content))
+            .map(|e| {
+                e.posts
+                    .iter()
+                    .map(|p| serde_json::to_string(&p.content))
+                    .collect::<Result<Vec<_>, _>>()
+            })
             .collect::<Result<Vec<_>, _>>()
             .map_err(|e| StoreError::Invalid(format!("post content: {e}")))?;
-
-        let mut tx = self.begin_write().await?;
-        let advanced = bind_update(
-            sqlx::query(
-                "UPDATE sessions SET state = $1, next_step = $2, next_due_at = $3, \
-                 paused_remaining_ms = $4, current_point = $5, started_at = $6, ended_at = $7 \
-                 WHERE id = $8 AND next_step = $9",
-            ),
-            update,
-        )
-        .bind(session_id)
-        .bind(step)
-        .execute(&mut *tx)
-        .await
-        .ctx("advancing a session")?;
-        if advanced.rows_affected() == 0 {
-            tx.rollback().await.ctx("rolling back")?;
-            return Ok(false);
+        if emissions.is_empty() {
+            return Ok(Vec::new());
         }
 
         let now_ms = to_ms(now);
-        for (position, (post, content)) in posts.iter().zip(contents).enumerate() {
-            sqlx::query(
-                "INSERT INTO outbox (session_id, step, room, position, platform, content_json, \
-                 status, attempts, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, 0, $8) \
-                 ON CONFLICT (session_id, step, room) DO NOTHING",
+        let mut applied = Vec::with_capacity(emissions.len());
+        let mut tx = self.begin_write().await?;
+        for (emission, contents) in emissions.iter().zip(contents) {
+            let step = u32_arg(emission.expected_next_step);
+            let session_id = emission.session_id;
+            let advanced = bind_update(
+                sqlx::query(
+                    "UPDATE sessions SET state = $1, next_step = $2, next_due_at = $3, \
+                     paused_remaining_ms = $4, current_point = $5, started_at = $6, ended_at = $7 \
+                     WHERE id = $8 AND next_step = $9",
+                ),
+                &emission.update,
             )
             .bind(session_id)
             .bind(step)
-            .bind(post.room.to_string())
-            .bind(position as i64)
-            .bind(post.room.platform.as_str())
-            .bind(content)
-            .bind(PostStatus::Pending.as_str())
-            .bind(now_ms)
             .execute(&mut *tx)
             .await
-            .ctx("enqueuing a post")?;
-        }
+            .ctx("advancing a session")?;
+            if advanced.rows_affected() == 0 {
+                applied.push(false);
+                continue;
+            }
 
-        if let Some(point) = timeline_point {
-            sqlx::query(
-                "INSERT INTO session_timeline (session_id, step, point, emitted_at) \
-                 VALUES ($1, $2, $3, $4) ON CONFLICT (session_id, step) DO NOTHING",
-            )
-            .bind(session_id)
-            .bind(step)
-            .bind(opt_u32(point))
-            .bind(now_ms)
-            .execute(&mut *tx)
-            .await
-            .ctx("recording the timeline")?;
-        }
+            for (position, (post, content)) in emission.posts.iter().zip(contents).enumerate() {
+                sqlx::query(
+                    "INSERT INTO outbox (session_id, step, room, position, platform, content_json, \
+                     status, attempts, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, 0, $8) \
+                     ON CONFLICT (session_id, step, room) DO NOTHING",
+                )
+                .bind(session_id)
+                .bind(step)
+                .bind(post.room.to_string())
+                .bind(position as i64)
+                .bind(post.room.platform.as_str())
+                .bind(content)
+                .bind(PostStatus::Pending.as_str())
+                .bind(now_ms)
+                .execute(&mut *tx)
+                .await
+                .ctx("enqueuing a post")?;
+            }
 
-        tx.commit().await.ctx("committing a step")?;
-        Ok(true)
+            if let Some(point) = emission.timeline_point {
+                sqlx::query(
+                    "INSERT INTO session_timeline (session_id, step, point, emitted_at) \
+                     VALUES ($1, $2, $3, $4) ON CONFLICT (session_id, step) DO NOTHING",
+                )
+                .bind(session_id)
+                .bind(step)
+                .bind(opt_u32(point))
+                .bind(now_ms)
+                .execute(&mut *tx)
+                .await
+                .ctx("recording the timeline")?;
+            }
+            applied.push(true);
+        }
+        if applied.iter().any(|a| *a) {
+            tx.commit().await.ctx("committing steps")?;
+        } else {
+            tx.rollback().await.ctx("rolling back")?;
+        }
+        Ok(applied)
     }
 
     /// The discussion point that was on screen at `at`: the point of the latest timeline entry
