@@ -17,3 +17,4 @@ pub mod model;
 pub mod plan;
 pub mod render;
 pub mod store;
+pub mod transcript;

@@ -1,0 +1,208 @@
+//! A session's transcript: the versioned document every format is rendered from.
+//!
+//! [`Transcript`] is both the in-memory view the renderers (HTML, Markdown, plain) read and,
+//! serialised as it stands, the JSON export described by `docs/transcript.schema.json`. It holds
+//! no database ids, only identities that survive a move to another instance (the session's
+//! `uid`, platform message ids), so an export imported elsewhere exports to the same bytes.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+/// The version of the JSON document. Bump it on any change to the shape below, and keep
+/// reading the old versions.
+pub const SCHEMA_VERSION: u32 = 1;
+
+/// The text shown instead of a message whose author opted out of transcripts.
+pub const WITHHELD: &str = "withheld at the author's request";
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Transcript {
+    pub schema_version: u32,
+    pub chat: ChatRecord,
+    pub session: SessionRecord,
+    /// Posted when the session started, if it did.
+    pub intro: Option<String>,
+    pub points: Vec<PointRecord>,
+    /// Posted at the end, if the session got there.
+    pub wrap_up: Option<String>,
+    /// What the bot posted, per room: lets replies to a point, and permalinks, resolve.
+    pub posts: Vec<PostRecord>,
+    /// Every message not deleted, oldest first (by time sent, then platform id).
+    pub messages: Vec<MessageRecord>,
+    /// Curator notes, oldest first.
+    pub notes: Vec<NoteRecord>,
+    /// Messages a moderator highlighted.
+    pub highlights: Vec<Highlight>,
+}
+
+/// The chat as it was when the session ran (a later edit of the chat file does not rewrite
+/// history).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ChatRecord {
+    pub slug: String,
+    pub title: String,
+    /// With its `#`.
+    pub hashtag: String,
+    pub description: String,
+    /// IANA name: times are shown in this zone.
+    pub time_zone: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SessionRecord {
+    /// Stable across instances; the session's URL and identity in imports.
+    pub uid: String,
+    /// `scheduled`, `announced`, `running`, `paused`, `ended`, `cancelled` or `missed`.
+    pub state: String,
+    pub scheduled_start: DateTime<Utc>,
+    pub started_at: Option<DateTime<Utc>>,
+    pub ended_at: Option<DateTime<Utc>>,
+    /// `platform:id` of each room, in the chat's order.
+    pub rooms: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PointRecord {
+    /// 1-based: Q1 is number 1.
+    pub number: u32,
+    pub text: String,
+    /// When it was put on screen; `None` if the session ended before it.
+    pub posted_at: Option<DateTime<Utc>>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PostRecord {
+    /// `reminder`, `intro`, `point` or `wrap_up`.
+    pub kind: String,
+    /// The point, for `point` posts.
+    pub point: Option<u32>,
+    /// `platform:id`.
+    pub room: String,
+    pub platform_message_id: String,
+    pub posted_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MessageRecord {
+    /// `discord`, `matrix`, `web` or `loopback`.
+    pub platform: String,
+    /// The room's id on its platform (without the platform prefix).
+    pub room: String,
+    pub platform_message_id: String,
+    pub author: Author,
+    /// The current text, or [`WITHHELD`] when the author opted out.
+    pub body: String,
+    /// The platform's formatted version (Matrix HTML), if any; dropped when withheld.
+    pub formatted_body: Option<String>,
+    pub sent_at: DateTime<Utc>,
+    /// The discussion point it answers; `None` before Q1.
+    pub point: Option<u32>,
+    /// The platform id of the message (or bot post) it replies to.
+    pub reply_to: Option<String>,
+    /// Earlier texts, oldest first; empty when withheld.
+    pub edits: Vec<EditRecord>,
+    /// When the current text was written, if it was edited.
+    pub edited_at: Option<DateTime<Utc>>,
+    pub attachments: Vec<AttachmentRecord>,
+    /// The author opted out: text, edits and attachments are withheld.
+    pub withheld: bool,
+    /// A moderator hid it from the transcript; kept in the document so it can be unhidden.
+    pub hidden: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Author {
+    /// The platform's id for the person.
+    pub id: String,
+    pub name: String,
+    pub avatar_url: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EditRecord {
+    /// The text as it was before this edit.
+    pub body: String,
+    pub formatted_body: Option<String>,
+    /// When it was replaced.
+    pub replaced_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AttachmentRecord {
+    pub url: String,
+    pub name: String,
+    pub content_type: Option<String>,
+    pub size_bytes: Option<i64>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NoteRecord {
+    pub text: String,
+    /// Shown at the end of this point's section (or before Q1 when `None`) …
+    pub point: Option<u32>,
+    /// … or right after this message (`platform:platform_message_id`), when given.
+    pub after_message: Option<String>,
+    /// Who wrote it (`platform:user`).
+    pub by: String,
+    pub at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Highlight {
+    /// `platform:platform_message_id`.
+    pub message: String,
+    pub by: String,
+    pub at: DateTime<Utc>,
+}
+
+impl MessageRecord {
+    /// The message's anchor in HTML and its key in notes and highlights:
+    /// `platform:platform_message_id`.
+    pub fn key(&self) -> String {
+        format!("{}:{}", self.platform, self.platform_message_id)
+    }
+
+    /// Shown in a transcript: not hidden by a moderator.
+    pub fn is_shown(&self) -> bool {
+        !self.hidden
+    }
+}
+
+impl Transcript {
+    /// Distinct authors whose messages are shown.
+    pub fn participant_count(&self) -> usize {
+        let mut authors: Vec<(&str, &str)> = self
+            .messages
+            .iter()
+            .filter(|m| m.is_shown())
+            .map(|m| (m.platform.as_str(), m.author.id.as_str()))
+            .collect();
+        authors.sort_unstable();
+        authors.dedup();
+        authors.len()
+    }
+
+    /// Messages shown in the transcript.
+    pub fn shown_messages(&self) -> impl Iterator<Item = &MessageRecord> {
+        self.messages.iter().filter(|m| m.is_shown())
+    }
+
+    /// The platforms the shown messages came from, sorted.
+    pub fn platforms(&self) -> Vec<&str> {
+        let mut platforms: Vec<&str> = self.shown_messages().map(|m| m.platform.as_str()).collect();
+        platforms.sort_unstable();
+        platforms.dedup();
+        platforms
+    }
+}
