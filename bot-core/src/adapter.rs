@@ -47,6 +47,9 @@ pub struct CommandInvocation {
     pub text: String,
     /// The platform id of the message that carried the command, to reply to it.
     pub platform_msg_id: Option<String>,
+    /// The platform id of the message the command was sent as a reply to: `hide`,
+    /// `highlight` and `note` act on it.
+    pub reply_to: Option<String>,
 }
 
 /// What the engine asks an adapter to post for a session step.

@@ -150,6 +150,17 @@ impl LoopbackAdapter {
         }
     }
 
+    /// A participant's command sent as a reply to the message `reply_to`.
+    pub fn command_replying(room: &str, user: &str, text: &str, reply_to: &str) -> Inbound {
+        match Self::command(room, user, text) {
+            Inbound::Command(mut invocation) => {
+                invocation.reply_to = Some(reply_to.to_owned());
+                Inbound::Command(invocation)
+            }
+            other => other,
+        }
+    }
+
     /// A participant's command (the loopback platform has no roles of its own).
     pub fn command(room: &str, user: &str, text: &str) -> Inbound {
         Inbound::Command(CommandInvocation {
@@ -159,6 +170,7 @@ impl LoopbackAdapter {
             platform_moderator: false,
             text: text.to_owned(),
             platform_msg_id: None,
+            reply_to: None,
         })
     }
 

@@ -614,3 +614,105 @@ async fn a_missed_occurrence_puts_the_next_one_on_the_calendar() {
         Utc.with_ymd_and_hms(2026, 12, 8, 21, 0, 0).unwrap()
     );
 }
+
+#[tokio::test]
+async fn moderators_curate_the_transcript_and_everyone_else_is_refused() {
+    use bot_core::loopback::LoopbackAdapter;
+    use bot_core::store::Mark;
+    let world = World::new(chat()).await;
+    let session = started(&world).await;
+    world.run_until(t0() + minutes(3)).await; // Q1 on screen
+    let (answer, _) = world.say("ann", "A1 we post photos", None).await;
+    let (rude, _) = world.say("bob", "something rude", None).await;
+
+    assert!(world
+        .command("visitor", "note sneaky")
+        .await
+        .contains("Only moderators"));
+    assert!(world
+        .command(MODERATOR, "note Thanks for the photos thread")
+        .await
+        .contains("under Q1"));
+    world
+        .engine
+        .handle(LoopbackAdapter::command_replying(
+            ROOM,
+            MODERATOR,
+            "note see the consent guide",
+            &answer,
+        ))
+        .await
+        .unwrap();
+
+    assert!(world
+        .command("visitor", &format!("hide {rude}"))
+        .await
+        .contains("Only moderators"));
+    world
+        .engine
+        .handle(LoopbackAdapter::command_replying(
+            ROOM, MODERATOR, "hide", &rude,
+        ))
+        .await
+        .unwrap();
+    assert!(world
+        .command(MODERATOR, &format!("highlight {answer}"))
+        .await
+        .contains("Highlighted"));
+    assert!(world
+        .command(MODERATOR, &format!("highlight {answer}"))
+        .await
+        .contains("already"));
+    assert!(world
+        .command(MODERATOR, "hide")
+        .await
+        .contains("Which message?"));
+    assert!(world
+        .command(MODERATOR, "hide no-such-message")
+        .await
+        .contains("not in any transcript"));
+
+    let store = world.engine.store();
+    let notes = store.notes(session).await.unwrap();
+    assert_eq!(notes.len(), 2);
+    assert_eq!(notes[0].point, Some(1));
+    assert_eq!(notes[0].after_message, None);
+    assert_eq!(notes[1].after_message, Some(format!("loopback:{answer}")));
+    assert_eq!(notes[1].by.to_string(), "loopback:mod");
+    let hidden = store.marked(Mark::Hidden, session).await.unwrap();
+    assert_eq!(
+        hidden
+            .iter()
+            .map(|m| m.platform_msg_id.as_str())
+            .collect::<Vec<_>>(),
+        vec![rude.as_str()]
+    );
+    let highlighted = store.marked(Mark::Highlight, session).await.unwrap();
+    assert_eq!(highlighted[0].platform_msg_id, answer);
+
+    // After the session, curation goes on: unhide works on the latest session in the room.
+    world.command(MODERATOR, "stop").await;
+    assert!(world
+        .command(MODERATOR, &format!("unhide {rude}"))
+        .await
+        .contains("back in"));
+    assert!(store
+        .marked(Mark::Hidden, session)
+        .await
+        .unwrap()
+        .is_empty());
+}
+
+#[tokio::test]
+async fn anyone_can_opt_out_and_back_in() {
+    let world = World::new(chat()).await;
+    assert!(world.command("ann", "optout").await.starts_with("Done"));
+    assert!(world.command("ann", "optout").await.contains("already"));
+    let out = world.engine.store().opted_out().await.unwrap();
+    assert_eq!(
+        out.iter().map(ToString::to_string).collect::<Vec<_>>(),
+        vec!["loopback:ann"]
+    );
+    assert!(world.command("ann", "optin").await.starts_with("Done"));
+    assert!(world.engine.store().opted_out().await.unwrap().is_empty());
+}

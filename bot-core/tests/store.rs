@@ -33,6 +33,7 @@ store_tests!(
     rsvps_are_added_once_and_listed_in_order,
     list_sessions_counts_messages_newest_first,
     corrupt_rows_are_reported_not_panicked_on,
+    curation_is_kept_with_who_and_when,
 );
 
 // ---- fixtures ----------------------------------------------------------------------------
@@ -1132,4 +1133,78 @@ async fn sqlite_connections_are_configured() {
     }
     drop(conns); // close() waits for every connection to come back
     store.close().await;
+}
+
+async fn curation_is_kept_with_who_and_when(store: Store) {
+    use bot_core::store::{CuratorNote, Mark};
+    let id = session(&store, "curated").await;
+    let moderator: UserRef = "matrix:@mod:example.org".parse().unwrap();
+    let at = t(18, 30, 0, 0);
+    store
+        .append_messages(&[
+            msg(id, Platform::Matrix, "$a", t(18, 1, 0, 0)),
+            msg(id, Platform::Matrix, "$b", t(18, 2, 0, 0)),
+        ])
+        .await
+        .unwrap();
+
+    let note = CuratorNote {
+        point: Some(2),
+        after_message: Some("matrix:$a".into()),
+        text: "A note with 'quotes' and ünïcode".into(),
+        by: moderator.clone(),
+        at,
+    };
+    store.add_note(id, &note).await.unwrap();
+    assert_eq!(store.notes(id).await.unwrap(), vec![note]);
+
+    for mark in [Mark::Highlight, Mark::Hidden] {
+        assert_eq!(
+            store
+                .set_mark(mark, Platform::Matrix, "$b", true, &moderator, at)
+                .await
+                .unwrap(),
+            Some(true)
+        );
+        assert_eq!(
+            store
+                .set_mark(mark, Platform::Matrix, "$b", true, &moderator, at)
+                .await
+                .unwrap(),
+            Some(false)
+        );
+        assert_eq!(
+            store
+                .set_mark(mark, Platform::Matrix, "$missing", true, &moderator, at)
+                .await
+                .unwrap(),
+            None
+        );
+        let marked = store.marked(mark, id).await.unwrap();
+        assert_eq!(marked.len(), 1);
+        assert_eq!(
+            (
+                marked[0].platform_msg_id.as_str(),
+                &marked[0].by,
+                marked[0].at
+            ),
+            ("$b", &moderator, at)
+        );
+    }
+    assert_eq!(
+        store
+            .set_mark(Mark::Hidden, Platform::Matrix, "$b", false, &moderator, at)
+            .await
+            .unwrap(),
+        Some(true)
+    );
+    assert!(store.marked(Mark::Hidden, id).await.unwrap().is_empty());
+    assert_eq!(store.marked(Mark::Highlight, id).await.unwrap().len(), 1);
+
+    let alice: UserRef = "matrix:@alice:example.org".parse().unwrap();
+    assert!(store.set_opt_out(&alice, true, at).await.unwrap());
+    assert!(!store.set_opt_out(&alice, true, at).await.unwrap());
+    assert_eq!(store.opted_out().await.unwrap(), vec![alice.clone()]);
+    assert!(store.set_opt_out(&alice, false, at).await.unwrap());
+    assert!(store.opted_out().await.unwrap().is_empty());
 }

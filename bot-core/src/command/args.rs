@@ -72,6 +72,20 @@ impl<'a> Args<'a> {
         })
     }
 
+    /// A message's platform id (a Matrix event id, a Discord message id), if one is given;
+    /// without one, the engine uses the message the command replied to.
+    pub(super) fn message(&mut self) -> Result<Option<String>, CommandError> {
+        let Some(word) = self.take("message") else {
+            return Ok(None);
+        };
+        let plausible = word.len() <= 255 && !word.chars().any(is_unsafe_to_echo);
+        if plausible {
+            Ok(Some(word.to_owned()))
+        } else {
+            Err(self.invalid(format!("{} is not a message id", quote(word))))
+        }
+    }
+
     /// A single word of free text (a help topic), if there is one.
     pub(super) fn optional_word(&mut self, name: &str) -> Option<&'a str> {
         self.take(name)

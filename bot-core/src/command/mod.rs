@@ -13,15 +13,21 @@
 mod args;
 mod cancel;
 mod help;
+mod hide;
+mod highlight;
 mod join;
 mod leave;
 mod next;
+mod note;
+mod optin;
+mod optout;
 mod pause;
 mod resume;
 mod schedule;
 mod start;
 mod stop;
 mod transcript;
+mod unhide;
 mod upcoming;
 
 #[cfg(test)]
@@ -33,6 +39,7 @@ use crate::model::SessionId;
 
 use args::{quote, Args};
 
+pub use note::MAX_NOTE_CHARS;
 pub use schedule::When;
 
 /// A parsed command, ready for the engine.
@@ -41,18 +48,48 @@ pub use schedule::When;
 /// command came from) and whether the person may run it are the engine's business.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Command {
-    Start { chat: String },
+    Start {
+        chat: String,
+    },
     Stop,
     Pause,
     Resume,
     Next,
-    Schedule { chat: String, when: When },
-    Cancel { session: SessionId },
+    Schedule {
+        chat: String,
+        when: When,
+    },
+    Cancel {
+        session: SessionId,
+    },
     Upcoming,
-    Join { chat: String },
-    Leave { chat: String },
-    Transcript { session: Option<SessionId> },
-    Help { topic: Option<String> },
+    Join {
+        chat: String,
+    },
+    Leave {
+        chat: String,
+    },
+    Transcript {
+        session: Option<SessionId>,
+    },
+    Note {
+        text: String,
+    },
+    /// `None`: the message the command replied to.
+    Highlight {
+        message: Option<String>,
+    },
+    Hide {
+        message: Option<String>,
+    },
+    Unhide {
+        message: Option<String>,
+    },
+    OptOut,
+    OptIn,
+    Help {
+        topic: Option<String>,
+    },
 }
 
 impl Command {
@@ -70,6 +107,12 @@ impl Command {
             Command::Join { .. } => &join::SPEC,
             Command::Leave { .. } => &leave::SPEC,
             Command::Transcript { .. } => &transcript::SPEC,
+            Command::Note { .. } => &note::SPEC,
+            Command::Highlight { .. } => &highlight::SPEC,
+            Command::Hide { .. } => &hide::SPEC,
+            Command::Unhide { .. } => &unhide::SPEC,
+            Command::OptOut => &optout::SPEC,
+            Command::OptIn => &optin::SPEC,
             Command::Help { .. } => &help::SPEC,
         }
     }
@@ -97,12 +140,21 @@ impl fmt::Display for Command {
             Command::Cancel { session } => write!(f, " {session}"),
             Command::Transcript { session: Some(s) } => write!(f, " {s}"),
             Command::Help { topic: Some(t) } => write!(f, " {t}"),
+            Command::Note { text } => write!(f, " {text}"),
+            Command::Highlight { message: Some(m) }
+            | Command::Hide { message: Some(m) }
+            | Command::Unhide { message: Some(m) } => write!(f, " {m}"),
             Command::Stop
             | Command::Pause
             | Command::Resume
             | Command::Next
             | Command::Upcoming
             | Command::Transcript { session: None }
+            | Command::Highlight { message: None }
+            | Command::Hide { message: None }
+            | Command::Unhide { message: None }
+            | Command::OptOut
+            | Command::OptIn
             | Command::Help { topic: None } => Ok(()),
         }
     }
@@ -135,7 +187,7 @@ pub struct Arg {
 }
 
 /// Every command, in the order the overview lists them.
-static COMMANDS: [&CommandSpec; 12] = [
+static COMMANDS: [&CommandSpec; 18] = [
     &start::SPEC,
     &stop::SPEC,
     &pause::SPEC,
@@ -143,10 +195,16 @@ static COMMANDS: [&CommandSpec; 12] = [
     &next::SPEC,
     &schedule::SPEC,
     &cancel::SPEC,
+    &note::SPEC,
+    &highlight::SPEC,
+    &hide::SPEC,
+    &unhide::SPEC,
     &upcoming::SPEC,
     &join::SPEC,
     &leave::SPEC,
     &transcript::SPEC,
+    &optout::SPEC,
+    &optin::SPEC,
     &help::SPEC,
 ];
 
@@ -362,7 +420,8 @@ mod tests {
         assert_eq!(
             error("strat interlibnet"),
             "unknown command `strat`; did you mean `start`? Commands: start, stop, pause, resume, \
-             next, schedule, cancel, upcoming, join, leave, transcript, help"
+             next, schedule, cancel, note, highlight, hide, unhide, upcoming, join, leave, \
+             transcript, optout, optin, help"
         );
         assert!(error("stpo").contains("did you mean `stop`?"));
         assert!(error("trans").contains("did you mean `transcript`?"));
@@ -389,7 +448,17 @@ mod tests {
     #[test]
     fn moderator_only_matches_the_brief() {
         let moderators = [
-            "start", "stop", "pause", "resume", "next", "schedule", "cancel",
+            "start",
+            "stop",
+            "pause",
+            "resume",
+            "next",
+            "schedule",
+            "cancel",
+            "note",
+            "highlight",
+            "hide",
+            "unhide",
         ];
         for spec in commands() {
             assert_eq!(

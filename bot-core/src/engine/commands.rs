@@ -12,24 +12,25 @@ use crate::command::{self, Command, When};
 use crate::model::{NewSession, Session, SessionOrigin, SessionState, SessionUpdate};
 use crate::plan::{Step, INTRO_STEP};
 use crate::render::plain::format_local;
+use crate::store::Mark;
 
 /// How soon a scheduled occurrence must be for `start` to begin it rather than a new session.
 const START_ADOPTS_WITHIN: Duration = Duration::hours(2);
 
 /// A command's outcome: the reply text, and whether only the asker should see it.
-struct Answer {
-    text: String,
-    private: bool,
+pub(super) struct Answer {
+    pub(super) text: String,
+    pub(super) private: bool,
 }
 
-fn ok(text: impl Into<String>) -> Answer {
+pub(super) fn ok(text: impl Into<String>) -> Answer {
     Answer {
         text: text.into(),
         private: false,
     }
 }
 
-fn refuse(text: impl Into<String>) -> Answer {
+pub(super) fn refuse(text: impl Into<String>) -> Answer {
     Answer {
         text: text.into(),
         private: true,
@@ -88,6 +89,21 @@ impl Engine {
             Command::Join { chat } => self.cmd_rsvp(inv, &chat, true).await,
             Command::Leave { chat } => self.cmd_rsvp(inv, &chat, false).await,
             Command::Transcript { session } => self.cmd_transcript(inv, session).await,
+            Command::Note { text } => self.cmd_note(inv, &text).await,
+            Command::Highlight { message } => {
+                self.cmd_mark(inv, Mark::Highlight, true, message.as_deref())
+                    .await
+            }
+            Command::Hide { message } => {
+                self.cmd_mark(inv, Mark::Hidden, true, message.as_deref())
+                    .await
+            }
+            Command::Unhide { message } => {
+                self.cmd_mark(inv, Mark::Hidden, false, message.as_deref())
+                    .await
+            }
+            Command::OptOut => self.cmd_opt(&inv.user, true).await,
+            Command::OptIn => self.cmd_opt(&inv.user, false).await,
         }
     }
 

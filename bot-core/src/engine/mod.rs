@@ -7,6 +7,7 @@
 mod archive;
 mod attribution;
 mod commands;
+mod curation;
 mod delivery;
 mod due;
 mod recurrence;

@@ -17,6 +17,7 @@
 //! (delivery of posts), [`messages`](self::messages) (the archive) and [`rsvps`](self::rsvps).
 
 mod codec;
+mod curation;
 mod messages;
 mod outbox;
 mod rsvps;
@@ -31,6 +32,8 @@ use sqlx::pool::PoolConnection;
 use sqlx::{Any, AnyPool, Executor, Transaction};
 
 /// Which database a [`Store`] sits on.
+pub use curation::{CuratorNote, Mark, MarkedMessage};
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Backend {
     Sqlite,

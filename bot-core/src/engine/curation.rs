@@ -1,0 +1,153 @@
+//! Curation commands: notes, highlights, hiding, and opting out of transcripts.
+
+use super::commands::{ok as public, refuse as private, Answer};
+use super::{Engine, EngineError};
+use crate::adapter::CommandInvocation;
+use crate::ids::UserRef;
+use crate::model::Session;
+use crate::store::{CuratorNote, Mark};
+
+impl Engine {
+    /// The session a curation command in this room is about: the one running here, else the
+    /// latest that ran here.
+    async fn curated_session(
+        &self,
+        inv: &CommandInvocation,
+    ) -> Result<Option<Session>, EngineError> {
+        if let Some(id) = self.live_session_in(&inv.room) {
+            return Ok(self.store().get_session(id).await?);
+        }
+        Ok(self
+            .store()
+            .list_sessions()
+            .await?
+            .into_iter()
+            .map(|s| s.session)
+            .find(|s| s.rooms.contains(&inv.room) && s.started_at.is_some()))
+    }
+
+    /// Moderators of the session's chat, by platform role or by the chat file.
+    fn moderates(&self, inv: &CommandInvocation, session: &Session) -> bool {
+        inv.platform_moderator
+            || self
+                .chat(&session.chat_slug)
+                .is_some_and(|chat| chat.is_moderator(&inv.user))
+    }
+
+    pub(super) async fn cmd_note(
+        &self,
+        inv: &CommandInvocation,
+        text: &str,
+    ) -> Result<Answer, EngineError> {
+        let Some(session) = self.curated_session(inv).await? else {
+            return Ok(private(
+                "No session has run in this room, so there is no transcript to add a note to.",
+            ));
+        };
+        if !self.moderates(inv, &session) {
+            return Ok(private("Only moderators can add notes to a transcript."));
+        }
+        let mut point = session.current_point;
+        let mut after_message = None;
+        if let Some(parent) = &inv.reply_to {
+            match self.store().find_message(inv.room.platform, parent).await? {
+                Some(message) if message.session_id == session.id => {
+                    point = message.point;
+                    after_message = Some(format!("{}:{parent}", inv.room.platform));
+                }
+                _ => {
+                    return Ok(private(
+                        "The message you replied to is not in this session's transcript.",
+                    ))
+                }
+            }
+        }
+        self.store()
+            .add_note(
+                session.id,
+                &CuratorNote {
+                    point,
+                    after_message,
+                    text: text.to_owned(),
+                    by: inv.user.clone(),
+                    at: self.now(),
+                },
+            )
+            .await?;
+        let place = match point {
+            Some(n) => format!("under Q{n}"),
+            None => "before the first point".to_owned(),
+        };
+        Ok(public(format!(
+            "Note added to session {}'s transcript, {place}.",
+            session.id
+        )))
+    }
+
+    pub(super) async fn cmd_mark(
+        &self,
+        inv: &CommandInvocation,
+        mark: Mark,
+        on: bool,
+        message: Option<&str>,
+    ) -> Result<Answer, EngineError> {
+        let verb = match (mark, on) {
+            (Mark::Highlight, _) => "highlight",
+            (Mark::Hidden, true) => "hide",
+            (Mark::Hidden, false) => "unhide",
+        };
+        let Some(target) = message.or(inv.reply_to.as_deref()) else {
+            return Ok(private(format!(
+                "Which message? Send `{verb}` as a reply to it, or give its id: {verb} <message>"
+            )));
+        };
+        let Some(stored) = self.store().find_message(inv.room.platform, target).await? else {
+            return Ok(private(format!(
+                "That message is not in any transcript here, so there is nothing to {verb}."
+            )));
+        };
+        let Some(session) = self.store().get_session(stored.session_id).await? else {
+            return Ok(private(
+                "That message's session is no longer in the archive.",
+            ));
+        };
+        if !self.moderates(inv, &session) {
+            return Ok(private(format!(
+                "Only moderators can {verb} messages in a transcript."
+            )));
+        }
+        let changed = self
+            .store()
+            .set_mark(mark, inv.room.platform, target, on, &inv.user, self.now())
+            .await?
+            .unwrap_or(false);
+        let who = &stored.message.author_name;
+        Ok(match (mark, on, changed) {
+            (Mark::Highlight, _, true) => public(format!(
+                "Highlighted {who}'s message in session {}.",
+                session.id
+            )),
+            (Mark::Highlight, _, false) => private("That message was already highlighted."),
+            (Mark::Hidden, true, true) => private(format!(
+                "{who}'s message is left out of session {}'s transcript; `unhide` brings it back.",
+                session.id
+            )),
+            (Mark::Hidden, true, false) => private("That message was already hidden."),
+            (Mark::Hidden, false, true) => private(format!(
+                "{who}'s message is back in session {}'s transcript.",
+                session.id
+            )),
+            (Mark::Hidden, false, false) => private("That message was not hidden."),
+        })
+    }
+
+    pub(super) async fn cmd_opt(&self, user: &UserRef, out: bool) -> Result<Answer, EngineError> {
+        let changed = self.store().set_opt_out(user, out, self.now()).await?;
+        Ok(private(match (out, changed) {
+            (true, true) => "Done: your messages read \"withheld at the author's request\" in every transcript, past and future. `optin` undoes it.",
+            (true, false) => "You had already opted out; your messages stay withheld.",
+            (false, true) => "Done: your messages appear in transcripts again.",
+            (false, false) => "You had not opted out.",
+        }))
+    }
+}
