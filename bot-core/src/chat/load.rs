@@ -11,7 +11,7 @@ use chrono_tz::Tz;
 pub use super::locate::LocatedError;
 use super::locate::{closest, parse_document, read_text, Node, Reader, Spanned};
 use super::schedule::{parse_start, parse_until, Repeat, Schedule};
-use super::{Chat, Point};
+use super::{Chat, Point, Visibility};
 use crate::ids::{RoomRef, UserRef};
 
 #[derive(Debug, thiserror::Error)]
@@ -38,6 +38,7 @@ pub const CHAT_KEYS: &[&str] = &[
     "reminder_minutes",
     "rooms",
     "moderators",
+    "visibility",
     "schedule",
     "points",
 ];
@@ -182,6 +183,20 @@ fn parse_with_slug_line(path: &Path, text: &str) -> Result<(Chat, usize), Vec<Lo
         .integer(&root, "reminder_minutes", 0..=10_080)
         .map(|m| m.unwrap_or(DEFAULT_REMINDER_MINUTES));
 
+    let visibility = match r.string(&root, "visibility", None) {
+        None => Some(Visibility::default()),
+        Some(s) => match Visibility::parse(&s.value) {
+            Some(v) => Some(v),
+            None => {
+                r.error(
+                    s.line,
+                    s.field,
+                    "must be `public`, `unlisted` or `private`".to_owned(),
+                );
+                None
+            }
+        },
+    };
     let rooms = read_rooms(&mut r, &root);
     let moderators = read_moderators(&mut r, &root);
     let schedule = read_schedule(&mut r, &root);
@@ -218,7 +233,7 @@ fn parse_with_slug_line(path: &Path, text: &str) -> Result<(Chat, usize), Vec<Lo
             Some(moderators),
             Some(schedule),
             Some(points),
-        ) if errors.is_empty() && description_ok => Ok((
+        ) if errors.is_empty() && description_ok && visibility.is_some() => Ok((
             Chat {
                 slug: slug.value,
                 title: title.value,
@@ -234,6 +249,7 @@ fn parse_with_slug_line(path: &Path, text: &str) -> Result<(Chat, usize), Vec<Lo
                 schedule,
                 rooms,
                 moderators,
+                visibility: visibility.unwrap_or_default(),
                 source: path.to_path_buf(),
             },
             slug_line,
@@ -580,7 +596,7 @@ minutes = 5
         let text = format!("colour = \"red\"\n{GOOD}");
         assert_eq!(
             errors(&text),
-            ["chats/x.toml:1: colour: unknown key (accepted keys: slug, title, hashtag, description, intro, wrap_up, time_zone, minutes_between_points, intro_minutes, reminder_minutes, rooms, moderators, schedule, points)"]
+            ["chats/x.toml:1: colour: unknown key (accepted keys: slug, title, hashtag, description, intro, wrap_up, time_zone, minutes_between_points, intro_minutes, reminder_minutes, rooms, moderators, visibility, schedule, points)"]
         );
     }
 
@@ -809,5 +825,40 @@ minutes = -1
             until: None,
         };
         let _ = schedule.next_at_or_after(chrono_tz::Pacific::Kiritimati, chrono::Utc::now());
+    }
+}
+
+#[cfg(test)]
+mod visibility_tests {
+    use std::path::Path;
+
+    use super::parse_chat;
+    use crate::chat::Visibility;
+
+    const BASE: &str =
+        "slug = \"v\"\ntitle = \"V\"\nhashtag = \"#v\"\nintro = \"hi\"\nwrap_up = \"bye\"\n\
+                        time_zone = \"UTC\"\nrooms = [\"web:lobby\"]\n";
+
+    #[test]
+    fn visibility_defaults_to_public_and_accepts_the_three_words() {
+        let points = "[[points]]\ntext = \"Q?\"\n";
+        let chat = parse_chat(Path::new("v.toml"), &format!("{BASE}{points}")).unwrap();
+        assert_eq!(chat.visibility, Visibility::Public);
+        for (word, expected) in [
+            ("unlisted", Visibility::Unlisted),
+            ("private", Visibility::Private),
+        ] {
+            let text = format!("{BASE}visibility = \"{word}\"\n{points}");
+            assert_eq!(
+                parse_chat(Path::new("v.toml"), &text).unwrap().visibility,
+                expected
+            );
+        }
+        let text = format!("{BASE}visibility = \"secret\"\n{points}");
+        let errors = parse_chat(Path::new("v.toml"), &text).unwrap_err();
+        assert_eq!(
+            errors.iter().map(ToString::to_string).collect::<Vec<_>>(),
+            ["v.toml:8: visibility: must be `public`, `unlisted` or `private`"]
+        );
     }
 }

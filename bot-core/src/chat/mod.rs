@@ -44,8 +44,42 @@ pub struct Chat {
     pub schedule: Option<Schedule>,
     pub rooms: Vec<RoomRef>,
     pub moderators: Vec<UserRef>,
+    /// Who may read its transcripts on the web.
+    pub visibility: Visibility,
     /// The file it was read from, for messages about it.
     pub source: PathBuf,
+}
+
+/// Who may read a chat's transcripts on the archive's web pages.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Visibility {
+    /// Listed in the archive and served.
+    #[default]
+    Public,
+    /// Served to anyone with the link, never listed or searchable.
+    Unlisted,
+    /// Never served; only `hashchat export` on the host reads it.
+    Private,
+}
+
+impl Visibility {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Visibility::Public => "public",
+            Visibility::Unlisted => "unlisted",
+            Visibility::Private => "private",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Visibility> {
+        [
+            Visibility::Public,
+            Visibility::Unlisted,
+            Visibility::Private,
+        ]
+        .into_iter()
+        .find(|v| v.as_str() == text)
+    }
 }
 
 /// A numbered discussion point.

@@ -45,6 +45,7 @@ pub fn chat() -> Chat {
         schedule: None,
         rooms: vec![RoomRef::new(Platform::Loopback, ROOM)],
         moderators: vec![UserRef::new(Platform::Loopback, MODERATOR)],
+        visibility: Default::default(),
         source: PathBuf::from("interlibnet.toml"),
     }
 }
