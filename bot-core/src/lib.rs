@@ -13,6 +13,7 @@ pub mod config;
 pub mod engine;
 pub mod ids;
 pub mod loopback;
+pub mod media;
 pub mod model;
 pub mod plan;
 pub mod render;

@@ -18,6 +18,7 @@
 
 mod codec;
 mod curation;
+mod media;
 mod messages;
 mod outbox;
 mod rsvps;
@@ -33,6 +34,7 @@ use sqlx::{Any, AnyPool, Executor, Transaction};
 
 /// Which database a [`Store`] sits on.
 pub use curation::{CuratorNote, Mark, MarkedMessage};
+pub use media::MediaCopy;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Backend {

@@ -1,0 +1,119 @@
+//! Copying media in the background as messages arrive, so ingest never waits on a download.
+
+use std::sync::Arc;
+
+use tokio::sync::{mpsc, oneshot};
+
+use super::{FetchError, MediaFetcher, MediaStore};
+use crate::store::{MediaCopy, Store};
+
+/// How many links may wait for copying before new ones are dropped (and logged).
+const QUEUE: usize = 10_000;
+
+enum Job {
+    Copy(String),
+    /// Answered once every job queued before it is done.
+    Flush(oneshot::Sender<()>),
+}
+
+/// A handle to the background copier; cheap to clone.
+#[derive(Clone)]
+pub struct MediaCopier {
+    jobs: mpsc::Sender<Job>,
+}
+
+impl MediaCopier {
+    /// Starts the copier task. Each link is fetched once: a link already copied, or already
+    /// found too large or gone, is not fetched again.
+    pub fn start(
+        store: Store,
+        media: MediaStore,
+        fetchers: Vec<Arc<dyn MediaFetcher>>,
+        max_bytes: u64,
+    ) -> (MediaCopier, tokio::task::JoinHandle<()>) {
+        let (jobs, mut queue) = mpsc::channel(QUEUE);
+        let task = tokio::spawn(async move {
+            while let Some(job) = queue.recv().await {
+                match job {
+                    Job::Flush(done) => {
+                        let _ = done.send(());
+                    }
+                    Job::Copy(url) => {
+                        if let Err(e) = copy_one(&store, &media, &fetchers, max_bytes, &url).await {
+                            tracing::warn!(error = %e, "could not record a media copy");
+                        }
+                    }
+                }
+            }
+        });
+        (MediaCopier { jobs }, task)
+    }
+
+    /// Asks for `url` to be copied. Never waits: with the queue full the link is skipped and
+    /// logged (the transcript then links to the original).
+    pub fn enqueue(&self, url: &str) {
+        if self.jobs.try_send(Job::Copy(url.to_owned())).is_err() {
+            tracing::warn!("media queue full; not copying a link");
+        }
+    }
+
+    /// Waits until everything queued so far has been copied (or failed).
+    pub async fn flush(&self) {
+        let (done, wait) = oneshot::channel();
+        if self.jobs.send(Job::Flush(done)).await.is_ok() {
+            let _ = wait.await;
+        }
+    }
+}
+
+async fn copy_one(
+    store: &Store,
+    media: &MediaStore,
+    fetchers: &[Arc<dyn MediaFetcher>],
+    max_bytes: u64,
+    url: &str,
+) -> Result<(), crate::store::StoreError> {
+    if store.media_copy(url).await?.is_some() {
+        return Ok(());
+    }
+    let scheme = url
+        .split_once(':')
+        .map(|(s, _)| s.to_ascii_lowercase())
+        .unwrap_or_default();
+    let outcome = match fetchers.iter().find(|f| f.handles(&scheme)) {
+        None => Err(FetchError::Unsupported(scheme)),
+        Some(fetcher) => fetcher.fetch(url, max_bytes).await,
+    };
+    let now = chrono::Utc::now();
+    let record = match outcome {
+        Ok(fetched) => match media.put(&fetched.bytes) {
+            Ok(sha256) => MediaCopy {
+                url: url.to_owned(),
+                sha256: Some(sha256),
+                content_type: fetched.content_type,
+                size_bytes: Some(fetched.bytes.len() as i64),
+                error: None,
+                at: now,
+            },
+            Err(e) => {
+                // The disk may come back: do not record, so a later mention retries.
+                tracing::error!(error = %e, "could not write to the media store");
+                return Ok(());
+            }
+        },
+        Err(FetchError::Network(reason)) => {
+            // Possibly passing: not recorded, so a later mention of the link tries again.
+            tracing::warn!(%reason, "media fetch failed");
+            return Ok(());
+        }
+        Err(e) => MediaCopy {
+            url: url.to_owned(),
+            sha256: None,
+            content_type: None,
+            size_bytes: None,
+            error: Some(e.to_string()),
+            at: now,
+        },
+    };
+    store.record_media_copy(&record).await
+}
