@@ -292,3 +292,38 @@ async fn the_snapshot_keeps_history_when_the_chat_file_changes() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn the_markdown_story_reads_in_order_and_obeys_nothing() {
+    common::run_sqlite(|store| async move {
+        let (_world, session) = realistic_session(store.clone()).await;
+        let t = transcript::build(&store, session, None).await.unwrap();
+        let mut md = String::new();
+        bot_core::render::markdown::render(&t, &mut md).unwrap();
+        assert!(
+            md.starts_with("# Libraries and social media (\\#interlibnet)\n"),
+            "{md}"
+        );
+        assert!(md.contains("Europe/London"));
+        assert!(md.contains("**Participants:** 5 · **Messages:** 5 · **Platforms:** loopback"));
+        let q: Vec<usize> = (1..=6)
+            .map(|n| {
+                md.find(&format!("\n## Q{n} Point {n}?\n"))
+                    .expect("Q header")
+            })
+            .collect();
+        assert!(q.windows(2).all(|w| w[0] < w[1]));
+        assert!(md.contains("## Intro\n\nWelcome\\!"));
+        assert!(md.contains("## Wrap-up\n\nThanks, everyone"));
+        assert!(md.contains("**ann** · 19:03 · loopback · (edited)"));
+        assert!(md.contains("> replying to **ann**: “A1 first answer”"));
+        assert!(md.contains("> replying to Q2"));
+        assert!(md.contains("📎 [display.jpg](<https://cdn.example.org/display.jpg>)"));
+        assert!(md.contains("**Erin O\\'Brien**"));
+        assert!(!md.contains("<script>"));
+        assert!(md.contains("\\<script\\>"));
+        assert!(!md.contains('\u{202E}'));
+        assert!(md.contains("5 messages from 5 participants on 6 points"));
+    })
+    .await;
+}
