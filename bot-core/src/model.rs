@@ -95,6 +95,8 @@ impl FromStr for SessionState {
 pub enum SessionOrigin {
     Recurrence,
     Command,
+    /// Read from a transcript exported elsewhere (`hashchat import`); never scheduled.
+    Import,
 }
 
 impl SessionOrigin {
@@ -102,6 +104,7 @@ impl SessionOrigin {
         match self {
             SessionOrigin::Recurrence => "recurrence",
             SessionOrigin::Command => "command",
+            SessionOrigin::Import => "import",
         }
     }
 }
@@ -112,6 +115,7 @@ impl FromStr for SessionOrigin {
         match s {
             "recurrence" => Ok(SessionOrigin::Recurrence),
             "command" => Ok(SessionOrigin::Command),
+            "import" => Ok(SessionOrigin::Import),
             other => Err(UnknownState(other.to_owned())),
         }
     }
@@ -121,6 +125,9 @@ impl FromStr for SessionOrigin {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Session {
     pub id: SessionId,
+    /// Random and stable (32 hex digits for sessions created here): the session's identity
+    /// in transcripts, imports and URLs, which survives a move to another instance.
+    pub uid: String,
     pub chat_slug: String,
     pub state: SessionState,
     pub origin: SessionOrigin,
@@ -206,6 +213,41 @@ pub struct StepEmission {
     /// `Some(p)`: record in the timeline that the step put point `p` (or none) on screen.
     pub timeline_point: Option<Option<u32>>,
     pub posts: Vec<NewPost>,
+    /// The chat as it stands, kept with the session (set by the intro; an existing snapshot
+    /// is left alone).
+    pub snapshot: Option<ChatSnapshot>,
+}
+
+/// The chat as it was when a session began: what its transcript shows, whatever happens to
+/// the chat file afterwards.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChatSnapshot {
+    pub slug: String,
+    pub title: String,
+    /// With its `#`.
+    pub hashtag: String,
+    pub description: String,
+    /// IANA name.
+    pub time_zone: String,
+    pub intro: String,
+    pub wrap_up: String,
+    /// The point texts, Q1 first.
+    pub points: Vec<String>,
+}
+
+impl ChatSnapshot {
+    pub fn of(chat: &crate::chat::Chat) -> ChatSnapshot {
+        ChatSnapshot {
+            slug: chat.slug.clone(),
+            title: chat.title.clone(),
+            hashtag: chat.hashtag.clone(),
+            description: chat.description.clone(),
+            time_zone: chat.zone.name().to_owned(),
+            intro: chat.intro.clone(),
+            wrap_up: chat.wrap_up.clone(),
+            points: chat.points.iter().map(|p| p.text.clone()).collect(),
+        }
+    }
 }
 
 /// A file or image that came with a message.

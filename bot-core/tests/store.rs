@@ -7,8 +7,8 @@ use std::collections::HashSet;
 
 use bot_core::ids::{Platform, RoomRef, UserRef};
 use bot_core::model::{
-    ArchivedMessage, Attachment, IncomingMessage, NewPost, NewSession, PostContent, PostKind,
-    PostStatus, SessionId, SessionOrigin, SessionState, SessionUpdate,
+    ArchivedMessage, Attachment, ChatSnapshot, IncomingMessage, NewPost, NewSession, PostContent,
+    PostKind, PostStatus, SessionId, SessionOrigin, SessionState, SessionUpdate, StepEmission,
 };
 use bot_core::store::{Backend, Store, StoreError};
 use chrono::{DateTime, Duration, TimeZone, Utc};
@@ -34,6 +34,8 @@ store_tests!(
     list_sessions_counts_messages_newest_first,
     corrupt_rows_are_reported_not_panicked_on,
     curation_is_kept_with_who_and_when,
+    sessions_get_a_unique_uid_and_are_found_by_it,
+    the_chat_snapshot_is_kept_with_its_step_once,
 );
 
 // ---- fixtures ----------------------------------------------------------------------------
@@ -374,7 +376,6 @@ async fn emit_step_guard_refuses_a_repeat_or_stale_step(store: Store) {
 }
 
 async fn a_batch_of_steps_commits_together_and_skips_refused_ones(store: Store) {
-    use bot_core::model::StepEmission;
     let now = t(18, 10, 0, 0);
     let ids = [
         session(&store, "batch-a").await,
@@ -394,6 +395,7 @@ async fn a_batch_of_steps_commits_together_and_skips_refused_ones(store: Store) 
             update: running_update(1, None, now + Duration::minutes(2)),
             timeline_point: Some(None),
             posts: posts(PostKind::Intro, "hello"),
+            snapshot: Some(snapshot("first")),
         })
         .collect();
     let applied = store.emit_steps(&emissions, now).await.unwrap();
@@ -405,6 +407,82 @@ async fn a_batch_of_steps_commits_together_and_skips_refused_ones(store: Store) 
         assert_eq!(next, if expect_posts { 1 } else { 2 });
     }
     assert!(store.emit_steps(&[], now).await.unwrap().is_empty());
+    // A refused step keeps no snapshot; the others keep theirs.
+    assert!(store.session_snapshot(ids[1]).await.unwrap().is_none());
+    assert_eq!(
+        store.session_snapshot(ids[0]).await.unwrap(),
+        Some(snapshot("first"))
+    );
+}
+
+fn snapshot(title: &str) -> ChatSnapshot {
+    ChatSnapshot {
+        slug: "snap".into(),
+        title: title.into(),
+        hashtag: "#snap".into(),
+        description: "d".into(),
+        time_zone: "Europe/London".into(),
+        intro: "hi".into(),
+        wrap_up: "bye".into(),
+        points: vec!["Q one?".into(), "Q two, \"quoted\" ☃".into()],
+    }
+}
+
+async fn sessions_get_a_unique_uid_and_are_found_by_it(store: Store) {
+    let a = session(&store, "uid-a").await;
+    let b = session(&store, "uid-b").await;
+    let a = store.get_session(a).await.unwrap().unwrap();
+    let b = store.get_session(b).await.unwrap().unwrap();
+    assert_eq!(a.uid.len(), 32, "{}", a.uid);
+    assert!(a
+        .uid
+        .bytes()
+        .all(|c| c.is_ascii_hexdigit() && !c.is_ascii_uppercase()));
+    assert_ne!(a.uid, b.uid);
+    assert_eq!(store.find_session_by_uid(&b.uid).await.unwrap(), Some(b));
+    assert_eq!(store.find_session_by_uid("nope").await.unwrap(), None);
+}
+
+async fn the_chat_snapshot_is_kept_with_its_step_once(store: Store) {
+    let id = session(&store, "snap").await;
+    let now = t(18, 0, 0, 0);
+    let emission = |expected: u32, title: &str| StepEmission {
+        session_id: id,
+        expected_next_step: expected,
+        update: running_update(expected + 1, None, now),
+        timeline_point: Some(None),
+        posts: posts(PostKind::Intro, "hello"),
+        snapshot: Some(snapshot(title)),
+    };
+    assert!(store.session_snapshot(id).await.unwrap().is_none());
+    // A refused step writes no snapshot.
+    assert_eq!(
+        store
+            .emit_steps(&[emission(5, "stale")], now)
+            .await
+            .unwrap(),
+        vec![false]
+    );
+    assert!(store.session_snapshot(id).await.unwrap().is_none());
+    assert_eq!(
+        store
+            .emit_steps(&[emission(0, "first")], now)
+            .await
+            .unwrap(),
+        vec![true]
+    );
+    assert_eq!(
+        store
+            .emit_steps(&[emission(1, "second")], now)
+            .await
+            .unwrap(),
+        vec![true]
+    );
+    assert_eq!(
+        store.session_snapshot(id).await.unwrap(),
+        Some(snapshot("first")),
+        "the first snapshot stays"
+    );
 }
 
 async fn emit_step_is_all_or_nothing(store: Store) {

@@ -4,6 +4,8 @@ mod check_config;
 mod common;
 mod demo;
 mod demo_script;
+mod export;
+mod import;
 mod migrate;
 mod run;
 mod sessions;
@@ -37,6 +39,10 @@ enum Command {
     Sessions(StoreArgs),
     /// Print one session's transcript as plain text: each point with the answers under it.
     Transcript(transcript::TranscriptArgs),
+    /// Export one session's transcript as HTML, Markdown or JSON (to stdout, or --out PATH).
+    Export(export::ExportArgs),
+    /// Import a JSON transcript (from `export --format json`) as a new session; prints its id.
+    Import(import::ImportArgs),
 }
 
 #[derive(Debug, Clone, Args)]
@@ -65,5 +71,7 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Migrate(args) => migrate::migrate(&args).await,
         Command::Sessions(args) => sessions::sessions(&args).await,
         Command::Transcript(args) => transcript::transcript(&args).await,
+        Command::Export(args) => export::export(&args).await,
+        Command::Import(args) => import::import(&args).await,
     }
 }

@@ -7,8 +7,8 @@ use chrono::{DateTime, Utc};
 use super::{Engine, EngineError};
 use crate::chat::Chat;
 use crate::model::{
-    NewPost, NewSession, PostContent, PostKind, Session, SessionId, SessionOrigin, SessionState,
-    SessionUpdate, StepEmission,
+    ChatSnapshot, NewPost, NewSession, PostContent, PostKind, Session, SessionId, SessionOrigin,
+    SessionState, SessionUpdate, StepEmission,
 };
 use crate::plan::{Step, INTRO_STEP, REMINDER_STEP};
 use crate::render::plain::format_local;
@@ -108,12 +108,17 @@ impl Engine {
             };
             let (emitted, update, posts, timeline_point) =
                 self.plan_step(&chat, &session, step, trigger, now).await?;
+            // The intro keeps the chat as it stands with the session, in the same transaction:
+            // the transcript no longer depends on the chat file.
+            let snapshot =
+                matches!(emitted, Emitted::Step(Step::Intro)).then(|| ChatSnapshot::of(&chat));
             emissions.push(StepEmission {
                 session_id: session.id,
                 expected_next_step: session.next_step,
                 update,
                 timeline_point,
                 posts,
+                snapshot,
             });
             planned.push((index, session, chat, emitted));
         }

@@ -14,10 +14,12 @@
 //!
 //! The methods are split by concern: [`sessions`](self::sessions) (sessions and their rooms),
 //! [`steps`](self::steps) (emitting a step atomically, the timeline), [`outbox`](self::outbox)
-//! (delivery of posts), [`messages`](self::messages) (the archive) and [`rsvps`](self::rsvps).
+//! (delivery of posts), [`messages`](self::messages) (the archive), [`rsvps`](self::rsvps) and
+//! [`import`](self::import) (a transcript document back into the store).
 
 mod codec;
 mod curation;
+mod import;
 mod media;
 mod messages;
 mod outbox;
@@ -94,6 +96,12 @@ pub enum StoreError {
     /// An argument the store cannot represent (e.g. a value too large for a column).
     #[error("invalid input to the store: {0}")]
     Invalid(String),
+    /// A transcript whose session uid is already here.
+    #[error("session {uid} is already here: it was imported (or created) as session {session}")]
+    AlreadyImported { uid: String, session: i64 },
+    /// A transcript that would duplicate something already stored (a message's platform id).
+    #[error("{0}")]
+    Conflict(String),
 }
 
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;

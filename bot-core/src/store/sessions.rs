@@ -17,7 +17,7 @@ use crate::model::{NewSession, Session, SessionId, SessionSummary, SessionUpdate
 /// The session columns, in the order [`decode_session`] reads them (by name).
 macro_rules! session_cols {
     () => {
-        "s.id, s.chat_slug, s.state, s.origin, s.scheduled_start, s.started_at, s.ended_at, \
+        "s.id, s.uid, s.chat_slug, s.state, s.origin, s.scheduled_start, s.started_at, s.ended_at, \
          s.next_step, s.next_due_at, s.paused_remaining_ms, s.current_point"
     };
 }
@@ -45,20 +45,27 @@ macro_rules! session_queries {
     };
 }
 
+// Imported sessions are archives from elsewhere: never resumed, whatever state they were in.
 const ACTIVE: (&str, &str) = session_queries!(
-    "s.state IN ('scheduled', 'announced', 'running', 'paused')",
+    "s.state IN ('scheduled', 'announced', 'running', 'paused') AND s.origin <> 'import'",
     "s.id"
 );
 const BY_ID: (&str, &str) = session_queries!("s.id = $1", "s.id");
+const BY_UID: &str = concat!(
+    "SELECT ",
+    session_cols!(),
+    " FROM sessions s WHERE s.uid = $1"
+);
 
 const UPCOMING: &str = concat!(
     "SELECT ",
     session_cols!(),
-    " FROM sessions s WHERE s.state IN ('scheduled', 'announced') \
+    " FROM sessions s WHERE s.state IN ('scheduled', 'announced') AND s.origin <> 'import' \
      ORDER BY s.scheduled_start, s.id LIMIT $1"
 );
 const UPCOMING_ROOMS: &str = "SELECT r.session_id, r.room FROM session_rooms r \
      JOIN sessions s ON s.id = r.session_id WHERE s.state IN ('scheduled', 'announced') \
+     AND s.origin <> 'import' \
      ORDER BY r.session_id, r.position";
 
 const LIST: &str = concat!(
@@ -81,7 +88,7 @@ impl Store {
         let mut tx = self.begin_write().await?;
         let inserted: Option<Row> = sqlx::query(
             "INSERT INTO sessions (chat_slug, state, origin, scheduled_start, next_step, \
-             next_due_at, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7) \
+             next_due_at, created_at, uid) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) \
              ON CONFLICT (chat_slug, scheduled_start) WHERE origin = 'recurrence' DO NOTHING \
              RETURNING id",
         )
@@ -92,6 +99,7 @@ impl Store {
         .bind(u32_arg(new.next_step))
         .bind(opt_ms(new.next_due_at))
         .bind(to_ms(Utc::now()))
+        .bind(new_uid())
         .fetch_optional(&mut *tx)
         .await
         .ctx("inserting a session")?;
@@ -137,6 +145,22 @@ impl Store {
         let mut conn = self.conn().await?;
         let mut found = load_sessions(&mut conn, BY_ID.0, BY_ID.1, Some(id), true).await?;
         Ok(found.pop().map(|(s, _)| s))
+    }
+
+    /// The session with this uid, with its rooms, or `None`.
+    pub async fn find_session_by_uid(&self, uid: &str) -> Result<Option<Session>> {
+        let mut conn = self.conn().await?;
+        let row = sqlx::query(BY_UID)
+            .bind(uid)
+            .fetch_optional(&mut *conn)
+            .await
+            .ctx("finding a session by uid")?;
+        let Some(row) = row else {
+            return Ok(None);
+        };
+        let id: SessionId = col(&row, "id")?;
+        drop(conn);
+        self.get_session(id).await
     }
 
     /// Sessions not finished (scheduled, announced, running, paused), ordered by id: what the
@@ -259,6 +283,7 @@ fn decode_session(row: &Row, rooms: Vec<RoomRef>) -> Result<Session> {
     (|| {
         Ok(Session {
             id,
+            uid: col(row, "uid")?,
             chat_slug: col(row, "chat_slug")?,
             state: col_parse(row, "state")?,
             origin: col_parse(row, "origin")?,
@@ -273,4 +298,9 @@ fn decode_session(row: &Row, rooms: Vec<RoomRef>) -> Result<Session> {
         })
     })()
     .map_err(corrupt)
+}
+
+/// A fresh session uid: 128 random bits as 32 lowercase hex digits.
+pub(crate) fn new_uid() -> String {
+    uuid::Uuid::new_v4().simple().to_string()
 }

@@ -3,10 +3,10 @@
 
 use chrono::{DateTime, Utc};
 
-use super::codec::{col_opt_u32, col_time, col_u32, opt_u32, to_ms, u32_arg};
+use super::codec::{col, col_opt_u32, col_time, col_u32, opt_u32, to_ms, u32_arg};
 use super::sessions::bind_update;
 use super::{Context, Result, Store, StoreError};
-use crate::model::{NewPost, PostStatus, SessionId, SessionUpdate, StepEmission};
+use crate::model::{ChatSnapshot, NewPost, PostStatus, SessionId, SessionUpdate, StepEmission};
 
 impl Store {
     /// Emits step `expected_next_step` of a session, atomically.
@@ -19,7 +19,9 @@ impl Store {
     ///    `(session, expected_next_step, room)` (an existing key is left alone), in the given
     ///    order;
     /// 3. if `timeline_point` is `Some(p)`, the timeline records that step
-    ///    `expected_next_step` was emitted at `now` with point `p` on screen.
+    ///    `expected_next_step` was emitted at `now` with point `p` on screen;
+    /// 4. (through [`Store::emit_steps`] only) a [`StepEmission::snapshot`] is kept as the
+    ///    session's chat snapshot, unless it already has one.
     ///
     /// Returns `Ok(true)` when all of it was committed, `Ok(false)` with nothing written when
     /// the session is missing or has already moved past (or elsewhere from) that step. So a
@@ -40,6 +42,7 @@ impl Store {
             update: update.clone(),
             timeline_point,
             posts: posts.to_vec(),
+            snapshot: None,
         };
         let applied = self
             .emit_steps(std::slice::from_ref(&emission), now)
@@ -127,6 +130,9 @@ impl Store {
                 .await
                 .ctx("recording the timeline")?;
             }
+            if let Some(snapshot) = &emission.snapshot {
+                insert_snapshot(&mut tx, session_id, snapshot, now_ms).await?;
+            }
             applied.push(true);
         }
         if applied.iter().any(|a| *a) {
@@ -181,4 +187,67 @@ impl Store {
             })
             .collect()
     }
+}
+
+impl Store {
+    /// The chat as it was when the session began (see [`StepEmission::snapshot`]), or `None`
+    /// for a session that never started or predates snapshots.
+    pub async fn session_snapshot(&self, session_id: SessionId) -> Result<Option<ChatSnapshot>> {
+        let mut conn = self.conn().await?;
+        let row = sqlx::query(
+            "SELECT chat_slug, title, hashtag, description, time_zone, intro, wrap_up, \
+             points_json FROM session_snapshots WHERE session_id = $1",
+        )
+        .bind(session_id)
+        .fetch_optional(&mut *conn)
+        .await
+        .ctx("reading a chat snapshot")?;
+        let Some(row) = row else {
+            return Ok(None);
+        };
+        let points_json: String = col(&row, "points_json")?;
+        let points: Vec<String> = serde_json::from_str(&points_json).map_err(|e| {
+            StoreError::Corrupt(format!("session {session_id}: snapshot points: {e}"))
+        })?;
+        Ok(Some(ChatSnapshot {
+            slug: col(&row, "chat_slug")?,
+            title: col(&row, "title")?,
+            hashtag: col(&row, "hashtag")?,
+            description: col(&row, "description")?,
+            time_zone: col(&row, "time_zone")?,
+            intro: col(&row, "intro")?,
+            wrap_up: col(&row, "wrap_up")?,
+            points,
+        }))
+    }
+}
+
+/// Keeps `snapshot` as the session's chat snapshot unless it has one already.
+pub(crate) async fn insert_snapshot(
+    tx: &mut sqlx::Transaction<'static, sqlx::Any>,
+    session_id: SessionId,
+    snapshot: &ChatSnapshot,
+    now_ms: i64,
+) -> Result<()> {
+    let points = serde_json::to_string(&snapshot.points)
+        .map_err(|e| StoreError::Invalid(format!("chat snapshot: {e}")))?;
+    sqlx::query(
+        "INSERT INTO session_snapshots (session_id, chat_slug, title, hashtag, description, \
+         time_zone, intro, wrap_up, points_json, taken_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) ON CONFLICT (session_id) DO NOTHING",
+    )
+    .bind(session_id)
+    .bind(snapshot.slug.as_str())
+    .bind(snapshot.title.as_str())
+    .bind(snapshot.hashtag.as_str())
+    .bind(snapshot.description.as_str())
+    .bind(snapshot.time_zone.as_str())
+    .bind(snapshot.intro.as_str())
+    .bind(snapshot.wrap_up.as_str())
+    .bind(points)
+    .bind(now_ms)
+    .execute(&mut **tx)
+    .await
+    .ctx("keeping the chat snapshot")?;
+    Ok(())
 }

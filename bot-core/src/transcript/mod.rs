@@ -8,6 +8,16 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
+mod build;
+pub mod json;
+pub mod time;
+
+pub use build::{build, TranscriptError};
+pub use json::{from_json, to_json, ImportError, Problem};
+
+/// The schema versions [`json::from_json`] reads.
+pub const ACCEPTED_SCHEMA_VERSIONS: &[u32] = &[SCHEMA_VERSION];
+
 /// The version of the JSON document. Bump it on any change to the shape below, and keep
 /// reading the old versions.
 pub const SCHEMA_VERSION: u32 = 1;
@@ -57,8 +67,11 @@ pub struct SessionRecord {
     pub uid: String,
     /// `scheduled`, `announced`, `running`, `paused`, `ended`, `cancelled` or `missed`.
     pub state: String,
+    #[serde(with = "time")]
     pub scheduled_start: DateTime<Utc>,
+    #[serde(with = "time::option", default)]
     pub started_at: Option<DateTime<Utc>>,
+    #[serde(with = "time::option", default)]
     pub ended_at: Option<DateTime<Utc>>,
     /// `platform:id` of each room, in the chat's order.
     pub rooms: Vec<String>,
@@ -71,6 +84,7 @@ pub struct PointRecord {
     pub number: u32,
     pub text: String,
     /// When it was put on screen; `None` if the session ended before it.
+    #[serde(with = "time::option", default)]
     pub posted_at: Option<DateTime<Utc>>,
 }
 
@@ -84,6 +98,7 @@ pub struct PostRecord {
     /// `platform:id`.
     pub room: String,
     pub platform_message_id: String,
+    #[serde(with = "time")]
     pub posted_at: DateTime<Utc>,
 }
 
@@ -100,6 +115,7 @@ pub struct MessageRecord {
     pub body: String,
     /// The platform's formatted version (Matrix HTML), if any; dropped when withheld.
     pub formatted_body: Option<String>,
+    #[serde(with = "time")]
     pub sent_at: DateTime<Utc>,
     /// The discussion point it answers; `None` before Q1.
     pub point: Option<u32>,
@@ -108,6 +124,7 @@ pub struct MessageRecord {
     /// Earlier texts, oldest first; empty when withheld.
     pub edits: Vec<EditRecord>,
     /// When the current text was written, if it was edited.
+    #[serde(with = "time::option", default)]
     pub edited_at: Option<DateTime<Utc>>,
     pub attachments: Vec<AttachmentRecord>,
     /// The author opted out: text, edits and attachments are withheld.
@@ -132,6 +149,7 @@ pub struct EditRecord {
     pub body: String,
     pub formatted_body: Option<String>,
     /// When it was replaced.
+    #[serde(with = "time")]
     pub replaced_at: DateTime<Utc>,
 }
 
@@ -154,6 +172,7 @@ pub struct NoteRecord {
     pub after_message: Option<String>,
     /// Who wrote it (`platform:user`).
     pub by: String,
+    #[serde(with = "time")]
     pub at: DateTime<Utc>,
 }
 
@@ -163,6 +182,7 @@ pub struct Highlight {
     /// `platform:platform_message_id`.
     pub message: String,
     pub by: String,
+    #[serde(with = "time")]
     pub at: DateTime<Utc>,
 }
 

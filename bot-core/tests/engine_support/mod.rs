@@ -92,6 +92,17 @@ impl World {
     ) -> World {
         let store = Store::connect(url).await.unwrap();
         store.migrate().await.unwrap();
+        World::on_store(dir, store, chat, now, platform_up).await
+    }
+
+    /// A world on an open, migrated store (e.g. a PostgreSQL schema from `common`).
+    pub async fn on_store(
+        dir: tempfile::TempDir,
+        store: Store,
+        chat: Chat,
+        now: DateTime<Utc>,
+        platform_up: bool,
+    ) -> World {
         let clock = ManualClock::new(now);
         let engine = Engine::new(
             store,

@@ -1,0 +1,114 @@
+//! `hashchat export <session> --format html|md|json [--out PATH]`: a session's transcript as a
+//! file.
+
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::{bail, Context};
+use bot_core::chat::load_chat_dir;
+use bot_core::model::Session;
+use bot_core::store::Store;
+use bot_core::transcript::{self, to_json};
+use clap::{Args, ValueEnum};
+
+use super::common::{database_url, load_config, open_store};
+use super::StoreArgs;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    /// A self-contained HTML page.
+    Html,
+    /// Markdown, readable as plain text.
+    Md,
+    /// The versioned JSON document (docs/transcript.schema.json), for `hashchat import`.
+    Json,
+}
+
+#[derive(Debug, Args)]
+pub struct ExportArgs {
+    /// The session: its id, as `hashchat sessions` lists it, or its uid.
+    session: String,
+    /// What to write.
+    #[arg(long, value_enum)]
+    format: Format,
+    /// Write to this file (atomically: a temporary file, then a rename) instead of stdout.
+    #[arg(long, value_name = "PATH")]
+    out: Option<PathBuf>,
+    #[command(flatten)]
+    store: StoreArgs,
+}
+
+pub async fn export(args: &ExportArgs) -> anyhow::Result<ExitCode> {
+    if args.format == Format::Html {
+        bail!("HTML export is not available yet; use --format md or --format json");
+    }
+    let (config, _) = load_config(&args.store.config)?;
+    let store = open_store(&database_url(&args.store, &config)).await?;
+    let Some(session) = find_session(&store, &args.session).await? else {
+        eprintln!("hashchat: there is no session `{}`", args.session);
+        return Ok(ExitCode::FAILURE);
+    };
+    // The configured chat is only needed for a session that keeps no snapshot of its own.
+    let fallback = match store.session_snapshot(session.id).await? {
+        Some(_) => None,
+        None => load_chat_dir(&config.chats_dir())
+            .ok()
+            .and_then(|chats| chats.into_iter().find(|c| c.slug == session.chat_slug)),
+    };
+    let transcript = transcript::build(&store, session.id, fallback.as_ref()).await?;
+    let text = match args.format {
+        Format::Json => to_json(&transcript),
+        Format::Md => {
+            let mut text = String::new();
+            bot_core::render::markdown::render(&transcript, &mut text)
+                .context("rendering Markdown")?;
+            text
+        }
+        Format::Html => unreachable!("refused above"),
+    };
+    match &args.out {
+        Some(path) => write_atomically(path, text.as_bytes())
+            .with_context(|| format!("cannot write {}", path.display()))?,
+        None => {
+            let mut stdout = std::io::stdout().lock();
+            stdout.write_all(text.as_bytes())?;
+            stdout.flush()?;
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `7` is session 7 if there is one; anything else (or a number no session has) is a uid.
+pub async fn find_session(store: &Store, which: &str) -> anyhow::Result<Option<Session>> {
+    if let Ok(id) = which.parse::<i64>() {
+        if let Some(session) = store.get_session(id).await? {
+            return Ok(Some(session));
+        }
+    }
+    Ok(store.find_session_by_uid(which).await?)
+}
+
+/// Writes `bytes` to a temporary file next to `path`, syncs it, and renames it over `path`, so
+/// a reader sees the old file or the whole new one, never half of it.
+fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    };
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "export".into());
+    let temp = dir.join(format!(".{name}.{}.tmp", std::process::id()));
+    let result = (|| {
+        let mut file = std::fs::File::create(&temp)?;
+        file.write_all(bytes)?;
+        file.sync_all()?;
+        std::fs::rename(&temp, path)
+    })();
+    if result.is_err() {
+        let _ = std::fs::remove_file(&temp);
+    }
+    result
+}

@@ -1,0 +1,184 @@
+//! `hashchat export` and `hashchat import` from the outside: a demo session exported as JSON,
+//! imported into a second database and exported again gives the same bytes; Markdown has every
+//! point; bad files are refused with their path and reason, and nothing is written.
+
+mod support;
+
+use support::{text, Scratch};
+
+const REPO: &str = env!("CARGO_MANIFEST_DIR");
+
+/// A scratch directory whose database holds one finished demo session.
+fn demo_db() -> Scratch {
+    let scratch = Scratch::new();
+    let chat = format!("{REPO}/config/chats/interlibnet.toml");
+    let output = scratch.output(&[
+        "demo",
+        "--speed",
+        "1500",
+        "--db",
+        &scratch.db_url(),
+        "--chat",
+        &chat,
+    ]);
+    let (stdout, stderr) = text(&output);
+    assert!(output.status.success(), "{stdout}{stderr}");
+    scratch
+}
+
+fn second_db(scratch: &Scratch) -> String {
+    format!("sqlite://{}", scratch.path("second.db").display())
+}
+
+#[test]
+fn json_export_import_export_is_byte_identical_and_markdown_has_every_point() {
+    let scratch = demo_db();
+    let db = scratch.db_url();
+    let out = scratch.path("one.json");
+    let output = scratch.output(&[
+        "export",
+        "1",
+        "--format",
+        "json",
+        "--out",
+        out.to_str().unwrap(),
+        "--db",
+        &db,
+    ]);
+    assert!(output.status.success(), "{:?}", text(&output));
+    let first = std::fs::read_to_string(&out).unwrap();
+    assert!(first.starts_with("{\n  \"schema_version\": 1,"));
+    // No temporary file is left beside it.
+    let leftovers: Vec<_> = std::fs::read_dir(scratch.dir.path())
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .filter(|e| e.file_name().to_string_lossy().ends_with(".tmp"))
+        .collect();
+    assert!(leftovers.is_empty());
+
+    // The same to stdout, and by uid.
+    let doc: serde_json::Value = serde_json::from_str(&first).unwrap();
+    let uid = doc["session"]["uid"].as_str().unwrap().to_owned();
+    let output = scratch.output(&["export", &uid, "--format", "json", "--db", &db]);
+    assert_eq!(String::from_utf8(output.stdout).unwrap(), first);
+
+    let second = second_db(&scratch);
+    let output = scratch.output(&["import", out.to_str().unwrap(), "--db", &second]);
+    let (stdout, stderr) = text(&output);
+    assert!(output.status.success(), "{stdout}{stderr}");
+    let id = stdout.trim().to_owned();
+    assert_eq!(id, "1");
+    let output = scratch.output(&["export", &id, "--format", "json", "--db", &second]);
+    assert!(output.status.success(), "{:?}", text(&output));
+    assert_eq!(
+        String::from_utf8(output.stdout).unwrap(),
+        first,
+        "not byte-identical"
+    );
+
+    // Importing it again is refused, saying where it already is.
+    let output = scratch.output(&["import", out.to_str().unwrap(), "--db", &second]);
+    let (_, stderr) = text(&output);
+    assert!(!output.status.success());
+    assert!(
+        stderr.contains("already here") && stderr.contains("session 1"),
+        "{stderr}"
+    );
+
+    let output = scratch.output(&["export", "1", "--format", "md", "--db", &db]);
+    let (md, stderr) = text(&output);
+    assert!(output.status.success(), "{stderr}");
+    assert!(
+        md.starts_with("# Libraries and social media (\\#interlibnet)"),
+        "{md}"
+    );
+    let mut last = 0;
+    for n in 1..=6 {
+        let at = md
+            .find(&format!("\n## Q{n} "))
+            .unwrap_or_else(|| panic!("Q{n} missing:\n{md}"));
+        assert!(at > last, "Q{n} out of order");
+        last = at;
+    }
+}
+
+#[test]
+fn html_is_not_available_yet_and_unknown_sessions_fail() {
+    let scratch = Scratch::new();
+    let db = scratch.db_url();
+    let output = scratch.output(&["export", "1", "--format", "html", "--db", &db]);
+    let (_, stderr) = text(&output);
+    assert!(!output.status.success());
+    assert!(
+        stderr.contains("HTML export is not available yet"),
+        "{stderr}"
+    );
+
+    let output = scratch.output(&["export", "42", "--format", "json", "--db", &db]);
+    let (_, stderr) = text(&output);
+    assert!(!output.status.success());
+    assert!(stderr.contains("there is no session `42`"), "{stderr}");
+
+    let output = scratch.output(&["export", "1", "--format", "pdf", "--db", &db]);
+    assert!(!output.status.success());
+}
+
+#[test]
+fn bad_files_are_refused_with_path_and_reason_and_nothing_is_written() {
+    let scratch = Scratch::new();
+    let db = scratch.db_url();
+    let cases = [
+        (
+            "not-json.json",
+            "this is not json".to_owned(),
+            "(document): expected ident at line 1 column 2",
+        ),
+        (
+            "version.json",
+            "{\"schema_version\": 99}".to_owned(),
+            "schema_version: version 99 is not supported (accepted: 1)",
+        ),
+        (
+            "type.json",
+            "{\"schema_version\": 1, \"chat\": {\"slug\": 5}}".to_owned(),
+            "chat.slug: invalid type",
+        ),
+    ];
+    for (name, body, expected) in cases {
+        let path = scratch.write(name, &body);
+        let output = scratch.output(&["import", path.to_str().unwrap(), "--db", &db]);
+        let (stdout, stderr) = text(&output);
+        assert_eq!(output.status.code(), Some(1), "{stderr}");
+        assert!(stdout.is_empty());
+        assert!(
+            stderr.contains(&format!("{name}: ")) && stderr.contains(expected),
+            "{stderr}"
+        );
+        assert!(stderr.contains("nothing was imported"), "{stderr}");
+    }
+    // Nothing was written: the database was never even created.
+    assert!(!scratch.path("hashchat.db").exists());
+}
+
+#[test]
+fn an_inconsistent_document_lists_every_problem() {
+    let scratch = demo_db();
+    let output = scratch.output(&["export", "1", "--format", "json", "--db", &scratch.db_url()]);
+    let mut doc: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    doc["points"][0]["number"] = 7.into();
+    doc["messages"][0]["platform"] = "myspace".into();
+    let path = scratch.write("bad.json", &doc.to_string());
+    let second = second_db(&scratch);
+    let output = scratch.output(&["import", path.to_str().unwrap(), "--db", &second]);
+    let (_, stderr) = text(&output);
+    assert!(!output.status.success());
+    assert!(
+        stderr.contains("bad.json: points[0].number: is 7, expected 1"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("bad.json: messages[0].platform: unknown platform `myspace`"),
+        "{stderr}"
+    );
+    assert!(!scratch.path("second.db").exists());
+}
