@@ -1,3 +1,4 @@
 //! Turning the store's contents into text people read.
 
+pub mod html;
 pub mod plain;
