@@ -75,7 +75,8 @@ pub fn percent_encode_component(s: &str) -> String {
 /// different scheme past a naive check).
 pub fn is_web_url(url: &str) -> bool {
     let lower_scheme = |prefix: &str| {
-        url.len() > prefix.len() && url.as_bytes()[..prefix.len()].eq_ignore_ascii_case(prefix.as_bytes())
+        url.len() > prefix.len()
+            && url.as_bytes()[..prefix.len()].eq_ignore_ascii_case(prefix.as_bytes())
     };
     (lower_scheme("https://") || lower_scheme("http://"))
         && !url
@@ -93,7 +94,9 @@ pub fn is_local_src(src: &str) -> bool {
     let bytes = src.as_bytes();
     if bytes.len() > 11 && bytes[..11].eq_ignore_ascii_case(b"data:image/") {
         // SVG can carry script; only raster images inline.
-        return !bytes[11..].get(..3).is_some_and(|t| t.eq_ignore_ascii_case(b"svg"));
+        return !bytes[11..]
+            .get(..3)
+            .is_some_and(|t| t.eq_ignore_ascii_case(b"svg"));
     }
     if src.starts_with("//") || src.contains('\\') {
         return false;

@@ -47,18 +47,18 @@ use escape::{attr, text};
 pub const SCRIPT: &str = "(function(){var h=document.documentElement,z;try{z=Intl.DateTimeFormat().resolvedOptions().timeZone}catch(e){return}if(!z||z===h.getAttribute('data-tz'))return;var s=new Intl.DateTimeFormat([],{hour:'2-digit',minute:'2-digit',timeZoneName:'short'}),l=new Intl.DateTimeFormat([],{weekday:'short',day:'numeric',month:'short',year:'numeric',hour:'2-digit',minute:'2-digit',timeZoneName:'short'});document.querySelectorAll('time[datetime]').forEach(function(t){var d=new Date(t.getAttribute('datetime'));if(isNaN(d))return;t.title=t.textContent;t.textContent=(t.className==='full'?l:s).format(d)})})();";
 
 /// The CSP source for [`SCRIPT`]: `'sha256-…'` of its exact text (checked by a test).
-pub const SCRIPT_CSP_HASH: &str = "'sha256-Mc9a6FcYKAlq1HKXLyf3h3oZhZcQ6/A8tQ8m1HH+DUE='";
+pub const SCRIPT_CSP_HASH: &str = "'sha256-cn3Cng3BCwC3tOJbX4QP2DlNk1B8I9MbKf/XQ8fy7ds='";
 
 /// The page's stylesheet, inlined in a `<style>` element.
 pub const STYLE: &str = include_str!("transcript.css");
 
 /// The CSP source for [`STYLE`] (checked by a test).
-pub const STYLE_CSP_HASH: &str = "'sha256-AAAA'";
+pub const STYLE_CSP_HASH: &str = "'sha256-IEbqNa+tkT+Hpq6C9lLYRTjWTHALvz5zlm/Ri0lPZIA='";
 
 /// The policy the page declares in a `<meta http-equiv>`, and that a web server serving it
 /// should send as a header: nothing loads but the inline style and script (by hash) and images
 /// that are `data:` URIs or local to the server.
-pub const CONTENT_SECURITY_POLICY: &str = "default-src 'none'; img-src 'self' data:; style-src 'sha256-AAAA'; script-src 'sha256-Mc9a6FcYKAlq1HKXLyf3h3oZhZcQ6/A8tQ8m1HH+DUE='; base-uri 'none'; form-action 'none'";
+pub const CONTENT_SECURITY_POLICY: &str = "default-src 'none'; img-src 'self' data:; style-src 'sha256-IEbqNa+tkT+Hpq6C9lLYRTjWTHALvz5zlm/Ri0lPZIA='; script-src 'sha256-cn3Cng3BCwC3tOJbX4QP2DlNk1B8I9MbKf/XQ8fy7ds='; base-uri 'none'; form-action 'none'";
 
 /// Two messages of one author at most this far apart share one avatar and name.
 pub const GROUP_WINDOW: chrono::TimeDelta = chrono::TimeDelta::minutes(7);
@@ -73,8 +73,7 @@ pub trait MediaResolver {
     /// The local copy of an author's avatar.
     fn avatar(&self, platform: &str, author: &Author) -> Option<String>;
     /// The local copy of an image attachment.
-    fn attachment(&self, message: &MessageRecord, attachment: &AttachmentRecord)
-        -> Option<String>;
+    fn attachment(&self, message: &MessageRecord, attachment: &AttachmentRecord) -> Option<String>;
 }
 
 /// How to render a page.
@@ -220,7 +219,10 @@ impl<'t> Index<'t> {
                 continue;
             }
             shown += 1;
-            let s = m.point.and_then(|n| by_number.get(&n).copied()).unwrap_or(0);
+            let s = m
+                .point
+                .and_then(|n| by_number.get(&n).copied())
+                .unwrap_or(0);
             sections[s].messages.push(i as u32);
         }
 
