@@ -379,7 +379,7 @@ fn structure() {
     assert_eq!(initials, "AL");
 
     // Times in the chat's zone, with the zone.
-    assert!(page.contains("<time datetime=\"2026-12-01T19:06:00Z\">19:06 GMT</time>"));
+    assert!(page.contains("<a class=\"stamp\" href=\"#m-discord-d2\"><time datetime=\"2026-12-01T19:06:00Z\">19:06 GMT</time></a>"));
 
     // Replies: to a message (its anchor, with an excerpt), to a point post, across sections.
     let reply = d4.select(&sel("blockquote.reply a")).next().unwrap();
@@ -421,7 +421,7 @@ fn structure() {
         Some("https://matrix.to/#/!room%3Aexample.org/%24m1%3Aexample.org")
     );
     assert!(d2.select(&sel("a.perma")).next().is_none());
-    let self_link = d2.select(&sel("a.anchor")).next().unwrap();
+    let self_link = d2.select(&sel("a.stamp")).next().unwrap();
     assert_eq!(self_link.value().attr("href"), Some("#m-discord-d2"));
 
     // The image attachment is a link (no media store yet), never an <img>.

@@ -55,19 +55,28 @@ pub fn text_string(s: &str) -> String {
 }
 
 /// Percent-encodes one component of a matrix.to link (RFC 3986: everything but the unreserved
-/// characters, and `!`, which the Matrix specification's own examples leave as it is).
+/// characters, and `!`, which the Matrix specification's own examples leave as it is). The
+/// result needs no further escaping in an attribute.
 pub fn percent_encode_component(s: &str) -> String {
-    let mut out = String::with_capacity(s.len() + 8);
-    for &b in s.as_bytes() {
+    let mut out = Vec::with_capacity(s.len() + 8);
+    write_percent_encoded(&mut out, s).expect("writing to a Vec does not fail");
+    String::from_utf8(out).expect("ASCII")
+}
+
+/// [`percent_encode_component`], written straight to `out`.
+pub fn write_percent_encoded<W: Write + ?Sized>(out: &mut W, s: &str) -> io::Result<()> {
+    const HEX: &[u8; 16] = b"0123456789ABCDEF";
+    let bytes = s.as_bytes();
+    let mut start = 0;
+    for (i, &b) in bytes.iter().enumerate() {
         if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~' | b'!') {
-            out.push(b as char);
-        } else {
-            out.push('%');
-            out.push(char::from(b"0123456789ABCDEF"[usize::from(b >> 4)]));
-            out.push(char::from(b"0123456789ABCDEF"[usize::from(b & 15)]));
+            continue;
         }
+        out.write_all(&bytes[start..i])?;
+        out.write_all(&[b'%', HEX[usize::from(b >> 4)], HEX[usize::from(b & 15)]])?;
+        start = i + 1;
     }
-    out
+    out.write_all(&bytes[start..])
 }
 
 /// Whether `url` may go into an `<a href>`: an absolute `http:` or `https:` URL with a host,

@@ -24,6 +24,8 @@
 mod anchors;
 pub mod escape;
 
+use std::cell::RefCell;
+use std::collections::hash_map::Entry;
 use std::collections::HashMap;
 use std::fmt;
 use std::io::{self, BufWriter, Write};
@@ -53,12 +55,12 @@ pub const SCRIPT_CSP_HASH: &str = "'sha256-cn3Cng3BCwC3tOJbX4QP2DlNk1B8I9MbKf/XQ
 pub const STYLE: &str = include_str!("transcript.css");
 
 /// The CSP source for [`STYLE`] (checked by a test).
-pub const STYLE_CSP_HASH: &str = "'sha256-IEbqNa+tkT+Hpq6C9lLYRTjWTHALvz5zlm/Ri0lPZIA='";
+pub const STYLE_CSP_HASH: &str = "'sha256-jqXfLyv4kYzAF+I07IxHWBKJPubwPY5BzwexwMYRJqs='";
 
 /// The policy the page declares in a `<meta http-equiv>`, and that a web server serving it
 /// should send as a header: nothing loads but the inline style and script (by hash) and images
 /// that are `data:` URIs or local to the server.
-pub const CONTENT_SECURITY_POLICY: &str = "default-src 'none'; img-src 'self' data:; style-src 'sha256-IEbqNa+tkT+Hpq6C9lLYRTjWTHALvz5zlm/Ri0lPZIA='; script-src 'sha256-cn3Cng3BCwC3tOJbX4QP2DlNk1B8I9MbKf/XQ8fy7ds='; base-uri 'none'; form-action 'none'";
+pub const CONTENT_SECURITY_POLICY: &str = "default-src 'none'; img-src 'self' data:; style-src 'sha256-jqXfLyv4kYzAF+I07IxHWBKJPubwPY5BzwexwMYRJqs='; script-src 'sha256-cn3Cng3BCwC3tOJbX4QP2DlNk1B8I9MbKf/XQ8fy7ds='; base-uri 'none'; form-action 'none'";
 
 /// Two messages of one author at most this far apart share one avatar and name.
 pub const GROUP_WINDOW: chrono::TimeDelta = chrono::TimeDelta::minutes(7);
@@ -118,6 +120,7 @@ pub fn render(
         options,
         index: &index,
         zone: transcript.chat.time_zone.parse().unwrap_or(Tz::UTC),
+        last_time: RefCell::new((i64::MIN, String::new())),
     };
     page.write(&mut w)?;
     w.flush()
@@ -136,6 +139,11 @@ struct Index<'t> {
     notes_after: HashMap<usize, Vec<&'t NoteRecord>>,
     highlights: HashMap<usize, &'t Highlight>,
     shown: usize,
+    /// [`Transcript::participant_count`], computed once.
+    participants: usize,
+    /// The platforms of shown messages, sorted (as [`Transcript::platforms`], without sorting
+    /// every message).
+    platforms: Vec<&'t str>,
 }
 
 struct Section<'t> {
@@ -180,12 +188,13 @@ impl<'t> Index<'t> {
         }];
         let mut by_number: HashMap<u32, usize> = HashMap::new();
         for (k, p) in t.points.iter().enumerate() {
-            let id = if by_number.contains_key(&p.number) {
+            let id = match by_number.entry(p.number) {
                 // A duplicate number (never made by the builder): keep it, with an id of its own.
-                format!("q{}-{}", p.number, k + 1)
-            } else {
-                by_number.insert(p.number, sections.len());
-                format!("q{}", p.number)
+                Entry::Occupied(_) => format!("q{}-{}", p.number, k + 1),
+                Entry::Vacant(v) => {
+                    v.insert(sections.len());
+                    format!("q{}", p.number)
+                }
             };
             sections.push(Section {
                 number: Some(p.number),
@@ -214,11 +223,15 @@ impl<'t> Index<'t> {
         }
 
         let mut shown = 0;
+        let mut platforms: Vec<&str> = Vec::new();
         for (i, m) in t.messages.iter().enumerate() {
             if !m.is_shown() {
                 continue;
             }
             shown += 1;
+            if !platforms.contains(&m.platform.as_str()) {
+                platforms.push(&m.platform);
+            }
             let s = m
                 .point
                 .and_then(|n| by_number.get(&n).copied())
@@ -249,7 +262,10 @@ impl<'t> Index<'t> {
                 highlights.entry(i).or_insert(h);
             }
         }
+        platforms.sort_unstable();
         Index {
+            participants: t.participant_count(),
+            platforms,
             anchors,
             by_id,
             posts,
@@ -266,6 +282,9 @@ struct Page<'a> {
     options: &'a HtmlOptions,
     index: &'a Index<'a>,
     zone: Tz,
+    /// The last short `<time>` element written, by its second: busy sessions have many
+    /// messages a second, and the zone conversion and formatting are most of a message's cost.
+    last_time: RefCell<(i64, String)>,
 }
 
 const LINK_REL: &str = r#" rel="noopener noreferrer nofollow" referrerpolicy="no-referrer""#;
@@ -326,7 +345,7 @@ impl Page<'_> {
             text(w, &chat.description)?;
             w.write_all(b"</p>\n")?;
         }
-        let participants = self.t.participant_count();
+        let participants = self.index.participants;
         write!(
             w,
             "<ul class=\"stats\">\n<li><strong>{participants}</strong> {}</li>\n<li><strong>{}</strong> {}</li>\n",
@@ -334,7 +353,7 @@ impl Page<'_> {
             self.index.shown,
             plural(self.index.shown, "message", "messages"),
         )?;
-        let platforms = self.t.platforms();
+        let platforms = &self.index.platforms;
         if !platforms.is_empty() {
             w.write_all(b"<li>on ")?;
             for (i, p) in platforms.iter().enumerate() {
@@ -368,7 +387,7 @@ impl Page<'_> {
     fn footer<W: Write>(&self, w: &mut W) -> io::Result<()> {
         w.write_all(b"<footer class=\"bottom\">\n<p>Generated ")?;
         self.time(w, self.options.generated_at, true)?;
-        let participants = self.t.participant_count();
+        let participants = self.index.participants;
         write!(
             w,
             " by hashchat: {} {} from {participants} {}, {} {}.</p>\n</footer>\n",
@@ -399,7 +418,7 @@ impl Page<'_> {
                 text(w, &p.text)?;
                 w.write_all(b"</span></h2>\n")?;
             }
-            (Some(n), None) => write!(w, "<span class=\"qn\">Q{n}</span></h2>\n")?,
+            (Some(n), None) => writeln!(w, "<span class=\"qn\">Q{n}</span></h2>")?,
         }
         if intro {
             if let Some(intro) = &self.t.intro {
@@ -419,7 +438,7 @@ impl Page<'_> {
                 None => w.write_all(b"A point not in this transcript's chat")?,
             }
             let n = s.messages.len();
-            write!(w, " · {n} {}</p>\n", plural(n, "message", "messages"))?;
+            writeln!(w, " · {n} {}</p>", plural(n, "message", "messages"))?;
             if n == 0 && s.point.is_some_and(|p| p.posted_at.is_some()) {
                 w.write_all(b"<p class=\"empty\">No answers.</p>\n")?;
             }
@@ -513,8 +532,12 @@ impl Page<'_> {
         if highlight.is_some() {
             w.write_all(b"<p class=\"hl-label\">\xE2\x98\x85 Highlighted</p>\n")?;
         }
-        w.write_all(b"<p class=\"meta\">")?;
+        // The time is the link to the message's own anchor, as in the chat apps.
+        w.write_all(b"<p class=\"meta\"><a class=\"stamp\" href=\"#")?;
+        attr(w, anchor)?;
+        w.write_all(b"\">")?;
         self.time(w, m.sent_at, false)?;
+        w.write_all(b"</a>")?;
         if !m.withheld {
             if let Some(at) = m.edited_at {
                 w.write_all(b"<span class=\"edited\">(edited ")?;
@@ -524,18 +547,8 @@ impl Page<'_> {
                 w.write_all(b"<span class=\"edited\">(edited)</span>")?;
             }
         }
-        if let Some((href, label)) = permalink(m) {
-            w.write_all(b"<a class=\"perma\" href=\"")?;
-            attr(w, &href)?;
-            w.write_all(b"\"")?;
-            w.write_all(LINK_REL.as_bytes())?;
-            w.write_all(b">")?;
-            w.write_all(label.as_bytes())?;
-            w.write_all(b"</a>")?;
-        }
-        w.write_all(b"<a class=\"anchor\" href=\"#")?;
-        attr(w, anchor)?;
-        w.write_all(b"\" aria-label=\"Link to this message\">#</a></p>\n")?;
+        self.permalink(w, m)?;
+        w.write_all(b"</p>\n")?;
         if let Some(parent) = &m.reply_to {
             self.reply(w, m, parent)?;
         }
@@ -546,6 +559,27 @@ impl Page<'_> {
             self.attachments(w, m)?;
         }
         w.write_all(b"</article>\n")
+    }
+
+    /// The link to the message on its platform, if it has one we can build.
+    fn permalink<W: Write>(&self, w: &mut W, m: &MessageRecord) -> io::Result<()> {
+        match m.platform.as_str() {
+            "matrix" => {
+                w.write_all(b"<a class=\"perma\" href=\"https://matrix.to/#/")?;
+                escape::write_percent_encoded(w, &m.room)?;
+                w.write_all(b"/")?;
+                escape::write_percent_encoded(w, &m.platform_message_id)?;
+                w.write_all(b"\"")?;
+                w.write_all(LINK_REL.as_bytes())?;
+                w.write_all(b">on Matrix</a>")
+            }
+            // A Discord jump link is https://discord.com/channels/<guild>/<channel>/<message>,
+            // and the transcript doesn't carry the guild id yet: no link until the Discord
+            // adapter records it with the room.
+            "discord" => Ok(()),
+            // Loopback and web messages have no page of their own elsewhere.
+            _ => Ok(()),
+        }
     }
 
     fn reply<W: Write>(&self, w: &mut W, m: &MessageRecord, parent: &str) -> io::Result<()> {
@@ -637,46 +671,43 @@ impl Page<'_> {
     /// `<time datetime="2026-12-01T19:02:00Z">19:02 GMT</time>`, in the chat's zone; `full`
     /// adds the date.
     fn time<W: Write>(&self, w: &mut W, at: DateTime<Utc>, full: bool) -> io::Result<()> {
-        let local = at.with_timezone(&self.zone);
-        write!(
-            w,
-            "<time{} datetime=\"{:04}-{:02}-{:02}T{:02}:{:02}:{:02}Z\">",
-            if full { " class=\"full\"" } else { "" },
-            at.year(),
-            at.month(),
-            at.day(),
-            at.hour(),
-            at.minute(),
-            at.second(),
-        )?;
         if full {
-            text(w, &format_local(at, self.zone))?;
+            write_time(w, at, self.zone, true)
         } else {
-            write!(w, "{:02}:{:02} ", local.hour(), local.minute())?;
-            text(w, &local.offset().to_string())?;
+            let mut cache = self.last_time.borrow_mut();
+            let second = at.timestamp();
+            if cache.0 != second {
+                let mut buf = Vec::with_capacity(64);
+                write_time(&mut buf, at, self.zone, false)?;
+                cache.1 = String::from_utf8(buf).expect("escaped UTF-8");
+                cache.0 = second;
+            }
+            w.write_all(cache.1.as_bytes())
         }
-        w.write_all(b"</time>")
     }
 }
 
-/// The link to the message on its platform, and its label.
-fn permalink(m: &MessageRecord) -> Option<(String, &'static str)> {
-    match m.platform.as_str() {
-        "matrix" => Some((
-            format!(
-                "https://matrix.to/#/{}/{}",
-                escape::percent_encode_component(&m.room),
-                escape::percent_encode_component(&m.platform_message_id)
-            ),
-            "on Matrix",
-        )),
-        // A Discord jump link is https://discord.com/channels/<guild>/<channel>/<message>, and
-        // the transcript doesn't carry the guild id yet: no link until the Discord adapter
-        // records it with the room.
-        "discord" => None,
-        // Loopback and web messages have no page of their own elsewhere.
-        _ => None,
+/// `<time datetime="2026-12-01T19:02:00Z">19:02 GMT</time>`, in `zone`; `full` adds the date.
+fn write_time<W: Write>(w: &mut W, at: DateTime<Utc>, zone: Tz, full: bool) -> io::Result<()> {
+    let local = at.with_timezone(&zone);
+    write!(
+        w,
+        "<time{} datetime=\"{:04}-{:02}-{:02}T{:02}:{:02}:{:02}Z\">",
+        if full { " class=\"full\"" } else { "" },
+        at.year(),
+        at.month(),
+        at.day(),
+        at.hour(),
+        at.minute(),
+        at.second(),
+    )?;
+    if full {
+        text(w, &format_local(at, zone))?;
+    } else {
+        write!(w, "{:02}:{:02} ", local.hour(), local.minute())?;
+        text(w, &local.offset().to_string())?;
     }
+    w.write_all(b"</time>")
 }
 
 fn is_known_platform(p: &str) -> bool {
