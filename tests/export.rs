@@ -103,17 +103,45 @@ fn json_export_import_export_is_byte_identical_and_markdown_has_every_point() {
 }
 
 #[test]
-fn html_is_not_available_yet_and_unknown_sessions_fail() {
+fn the_html_export_is_one_self_contained_page_with_every_point() {
+    let scratch = demo_db();
+    let db = scratch.db_url();
+    let out = scratch.path("session.html");
+    let output = scratch.output(&[
+        "export",
+        "1",
+        "--format",
+        "html",
+        "--out",
+        out.to_str().unwrap(),
+        "--db",
+        &db,
+    ]);
+    let (_, stderr) = text(&output);
+    assert!(output.status.success(), "{stderr}");
+    let html = support::read(&out);
+    assert!(
+        html.starts_with("<!DOCTYPE html>") || html.starts_with("<!doctype html>"),
+        "{}",
+        &html[..80.min(html.len())]
+    );
+    for n in 1..=6 {
+        assert!(
+            html.contains(&format!("id=\"q{n}\"")),
+            "section Q{n} missing"
+        );
+    }
+    assert!(html.contains("Ada (demo)"));
+    assert!(
+        !html.contains("src=\"http") && !html.contains("<link"),
+        "no request to anywhere"
+    );
+}
+
+#[test]
+fn unknown_sessions_and_formats_fail() {
     let scratch = Scratch::new();
     let db = scratch.db_url();
-    let output = scratch.output(&["export", "1", "--format", "html", "--db", &db]);
-    let (_, stderr) = text(&output);
-    assert!(!output.status.success());
-    assert!(
-        stderr.contains("HTML export is not available yet"),
-        "{stderr}"
-    );
-
     let output = scratch.output(&["export", "42", "--format", "json", "--db", &db]);
     let (_, stderr) = text(&output);
     assert!(!output.status.success());

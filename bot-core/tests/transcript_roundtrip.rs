@@ -328,7 +328,10 @@ async fn the_markdown_story_reads_in_order_and_obeys_nothing() {
             "{md}"
         );
         assert!(md.contains("Europe/London"));
-        assert!(md.contains("**Participants:** 4 · **Messages:** 4 · **Platforms:** loopback"), "hidden fred is not counted:\n{md}");
+        assert!(
+            md.contains("**Participants:** 4 · **Messages:** 4 · **Platforms:** loopback"),
+            "hidden fred is not counted:\n{md}"
+        );
         let q: Vec<usize> = (1..=6)
             .map(|n| {
                 md.find(&format!("\n## Q{n} Point {n}?\n"))
@@ -349,8 +352,14 @@ async fn the_markdown_story_reads_in_order_and_obeys_nothing() {
         assert!(md.contains("4 messages from 4 participants on 6 points"));
         assert!(!md.contains("A2 me too"), "hidden messages are left out");
         assert!(md.contains("withheld at the author"), "bob opted out");
-        assert!(!md.contains("Agreed with ann"), "an opted-out author's words are withheld");
-        assert!(md.contains("A lively first half"), "the curator's note is shown");
+        assert!(
+            !md.contains("Agreed with ann"),
+            "an opted-out author's words are withheld"
+        );
+        assert!(
+            md.contains("A lively first half"),
+            "the curator's note is shown"
+        );
         assert!(md.contains("highlighted"), "the highlight is marked");
     })
     .await;

@@ -1,13 +1,14 @@
 //! `hashchat export <session> --format html|md|json [--out PATH]`: a session's transcript as a
 //! file.
 
-use std::io::Write as _;
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use anyhow::{bail, Context};
+use anyhow::Context;
 use bot_core::chat::load_chat_dir;
 use bot_core::model::Session;
+use bot_core::render::html::HtmlOptions;
 use bot_core::store::Store;
 use bot_core::transcript::{self, to_json};
 use clap::{Args, ValueEnum};
@@ -40,9 +41,6 @@ pub struct ExportArgs {
 }
 
 pub async fn export(args: &ExportArgs) -> anyhow::Result<ExitCode> {
-    if args.format == Format::Html {
-        bail!("HTML export is not available yet; use --format md or --format json");
-    }
     let (config, _) = load_config(&args.store.config)?;
     let store = open_store(&database_url(&args.store, &config)).await?;
     let Some(session) = find_session(&store, &args.session).await? else {
@@ -57,22 +55,28 @@ pub async fn export(args: &ExportArgs) -> anyhow::Result<ExitCode> {
             .and_then(|chats| chats.into_iter().find(|c| c.slug == session.chat_slug)),
     };
     let transcript = transcript::build(&store, session.id, fallback.as_ref()).await?;
-    let text = match args.format {
-        Format::Json => to_json(&transcript),
-        Format::Md => {
-            let mut text = String::new();
-            bot_core::render::markdown::render(&transcript, &mut text)
-                .context("rendering Markdown")?;
-            text
+    let render = |out: &mut dyn Write| -> std::io::Result<()> {
+        match args.format {
+            Format::Json => out.write_all(to_json(&transcript).as_bytes()),
+            Format::Md => {
+                let mut text = String::new();
+                bot_core::render::markdown::render(&transcript, &mut text)
+                    .map_err(|_| std::io::Error::other("rendering Markdown failed"))?;
+                out.write_all(text.as_bytes())
+            }
+            // Streamed: a session of 100,000 messages never sits in memory as one page.
+            Format::Html => {
+                let options = HtmlOptions::new(chrono::Utc::now());
+                bot_core::render::html::render(&transcript, &options, &mut &mut *out)
+            }
         }
-        Format::Html => unreachable!("refused above"),
     };
     match &args.out {
-        Some(path) => write_atomically(path, text.as_bytes())
+        Some(path) => write_atomically(path, render)
             .with_context(|| format!("cannot write {}", path.display()))?,
         None => {
-            let mut stdout = std::io::stdout().lock();
-            stdout.write_all(text.as_bytes())?;
+            let mut stdout = std::io::BufWriter::new(std::io::stdout().lock());
+            render(&mut stdout)?;
             stdout.flush()?;
         }
     }
@@ -89,9 +93,12 @@ pub async fn find_session(store: &Store, which: &str) -> anyhow::Result<Option<S
     Ok(store.find_session_by_uid(which).await?)
 }
 
-/// Writes `bytes` to a temporary file next to `path`, syncs it, and renames it over `path`, so
+/// Renders into a temporary file next to `path`, syncs it, and renames it over `path`, so
 /// a reader sees the old file or the whole new one, never half of it.
-fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+fn write_atomically(
+    path: &Path,
+    render: impl FnOnce(&mut dyn Write) -> std::io::Result<()>,
+) -> std::io::Result<()> {
     let dir = match path.parent() {
         Some(d) if !d.as_os_str().is_empty() => d,
         _ => Path::new("."),
@@ -102,8 +109,9 @@ fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
         .unwrap_or_else(|| "export".into());
     let temp = dir.join(format!(".{name}.{}.tmp", std::process::id()));
     let result = (|| {
-        let mut file = std::fs::File::create(&temp)?;
-        file.write_all(bytes)?;
+        let mut file = std::io::BufWriter::new(std::fs::File::create(&temp)?);
+        render(&mut file)?;
+        let file = file.into_inner().map_err(|e| e.into_error())?;
         file.sync_all()?;
         std::fs::rename(&temp, path)
     })();
