@@ -12,7 +12,7 @@ use chrono::Duration;
 use crate::chat::{load_chat_dir, parse_document, read_text, LocatedError, Node, Reader};
 
 /// Keys accepted at the top of hashchat.toml (all tables).
-pub const CONFIG_KEYS: &[&str] = &["database", "chats", "scheduler", "log", "data"];
+pub const CONFIG_KEYS: &[&str] = &["database", "chats", "scheduler", "log", "data", "media"];
 
 /// Environment variable that overrides `database.url` (applied by the binary).
 pub const DATABASE_URL_ENV: &str = "HASHCHAT_DATABASE_URL";
@@ -28,6 +28,7 @@ pub struct Config {
     pub scheduler: SchedulerConfig,
     pub log: LogConfig,
     pub data: DataConfig,
+    pub media: MediaConfig,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -69,6 +70,16 @@ pub struct DataConfig {
     pub dir: PathBuf,
 }
 
+/// Copies of attachments and avatars (in `data.dir`/media).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MediaConfig {
+    /// Files larger than this are not copied (the transcript links to the original); 0 copies
+    /// nothing.
+    pub max_megabytes: u32,
+}
+
+pub const DEFAULT_MEDIA_MAX_MEGABYTES: u32 = 20;
+
 pub const DEFAULT_DATABASE_URL: &str = "sqlite://data/hashchat.db";
 pub const DEFAULT_CATCH_UP_GRACE_MINUTES: u32 = 30;
 
@@ -92,6 +103,9 @@ impl Default for Config {
             },
             data: DataConfig {
                 dir: PathBuf::from("data"),
+            },
+            media: MediaConfig {
+                max_megabytes: DEFAULT_MEDIA_MAX_MEGABYTES,
             },
         }
     }
@@ -122,6 +136,16 @@ impl Config {
     /// The data directory (relative to the working directory unless absolute).
     pub fn data_dir(&self) -> &Path {
         &self.data.dir
+    }
+
+    /// Where copies of media are kept: `media` under the data directory.
+    pub fn media_dir(&self) -> PathBuf {
+        self.data.dir.join("media")
+    }
+
+    /// The largest file copied into the media store, in bytes (0: copy nothing).
+    pub fn media_max_bytes(&self) -> u64 {
+        u64::from(self.media.max_megabytes) * 1024 * 1024
     }
 
     /// The database URL from the file (the binary applies `HASHCHAT_DATABASE_URL` on top).
@@ -237,6 +261,12 @@ fn read_config(path: &Path, text: &str) -> (Config, Vec<LocatedError>) {
             config.data.dir = PathBuf::from(dir.value);
         }
     }
+    if let Some(node) = r.table(&root, "media") {
+        r.unknown_keys(&node, &["max_megabytes"]);
+        if let Some(Some(m)) = r.integer(&node, "max_megabytes", 0..=4096) {
+            config.media.max_megabytes = m;
+        }
+    }
     (config, r.into_errors())
 }
 
@@ -297,7 +327,7 @@ catch_up_grace_minutes = -5
                 "h.toml:4: log.format: unknown format `xml` (accepted: human, json)",
                 "h.toml:5: log.levl: unknown key (did you mean `level`?)",
                 "h.toml:7: scheduler.catch_up_grace_minutes: -5 is out of range (0 to 10080)",
-                "h.toml:8: extra: unknown key (accepted keys: database, chats, scheduler, log, data)",
+                "h.toml:8: extra: unknown key (accepted keys: database, chats, scheduler, log, data, media)",
             ]
         );
     }

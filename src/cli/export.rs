@@ -7,6 +7,7 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 use bot_core::chat::load_chat_dir;
+use bot_core::media::{InlineMedia, MediaStore};
 use bot_core::model::Session;
 use bot_core::render::html::HtmlOptions;
 use bot_core::store::Store;
@@ -55,6 +56,17 @@ pub async fn export(args: &ExportArgs) -> anyhow::Result<ExitCode> {
             .and_then(|chats| chats.into_iter().find(|c| c.slug == session.chat_slug)),
     };
     let transcript = transcript::build(&store, session.id, fallback.as_ref()).await?;
+    // Images copied when they arrived go into the page itself, so it stays self-contained.
+    let media_dir = config.media_dir();
+    let media = match args.format {
+        Format::Html if media_dir.is_dir() => {
+            let media = MediaStore::open(media_dir)?;
+            Some(std::sync::Arc::new(
+                InlineMedia::load(&store, &media, &transcript).await?,
+            ))
+        }
+        _ => None,
+    };
     let render = |out: &mut dyn Write| -> std::io::Result<()> {
         match args.format {
             Format::Json => out.write_all(to_json(&transcript).as_bytes()),
@@ -66,7 +78,10 @@ pub async fn export(args: &ExportArgs) -> anyhow::Result<ExitCode> {
             }
             // Streamed: a session of 100,000 messages never sits in memory as one page.
             Format::Html => {
-                let options = HtmlOptions::new(chrono::Utc::now());
+                let mut options = HtmlOptions::new(chrono::Utc::now());
+                if let Some(media) = &media {
+                    options.media = Some(media.clone());
+                }
                 bot_core::render::html::render(&transcript, &options, &mut &mut *out)
             }
         }

@@ -9,6 +9,7 @@ use bot_core::chat::load_chat_dir;
 use bot_core::clock::{AcceleratedClock, SharedClock, SystemClock};
 use bot_core::engine::{Engine, EngineSettings};
 use bot_core::loopback::LoopbackAdapter;
+use bot_core::media::{HttpFetcher, MediaCopier, MediaStore};
 use chrono::{DateTime, Utc};
 use clap::Args;
 
@@ -77,7 +78,19 @@ pub async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
         )),
         ..EngineSettings::default()
     };
-    let engine = Engine::new(store, clock, chats, settings);
+    let engine = Engine::new(store.clone(), clock, chats, settings);
+    if config.media_max_bytes() > 0 {
+        let media = MediaStore::open(config.media_dir()).with_context(|| {
+            format!(
+                "cannot create the media store {}",
+                config.media_dir().display()
+            )
+        })?;
+        let http = HttpFetcher::new().context("cannot set up the HTTP client for media")?;
+        let (copier, _task) =
+            MediaCopier::start(store, media, vec![Arc::new(http)], config.media_max_bytes());
+        engine.set_media_copier(copier);
+    }
 
     let loopback_log = args
         .loopback_log

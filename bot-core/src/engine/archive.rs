@@ -34,6 +34,12 @@ impl Engine {
             return Ok(Archived::NoSession);
         };
         let point = self.attribute(session_id, &message).await?;
+        let media: Vec<String> = message
+            .avatar_url
+            .iter()
+            .chain(message.attachments.iter().map(|a| &a.url))
+            .cloned()
+            .collect();
         let inserted = self
             .inner
             .store
@@ -43,6 +49,14 @@ impl Engine {
                 message,
             }])
             .await?;
+        if inserted > 0 {
+            if let Some(copier) = self.media_copier() {
+                // Platform links expire: copy now, in the background, never holding up ingest.
+                for url in &media {
+                    copier.enqueue(url);
+                }
+            }
+        }
         Ok(if inserted == 0 {
             Archived::Duplicate {
                 session: session_id,

@@ -24,6 +24,7 @@ use crate::adapter::{Adapter, Inbound};
 use crate::chat::Chat;
 use crate::clock::SharedClock;
 use crate::ids::{Platform, RoomRef};
+use crate::media::MediaCopier;
 use crate::model::{Session, SessionId};
 use crate::store::{Store, StoreError};
 
@@ -81,6 +82,8 @@ struct Inner {
     session_writes: tokio::sync::Mutex<()>,
     /// Serialises outbox delivery so the scheduler and a command never post one entry twice.
     delivering: tokio::sync::Mutex<()>,
+    /// Copies attachments and avatars of archived messages, when configured.
+    media: RwLock<Option<MediaCopier>>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -112,6 +115,7 @@ impl Engine {
                 wake: Notify::new(),
                 session_writes: tokio::sync::Mutex::new(()),
                 delivering: tokio::sync::Mutex::new(()),
+                media: RwLock::new(None),
             }),
         }
     }
@@ -133,6 +137,19 @@ impl Engine {
         adapters.insert(adapter.platform(), adapter);
         drop(adapters);
         self.inner.wake.notify_one();
+    }
+
+    /// From now on, the attachments and avatars of archived messages are copied by `copier`.
+    pub fn set_media_copier(&self, copier: MediaCopier) {
+        *self.inner.media.write().unwrap_or_else(|e| e.into_inner()) = Some(copier);
+    }
+
+    fn media_copier(&self) -> Option<MediaCopier> {
+        self.inner
+            .media
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
     }
 
     pub fn chat(&self, slug: &str) -> Option<Arc<Chat>> {

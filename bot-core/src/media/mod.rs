@@ -7,6 +7,7 @@
 
 mod copier;
 mod fetch;
+mod inline;
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -15,6 +16,7 @@ use sha2::{Digest, Sha256};
 
 pub use copier::MediaCopier;
 pub use fetch::{FetchError, Fetched, HttpFetcher, MediaFetcher};
+pub use inline::InlineMedia;
 
 /// Media larger than this is not copied unless the config says otherwise.
 pub const DEFAULT_MAX_BYTES: u64 = 20 * 1024 * 1024;
