@@ -6,6 +6,7 @@
 //! Nothing in this crate knows about serenity or matrix-sdk.
 
 pub mod adapter;
+pub mod calendar;
 pub mod chat;
 pub mod clock;
 pub mod command;
