@@ -58,6 +58,24 @@ pub async fn session(State(state): State<WebState>, Path(file): Path<String>) ->
         Ok(t) => t,
         Err(e) => return internal(e),
     };
+    let unlisted = chat.visibility == bot_core::chat::Visibility::Unlisted;
+    let mut response = respond(&state, t, uid, format).await;
+    if unlisted {
+        // Served by link only: ask search engines not to index it either.
+        response.headers_mut().insert(
+            axum::http::HeaderName::from_static("x-robots-tag"),
+            axum::http::HeaderValue::from_static("noindex"),
+        );
+    }
+    response
+}
+
+async fn respond(
+    state: &WebState,
+    t: bot_core::transcript::Transcript,
+    uid: &str,
+    format: Format,
+) -> Response {
     let download = |ext: &str| format!("attachment; filename=\"hashchat-{uid}.{ext}\"");
     match format {
         Format::Json => (

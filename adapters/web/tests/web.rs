@@ -392,12 +392,19 @@ async fn sessions_are_served_with_downloads_and_unlisted_only_by_url() {
         .ends_with(".md\""));
     assert!(r.text().await.unwrap().contains("newest zebras"));
 
-    // Unlisted: served by link, in every format; never listed or found.
+    // Unlisted: served by link, in every format, marked noindex; never listed or found.
     for suffix in ["", ".md", ".json"] {
-        let (status, body) = site.text(&format!("/s/{}{suffix}", site.unlisted)).await;
-        assert_eq!(status, 200, "{suffix}");
-        assert!(body.contains("unlisted zebras secret"));
+        let r = site.get(&format!("/s/{}{suffix}", site.unlisted)).await;
+        assert_eq!(r.status(), 200, "{suffix}");
+        assert_eq!(r.headers()["x-robots-tag"], "noindex");
+        assert!(r.text().await.unwrap().contains("unlisted zebras secret"));
     }
+    assert!(site
+        .get(&format!("/s/{uid}"))
+        .await
+        .headers()
+        .get("x-robots-tag")
+        .is_none());
     let (_, body) = site.text("/search?q=unlisted").await;
     assert!(!body.contains(&site.unlisted) && !body.contains("unlisted zebras"));
 }
@@ -502,6 +509,12 @@ async fn hostile_queries_never_fail() {
         assert!(status == 200 || status == 400, "{q:.40}: {status}");
         assert_inert("/search", &body);
     }
+    // The hostile messages themselves are found, and their excerpts are inert.
+    let (status, body) = site.text("/search?q=alert").await;
+    assert_eq!(status, 200);
+    assert!(!body.contains("No messages match"));
+    assert!(body.contains("&lt;script&gt;alert(1)&lt;/script&gt;"));
+    assert_inert("/search?q=alert", &body);
     let (_, body) = site
         .text("/search?q=%3Cscript%3Ealert(1)%3C/script%3E")
         .await;
@@ -557,6 +570,16 @@ async fn every_response_carries_the_security_headers() {
         assert_eq!(h["x-content-type-options"], "nosniff", "{path}");
         assert_eq!(h["referrer-policy"], "no-referrer", "{path}");
     }
+    // Other methods too.
+    let r = site
+        .client
+        .post(format!("{}/s/{}", site.base, site.public[0]))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 405);
+    assert_eq!(r.headers()["x-content-type-options"], "nosniff");
+    assert!(r.headers().contains_key("content-security-policy"));
     let r = site.get("/style.css").await;
     assert_eq!(r.headers()["content-type"], "text/css; charset=utf-8");
 }
