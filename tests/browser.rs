@@ -169,3 +169,77 @@ async fn the_browser_check_sees_foreign_requests_and_console_errors() {
         report.errors
     );
 }
+
+/// The archive index and the session page, served by `hashchat serve`: no console errors and
+/// no request beyond the server's own origin.
+#[tokio::test]
+async fn the_archive_index_and_session_page_load_cleanly_from_the_server() {
+    let scratch = Scratch::new();
+    let config = scratch.write_config();
+    let example = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/config/chats/interlibnet.toml"
+    ))
+    .unwrap();
+    scratch.write("chats/interlibnet.toml", &example);
+    let json = scratch.write("big.json", &to_json(&big_transcript()));
+    let output = scratch.output(&[
+        "import",
+        json.to_str().unwrap(),
+        "--config",
+        config.to_str().unwrap(),
+    ]);
+    assert!(output.status.success(), "{}", text(&output).1);
+
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let origin = format!("http://127.0.0.1:{port}");
+    let listen = format!("127.0.0.1:{port}");
+    let mut server = scratch.spawn(
+        &[
+            "serve",
+            "--listen",
+            &listen,
+            "--config",
+            config.to_str().unwrap(),
+        ],
+        "serve.log",
+    );
+    wait_for(
+        std::time::Duration::from_secs(30),
+        "the server to answer",
+        || std::net::TcpStream::connect(&listen).is_ok(),
+    );
+
+    let browser = Browser::start();
+    for (path, shot) in [
+        ("/", "archive-index.png"),
+        (
+            "/s/0123456789abcdef0123456789abcdef",
+            "archive-session-500.png",
+        ),
+    ] {
+        let url = format!("{origin}{path}");
+        let report = browser.visit(&url, &screenshots().join(shot)).await;
+        assert!(
+            report.errors.is_empty(),
+            "{path}: console errors: {:#?}",
+            report.errors
+        );
+        let elsewhere: Vec<&String> = report
+            .requests
+            .iter()
+            .filter(|r| !r.starts_with(&format!("{origin}/")) && !r.starts_with("data:"))
+            .collect();
+        assert!(
+            elsewhere.is_empty(),
+            "{path}: requests beyond the origin: {elsewhere:?}"
+        );
+        assert_eq!(report.requests.first(), Some(&url));
+    }
+    let _ = server.kill();
+    let _ = server.wait();
+}

@@ -12,7 +12,15 @@ use chrono::Duration;
 use crate::chat::{load_chat_dir, parse_document, read_text, LocatedError, Node, Reader};
 
 /// Keys accepted at the top of hashchat.toml (all tables).
-pub const CONFIG_KEYS: &[&str] = &["database", "chats", "scheduler", "log", "data", "media"];
+pub const CONFIG_KEYS: &[&str] = &[
+    "database",
+    "chats",
+    "scheduler",
+    "log",
+    "data",
+    "media",
+    "web",
+];
 
 /// Environment variable that overrides `database.url` (applied by the binary).
 pub const DATABASE_URL_ENV: &str = "HASHCHAT_DATABASE_URL";
@@ -29,6 +37,7 @@ pub struct Config {
     pub log: LogConfig,
     pub data: DataConfig,
     pub media: MediaConfig,
+    pub web: WebConfig,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -78,6 +87,14 @@ pub struct MediaConfig {
     pub max_megabytes: u32,
 }
 
+/// The archive's web server (`hashchat serve`; `hashchat run` starts it too when `listen` is
+/// set).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct WebConfig {
+    /// `HOST:PORT` to listen on, e.g. `127.0.0.1:8080`; `None`: `run` starts no web server.
+    pub listen: Option<std::net::SocketAddr>,
+}
+
 pub const DEFAULT_MEDIA_MAX_MEGABYTES: u32 = 20;
 
 pub const DEFAULT_DATABASE_URL: &str = "sqlite://data/hashchat.db";
@@ -107,6 +124,7 @@ impl Default for Config {
             media: MediaConfig {
                 max_megabytes: DEFAULT_MEDIA_MAX_MEGABYTES,
             },
+            web: WebConfig::default(),
         }
     }
 }
@@ -267,6 +285,22 @@ fn read_config(path: &Path, text: &str) -> (Config, Vec<LocatedError>) {
             config.media.max_megabytes = m;
         }
     }
+    if let Some(node) = r.table(&root, "web") {
+        r.unknown_keys(&node, &["listen"]);
+        if let Some(listen) = r.string(&node, "listen", None) {
+            match listen.value.trim().parse::<std::net::SocketAddr>() {
+                Ok(addr) => config.web.listen = Some(addr),
+                Err(_) => r.error(
+                    listen.line,
+                    listen.field,
+                    format!(
+                        "`{}` is not an address to listen on (IP:PORT, e.g. `127.0.0.1:8080`)",
+                        listen.value
+                    ),
+                ),
+            }
+        }
+    }
     (config, r.into_errors())
 }
 
@@ -287,6 +321,29 @@ mod tests {
         assert!(config.chats_dir().ends_with("config/chats"));
         let chats = load_chat_dir(&config.chats_dir()).unwrap();
         assert!(chats.iter().any(|c| c.slug == "interlibnet"));
+    }
+
+    #[test]
+    fn the_web_section_is_read_and_checked() {
+        assert_eq!(Config::default().web.listen, None);
+        let config =
+            Config::parse(Path::new("h.toml"), "[web]\nlisten = \"127.0.0.1:8080\"\n").unwrap();
+        assert_eq!(config.web.listen, Some("127.0.0.1:8080".parse().unwrap()));
+        let errors: Vec<String> = Config::parse(
+            Path::new("h.toml"),
+            "[web]\nlisten = \"localhost\"\nport = 1\n",
+        )
+        .unwrap_err()
+        .iter()
+        .map(ToString::to_string)
+        .collect();
+        assert_eq!(
+            errors,
+            [
+                "h.toml:2: web.listen: `localhost` is not an address to listen on (IP:PORT, e.g. `127.0.0.1:8080`)",
+                "h.toml:3: web.port: unknown key (accepted keys: listen)",
+            ]
+        );
     }
 
     #[test]
@@ -327,7 +384,7 @@ catch_up_grace_minutes = -5
                 "h.toml:4: log.format: unknown format `xml` (accepted: human, json)",
                 "h.toml:5: log.levl: unknown key (did you mean `level`?)",
                 "h.toml:7: scheduler.catch_up_grace_minutes: -5 is out of range (0 to 10080)",
-                "h.toml:8: extra: unknown key (accepted keys: database, chats, scheduler, log, data, media)",
+                "h.toml:8: extra: unknown key (accepted keys: database, chats, scheduler, log, data, media, web)",
             ]
         );
     }

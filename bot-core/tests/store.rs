@@ -36,6 +36,8 @@ store_tests!(
     curation_is_kept_with_who_and_when,
     sessions_get_a_unique_uid_and_are_found_by_it,
     the_chat_snapshot_is_kept_with_its_step_once,
+    search_finds_words_and_respects_curation,
+    search_never_fails_on_hostile_queries,
 );
 
 // ---- fixtures ----------------------------------------------------------------------------
@@ -1285,4 +1287,182 @@ async fn curation_is_kept_with_who_and_when(store: Store) {
     assert_eq!(store.opted_out().await.unwrap(), vec![alice.clone()]);
     assert!(store.set_opt_out(&alice, false, at).await.unwrap());
     assert!(store.opted_out().await.unwrap().is_empty());
+}
+
+// ---- search ------------------------------------------------------------------------------
+
+/// A started session of chat `slug` with messages `(id, author, body)`.
+async fn searchable(store: &Store, slug: &str, messages: &[(&str, &str, &str)]) -> SessionId {
+    let id = session(store, slug).await;
+    let s = store.get_session(id).await.unwrap().unwrap();
+    assert!(store
+        .update_session(id, &running_update(s.next_step, Some(1), t(19, 0, 0, 0)))
+        .await
+        .unwrap());
+    let batch: Vec<_> = messages
+        .iter()
+        .enumerate()
+        .map(|(i, (mid, author, body))| {
+            let mut m = msg(id, Platform::Matrix, mid, t(18, 1, i as u32, 0));
+            m.message.author_id = (*author).to_owned();
+            m.message.author_name = author.trim_start_matches('@').to_owned();
+            m.message.body = (*body).to_owned();
+            m
+        })
+        .collect();
+    store.append_messages(&batch).await.unwrap();
+    id
+}
+
+async fn search_finds_words_and_respects_curation(store: Store) {
+    let chats = vec!["pub".to_owned(), "other".to_owned()];
+    let id = searchable(
+        &store,
+        "pub",
+        &[
+            ("$1", "@alice:x", "Libraries love Zebras"),
+            ("$2", "@bob:x", "zebra crossings"),
+            ("$3", "@carol:x", "zebras again, from Carol"),
+            ("$4", "@dave:x", "hidden zebras"),
+            ("$5", "@erin:x", "deleted zebras"),
+            ("$6", "@alice:x", "nothing to see"),
+        ],
+    )
+    .await;
+    searchable(
+        &store,
+        "private",
+        &[("$p", "@alice:x", "zebras in private")],
+    )
+    .await;
+    // Never started: not searchable.
+    let unstarted = session(&store, "pub").await;
+    let mut m = msg(unstarted, Platform::Matrix, "$u", t(18, 5, 0, 0));
+    m.message.body = "zebras before the start".into();
+    store.append_messages(&[m]).await.unwrap();
+
+    let ids = |hits: &[bot_core::store::SearchHit]| {
+        hits.iter()
+            .map(|h| h.platform_msg_id.clone())
+            .collect::<Vec<_>>()
+    };
+    let hits = store.search_messages("ZEBRAS", &chats, 50).await.unwrap();
+    assert_eq!(ids(&hits), ["$1", "$3", "$4", "$5"]);
+    assert_eq!(hits[0].session_id, id);
+    assert_eq!(hits[0].chat_slug, "pub");
+    assert_eq!(hits[0].author_name, "alice:x");
+    assert_eq!(hits[0].excerpt, "Libraries love Zebras");
+    // Every word must match.
+    let hits = store
+        .search_messages("zebras carol", &chats, 50)
+        .await
+        .unwrap();
+    assert_eq!(ids(&hits), ["$3"]);
+    assert!(
+        store
+            .search_messages("zebras", &chats, 2)
+            .await
+            .unwrap()
+            .len()
+            == 2
+    );
+
+    let moderator: UserRef = "matrix:@mod:x".parse().unwrap();
+    let at = t(20, 0, 0, 0);
+    store
+        .set_mark(
+            bot_core::store::Mark::Hidden,
+            Platform::Matrix,
+            "$4",
+            true,
+            &moderator,
+            at,
+        )
+        .await
+        .unwrap();
+    store
+        .record_deletion(Platform::Matrix, "$5", at)
+        .await
+        .unwrap();
+    store
+        .set_opt_out(&"matrix:@carol:x".parse().unwrap(), true, at)
+        .await
+        .unwrap();
+    let hits = store.search_messages("zebras", &chats, 50).await.unwrap();
+    assert_eq!(ids(&hits), ["$1"]);
+
+    // An edit is searched by its new text, not the old.
+    store
+        .record_edit(Platform::Matrix, "$6", "now about giraffes", None, at)
+        .await
+        .unwrap();
+    assert_eq!(
+        ids(&store.search_messages("giraffes", &chats, 50).await.unwrap()),
+        ["$6"]
+    );
+    assert!(store
+        .search_messages("nothing", &chats, 50)
+        .await
+        .unwrap()
+        .is_empty());
+    // Chats not asked for are not searched.
+    assert!(store
+        .search_messages("zebras", &[], 50)
+        .await
+        .unwrap()
+        .is_empty());
+    assert_eq!(
+        ids(&store
+            .search_messages("zebras", &["private".to_owned()], 50)
+            .await
+            .unwrap()),
+        ["$p"]
+    );
+}
+
+async fn search_never_fails_on_hostile_queries(store: Store) {
+    let chats = vec!["pub".to_owned()];
+    searchable(
+        &store,
+        "pub",
+        &[("$1", "@alice:x", "near the quote \"or\" star * NEAR(a b)")],
+    )
+    .await;
+    let long = "a".repeat(10_000);
+    let hostile = [
+        "\"",
+        "*",
+        "NEAR(",
+        ") OR (",
+        "a OR",
+        "AND",
+        "NOT x",
+        "body:x",
+        "^x",
+        "\0",
+        "x\0y",
+        "\"unbalanced",
+        "'; DROP TABLE messages; --",
+        "a:b",
+        "-x",
+        "!",
+        "&|",
+        "{}",
+        "",
+        "   ",
+        long.as_str(),
+        "%",
+        "_",
+        "\\",
+        "near(",
+        "\u{202e}",
+    ];
+    for q in hostile {
+        let result = store.search_messages(q, &chats, 50).await;
+        assert!(result.is_ok(), "{q:?}: {result:?}");
+    }
+    let hits = store.search_messages("NEAR(", &chats, 50).await.unwrap();
+    assert_eq!(hits.len(), 1, "NEAR is a word here, not an operator");
+    let hits = store.search_messages("\"or\"", &chats, 50).await.unwrap();
+    assert_eq!(hits.len(), 1);
 }

@@ -8,6 +8,7 @@ mod export;
 mod import;
 mod migrate;
 mod run;
+mod serve;
 mod sessions;
 mod transcript;
 
@@ -41,6 +42,8 @@ enum Command {
     Transcript(transcript::TranscriptArgs),
     /// Export one session's transcript as HTML, Markdown or JSON (to stdout, or --out PATH).
     Export(export::ExportArgs),
+    /// Serve the archive on the web: past sessions, search, upcoming chats, /healthz.
+    Serve(serve::ServeArgs),
     /// Import a JSON transcript (from `export --format json`) as a new session; prints its id.
     Import(import::ImportArgs),
 }
@@ -73,5 +76,6 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Transcript(args) => transcript::transcript(&args).await,
         Command::Export(args) => export::export(&args).await,
         Command::Import(args) => import::import(&args).await,
+        Command::Serve(args) => serve::serve(args).await,
     }
 }

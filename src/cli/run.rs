@@ -78,6 +78,7 @@ pub async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
         )),
         ..EngineSettings::default()
     };
+    let web_chats = chats.clone();
     let engine = Engine::new(store.clone(), clock, chats, settings);
     if config.media_max_bytes() > 0 {
         let media = MediaStore::open(config.media_dir()).with_context(|| {
@@ -102,6 +103,33 @@ pub async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
         .with_context(|| format!("cannot read the loopback log {}", loopback_log.display()))?;
     engine.register_adapter(loopback);
 
-    engine.run(shutdown_signal()).await?;
+    // The web archive, when configured, stops with the engine.
+    let (stop_tx, mut stop_rx) = tokio::sync::watch::channel(false);
+    let web = match config.web.listen {
+        Some(addr) => {
+            let listener = super::serve::bind(addr).await?;
+            let state = super::serve::web_state(&config, engine.store().clone(), web_chats)?;
+            let stopped = async move {
+                let _ = stop_rx.changed().await;
+            };
+            Some(tokio::spawn(hashchat_web::serve(listener, state, stopped)))
+        }
+        None => None,
+    };
+    let outcome = engine
+        .run(async move {
+            shutdown_signal().await;
+            let _ = stop_tx.send(true);
+        })
+        .await;
+    if let Some(web) = web {
+        // `stop_tx` is gone by now, so the server is shutting down.
+        match tokio::time::timeout(std::time::Duration::from_secs(10), web).await {
+            Ok(Ok(Err(e))) => tracing::warn!(error = %e, "the web server failed"),
+            Err(_) => tracing::warn!("the web server did not stop within 10 s"),
+            _ => {}
+        }
+    }
+    outcome?;
     Ok(ExitCode::SUCCESS)
 }

@@ -27,12 +27,13 @@ impl InlineMedia {
         media: &MediaStore,
         transcript: &Transcript,
     ) -> Result<InlineMedia, StoreError> {
-        let urls = transcript.messages.iter().flat_map(|m| {
-            m.author
-                .avatar_url
-                .iter()
-                .chain(m.attachments.iter().map(|a| &a.url))
-        });
+        // Collected before the first await, so the future stays `Send` (an iterator of
+        // closures held across an await is not, to today's compiler).
+        let mut urls: Vec<&String> = Vec::new();
+        for m in &transcript.messages {
+            urls.extend(m.author.avatar_url.iter());
+            urls.extend(m.attachments.iter().map(|a| &a.url));
+        }
         let mut by_url = HashMap::new();
         for url in urls {
             if by_url.contains_key(url) {

@@ -24,6 +24,7 @@ mod media;
 mod messages;
 mod outbox;
 mod rsvps;
+mod search;
 mod sessions;
 mod steps;
 
@@ -37,6 +38,7 @@ use sqlx::{Any, AnyPool, Executor, Transaction};
 /// Which database a [`Store`] sits on.
 pub use curation::{CuratorNote, Mark, MarkedMessage};
 pub use media::MediaCopy;
+pub use search::{search_terms, SearchHit, MAX_TERMS, MAX_TERM_CHARS};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Backend {

@@ -1,0 +1,129 @@
+//! `/s/{uid}` (the HTML transcript), `/s/{uid}.md` and `/s/{uid}.json` (downloads).
+//!
+//! The uid must be exactly 32 lowercase hex digits. The session must have started, and its
+//! chat (as configured now) must be public or unlisted; otherwise, and for a chat no longer
+//! configured, the answer is 404, the same as for a uid that does not exist.
+//!
+//! Media: when the server has a media store, the page's images are inlined as `data:` URIs
+//! (`InlineMedia`), exactly as in `hashchat export --format html`, so there is no media route
+//! to guard and a private chat's images are never reachable by hash.
+
+use std::sync::Arc;
+
+use axum::extract::{Path, State};
+use axum::http::header::{CONTENT_DISPOSITION, CONTENT_TYPE};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use bot_core::media::InlineMedia;
+use bot_core::render::html::{self, HtmlOptions};
+use bot_core::render::markdown;
+use bot_core::transcript::{self, to_json};
+
+use crate::page::{internal, not_found};
+use crate::{params, WebState};
+
+enum Format {
+    Html,
+    Markdown,
+    Json,
+}
+
+fn parse(file: &str) -> Option<(&str, Format)> {
+    let (uid, format) = if let Some(u) = file.strip_suffix(".md") {
+        (u, Format::Markdown)
+    } else if let Some(u) = file.strip_suffix(".json") {
+        (u, Format::Json)
+    } else {
+        (file, Format::Html)
+    };
+    Some((params::uid(uid)?, format))
+}
+
+pub async fn session(State(state): State<WebState>, Path(file): Path<String>) -> Response {
+    let Some((uid, format)) = parse(&file) else {
+        return not_found();
+    };
+    let session = match state.store.find_session_by_uid(uid).await {
+        Ok(Some(s)) => s,
+        Ok(None) => return not_found(),
+        Err(e) => return internal(e),
+    };
+    if session.started_at.is_none() {
+        return not_found();
+    }
+    let Some(chat) = state.servable_chat(&session.chat_slug) else {
+        return not_found();
+    };
+    let t = match transcript::build(&state.store, session.id, Some(chat)).await {
+        Ok(t) => t,
+        Err(e) => return internal(e),
+    };
+    let unlisted = chat.visibility == bot_core::chat::Visibility::Unlisted;
+    let mut response = respond(&state, t, uid, format).await;
+    if unlisted {
+        // Served by link only: ask search engines not to index it either.
+        response.headers_mut().insert(
+            axum::http::HeaderName::from_static("x-robots-tag"),
+            axum::http::HeaderValue::from_static("noindex"),
+        );
+    }
+    response
+}
+
+async fn respond(
+    state: &WebState,
+    t: bot_core::transcript::Transcript,
+    uid: &str,
+    format: Format,
+) -> Response {
+    let download = |ext: &str| format!("attachment; filename=\"hashchat-{uid}.{ext}\"");
+    match format {
+        Format::Json => (
+            [
+                (CONTENT_TYPE, "application/json".to_owned()),
+                (CONTENT_DISPOSITION, download("json")),
+            ],
+            to_json(&t),
+        )
+            .into_response(),
+        Format::Markdown => {
+            let mut out = String::new();
+            if let Err(e) = markdown::render(&t, &mut out) {
+                return internal(e);
+            }
+            (
+                [
+                    (CONTENT_TYPE, "text/markdown; charset=utf-8".to_owned()),
+                    (CONTENT_DISPOSITION, download("md")),
+                ],
+                out,
+            )
+                .into_response()
+        }
+        Format::Html => {
+            let mut options = HtmlOptions::new(state.clock.now());
+            if let Some(media) = &state.media {
+                match InlineMedia::load(&state.store, media, &t).await {
+                    Ok(inline) => options.media = Some(Arc::new(inline)),
+                    Err(e) => return internal(e),
+                }
+            }
+            // The renderer is synchronous; a big session is rendered off the async workers.
+            let rendered = tokio::task::spawn_blocking(move || {
+                let mut out = Vec::with_capacity(64 * 1024);
+                html::render(&t, &options, &mut out).map(|()| out)
+            })
+            .await;
+            match rendered {
+                Ok(Ok(page)) => (
+                    StatusCode::OK,
+                    [(CONTENT_TYPE, "text/html; charset=utf-8")],
+                    page,
+                )
+                    .into_response(),
+                Ok(Err(e)) => internal(e),
+                Err(e) => internal(e),
+            }
+        }
+    }
+}
