@@ -716,3 +716,25 @@ async fn anyone_can_opt_out_and_back_in() {
     assert!(world.command("ann", "optin").await.starts_with("Done"));
     assert!(world.engine.store().opted_out().await.unwrap().is_empty());
 }
+
+#[tokio::test]
+async fn only_moderators_purge_and_purging_erases_opted_out_words() {
+    let world = World::new(chat()).await;
+    let session = started(&world).await;
+    let (said, _) = world.say("ann", "A1 something I regret", None).await;
+    world.command("ann", "optout").await;
+    assert!(world
+        .command("visitor", "purge")
+        .await
+        .contains("Only moderators"));
+    assert!(world
+        .command(MODERATOR, "purge")
+        .await
+        .contains("Purged 1 message"));
+    let stored = world.messages(session).await;
+    let purged = stored
+        .iter()
+        .find(|m| m.message.platform_msg_id == said)
+        .unwrap();
+    assert_eq!(purged.message.body, bot_core::transcript::WITHHELD);
+}

@@ -857,3 +857,17 @@ fn sample_page() {
         std::fs::write(path, render(&fixture())).unwrap();
     }
 }
+
+/// The same hostile transcript as JSON: pure data, every string back exactly as it went in,
+/// and no raw C0 control character in the file (JSON escapes them).
+#[test]
+fn hostile_corpus_survives_json_exactly() {
+    let (t, _) = hostile_transcript();
+    let json = bot_core::transcript::to_json(&t);
+    assert!(
+        !json.chars().any(|c| c < ' ' && c != '\n'),
+        "raw C0 control characters in the JSON"
+    );
+    let back: Transcript = serde_json::from_str(&json).unwrap();
+    assert_eq!(back, t);
+}

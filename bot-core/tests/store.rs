@@ -34,6 +34,7 @@ store_tests!(
     list_sessions_counts_messages_newest_first,
     corrupt_rows_are_reported_not_panicked_on,
     curation_is_kept_with_who_and_when,
+    purging_erases_only_opted_out_words_in_that_chat,
     sessions_get_a_unique_uid_and_are_found_by_it,
     the_chat_snapshot_is_kept_with_its_step_once,
     search_finds_words_and_respects_curation,
@@ -1465,4 +1466,76 @@ async fn search_never_fails_on_hostile_queries(store: Store) {
     assert_eq!(hits.len(), 1, "NEAR is a word here, not an operator");
     let hits = store.search_messages("\"or\"", &chats, 50).await.unwrap();
     assert_eq!(hits.len(), 1);
+}
+
+async fn purging_erases_only_opted_out_words_in_that_chat(store: Store) {
+    let here = session(&store, "purged").await;
+    let elsewhere = session(&store, "kept").await;
+    let moderator: UserRef = "matrix:@mod:example.org".parse().unwrap();
+    let mut from_alice = msg(here, Platform::Matrix, "$alice", t(18, 1, 0, 0));
+    from_alice.message.attachments = vec![attachment(1)];
+    let mut from_bob = msg(here, Platform::Matrix, "$bob", t(18, 2, 0, 0));
+    from_bob.message.author_id = "@bob:example.org".into();
+    let alice_elsewhere = msg(elsewhere, Platform::Matrix, "$alice2", t(18, 3, 0, 0));
+    store
+        .append_messages(&[from_alice, from_bob, alice_elsewhere])
+        .await
+        .unwrap();
+    store
+        .record_edit(
+            Platform::Matrix,
+            "$alice",
+            "A1: edited",
+            None,
+            t(18, 5, 0, 0),
+        )
+        .await
+        .unwrap();
+    let alice: UserRef = "matrix:@alice:example.org".parse().unwrap();
+    store
+        .set_opt_out(&alice, true, t(18, 6, 0, 0))
+        .await
+        .unwrap();
+
+    assert_eq!(
+        store
+            .purge_opted_out("purged", &moderator, t(18, 7, 0, 0))
+            .await
+            .unwrap(),
+        1
+    );
+    assert_eq!(
+        store
+            .purge_opted_out("purged", &moderator, t(18, 8, 0, 0))
+            .await
+            .unwrap(),
+        0,
+        "nothing left"
+    );
+    let purged = store
+        .find_message(Platform::Matrix, "$alice")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(purged.message.body, bot_core::transcript::WITHHELD);
+    assert_eq!(purged.message.formatted_body, None);
+    assert!(purged.edits.is_empty() && purged.message.attachments.is_empty());
+    let bob = store
+        .find_message(Platform::Matrix, "$bob")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        bob.message.body, "A1: answer $bob",
+        "someone who did not opt out is untouched"
+    );
+    let other_chat = store
+        .find_message(Platform::Matrix, "$alice2")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        other_chat.message.body, "A1: answer $alice2",
+        "another chat's archive is untouched"
+    );
 }

@@ -22,6 +22,7 @@ mod note;
 mod optin;
 mod optout;
 mod pause;
+mod purge;
 mod resume;
 mod schedule;
 mod start;
@@ -87,6 +88,7 @@ pub enum Command {
     },
     OptOut,
     OptIn,
+    Purge,
     Help {
         topic: Option<String>,
     },
@@ -113,6 +115,7 @@ impl Command {
             Command::Unhide { .. } => &unhide::SPEC,
             Command::OptOut => &optout::SPEC,
             Command::OptIn => &optin::SPEC,
+            Command::Purge => &purge::SPEC,
             Command::Help { .. } => &help::SPEC,
         }
     }
@@ -155,6 +158,7 @@ impl fmt::Display for Command {
             | Command::Unhide { message: None }
             | Command::OptOut
             | Command::OptIn
+            | Command::Purge
             | Command::Help { topic: None } => Ok(()),
         }
     }
@@ -187,7 +191,7 @@ pub struct Arg {
 }
 
 /// Every command, in the order the overview lists them.
-static COMMANDS: [&CommandSpec; 18] = [
+static COMMANDS: [&CommandSpec; 19] = [
     &start::SPEC,
     &stop::SPEC,
     &pause::SPEC,
@@ -199,6 +203,7 @@ static COMMANDS: [&CommandSpec; 18] = [
     &highlight::SPEC,
     &hide::SPEC,
     &unhide::SPEC,
+    &purge::SPEC,
     &upcoming::SPEC,
     &join::SPEC,
     &leave::SPEC,
@@ -420,8 +425,8 @@ mod tests {
         assert_eq!(
             error("strat interlibnet"),
             "unknown command `strat`; did you mean `start`? Commands: start, stop, pause, resume, \
-             next, schedule, cancel, note, highlight, hide, unhide, upcoming, join, leave, \
-             transcript, optout, optin, help"
+             next, schedule, cancel, note, highlight, hide, unhide, purge, upcoming, join, \
+             leave, transcript, optout, optin, help"
         );
         assert!(error("stpo").contains("did you mean `stop`?"));
         assert!(error("trans").contains("did you mean `transcript`?"));
@@ -459,6 +464,7 @@ mod tests {
             "highlight",
             "hide",
             "unhide",
+            "purge",
         ];
         for spec in commands() {
             assert_eq!(

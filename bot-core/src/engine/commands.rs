@@ -104,6 +104,7 @@ impl Engine {
             }
             Command::OptOut => self.cmd_opt(&inv.user, true).await,
             Command::OptIn => self.cmd_opt(&inv.user, false).await,
+            Command::Purge => self.cmd_purge(inv).await,
         }
     }
 

@@ -141,6 +141,25 @@ impl Engine {
         })
     }
 
+    pub(super) async fn cmd_purge(&self, inv: &CommandInvocation) -> Result<Answer, EngineError> {
+        let Some(session) = self.curated_session(inv).await? else {
+            return Ok(private(
+                "No session has run in this room, so there is nothing to purge.",
+            ));
+        };
+        if !self.moderates(inv, &session) {
+            return Ok(private("Only moderators can purge the archive."));
+        }
+        let purged = self
+            .store()
+            .purge_opted_out(&session.chat_slug, &inv.user, self.now())
+            .await?;
+        Ok(public(format!(
+            "Purged {purged} message(s) of people who opted out from {}'s archive.",
+            session.chat_slug
+        )))
+    }
+
     pub(super) async fn cmd_opt(&self, user: &UserRef, out: bool) -> Result<Answer, EngineError> {
         let changed = self.store().set_opt_out(user, out, self.now()).await?;
         Ok(private(match (out, changed) {

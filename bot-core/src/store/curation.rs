@@ -244,6 +244,46 @@ impl Store {
         Ok(changed)
     }
 
+    /// Erases, in every session of `chat_slug`, what people who opted out wrote: the text
+    /// becomes [`crate::transcript::WITHHELD`], and formatting, earlier texts and attachments
+    /// are deleted. Returns how many messages were purged. The rows stay, so threads and counts
+    /// hold together; the words are gone for good.
+    pub async fn purge_opted_out(
+        &self,
+        chat_slug: &str,
+        by: &UserRef,
+        at: DateTime<Utc>,
+    ) -> Result<u64> {
+        const PURGED: &str = "m.session_id IN (SELECT id FROM sessions WHERE chat_slug = $1) \
+             AND (m.platform || ':' || m.author_id) IN (SELECT user_ref FROM opt_outs)";
+        let mut tx = self.begin_write().await?;
+        for table in ["message_edits", "attachments"] {
+            let sql = format!(
+                "DELETE FROM {table} WHERE message_id IN (SELECT m.id FROM messages m WHERE {PURGED})"
+            );
+            sqlx::query(sqlx::AssertSqlSafe(sql))
+                .bind(chat_slug)
+                .execute(&mut *tx)
+                .await
+                .ctx("purging earlier texts and attachments")?;
+        }
+        let sql = format!(
+            "UPDATE messages SET body = $2, formatted_body = NULL, edited_at = NULL \
+             WHERE id IN (SELECT m.id FROM messages m WHERE {PURGED}) AND body <> $2"
+        );
+        let purged = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(chat_slug)
+            .bind(crate::transcript::WITHHELD)
+            .execute(&mut *tx)
+            .await
+            .ctx("purging messages")?
+            .rows_affected();
+        let target = format!("{chat_slug}: {purged}");
+        log(&mut tx, None, "purge", Some(&target), by, at).await?;
+        tx.commit().await.ctx("committing a purge")?;
+        Ok(purged)
+    }
+
     /// Everyone opted out of transcripts.
     pub async fn opted_out(&self) -> Result<Vec<UserRef>> {
         let mut conn = self.conn().await?;
