@@ -3,6 +3,7 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context};
+use bot_core::chat::{load_chat_dir, Chat};
 use bot_core::config::{Config, LogFormat};
 use bot_core::store::Store;
 
@@ -104,6 +105,20 @@ pub async fn shutdown_signal() {
         let _ = interrupt.await;
     }
     tracing::info!("shutting down");
+}
+
+/// Every chat in the configured chats directory, or all their problems as one error.
+pub fn load_chats(config: &Config) -> anyhow::Result<Vec<Chat>> {
+    load_chat_dir(&config.chats_dir()).map_err(|errors| {
+        anyhow::anyhow!(
+            "the chat files have problems (`hashchat check-config` lists them):\n{}",
+            errors
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join("\n")
+        )
+    })
 }
 
 #[cfg(test)]

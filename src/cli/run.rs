@@ -5,7 +5,6 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use anyhow::{bail, Context};
-use bot_core::chat::load_chat_dir;
 use bot_core::clock::{AcceleratedClock, SharedClock, SystemClock};
 use bot_core::engine::{Engine, EngineSettings};
 use bot_core::loopback::LoopbackAdapter;
@@ -13,7 +12,9 @@ use bot_core::media::{HttpFetcher, MediaCopier, MediaStore};
 use chrono::{DateTime, Utc};
 use clap::Args;
 
-use super::common::{database_url, init_logging, load_config, open_store, redact, shutdown_signal};
+use super::common::{
+    database_url, init_logging, load_chats, load_config, open_store, redact, shutdown_signal,
+};
 use super::StoreArgs;
 
 #[derive(Debug, Args)]
@@ -44,16 +45,7 @@ pub async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     };
     init_logging(format, &config.log.level);
 
-    let chats = load_chat_dir(&config.chats_dir()).map_err(|errors| {
-        anyhow::anyhow!(
-            "the chat files have problems (`hashchat check-config` lists them):\n{}",
-            errors
-                .iter()
-                .map(ToString::to_string)
-                .collect::<Vec<_>>()
-                .join("\n")
-        )
-    })?;
+    let chats = load_chats(&config)?;
     let url = database_url(&args.store, &config);
     let store = open_store(&url).await?;
     tracing::info!(

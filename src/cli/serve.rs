@@ -5,14 +5,16 @@ use std::net::SocketAddr;
 use std::process::ExitCode;
 
 use anyhow::Context;
-use bot_core::chat::{load_chat_dir, Chat};
+use bot_core::chat::Chat;
 use bot_core::config::Config;
 use bot_core::media::MediaStore;
 use bot_core::store::Store;
 use clap::Args;
 use hashchat_web::WebState;
 
-use super::common::{database_url, init_logging, load_config, open_store, redact, shutdown_signal};
+use super::common::{
+    database_url, init_logging, load_chats, load_config, open_store, redact, shutdown_signal,
+};
 use super::StoreArgs;
 
 /// Where `serve` listens when neither `--listen` nor `[web] listen` says.
@@ -47,19 +49,6 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
     .await
     .context("the web server failed")?;
     Ok(ExitCode::SUCCESS)
-}
-
-pub fn load_chats(config: &Config) -> anyhow::Result<Vec<Chat>> {
-    load_chat_dir(&config.chats_dir()).map_err(|errors| {
-        anyhow::anyhow!(
-            "the chat files have problems (`hashchat check-config` lists them):\n{}",
-            errors
-                .iter()
-                .map(ToString::to_string)
-                .collect::<Vec<_>>()
-                .join("\n")
-        )
-    })
 }
 
 pub async fn bind(addr: SocketAddr) -> anyhow::Result<tokio::net::TcpListener> {

@@ -3,11 +3,10 @@
 use std::process::ExitCode;
 
 use anyhow::Context;
-use bot_core::chat::load_chat_dir;
 use bot_core::render::plain::render_session;
 use clap::Args;
 
-use super::common::{database_url, load_config, open_store};
+use super::common::{database_url, load_chats, load_config, open_store};
 use super::StoreArgs;
 
 #[derive(Debug, Args)]
@@ -25,13 +24,7 @@ pub async fn transcript(args: &TranscriptArgs) -> anyhow::Result<ExitCode> {
         eprintln!("hashchat: there is no session {}", args.session);
         return Ok(ExitCode::FAILURE);
     };
-    let chats = load_chat_dir(&config.chats_dir()).map_err(|errors| {
-        anyhow::anyhow!(errors
-            .iter()
-            .map(ToString::to_string)
-            .collect::<Vec<_>>()
-            .join("\n"))
-    })?;
+    let chats = load_chats(&config)?;
     let chat = chats
         .into_iter()
         .find(|c| c.slug == session.chat_slug)
