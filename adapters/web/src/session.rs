@@ -10,6 +10,7 @@
 
 use std::sync::Arc;
 
+use axum::body::{Body, Bytes};
 use axum::extract::{Path, State};
 use axum::http::header::{CONTENT_DISPOSITION, CONTENT_TYPE};
 use axum::http::StatusCode;
@@ -108,22 +109,48 @@ async fn respond(
                     Err(e) => return internal(e),
                 }
             }
-            // The renderer is synchronous; a big session is rendered off the async workers.
-            let rendered = tokio::task::spawn_blocking(move || {
-                let mut out = Vec::with_capacity(64 * 1024);
-                html::render(&t, &options, &mut out).map(|()| out)
-            })
-            .await;
-            match rendered {
-                Ok(Ok(page)) => (
-                    StatusCode::OK,
-                    [(CONTENT_TYPE, "text/html; charset=utf-8")],
-                    page,
-                )
-                    .into_response(),
-                Ok(Err(e)) => internal(e),
-                Err(e) => internal(e),
-            }
+            // The renderer is synchronous: it runs off the async workers and streams the page
+            // to the client as it goes, so a 100,000-message session never sits in memory.
+            let (chunks, body) = tokio::sync::mpsc::channel::<std::io::Result<Bytes>>(8);
+            tokio::task::spawn_blocking(move || {
+                let mut out = ChunkWriter {
+                    chunks: chunks.clone(),
+                };
+                if let Err(e) = html::render(&t, &options, &mut out) {
+                    // The client sees a cut-off page; the log says why.
+                    tracing::warn!(error = %e, "rendering a session page failed");
+                    let _ = chunks.blocking_send(Err(e));
+                }
+            });
+            let stream = futures_util::stream::unfold(body, |mut body| async move {
+                body.recv().await.map(|chunk| (chunk, body))
+            });
+            (
+                StatusCode::OK,
+                [(CONTENT_TYPE, "text/html; charset=utf-8")],
+                Body::from_stream(stream),
+            )
+                .into_response()
         }
+    }
+}
+
+/// Hands what the renderer writes to the response body; the renderer buffers 64 KiB itself.
+struct ChunkWriter {
+    chunks: tokio::sync::mpsc::Sender<std::io::Result<Bytes>>,
+}
+
+impl std::io::Write for ChunkWriter {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.chunks
+            .blocking_send(Ok(Bytes::copy_from_slice(buf)))
+            .map_err(|_| {
+                std::io::Error::new(std::io::ErrorKind::BrokenPipe, "the client went away")
+            })?;
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
     }
 }
