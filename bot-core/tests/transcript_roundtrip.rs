@@ -364,3 +364,27 @@ async fn the_markdown_story_reads_in_order_and_obeys_nothing() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn the_plain_text_transcript_honours_curation_too() {
+    common::run_sqlite(|store| async move {
+        let (_world, session) = realistic_session(store.clone()).await;
+        let t = transcript::build(&store, session, None).await.unwrap();
+        let text = bot_core::render::plain::render_session(&t);
+        assert!(
+            !text.contains("A2 me too"),
+            "hidden messages are left out:\n{text}"
+        );
+        assert!(
+            !text.contains("Agreed with ann"),
+            "opted-out words are withheld:\n{text}"
+        );
+        assert!(text.contains(bot_core::transcript::WITHHELD));
+        assert!(
+            text.contains("Note from loopback:mod: A lively first half"),
+            "{text}"
+        );
+        assert!(text.contains("A1 first answer (edited)"), "{text}");
+    })
+    .await;
+}

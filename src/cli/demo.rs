@@ -130,14 +130,11 @@ pub async fn demo(args: DemoArgs) -> anyhow::Result<ExitCode> {
         .await
         .context("the scheduler stopped unexpectedly")??;
 
-    let store = engine.store();
-    let session = store
-        .get_session(session_id)
-        .await?
+    let transcript = bot_core::transcript::build(engine.store(), session_id, Some(&chat))
+        .await
         .context("the demo session is missing from the store")?;
-    let messages = store.session_messages(session_id).await?;
     println!("\n──────── transcript ────────\n");
-    print!("{}", render_session(&session, &chat, &messages));
+    print!("{}", render_session(&transcript));
     println!();
     match &temporary {
         Some(path) => {

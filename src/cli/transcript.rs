@@ -2,8 +2,8 @@
 
 use std::process::ExitCode;
 
-use anyhow::Context;
 use bot_core::render::plain::render_session;
+use bot_core::transcript;
 use clap::Args;
 
 use super::common::{database_url, load_chats, load_config, open_store};
@@ -24,17 +24,14 @@ pub async fn transcript(args: &TranscriptArgs) -> anyhow::Result<ExitCode> {
         eprintln!("hashchat: there is no session {}", args.session);
         return Ok(ExitCode::FAILURE);
     };
-    let chats = load_chats(&config)?;
-    let chat = chats
-        .into_iter()
-        .find(|c| c.slug == session.chat_slug)
-        .with_context(|| {
-            format!(
-                "the chat `{}` is not in the configured chats",
-                session.chat_slug
-            )
-        })?;
-    let messages = store.session_messages(session.id).await?;
-    print!("{}", render_session(&session, &chat, &messages));
+    // The chat as configured is needed only for a session that kept no snapshot of its own.
+    let fallback = match store.session_snapshot(session.id).await? {
+        Some(_) => None,
+        None => load_chats(&config)?
+            .into_iter()
+            .find(|c| c.slug == session.chat_slug),
+    };
+    let transcript = transcript::build(&store, session.id, fallback.as_ref()).await?;
+    print!("{}", render_session(&transcript));
     Ok(ExitCode::SUCCESS)
 }

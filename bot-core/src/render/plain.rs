@@ -6,8 +6,8 @@ use std::fmt::Write;
 use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
 
-use crate::chat::Chat;
-use crate::model::{PostContent, PostKind, Session, StoredMessage};
+use crate::model::{PostContent, PostKind};
+use crate::transcript::Transcript;
 
 /// A time as people in the chat's zone read it: `Tue 1 Dec 2026, 19:00 GMT`.
 pub fn format_local(at: DateTime<Utc>, zone: Tz) -> String {
@@ -33,51 +33,68 @@ pub fn post_text(content: &PostContent) -> String {
 
 /// The whole session as text: each point with the answers under it.
 ///
-/// Deleted messages are left out; edited ones show their current text marked `(edited)`.
-pub fn render_session(session: &Session, chat: &Chat, messages: &[StoredMessage]) -> String {
+/// Read from the transcript, so curation holds here too: hidden messages are left out and an
+/// opted-out person's words read as withheld. Edited messages show their current text marked
+/// `(edited)`; curator notes follow their point's answers.
+pub fn render_session(t: &Transcript) -> String {
+    let zone: Tz = t.chat.time_zone.parse().unwrap_or(chrono_tz::UTC);
     let mut out = String::new();
     let _ = writeln!(
         out,
         "{} ({}), session {}",
-        chat.title, chat.hashtag, session.id
+        one_line(&t.chat.title),
+        one_line(&t.chat.hashtag),
+        t.session.uid
     );
     let _ = writeln!(
         out,
         "{}, {}",
         format_local(
-            session.started_at.unwrap_or(session.scheduled_start),
-            chat.zone
+            t.session.started_at.unwrap_or(t.session.scheduled_start),
+            zone
         ),
-        session.state
+        t.session.state
     );
-    let visible: Vec<&StoredMessage> = messages.iter().filter(|m| m.deleted_at.is_none()).collect();
+    let shown: Vec<_> = t.shown_messages().collect();
     let section = |title: String, point: Option<u32>, out: &mut String| {
-        let answers: Vec<&&StoredMessage> = visible.iter().filter(|m| m.point == point).collect();
-        if point.is_none() && answers.is_empty() {
+        let answers: Vec<_> = shown.iter().filter(|m| m.point == point).collect();
+        let notes: Vec<_> = t.notes.iter().filter(|n| n.point == point).collect();
+        if point.is_none() && answers.is_empty() && notes.is_empty() {
             return;
         }
         let _ = writeln!(out, "\n{title}");
         for m in answers {
-            let edited = if m.edits.is_empty() { "" } else { " (edited)" };
-            let time = m.message.sent_at.with_timezone(&chat.zone).format("%H:%M");
-            let body = one_line(&m.message.body);
+            let edited = if m.edited_at.is_some() {
+                " (edited)"
+            } else {
+                ""
+            };
+            let time = m.sent_at.with_timezone(&zone).format("%H:%M");
             let _ = writeln!(
                 out,
-                "  [{time}] {}: {body}{edited}",
-                one_line(&m.message.author_name)
+                "  [{time}] {}: {}{edited}",
+                one_line(&m.author.name),
+                one_line(&m.body)
+            );
+        }
+        for note in notes {
+            let _ = writeln!(
+                out,
+                "  Note from {}: {}",
+                one_line(&note.by),
+                one_line(&note.text)
             );
         }
     };
     section("Before the first point".to_owned(), None, &mut out);
-    for (i, point) in chat.points.iter().enumerate() {
-        let n = i as u32 + 1;
+    for point in &t.points {
         section(
-            format!("Q{n}: {}", one_line(&point.text)),
-            Some(n),
+            format!("Q{}: {}", point.number, one_line(&point.text)),
+            Some(point.number),
             &mut out,
         );
     }
-    let _ = writeln!(out, "\n{} messages", visible.len());
+    let _ = writeln!(out, "\n{} messages", shown.len());
     out
 }
 
