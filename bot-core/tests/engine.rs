@@ -738,3 +738,79 @@ async fn only_moderators_purge_and_purging_erases_opted_out_words() {
         .unwrap();
     assert_eq!(purged.message.body, bot_core::transcript::WITHHELD);
 }
+
+#[tokio::test]
+async fn two_moderators_starting_at_once_start_one_session() {
+    use bot_core::loopback::LoopbackAdapter;
+    let world = World::new(chat()).await;
+    let (a, b) = tokio::join!(
+        world.engine.handle(LoopbackAdapter::command(
+            ROOM,
+            MODERATOR,
+            "start interlibnet"
+        )),
+        world.engine.handle(LoopbackAdapter::command(
+            ROOM,
+            MODERATOR,
+            "start interlibnet"
+        )),
+    );
+    a.unwrap();
+    b.unwrap();
+    assert_eq!(world.engine.store().list_sessions().await.unwrap().len(), 1);
+    assert_eq!(world.posts(), vec![PostKind::Intro], "one intro");
+}
+
+#[tokio::test]
+async fn a_platform_moderator_elsewhere_has_no_say_over_this_chat() {
+    use bot_core::adapter::{CommandInvocation, Inbound};
+    use bot_core::ids::{Platform, RoomRef, UserRef};
+    let world = World::new(chat()).await;
+    let invocation = |room: &str| {
+        Inbound::Command(CommandInvocation {
+            room: RoomRef::new(Platform::Loopback, room),
+            user: UserRef::new(Platform::Loopback, "room-admin"),
+            display_name: "Room admin".into(),
+            platform_moderator: true,
+            text: "start interlibnet".into(),
+            platform_msg_id: None,
+            reply_to: None,
+        })
+    };
+    world.engine.handle(invocation("elsewhere")).await.unwrap();
+    assert!(
+        world
+            .engine
+            .store()
+            .list_sessions()
+            .await
+            .unwrap()
+            .is_empty(),
+        "refused outside the chat's rooms"
+    );
+    world.engine.handle(invocation(ROOM)).await.unwrap();
+    assert_eq!(
+        world.posts(),
+        vec![PostKind::Intro],
+        "accepted in the chat's own room"
+    );
+}
+
+#[tokio::test]
+async fn next_while_paused_moves_on_and_runs_again() {
+    let world = World::new(chat()).await;
+    let session = started(&world).await;
+    world.run_until(t0() + minutes(3)).await;
+    world.command(MODERATOR, "pause").await;
+    let reply = world.command(MODERATOR, "next").await;
+    assert!(reply.contains("runs again"), "{reply}");
+    let stored = world
+        .engine
+        .store()
+        .get_session(session)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(stored.state, SessionState::Running);
+    assert_eq!(stored.current_point, Some(2));
+}

@@ -7,7 +7,7 @@ use chrono::Duration;
 use super::steps::{planned_session, Trigger};
 use super::{Engine, EngineError};
 use crate::adapter::{CommandInvocation, Reply};
-use crate::chat::{resolve_local, Chat};
+use crate::chat::{resolve_local, Chat, Visibility};
 use crate::command::{self, Command, When};
 use crate::model::{NewSession, Session, SessionOrigin, SessionState, SessionUpdate};
 use crate::plan::{Step, INTRO_STEP};
@@ -118,8 +118,10 @@ impl Engine {
         })
     }
 
-    fn may_moderate(inv: &CommandInvocation, chat: &Chat) -> bool {
-        inv.platform_moderator || chat.is_moderator(&inv.user)
+    /// Listed in the chat file, or a moderator by the platform's word in one of the chat's own
+    /// rooms: being an admin somewhere else the bot is gives no say over this chat.
+    pub(super) fn may_moderate(inv: &CommandInvocation, chat: &Chat) -> bool {
+        (inv.platform_moderator && chat.rooms.contains(&inv.room)) || chat.is_moderator(&inv.user)
     }
 
     fn not_moderator(what: &str, chat: &Chat) -> Answer {
@@ -134,6 +136,9 @@ impl Engine {
         if !Self::may_moderate(inv, &chat) {
             return Ok(Self::not_moderator("start it", &chat));
         }
+        // Checking, creating and starting happen under one lock, so two moderators typing
+        // `start` at once start one session.
+        let writing = self.inner.session_writes.lock().await;
         if let Some(running) = chat.rooms.iter().find_map(|r| self.live_session_in(r)) {
             return Ok(refuse(format!(
                 "{} is already running (session {running}); `stop` it first.",
@@ -146,32 +151,33 @@ impl Engine {
             store.upcoming_sessions(1000).await?.into_iter().find(|s| {
                 s.chat_slug == chat.slug && s.scheduled_start <= now + START_ADOPTS_WITHIN
             });
-        let id = {
-            let _writing = self.inner.session_writes.lock().await;
-            match soon {
-                Some(session) => {
-                    let mut update = SessionUpdate::from_session(&session);
-                    update.next_step = INTRO_STEP;
-                    update.next_due_at = Some(now);
-                    store.update_session(session.id, &update).await?;
-                    session.id
-                }
-                None => {
-                    store
-                        .create_session(&NewSession {
-                            chat_slug: chat.slug.clone(),
-                            origin: SessionOrigin::Command,
-                            state: SessionState::Scheduled,
-                            scheduled_start: now,
-                            next_step: INTRO_STEP,
-                            next_due_at: Some(now),
-                            rooms: chat.rooms.clone(),
-                        })
-                        .await?
-                }
+        let id = match soon {
+            Some(session) => {
+                let mut update = SessionUpdate::from_session(&session);
+                update.next_step = INTRO_STEP;
+                update.next_due_at = Some(now);
+                store.update_session(session.id, &update).await?;
+                session.id
+            }
+            None => {
+                store
+                    .create_session(&NewSession {
+                        chat_slug: chat.slug.clone(),
+                        origin: SessionOrigin::Command,
+                        state: SessionState::Scheduled,
+                        scheduled_start: now,
+                        next_step: INTRO_STEP,
+                        next_due_at: Some(now),
+                        rooms: chat.rooms.clone(),
+                    })
+                    .await?
             }
         };
-        self.advance(id, Trigger::Now).await?;
+        let (_, follow_ups) = self
+            .advance_many_locked(&[id], Trigger::Now, &writing)
+            .await?;
+        drop(writing);
+        self.schedule_next_occurrences(follow_ups).await?;
         Ok(ok(format!(
             "Started {} ({}), session {id}: intro now, Q1 in {} minutes.",
             chat.title, chat.hashtag, chat.intro_minutes
@@ -201,6 +207,30 @@ impl Engine {
                 &chat,
             ));
         }
+        if matches!(command, Command::Next) {
+            let was_paused = session.state == SessionState::Paused;
+            let emitted = self.advance(id, Trigger::Now).await?;
+            let resumed = if was_paused {
+                "; the session runs again"
+            } else {
+                ""
+            };
+            return Ok(ok(format!(
+                "Moved on ({}){resumed}.",
+                describe(&emitted, &chat)
+            )));
+        }
+        // The scheduler may have moved the session on since it was read: read it again under
+        // the lock, and act on what it is now.
+        let writing = self.inner.session_writes.lock().await;
+        let Some(session) = self
+            .store()
+            .get_session(id)
+            .await?
+            .filter(|s| s.state.is_live())
+        else {
+            return Ok(refuse("That session has just ended."));
+        };
         let now = self.now();
         match command {
             Command::Pause => {
@@ -209,7 +239,6 @@ impl Engine {
                         "The session is already paused; `resume` continues it.",
                     ));
                 }
-                let _writing = self.inner.session_writes.lock().await;
                 let mut update = SessionUpdate::from_session(&session);
                 update.state = SessionState::Paused;
                 update.paused_remaining_ms = session
@@ -227,7 +256,6 @@ impl Engine {
                 if session.state != SessionState::Paused {
                     return Ok(refuse("The session is not paused."));
                 }
-                let _writing = self.inner.session_writes.lock().await;
                 let remaining = Duration::milliseconds(session.paused_remaining_ms.unwrap_or(0));
                 let mut update = SessionUpdate::from_session(&session);
                 update.state = SessionState::Running;
@@ -237,20 +265,17 @@ impl Engine {
                 self.reload_and_track(id).await?;
                 Ok(ok(format!("{} resumed.", chat.hashtag)))
             }
-            Command::Next => {
-                let emitted = self.advance(id, Trigger::Now).await?;
-                Ok(ok(format!("Moved on ({}).", describe(&emitted, &chat))))
-            }
             Command::Stop => {
-                {
-                    let _writing = self.inner.session_writes.lock().await;
-                    let mut update = SessionUpdate::from_session(&session);
-                    update.state = SessionState::Running;
-                    update.next_step = Step::WrapUp.index(&chat);
-                    update.next_due_at = Some(now);
-                    self.store().update_session(id, &update).await?;
-                }
-                self.advance(id, Trigger::Now).await?;
+                let mut update = SessionUpdate::from_session(&session);
+                update.state = SessionState::Running;
+                update.next_step = Step::WrapUp.index(&chat);
+                update.next_due_at = Some(now);
+                self.store().update_session(id, &update).await?;
+                let (_, follow_ups) = self
+                    .advance_many_locked(&[id], Trigger::Now, &writing)
+                    .await?;
+                drop(writing);
+                self.schedule_next_occurrences(follow_ups).await?;
                 Ok(ok(format!(
                     "{} stopped; the wrap-up is posted and the session archived.",
                     chat.hashtag
@@ -317,6 +342,16 @@ impl Engine {
         }
         {
             let _writing = self.inner.session_writes.lock().await;
+            let Some(session) = self
+                .store()
+                .get_session(id)
+                .await?
+                .filter(|s| s.state.is_upcoming())
+            else {
+                return Ok(refuse(format!(
+                    "Session {id} has just started; `stop` ends it."
+                )));
+            };
             let mut update = SessionUpdate::from_session(&session);
             update.state = SessionState::Cancelled;
             update.next_due_at = None;
@@ -408,7 +443,15 @@ impl Engine {
                 }
             }
         };
-        let Some(session) = self.store().get_session(id).await? else {
+        let session = self.store().get_session(id).await?.filter(|session| {
+            // A private chat's sessions are not described outside its rooms, except to its
+            // moderators.
+            session.rooms.contains(&inv.room)
+                || self.chat(&session.chat_slug).is_some_and(|chat| {
+                    chat.visibility != Visibility::Private || Self::may_moderate(inv, &chat)
+                })
+        });
+        let Some(session) = session else {
             return Ok(refuse(format!("There is no session {id}.")));
         };
         let count = self.store().message_count(id).await?;

@@ -28,10 +28,8 @@ impl Engine {
 
     /// Moderators of the session's chat, by platform role or by the chat file.
     fn moderates(&self, inv: &CommandInvocation, session: &Session) -> bool {
-        inv.platform_moderator
-            || self
-                .chat(&session.chat_slug)
-                .is_some_and(|chat| chat.is_moderator(&inv.user))
+        self.chat(&session.chat_slug)
+            .is_some_and(|chat| Engine::may_moderate(inv, &chat))
     }
 
     pub(super) async fn cmd_note(

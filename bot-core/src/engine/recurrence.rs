@@ -30,6 +30,7 @@ impl Engine {
     /// removed while the bot was down), so an edited start time never leaves two sessions.
     /// An occurrence whose reminder is already out is kept: people were told about it.
     async fn drop_stale_occurrences(&self) -> Result<(), EngineError> {
+        let _writing = self.inner.session_writes.lock().await;
         for session in self.inner.store.active_sessions().await? {
             if session.origin != SessionOrigin::Recurrence
                 || session.state != SessionState::Scheduled

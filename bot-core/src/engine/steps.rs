@@ -79,10 +79,22 @@ impl Engine {
         session_ids: &[SessionId],
         trigger: Trigger,
     ) -> Result<(Vec<Emitted>, Vec<Arc<Chat>>), EngineError> {
+        let writing = self.inner.session_writes.lock().await;
+        self.advance_many_locked(session_ids, trigger, &writing)
+            .await
+    }
+
+    /// [`Engine::advance_many`] for a caller that already holds the session-write lock (a
+    /// command that checks, creates and starts a session as one step).
+    pub(super) async fn advance_many_locked(
+        &self,
+        session_ids: &[SessionId],
+        trigger: Trigger,
+        _writing: &tokio::sync::MutexGuard<'_, ()>,
+    ) -> Result<(Vec<Emitted>, Vec<Arc<Chat>>), EngineError> {
         let mut outcomes = vec![Emitted::Nothing; session_ids.len()];
         let mut planned = Vec::new();
         let mut emissions = Vec::new();
-        let _writing = self.inner.session_writes.lock().await;
         let now = self.now();
         for (index, &id) in session_ids.iter().enumerate() {
             let Some(session) = self.inner.store.get_session(id).await? else {
