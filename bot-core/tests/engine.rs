@@ -3,6 +3,7 @@
 //! A manual clock drives the scheduler (`World::run_until` jumps from one due time to the
 //! next), so an hour-long chat runs in milliseconds and every time is exact.
 
+mod common;
 mod engine_support;
 
 use bot_core::engine::Archived;
@@ -561,30 +562,11 @@ async fn awkward_messages_are_archived_exactly_on_sqlite() {
 
 #[tokio::test]
 async fn awkward_messages_are_archived_exactly_on_postgresql() {
-    use sqlx::{Connection, Executor};
-    let base = std::env::var("HASHCHAT_TEST_POSTGRES_URL")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".to_owned());
-    let mut admin = sqlx::PgConnection::connect(&base)
-        .await
-        .unwrap_or_else(|e| panic!("this test needs PostgreSQL at HASHCHAT_TEST_POSTGRES_URL ({e}); scripts/test sets it up"));
-    let schema = format!("hc_engine_{}", std::process::id());
-    admin
-        .execute(sqlx::AssertSqlSafe(format!(
-            "DROP SCHEMA IF EXISTS {schema} CASCADE; CREATE SCHEMA {schema}"
-        )))
-        .await
-        .unwrap();
-    let sep = if base.contains('?') { '&' } else { '?' };
-    let url = format!("{base}{sep}options=-c%20search_path%3D{schema}");
-    let world = World::on_url(tempfile::tempdir().unwrap(), &url, chat(), t0(), true).await;
-    let outcome = tokio::spawn(awkward_messages_are_archived_exactly(world)).await;
-    admin
-        .execute(sqlx::AssertSqlSafe(format!("DROP SCHEMA {schema} CASCADE")))
-        .await
-        .unwrap();
-    if let Err(panic) = outcome {
-        std::panic::resume_unwind(panic.into_panic());
-    }
+    common::run_postgres(|store| async move {
+        let world = World::on_store(tempfile::tempdir().unwrap(), store, chat(), t0(), true).await;
+        awkward_messages_are_archived_exactly(world).await;
+    })
+    .await;
 }
 
 #[tokio::test]

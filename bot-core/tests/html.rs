@@ -849,15 +849,6 @@ fn media_resolver_hook() {
     assert!(!page.contains("svg+xml"));
 }
 
-/// Writes the fixture's page to `$HASHCHAT_HTML_SAMPLE` when set, to look at in a browser
-/// (`HASHCHAT_HTML_SAMPLE=/tmp/transcript.html cargo test -p bot-core --test html sample`).
-#[test]
-fn sample_page() {
-    if let Some(path) = std::env::var_os("HASHCHAT_HTML_SAMPLE") {
-        std::fs::write(path, render(&fixture())).unwrap();
-    }
-}
-
 /// The same hostile transcript as JSON: pure data, every string back exactly as it went in,
 /// and no raw C0 control character in the file (JSON escapes them).
 #[test]

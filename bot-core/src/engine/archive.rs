@@ -30,10 +30,13 @@ impl Engine {
     ) -> Result<Archived, EngineError> {
         storable_message(&mut message);
         let room = RoomRef::new(message.platform, message.room.clone());
-        let Some(session_id) = self.live_session_in(&room) else {
+        let Some(live) = self.live_in(&room) else {
             return Ok(Archived::NoSession);
         };
-        let point = self.attribute(session_id, &message).await?;
+        let session_id = live.id;
+        let point = self
+            .attribute(session_id, &live.chat_slug, &message)
+            .await?;
         let media: Vec<String> = message
             .avatar_url
             .iter()
@@ -72,11 +75,11 @@ impl Engine {
     async fn attribute(
         &self,
         session_id: SessionId,
+        chat_slug: &str,
         message: &IncomingMessage,
     ) -> Result<Option<u32>, EngineError> {
         let store = &self.inner.store;
-        let session = store.get_session(session_id).await?;
-        let chat = session.as_ref().and_then(|s| self.chat(&s.chat_slug));
+        let chat = self.chat(chat_slug);
         let point_count = chat.as_ref().map_or(0, |c| c.points.len() as u32);
 
         if let Some(n) = answer_prefix(&message.body).filter(|n| *n <= point_count) {

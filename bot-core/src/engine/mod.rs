@@ -74,7 +74,7 @@ struct Inner {
     adapters: RwLock<HashMap<Platform, Arc<dyn Adapter>>>,
     due: Mutex<DueIndex>,
     /// Rooms with a running or paused session, and which.
-    live_rooms: Mutex<HashMap<RoomRef, SessionId>>,
+    live_rooms: Mutex<HashMap<RoomRef, LiveSession>>,
     /// When undelivered posts should next be retried.
     retry_at: Mutex<Option<DateTime<Utc>>>,
     wake: Notify,
@@ -84,6 +84,13 @@ struct Inner {
     delivering: tokio::sync::Mutex<()>,
     /// Copies attachments and avatars of archived messages, when configured.
     media: RwLock<Option<MediaCopier>>,
+}
+
+/// A session messages in a room belong to, as the in-memory index keeps it.
+#[derive(Debug, Clone)]
+struct LiveSession {
+    id: SessionId,
+    chat_slug: Arc<str>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -173,9 +180,15 @@ impl Engine {
         adapters.get(&platform).cloned()
     }
 
+    /// The running or paused session in `room` and its chat, without a trip to the store: the
+    /// archive path asks this for every message.
+    fn live_in(&self, room: &RoomRef) -> Option<LiveSession> {
+        lock(&self.inner.live_rooms).get(room).cloned()
+    }
+
     /// The running or paused session in `room`, if any.
     pub fn live_session_in(&self, room: &RoomRef) -> Option<SessionId> {
-        lock(&self.inner.live_rooms).get(room).copied()
+        lock(&self.inner.live_rooms).get(room).map(|live| live.id)
     }
 
     /// Number of sessions waiting for a step; for diagnostics and the benchmark.
@@ -208,7 +221,7 @@ impl Engine {
         for session in &sessions {
             self.track(session);
         }
-        self.ensure_recurrences().await?;
+        self.ensure_recurrences(&sessions).await?;
         Ok(count)
     }
 
@@ -261,11 +274,18 @@ impl Engine {
         lock(&self.inner.due).set(session.id, due);
         let mut live = lock(&self.inner.live_rooms);
         if session.state.is_live() {
+            let chat_slug: Arc<str> = Arc::from(session.chat_slug.as_str());
             for room in &session.rooms {
-                live.insert(room.clone(), session.id);
+                live.insert(
+                    room.clone(),
+                    LiveSession {
+                        id: session.id,
+                        chat_slug: chat_slug.clone(),
+                    },
+                );
             }
         } else {
-            live.retain(|_, id| *id != session.id);
+            live.retain(|_, live| live.id != session.id);
         }
         drop(live);
         self.inner.wake.notify_one();

@@ -3,19 +3,23 @@
 use super::steps::planned_session;
 use super::{Engine, EngineError};
 use crate::chat::Chat;
-use crate::model::{SessionOrigin, SessionState};
+use crate::model::{Session, SessionId, SessionOrigin, SessionState, SessionUpdate};
 
 /// How many taken occurrences (cancelled, running) in a row to step over before giving up.
 const MAX_CANCELLED_IN_A_ROW: usize = 64;
 
 impl Engine {
-    /// Makes sure every recurring chat has its next occurrence scheduled.
-    pub(super) async fn ensure_recurrences(&self) -> Result<(), EngineError> {
-        self.drop_stale_occurrences().await?;
-        let active = self.inner.store.active_sessions().await?;
+    /// Makes sure every recurring chat has its next occurrence scheduled, given the sessions
+    /// the store holds as active (read once at start-up by [`Engine::load`]).
+    pub(super) async fn ensure_recurrences(&self, active: &[Session]) -> Result<(), EngineError> {
+        let dropped = self.drop_stale_occurrences(active).await?;
         let has_upcoming: std::collections::HashSet<&str> = active
             .iter()
-            .filter(|s| s.origin == SessionOrigin::Recurrence && s.state.is_upcoming())
+            .filter(|s| {
+                s.origin == SessionOrigin::Recurrence
+                    && s.state.is_upcoming()
+                    && !dropped.contains(&s.id)
+            })
             .map(|s| s.chat_slug.as_str())
             .collect();
         for chat in self.chats() {
@@ -29,9 +33,14 @@ impl Engine {
     /// Cancels occurrences that the chat's schedule no longer has (its file was edited or
     /// removed while the bot was down), so an edited start time never leaves two sessions.
     /// An occurrence whose reminder is already out is kept: people were told about it.
-    async fn drop_stale_occurrences(&self) -> Result<(), EngineError> {
+    /// Returns the sessions it cancelled.
+    async fn drop_stale_occurrences(
+        &self,
+        active: &[Session],
+    ) -> Result<Vec<SessionId>, EngineError> {
         let _writing = self.inner.session_writes.lock().await;
-        for session in self.inner.store.active_sessions().await? {
+        let mut dropped = Vec::new();
+        for session in active {
             if session.origin != SessionOrigin::Recurrence
                 || session.state != SessionState::Scheduled
             {
@@ -45,14 +54,15 @@ impl Engine {
             });
             if !still_planned {
                 tracing::info!(session = session.id, chat = %session.chat_slug, "occurrence no longer in the chat's schedule; cancelling it");
-                let mut update = crate::model::SessionUpdate::from_session(&session);
+                let mut update = SessionUpdate::from_session(session);
                 update.state = SessionState::Cancelled;
                 update.next_due_at = None;
                 self.inner.store.update_session(session.id, &update).await?;
-                self.reload_and_track(session.id).await?;
+                self.track(&session.updated(&update));
+                dropped.push(session.id);
             }
         }
-        Ok(())
+        Ok(dropped)
     }
 
     /// Schedules the chat's first occurrence from now on, unless it is already in the store
