@@ -22,6 +22,9 @@ pub enum Inbound {
 pub struct MessageEdited {
     pub platform: Platform,
     pub platform_msg_id: String,
+    /// Who sent the edit, where the platform lets anyone send one (Matrix): an edit by anyone
+    /// but the message's author is ignored. `None` where the platform itself guarantees it.
+    pub editor_id: Option<String>,
     pub body: String,
     pub formatted_body: Option<String>,
     pub edited_at: DateTime<Utc>,
@@ -78,6 +81,10 @@ pub enum AdapterError {
     /// Worth trying again later (network, rate limit, homeserver away).
     #[error("temporary failure: {0}")]
     Temporary(String),
+    /// The platform cannot be reached at all (homeserver down, gateway gone): the post waits,
+    /// without using up its attempts, until it can be.
+    #[error("platform unreachable: {0}")]
+    Unreachable(String),
     /// Will not work however often it is tried (no such room, no permission).
     #[error("permanent failure: {0}")]
     Permanent(String),

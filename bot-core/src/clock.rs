@@ -21,6 +21,12 @@ pub trait Clock: Send + Sync + 'static {
     fn wait_until(&self, at: DateTime<Utc>) -> Duration {
         (at - self.now()).to_std().unwrap_or(Duration::ZERO)
     }
+
+    /// This clock's reading at the wall-clock instant `wall`: platforms stamp messages with
+    /// the wall clock, the session timeline is kept on this one.
+    fn reading_at_wall(&self, wall: DateTime<Utc>) -> DateTime<Utc> {
+        wall
+    }
 }
 
 pub type SharedClock = Arc<dyn Clock>;
@@ -55,7 +61,10 @@ impl AcceleratedClock {
 
     fn at_real(&self, real: DateTime<Utc>) -> DateTime<Utc> {
         let elapsed_ms = (real - self.anchor).num_milliseconds() as f64 * self.speed;
-        self.anchor + chrono::Duration::milliseconds(elapsed_ms as i64)
+        // A timestamp far outside the calendar (a platform can send one) stays as it was.
+        chrono::Duration::try_milliseconds(elapsed_ms as i64)
+            .and_then(|d| self.anchor.checked_add_signed(d))
+            .unwrap_or(real)
     }
 }
 
@@ -69,6 +78,10 @@ impl Clock for AcceleratedClock {
             .to_std()
             .map(|d| d.div_f64(self.speed))
             .unwrap_or(Duration::ZERO)
+    }
+
+    fn reading_at_wall(&self, wall: DateTime<Utc>) -> DateTime<Utc> {
+        self.at_real(wall)
     }
 }
 

@@ -20,6 +20,7 @@ pub const CONFIG_KEYS: &[&str] = &[
     "data",
     "media",
     "web",
+    "matrix",
 ];
 
 /// Environment variable that overrides `database.url` (applied by the binary).
@@ -38,6 +39,8 @@ pub struct Config {
     pub data: DataConfig,
     pub media: MediaConfig,
     pub web: WebConfig,
+    /// `None`: the bot does not sit on Matrix.
+    pub matrix: Option<MatrixConfig>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -95,6 +98,34 @@ pub struct WebConfig {
     pub listen: Option<std::net::SocketAddr>,
 }
 
+/// The bot's Matrix account and how it behaves in rooms. Secrets are never in the file: the
+/// access token or password comes from [`MATRIX_ACCESS_TOKEN_ENV`] / [`MATRIX_PASSWORD_ENV`] or
+/// from a file named here.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MatrixConfig {
+    /// The homeserver's client API base URL, e.g. `https://matrix.example.org`.
+    pub homeserver: String,
+    /// The bot's user id, `@name:server`.
+    pub user: String,
+    pub access_token_file: Option<PathBuf>,
+    pub password_file: Option<PathBuf>,
+    /// The device name shown to people, chosen at the first login.
+    pub device_name: String,
+    /// What starts a command, e.g. `!chat` in `!chat start interlibnet`.
+    pub command_prefix: String,
+    /// Room members with at least this power level moderate (room creators of room version 12
+    /// always do).
+    pub moderator_power_level: u32,
+    /// Whose invitations the bot accepts: `@user:server`, `*:server` (anyone on that server) or
+    /// `*` (anyone). Empty: it joins only rooms named in chat files when invited there.
+    pub accept_invites_from: Vec<String>,
+}
+
+pub const MATRIX_ACCESS_TOKEN_ENV: &str = "HASHCHAT_MATRIX_ACCESS_TOKEN";
+pub const MATRIX_PASSWORD_ENV: &str = "HASHCHAT_MATRIX_PASSWORD";
+pub const DEFAULT_MATRIX_PREFIX: &str = "!chat";
+pub const DEFAULT_MATRIX_MODERATOR_LEVEL: u32 = 50;
+
 pub const DEFAULT_MEDIA_MAX_MEGABYTES: u32 = 20;
 
 pub const DEFAULT_DATABASE_URL: &str = "sqlite://data/hashchat.db";
@@ -125,6 +156,7 @@ impl Default for Config {
                 max_megabytes: DEFAULT_MEDIA_MAX_MEGABYTES,
             },
             web: WebConfig::default(),
+            matrix: None,
         }
     }
 }
@@ -301,7 +333,143 @@ fn read_config(path: &Path, text: &str) -> (Config, Vec<LocatedError>) {
             }
         }
     }
+    if let Some(node) = r.table(&root, "matrix") {
+        config.matrix = read_matrix(&mut r, &node, &config.base_dir);
+    }
     (config, r.into_errors())
+}
+
+fn read_matrix(r: &mut Reader<'_>, node: &Node<'_>, base_dir: &Path) -> Option<MatrixConfig> {
+    r.unknown_keys(
+        node,
+        &[
+            "homeserver",
+            "user",
+            "access_token_file",
+            "password_file",
+            "device_name",
+            "command_prefix",
+            "moderator_power_level",
+            "accept_invites_from",
+        ],
+    );
+    let mut ok = true;
+    let homeserver = r.text(
+        node,
+        "homeserver",
+        Some("the homeserver's URL, e.g. `https://matrix.example.org`"),
+        2048,
+        "",
+    );
+    if let Some(h) = &homeserver {
+        let v = h.value.trim();
+        let rest = v
+            .strip_prefix("https://")
+            .or_else(|| v.strip_prefix("http://"));
+        if rest.is_none_or(|rest| rest.is_empty() || rest.contains(char::is_whitespace)) {
+            r.error(
+                h.line,
+                h.field.clone(),
+                format!("`{v}` is not an http(s) URL, e.g. `https://matrix.example.org`"),
+            );
+            ok = false;
+        }
+    }
+    let user = r.text(
+        node,
+        "user",
+        Some("the bot's user id, e.g. `@hashchat:example.org`"),
+        255,
+        "",
+    );
+    if let Some(u) = &user {
+        if !is_matrix_user_id(u.value.trim()) {
+            r.error(
+                u.line,
+                u.field.clone(),
+                format!("`{}` is not a Matrix user id (`@name:server`)", u.value),
+            );
+            ok = false;
+        }
+    }
+    let file = |r: &mut Reader<'_>, key: &str| {
+        r.text(node, key, None, 4096, "").map(|f| {
+            let path = PathBuf::from(f.value);
+            if path.is_relative() {
+                base_dir.join(path)
+            } else {
+                path
+            }
+        })
+    };
+    let access_token_file = file(r, "access_token_file");
+    let password_file = file(r, "password_file");
+    let device_name = r
+        .text(node, "device_name", None, 100, "")
+        .map_or_else(|| "hashchat".to_owned(), |d| d.value);
+    let command_prefix = match r.text(node, "command_prefix", None, 32, "") {
+        Some(p) if p.value.contains(char::is_whitespace) => {
+            r.error(
+                p.line,
+                p.field,
+                "a command prefix has no spaces, e.g. `!chat`",
+            );
+            ok = false;
+            String::new()
+        }
+        Some(p) => p.value,
+        None => DEFAULT_MATRIX_PREFIX.to_owned(),
+    };
+    let moderator_power_level = match r.integer(node, "moderator_power_level", 0..=1_000_000) {
+        Some(level) => level.unwrap_or(DEFAULT_MATRIX_MODERATOR_LEVEL),
+        None => {
+            ok = false;
+            0
+        }
+    };
+    let mut accept_invites_from = Vec::new();
+    for entry in r
+        .strings(node, "accept_invites_from", None)
+        .unwrap_or_default()
+    {
+        let v = entry.value.trim();
+        let valid = v == "*"
+            || v.strip_prefix("*:")
+                .is_some_and(|server| !server.is_empty() && !server.contains(char::is_whitespace))
+            || is_matrix_user_id(v);
+        if valid {
+            accept_invites_from.push(v.to_owned());
+        } else {
+            r.error(
+                entry.line,
+                entry.field,
+                format!("`{v}` is not `@user:server`, `*:server` or `*`"),
+            );
+            ok = false;
+        }
+    }
+    let (homeserver, user) = (homeserver?, user?);
+    ok.then(|| MatrixConfig {
+        homeserver: homeserver.value.trim().trim_end_matches('/').to_owned(),
+        user: user.value.trim().to_owned(),
+        access_token_file,
+        password_file,
+        device_name,
+        command_prefix,
+        moderator_power_level,
+        accept_invites_from,
+    })
+}
+
+fn is_matrix_user_id(id: &str) -> bool {
+    id.strip_prefix('@')
+        .and_then(|rest| rest.split_once(':'))
+        .is_some_and(|(local, server)| {
+            !local.is_empty()
+                && !server.is_empty()
+                && !id.contains(char::is_whitespace)
+                && id.len() <= 255
+        })
 }
 
 #[cfg(test)]
@@ -347,6 +515,63 @@ mod tests {
     }
 
     #[test]
+    fn the_matrix_section_is_read_with_defaults() {
+        assert_eq!(Config::default().matrix, None);
+        let config = Config::parse(
+            Path::new("etc/h.toml"),
+            "[matrix]\nhomeserver = \"https://matrix.example.org/\"\nuser = \"@bot:example.org\"\n\
+             password_file = \"secrets/pw\"\naccept_invites_from = [\"@mod:example.org\", \"*:lib.example\", \"*\"]\n",
+        )
+        .unwrap();
+        let m = config.matrix.unwrap();
+        assert_eq!(m.homeserver, "https://matrix.example.org");
+        assert_eq!(m.user, "@bot:example.org");
+        assert_eq!(m.password_file, Some(PathBuf::from("etc/secrets/pw")));
+        assert_eq!(m.access_token_file, None);
+        assert_eq!(m.command_prefix, "!chat");
+        assert_eq!(m.moderator_power_level, 50);
+        assert_eq!(m.device_name, "hashchat");
+        assert_eq!(
+            m.accept_invites_from,
+            ["@mod:example.org", "*:lib.example", "*"]
+        );
+    }
+
+    #[test]
+    fn a_bad_matrix_section_is_reported_line_by_line() {
+        let errors: Vec<String> = Config::parse(
+            Path::new("h.toml"),
+            "[matrix]\nhomeserver = \"matrix.example.org\"\nuser = \"bot\"\ncommand_prefix = \"! chat\"\n\
+             moderator_power_level = -5\naccept_invites_from = [\"mod\"]\npassword = \"hunter2\"\n",
+        )
+        .unwrap_err()
+        .iter()
+        .map(ToString::to_string)
+        .collect();
+        assert_eq!(
+            errors,
+            [
+                "h.toml:2: matrix.homeserver: `matrix.example.org` is not an http(s) URL, e.g. `https://matrix.example.org`",
+                "h.toml:3: matrix.user: `bot` is not a Matrix user id (`@name:server`)",
+                "h.toml:4: matrix.command_prefix: a command prefix has no spaces, e.g. `!chat`",
+                "h.toml:5: matrix.moderator_power_level: -5 is out of range (0 to 1000000)",
+                "h.toml:6: matrix.accept_invites_from[1]: `mod` is not `@user:server`, `*:server` or `*`",
+                "h.toml:7: matrix.password: unknown key (accepted keys: homeserver, user, access_token_file, password_file, device_name, command_prefix, moderator_power_level, accept_invites_from)",
+            ]
+        );
+        let missing: Vec<String> = Config::parse(Path::new("h.toml"), "[matrix]\n")
+            .unwrap_err()
+            .iter()
+            .map(ToString::to_string)
+            .collect();
+        assert_eq!(missing.len(), 2, "{missing:?}");
+        assert!(
+            missing[0].contains("matrix.homeserver: missing"),
+            "{missing:?}"
+        );
+    }
+
+    #[test]
     fn defaults_apply_to_an_empty_file_and_without_a_file() {
         let config = Config::parse(Path::new("etc/hashchat.toml"), "").unwrap();
         assert_eq!(config.chats_dir(), Path::new("etc/chats"));
@@ -384,7 +609,7 @@ catch_up_grace_minutes = -5
                 "h.toml:4: log.format: unknown format `xml` (accepted: human, json)",
                 "h.toml:5: log.levl: unknown key (did you mean `level`?)",
                 "h.toml:7: scheduler.catch_up_grace_minutes: -5 is out of range (0 to 10080)",
-                "h.toml:8: extra: unknown key (accepted keys: database, chats, scheduler, log, data, media, web)",
+                "h.toml:8: extra: unknown key (accepted keys: database, chats, scheduler, log, data, media, web, matrix)",
             ]
         );
     }

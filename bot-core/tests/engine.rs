@@ -392,6 +392,44 @@ async fn nothing_is_archived_outside_a_running_session_and_duplicates_are_stored
 }
 
 #[tokio::test]
+async fn a_message_read_after_its_session_ended_is_archived_into_it() {
+    let world = World::new(chat()).await;
+    let session = started(&world).await;
+    world.run_until(world.clock_now() + minutes(7)).await;
+    let sent = world.clock_now();
+    world.run_until(sent + minutes(1)).await;
+    world.command(MODERATOR, "stop").await;
+
+    // Sent while the session ran, read only now (the bot was down, or the homeserver was).
+    let late = world
+        .loopback
+        .message(ROOM, "ann", "Ann", "said in time, read late", sent, None);
+    let archived = world.engine.archive_message(late).await.unwrap();
+    let on_screen = world.engine.store().point_at(session, sent).await.unwrap();
+    assert!(on_screen.is_some());
+    assert_eq!(
+        archived,
+        Archived::Stored {
+            session,
+            point: on_screen
+        }
+    );
+
+    let after = world.loopback.message(
+        ROOM,
+        "ann",
+        "Ann",
+        "said after",
+        world.clock_now() + minutes(1),
+        None,
+    );
+    assert_eq!(
+        world.engine.archive_message(after).await.unwrap(),
+        Archived::NoSession
+    );
+}
+
+#[tokio::test]
 async fn edits_and_deletions_reach_the_archive() {
     use bot_core::adapter::{Inbound, MessageDeleted, MessageEdited};
     use bot_core::ids::Platform;
@@ -404,6 +442,7 @@ async fn edits_and_deletions_reach_the_archive() {
         Inbound::Edited(MessageEdited {
             platform: Platform::Loopback,
             platform_msg_id: edited.clone(),
+            editor_id: None,
             body: "A1 first".into(),
             formatted_body: None,
             edited_at: world.clock_now() + minutes(1),

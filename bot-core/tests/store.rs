@@ -39,6 +39,9 @@ store_tests!(
     the_chat_snapshot_is_kept_with_its_step_once,
     search_finds_words_and_respects_curation,
     search_never_fails_on_hostile_queries,
+    sync_cursors_are_kept_per_account_and_replaced,
+    a_command_is_claimed_once,
+    the_session_running_in_a_room_at_an_instant_is_found,
 );
 
 // ---- fixtures ----------------------------------------------------------------------------
@@ -891,22 +894,37 @@ async fn edits_keep_history_in_order(store: Store) {
     let e1 = t(18, 3, 0, 1);
     let e2 = t(18, 4, 0, 2);
     assert!(store
-        .record_edit(Platform::Matrix, "$m", "second", None, e1)
-        .await
-        .unwrap());
-    assert!(store
-        .record_edit(Platform::Matrix, "$m", "third", Some("<i>third</i>"), e2)
-        .await
-        .unwrap());
-    // Replayed, identical, and out-of-order edits change nothing.
-    assert!(store
-        .record_edit(Platform::Matrix, "$m", "third", Some("<i>third</i>"), e2)
+        .record_edit(Platform::Matrix, "$m", None, "second", None, e1)
         .await
         .unwrap());
     assert!(store
         .record_edit(
             Platform::Matrix,
             "$m",
+            None,
+            "third",
+            Some("<i>third</i>"),
+            e2
+        )
+        .await
+        .unwrap());
+    // Replayed, identical, and out-of-order edits change nothing.
+    assert!(store
+        .record_edit(
+            Platform::Matrix,
+            "$m",
+            None,
+            "third",
+            Some("<i>third</i>"),
+            e2
+        )
+        .await
+        .unwrap());
+    assert!(store
+        .record_edit(
+            Platform::Matrix,
+            "$m",
+            None,
             "third",
             Some("<i>third</i>"),
             e2 + Duration::seconds(5)
@@ -914,15 +932,29 @@ async fn edits_keep_history_in_order(store: Store) {
         .await
         .unwrap());
     assert!(store
-        .record_edit(Platform::Matrix, "$m", "second", None, e1)
+        .record_edit(Platform::Matrix, "$m", None, "second", None, e1)
+        .await
+        .unwrap());
+    assert!(
+        !store
+            .record_edit(
+                Platform::Matrix,
+                "$m",
+                Some("@mallory:x"),
+                "forged",
+                None,
+                e2
+            )
+            .await
+            .unwrap(),
+        "an edit by someone other than the author is refused"
+    );
+    assert!(!store
+        .record_edit(Platform::Matrix, "$nope", None, "x", None, e1)
         .await
         .unwrap());
     assert!(!store
-        .record_edit(Platform::Matrix, "$nope", "x", None, e1)
-        .await
-        .unwrap());
-    assert!(!store
-        .record_edit(Platform::Discord, "$m", "x", None, e1)
+        .record_edit(Platform::Discord, "$m", None, "x", None, e1)
         .await
         .unwrap());
 
@@ -1394,7 +1426,7 @@ async fn search_finds_words_and_respects_curation(store: Store) {
 
     // An edit is searched by its new text, not the old.
     store
-        .record_edit(Platform::Matrix, "$6", "now about giraffes", None, at)
+        .record_edit(Platform::Matrix, "$6", None, "now about giraffes", None, at)
         .await
         .unwrap();
     assert_eq!(
@@ -1485,6 +1517,7 @@ async fn purging_erases_only_opted_out_words_in_that_chat(store: Store) {
         .record_edit(
             Platform::Matrix,
             "$alice",
+            None,
             "A1: edited",
             None,
             t(18, 5, 0, 0),
@@ -1537,5 +1570,103 @@ async fn purging_erases_only_opted_out_words_in_that_chat(store: Store) {
     assert_eq!(
         other_chat.message.body, "A1: answer $alice2",
         "another chat's archive is untouched"
+    );
+}
+
+async fn sync_cursors_are_kept_per_account_and_replaced(store: Store) {
+    assert_eq!(
+        store.sync_cursor(Platform::Matrix, "@bot:a").await.unwrap(),
+        None
+    );
+    store
+        .set_sync_cursor(Platform::Matrix, "@bot:a", "s1")
+        .await
+        .unwrap();
+    store
+        .set_sync_cursor(Platform::Matrix, "@bot:b", "t1")
+        .await
+        .unwrap();
+    store
+        .set_sync_cursor(Platform::Matrix, "@bot:a", "s2")
+        .await
+        .unwrap();
+    assert_eq!(
+        store
+            .sync_cursor(Platform::Matrix, "@bot:a")
+            .await
+            .unwrap()
+            .as_deref(),
+        Some("s2")
+    );
+    assert_eq!(
+        store
+            .sync_cursor(Platform::Matrix, "@bot:b")
+            .await
+            .unwrap()
+            .as_deref(),
+        Some("t1")
+    );
+    assert_eq!(
+        store
+            .sync_cursor(Platform::Discord, "@bot:a")
+            .await
+            .unwrap(),
+        None
+    );
+}
+
+async fn a_command_is_claimed_once(store: Store) {
+    assert!(store.claim_command(Platform::Matrix, "$cmd").await.unwrap());
+    assert!(!store.claim_command(Platform::Matrix, "$cmd").await.unwrap());
+    assert!(store
+        .claim_command(Platform::Discord, "$cmd")
+        .await
+        .unwrap());
+}
+
+async fn the_session_running_in_a_room_at_an_instant_is_found(store: Store) {
+    let id = session(&store, "late").await;
+    let room = rooms()[0].clone();
+    assert_eq!(
+        store
+            .session_in_room_at(&room, t(18, 5, 0, 0))
+            .await
+            .unwrap(),
+        None,
+        "not started"
+    );
+    let mut update = SessionUpdate::from_session(&store.get_session(id).await.unwrap().unwrap());
+    update.state = SessionState::Ended;
+    update.started_at = Some(t(18, 0, 0, 0));
+    update.ended_at = Some(t(19, 0, 0, 0));
+    store.update_session(id, &update).await.unwrap();
+    let found = store
+        .session_in_room_at(&room, t(18, 30, 0, 0))
+        .await
+        .unwrap();
+    assert_eq!(found.map(|f| f.0), Some(id));
+    assert_eq!(
+        store
+            .session_in_room_at(&room, t(17, 59, 59, 0))
+            .await
+            .unwrap(),
+        None,
+        "before"
+    );
+    assert_eq!(
+        store
+            .session_in_room_at(&room, t(19, 0, 0, 0))
+            .await
+            .unwrap(),
+        None,
+        "at the end"
+    );
+    let elsewhere = RoomRef::new(Platform::Matrix, "!other:example.org");
+    assert_eq!(
+        store
+            .session_in_room_at(&elsewhere, t(18, 30, 0, 0))
+            .await
+            .unwrap(),
+        None
     );
 }

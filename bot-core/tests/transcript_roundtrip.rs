@@ -45,6 +45,7 @@ async fn realistic_session(store: Store) -> (World, i64) {
         Inbound::Edited(MessageEdited {
             platform: Platform::Loopback,
             platform_msg_id: ann.clone(),
+            editor_id: None,
             body: "A1 first answer".into(),
             formatted_body: Some("A1 <b>first</b> answer".into()),
             edited_at: t0() + minutes(5),

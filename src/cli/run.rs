@@ -72,6 +72,16 @@ pub async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     };
     let web_chats = chats.clone();
     let engine = Engine::new(store.clone(), clock, chats, settings);
+    let matrix = match &config.matrix {
+        Some(matrix_config) => {
+            let bot = hashchat_matrix::MatrixBot::connect(matrix_config, config.data_dir())
+                .await
+                .context("cannot connect to Matrix")?;
+            engine.register_adapter(bot.adapter());
+            Some(bot)
+        }
+        None => None,
+    };
     if config.media_max_bytes() > 0 {
         let media = MediaStore::open(config.media_dir()).with_context(|| {
             format!(
@@ -80,8 +90,11 @@ pub async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
             )
         })?;
         let http = HttpFetcher::new().context("cannot set up the HTTP client for media")?;
-        let (copier, _task) =
-            MediaCopier::start(store, media, vec![Arc::new(http)], config.media_max_bytes());
+        let mut fetchers: Vec<Arc<dyn bot_core::media::MediaFetcher>> = vec![Arc::new(http)];
+        if let Some(bot) = &matrix {
+            fetchers.push(bot.media_fetcher());
+        }
+        let (copier, _task) = MediaCopier::start(store, media, fetchers, config.media_max_bytes());
         engine.set_media_copier(copier);
     }
 
@@ -108,6 +121,16 @@ pub async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
         }
         None => None,
     };
+    let listener = matrix.map(|bot| {
+        let mut stop_rx = stop_tx.subscribe();
+        let engine = engine.clone();
+        tokio::spawn(async move {
+            let stopped = async move {
+                let _ = stop_rx.wait_for(|stop| *stop).await;
+            };
+            bot.listen(engine, stopped).await
+        })
+    });
     let outcome = engine
         .run(async move {
             shutdown_signal().await;
@@ -119,6 +142,13 @@ pub async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
         match tokio::time::timeout(std::time::Duration::from_secs(10), web).await {
             Ok(Ok(Err(e))) => tracing::warn!(error = %e, "the web server failed"),
             Err(_) => tracing::warn!("the web server did not stop within 10 s"),
+            _ => {}
+        }
+    }
+    if let Some(listener) = listener {
+        match tokio::time::timeout(std::time::Duration::from_secs(10), listener).await {
+            Ok(Ok(Err(e))) => tracing::warn!(error = %e, "the Matrix listener failed"),
+            Err(_) => tracing::warn!("the Matrix listener did not stop within 10 s"),
             _ => {}
         }
     }

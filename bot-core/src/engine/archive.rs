@@ -21,7 +21,8 @@ pub enum Archived {
 }
 
 impl Engine {
-    /// Archives a message if a session is live in its room, attributed to a point: an `A<n>`
+    /// Archives a message if a session is live in its room (or was when the message was sent),
+    /// attributed to a point: an `A<n>`
     /// prefix naming a real point wins; else a reply inherits its parent's point; else the point
     /// that was on screen when it was sent.
     pub async fn archive_message(
@@ -30,8 +31,21 @@ impl Engine {
     ) -> Result<Archived, EngineError> {
         storable_message(&mut message);
         let room = RoomRef::new(message.platform, message.room.clone());
-        let Some(live) = self.live_in(&room) else {
-            return Ok(Archived::NoSession);
+        let live = match self.live_in(&room) {
+            Some(live) => live,
+            // Read late (after a restart or an outage): the session running when it was sent.
+            None => match self
+                .inner
+                .store
+                .session_in_room_at(&room, message.sent_at)
+                .await?
+            {
+                Some((id, chat_slug)) => super::LiveSession {
+                    id,
+                    chat_slug: chat_slug.into(),
+                },
+                None => return Ok(Archived::NoSession),
+            },
         };
         let session_id = live.id;
         let point = self
@@ -117,6 +131,7 @@ impl Engine {
             .record_edit(
                 edit.platform,
                 &edit.platform_msg_id,
+                edit.editor_id.as_deref(),
                 &edit.body,
                 edit.formatted_body.as_deref(),
                 edit.edited_at,

@@ -43,6 +43,18 @@ impl Engine {
         &self,
         invocation: CommandInvocation,
     ) -> Result<(), EngineError> {
+        // A platform may hand the same event over twice (read again after a crash); it acts once.
+        if let Some(id) = &invocation.platform_msg_id {
+            if !self
+                .inner
+                .store
+                .claim_command(invocation.room.platform, id)
+                .await?
+            {
+                tracing::debug!(room = %invocation.room, message = %id, "command already handled");
+                return Ok(());
+            }
+        }
         let answer = self.answer(&invocation).await?;
         // A moderator who says `next` expects the point now, not at the scheduler's next turn.
         self.deliver_outbox().await?;

@@ -58,6 +58,11 @@ impl Engine {
                         retry_needed = true;
                     }
                 }
+                Err(AdapterError::Unreachable(reason)) => {
+                    tracing::warn!(session = entry.session_id, step = entry.step, room = %entry.room, %reason, "platform unreachable; the post waits");
+                    blocked.insert(lane);
+                    retry_needed = true;
+                }
                 Err(AdapterError::Permanent(reason)) => {
                     tracing::error!(session = entry.session_id, step = entry.step, room = %entry.room, %reason, "post failed for good");
                     self.inner

@@ -201,6 +201,19 @@ impl Engine {
         lock(&self.inner.due).earliest()
     }
 
+    /// A platform's wall-clock timestamp on the engine's clock (the same instant, except on the
+    /// accelerated clock of tests and demos).
+    pub fn platform_time(&self, wall: DateTime<Utc>) -> DateTime<Utc> {
+        self.inner.clock.reading_at_wall(wall)
+    }
+
+    /// Wakes the scheduler now: an adapter whose platform came back calls it so posts that
+    /// waited go out at once rather than at the next retry.
+    pub fn wake(&self) {
+        *lock(&self.inner.retry_at) = Some(self.now());
+        self.inner.wake.notify_one();
+    }
+
     /// Hands one platform event to the engine.
     pub async fn handle(&self, event: Inbound) -> Result<(), EngineError> {
         match event {

@@ -205,6 +205,9 @@ impl Store {
     /// history ([`StoredMessage::edits`], one entry per edit: the earlier text and when the edit
     /// happened); the message then carries the new text.
     ///
+    /// `editor_id`, when given, must be the message's author: otherwise nothing changes and the
+    /// result is `false`, as for a message not archived.
+    ///
     /// Returns `false` if no such message is archived, `true` otherwise. Idempotent: an edit
     /// whose text (body and formatted body) equals the current text, or that is older than the
     /// latest recorded edit, changes nothing (it was seen before, or arrived out of order).
@@ -212,6 +215,7 @@ impl Store {
         &self,
         platform: Platform,
         platform_msg_id: &str,
+        editor_id: Option<&str>,
         body: &str,
         formatted_body: Option<&str>,
         edited_at: DateTime<Utc>,
@@ -221,10 +225,12 @@ impl Store {
         // (SQLite is already locked by BEGIN IMMEDIATE), so concurrent edits queue.
         let current = sqlx::query(
             "UPDATE messages SET edited_at = edited_at WHERE platform = $1 AND \
-             platform_msg_id = $2 RETURNING id, body, formatted_body, edited_at",
+             platform_msg_id = $2 AND author_id = COALESCE($3, author_id) \
+             RETURNING id, body, formatted_body, edited_at",
         )
         .bind(platform.as_str())
         .bind(platform_msg_id)
+        .bind(editor_id)
         .fetch_optional(&mut *tx)
         .await
         .ctx("locking a message for an edit")?;

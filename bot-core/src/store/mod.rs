@@ -23,6 +23,7 @@ mod import;
 mod media;
 mod messages;
 mod outbox;
+mod platform_state;
 mod rsvps;
 mod search;
 mod sessions;

@@ -1,0 +1,188 @@
+//! What hashchat's posts and replies look like in a Matrix room: event content with a plain
+//! body for every client and an HTML body for those that show formatting.
+
+use serde_json::{json, Value};
+
+use bot_core::ids::Platform;
+use bot_core::model::{PostContent, PostKind};
+use bot_core::render::html::escape;
+use bot_core::render::plain::post_text;
+
+/// The `m.room.message` content of a session step. People who said they are coming (RSVPs on
+/// Matrix) are mentioned for real: a pill in the HTML and their ids in `m.mentions`, which is
+/// what makes their clients notify them.
+pub fn post_content(content: &PostContent) -> Value {
+    let mentioned = matrix_mentions(&content.mentions);
+    let mut plain = post_text(&PostContent {
+        mentions: Vec::new(),
+        ..content.clone()
+    });
+    let label = match content.kind {
+        PostKind::Reminder => "Reminder".to_owned(),
+        PostKind::Intro => "Intro".to_owned(),
+        PostKind::Point { number } => format!("Q{number}"),
+        PostKind::WrapUp => "Wrap-up".to_owned(),
+    };
+    let mut html = format!(
+        "<strong>{}</strong>: {} {}",
+        html_text(&label),
+        html_text(&content.text).replace('\n', "<br>"),
+        html_text(&content.hashtag)
+    );
+    if !mentioned.is_empty() {
+        plain.push_str(" (cc ");
+        plain.push_str(&mentioned.join(", "));
+        plain.push(')');
+        let pills: Vec<String> = mentioned
+            .iter()
+            .map(|id| {
+                format!(
+                    "<a href=\"https://matrix.to/#/{}\">{}</a>",
+                    html_attr(&percent_encode(id)),
+                    html_text(id)
+                )
+            })
+            .collect();
+        html.push_str(&format!(" (cc {})", pills.join(", ")));
+    }
+    let msgtype = match content.kind {
+        // A reminder is a heads-up; the session's own steps are the conversation.
+        PostKind::Reminder => "m.notice",
+        _ => "m.text",
+    };
+    json!({
+        "msgtype": msgtype,
+        "body": plain,
+        "format": "org.matrix.custom.html",
+        "formatted_body": html,
+        "m.mentions": { "user_ids": mentioned },
+    })
+}
+
+/// A notice answering a command. Refusals and errors answer the command message itself and
+/// mention the sender; confirmations are plain notices for the room.
+pub fn reply_content(text: &str, to_user: &str, in_reply_to: Option<&str>, private: bool) -> Value {
+    let html = html_text(text).replace('\n', "<br>");
+    let mut content = json!({
+        "msgtype": "m.notice",
+        "body": text,
+        "format": "org.matrix.custom.html",
+        "formatted_body": html,
+        "m.mentions": {},
+    });
+    if private {
+        if let Some(event_id) = in_reply_to {
+            content["m.relates_to"] = json!({ "m.in_reply_to": { "event_id": event_id } });
+        }
+        content["m.mentions"] = json!({ "user_ids": [to_user] });
+    }
+    content
+}
+
+/// Matrix user ids among the engine's `platform:id` mentions; others belong to other platforms.
+fn matrix_mentions(mentions: &[String]) -> Vec<String> {
+    let prefix = format!("{}:", Platform::Matrix);
+    mentions
+        .iter()
+        .filter_map(|m| m.strip_prefix(prefix.as_str()))
+        .filter(|id| id.starts_with('@'))
+        .map(str::to_owned)
+        .collect()
+}
+
+fn html_text(s: &str) -> String {
+    let mut out = Vec::with_capacity(s.len());
+    // Writing to a Vec cannot fail.
+    let _ = escape::text(&mut out, s);
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+fn html_attr(s: &str) -> String {
+    let mut out = Vec::with_capacity(s.len());
+    let _ = escape::attr(&mut out, s);
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// matrix.to links carry the id percent-encoded where it holds URL syntax.
+fn percent_encode(id: &str) -> String {
+    id.chars()
+        .map(|c| match c {
+            'A'..='Z' | 'a'..='z' | '0'..='9' | '@' | ':' | '.' | '_' | '-' | '=' | '/' => {
+                c.to_string()
+            }
+            other => {
+                let mut buf = [0u8; 4];
+                other
+                    .encode_utf8(&mut buf)
+                    .bytes()
+                    .map(|b| format!("%{b:02X}"))
+                    .collect()
+            }
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn point(text: &str, mentions: &[&str]) -> PostContent {
+        PostContent {
+            kind: PostKind::Point { number: 2 },
+            hashtag: "#interlibnet".into(),
+            text: text.into(),
+            mentions: mentions.iter().map(|m| m.to_string()).collect(),
+        }
+    }
+
+    #[test]
+    fn a_point_has_a_plain_and_an_escaped_html_body() {
+        let c = post_content(&point("<b>Shelves</b> & you?", &[]));
+        assert_eq!(c["msgtype"], "m.text");
+        assert_eq!(c["body"], "Q2: <b>Shelves</b> & you? #interlibnet");
+        assert_eq!(
+            c["formatted_body"],
+            "<strong>Q2</strong>: &lt;b&gt;Shelves&lt;/b&gt; &amp; you? #interlibnet"
+        );
+        assert_eq!(c["m.mentions"]["user_ids"], json!([]));
+    }
+
+    #[test]
+    fn a_reminder_mentions_matrix_rsvps_only() {
+        let mut content = point(
+            "soon",
+            &["matrix:@ann:example.org", "discord:1234", "matrix:@b\"<x:y"],
+        );
+        content.kind = PostKind::Reminder;
+        let c = post_content(&content);
+        assert_eq!(c["msgtype"], "m.notice");
+        assert_eq!(
+            c["m.mentions"]["user_ids"],
+            json!(["@ann:example.org", "@b\"<x:y"])
+        );
+        let html = c["formatted_body"].as_str().unwrap();
+        assert!(
+            html.contains("<a href=\"https://matrix.to/#/@ann:example.org\">@ann:example.org</a>")
+        );
+        assert!(
+            html.contains("https://matrix.to/#/@b%22%3Cx:y\">@b\"&lt;x:y</a>"),
+            "{html}"
+        );
+        assert!(c["body"]
+            .as_str()
+            .unwrap()
+            .ends_with("(cc @ann:example.org, @b\"<x:y)"));
+    }
+
+    #[test]
+    fn a_refusal_answers_the_command_and_mentions_its_sender() {
+        let c = reply_content("Only moderators <here>", "@ann:x", Some("$cmd"), true);
+        assert_eq!(c["msgtype"], "m.notice");
+        assert_eq!(c["m.relates_to"]["m.in_reply_to"]["event_id"], "$cmd");
+        assert_eq!(c["m.mentions"]["user_ids"], json!(["@ann:x"]));
+        assert_eq!(c["formatted_body"], "Only moderators &lt;here&gt;");
+        let ok = reply_content("Started", "@ann:x", Some("$cmd"), false);
+        assert!(ok.get("m.relates_to").is_none());
+        assert_eq!(ok["m.mentions"], json!({}));
+    }
+}

@@ -1,0 +1,112 @@
+//! hashchat on Matrix: a bot account that runs `!chat` commands, posts each session's steps
+//! and archives what people say, in plain and encrypted rooms alike.
+//!
+//! - [`login`]: sign in once and keep the device (and its encryption keys) under the data
+//!   directory;
+//! - [`sync`]: read room events in order and hand them to the engine, saving the read position
+//!   with the archive;
+//! - [`events`]: check and translate raw event JSON;
+//! - [`outbound`]: the engine's [`Adapter`](bot_core::adapter::Adapter): posts and replies;
+//! - [`format`]: what those posts look like;
+//! - [`invites`], [`media`]: joining rooms, fetching `mxc://` attachments.
+
+use std::future::Future;
+use std::path::Path;
+use std::sync::Arc;
+
+use matrix_sdk::Client;
+
+use bot_core::config::MatrixConfig;
+use bot_core::engine::Engine;
+
+pub mod events;
+pub mod format;
+pub mod invites;
+pub mod login;
+pub mod media;
+pub mod outbound;
+mod sync;
+
+pub use media::MxcFetcher;
+pub use outbound::MatrixAdapter;
+
+#[derive(Debug, thiserror::Error)]
+pub enum MatrixError {
+    #[error("Matrix configuration: {0}")]
+    Config(String),
+    #[error("Matrix login: {0}")]
+    Login(String),
+    #[error("Matrix connection: {0}")]
+    Connect(String),
+    #[error("archive: {0}")]
+    Store(String),
+}
+
+/// How the bot behaves in rooms, from `[matrix]`.
+#[derive(Debug, Clone)]
+pub(crate) struct RoomSettings {
+    pub command_prefix: String,
+    pub moderator_power_level: u32,
+    pub accept_invites_from: Vec<String>,
+}
+
+/// The bot signed in to its homeserver, ready to listen.
+pub struct MatrixBot {
+    client: Client,
+    settings: RoomSettings,
+    encrypted_media: media::EncryptedMedia,
+}
+
+impl MatrixBot {
+    /// Signs in (restoring the saved device when there is one). Credentials come from the
+    /// environment or from files named in `config`.
+    pub async fn connect(config: &MatrixConfig, data_dir: &Path) -> Result<MatrixBot, MatrixError> {
+        let credentials = login::Credentials::from_config(config)?;
+        let client = login::sign_in(config, data_dir, &credentials).await?;
+        Ok(MatrixBot {
+            client,
+            settings: RoomSettings {
+                command_prefix: config.command_prefix.clone(),
+                moderator_power_level: config.moderator_power_level,
+                accept_invites_from: config.accept_invites_from.clone(),
+            },
+            encrypted_media: media::EncryptedMedia::default(),
+        })
+    }
+
+    pub fn user_id(&self) -> Option<String> {
+        self.client.user_id().map(|u| u.to_string())
+    }
+
+    pub fn device_id(&self) -> Option<String> {
+        self.client.device_id().map(|d| d.to_string())
+    }
+
+    /// What the engine posts and replies through.
+    pub fn adapter(&self) -> Arc<MatrixAdapter> {
+        Arc::new(MatrixAdapter::new(self.client.clone()))
+    }
+
+    /// What the media copier fetches `mxc://` links with.
+    pub fn media_fetcher(&self) -> Arc<MxcFetcher> {
+        Arc::new(MxcFetcher::new(
+            self.client.clone(),
+            self.encrypted_media.clone(),
+        ))
+    }
+
+    /// Listens until `shutdown` completes, handing every event to `engine`.
+    pub async fn listen(
+        &self,
+        engine: Engine,
+        shutdown: impl Future<Output = ()>,
+    ) -> Result<(), MatrixError> {
+        let listener = sync::Listener {
+            client: self.client.clone(),
+            engine,
+            settings: self.settings.clone(),
+            encrypted_media: self.encrypted_media.clone(),
+        };
+        listener.run(shutdown).await
+    }
+}

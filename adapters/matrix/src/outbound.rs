@@ -1,0 +1,173 @@
+//! Carrying out the engine's posts and replies in Matrix rooms.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+
+use async_trait::async_trait;
+use matrix_sdk::ruma::{OwnedRoomId, OwnedTransactionId, RoomAliasId, RoomId};
+use matrix_sdk::{Client, Room};
+use serde_json::Value;
+
+use bot_core::adapter::{Adapter, AdapterError, Post, Reply};
+use bot_core::ids::Platform;
+
+use crate::format::{post_content, reply_content};
+
+/// The engine's [`Adapter`] for Matrix.
+pub struct MatrixAdapter {
+    client: Client,
+    aliases: Mutex<HashMap<String, OwnedRoomId>>,
+}
+
+impl MatrixAdapter {
+    pub fn new(client: Client) -> MatrixAdapter {
+        MatrixAdapter {
+            client,
+            aliases: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// The joined room a chat file names, by id or by alias.
+    async fn room(&self, id: &str) -> Result<Room, AdapterError> {
+        let room_id: OwnedRoomId = if id.starts_with('#') {
+            let cached = self
+                .aliases
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .get(id)
+                .cloned();
+            match cached {
+                Some(room_id) => room_id,
+                None => {
+                    let alias = <&RoomAliasId>::try_from(id)
+                        .map_err(|e| AdapterError::Permanent(format!("`{id}`: {e}")))?;
+                    let resolved = self
+                        .client
+                        .resolve_room_alias(alias)
+                        .await
+                        .map_err(|e| classify_http(&e, &format!("resolving {id}")))?
+                        .room_id;
+                    self.aliases
+                        .lock()
+                        .unwrap_or_else(|e| e.into_inner())
+                        .insert(id.to_owned(), resolved.clone());
+                    resolved
+                }
+            }
+        } else {
+            <&RoomId>::try_from(id)
+                .map_err(|e| AdapterError::Permanent(format!("`{id}` is not a room id: {e}")))?
+                .to_owned()
+        };
+        self.client
+            .get_room(&room_id)
+            .filter(|room| room.state() == matrix_sdk::RoomState::Joined)
+            .ok_or_else(|| {
+                AdapterError::Permanent(format!(
+                    "the bot is not in {id}: invite it there (and check accept_invites_from)"
+                ))
+            })
+    }
+
+    async fn send(&self, room: &Room, content: Value, txn: &str) -> Result<String, AdapterError> {
+        let txn_id: OwnedTransactionId = transaction_id(txn).into();
+        let sent = room
+            .send_raw("m.room.message", content)
+            .with_transaction_id(&txn_id)
+            .await
+            .map_err(|e| classify(&e, "sending"))?;
+        Ok(sent.response.event_id.to_string())
+    }
+}
+
+/// Transaction ids travel in a URL path: keep them to characters that need no escaping.
+pub fn transaction_id(key: &str) -> String {
+    let safe: String = key
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.') {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    format!("{safe}-{:08x}", fnv(key))
+}
+
+/// Keeps two keys that differ only in escaped characters apart.
+fn fnv(s: &str) -> u32 {
+    s.bytes().fold(0x811c_9dc5_u32, |h, b| {
+        (h ^ u32::from(b)).wrapping_mul(0x0100_0193)
+    })
+}
+
+#[async_trait]
+impl Adapter for MatrixAdapter {
+    fn platform(&self) -> Platform {
+        Platform::Matrix
+    }
+
+    async fn post(&self, post: &Post) -> Result<String, AdapterError> {
+        let room = self.room(&post.room.id).await?;
+        self.send(&room, post_content(&post.content), &post.idempotency_key)
+            .await
+    }
+
+    async fn reply(&self, reply: &Reply) -> Result<(), AdapterError> {
+        let room = self.room(&reply.room.id).await?;
+        let content = reply_content(
+            &reply.text,
+            &reply.to.id,
+            reply.in_reply_to.as_deref(),
+            reply.private,
+        );
+        // A reply to a command is sent once per command, however often it is retried.
+        let key = match &reply.in_reply_to {
+            Some(event) => format!("hc-reply-{event}"),
+            None => format!("hc-reply-{}", uuid::Uuid::new_v4().simple()),
+        };
+        self.send(&room, content, &key).await.map(|_| ())
+    }
+}
+
+/// Sorts a failure: the homeserver unreachable, a passing trouble, or a refusal for good.
+pub(crate) fn classify(e: &matrix_sdk::Error, doing: &str) -> AdapterError {
+    match e {
+        matrix_sdk::Error::Http(http) => classify_http(http, doing),
+        other => AdapterError::Temporary(format!("{doing}: {other}")),
+    }
+}
+
+pub(crate) fn classify_http(e: &matrix_sdk::HttpError, doing: &str) -> AdapterError {
+    if let Some(api) = e.as_client_api_error() {
+        let status = api.status_code.as_u16();
+        return if status == 429 || status >= 500 {
+            AdapterError::Temporary(format!("{doing}: {e}"))
+        } else {
+            AdapterError::Permanent(format!("{doing}: {e}"))
+        };
+    }
+    match e {
+        matrix_sdk::HttpError::Reqwest(_) => AdapterError::Unreachable(format!("{doing}: {e}")),
+        _ => AdapterError::Temporary(format!("{doing}: {e}")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn transaction_ids_are_stable_path_safe_and_distinct() {
+        let a = transaction_id("hc-12-3-matrix:!room:example.org");
+        assert_eq!(a, transaction_id("hc-12-3-matrix:!room:example.org"));
+        assert!(
+            a.chars()
+                .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c)),
+            "{a}"
+        );
+        assert_ne!(a, transaction_id("hc-12-3-matrix_!room_example.org"));
+        assert_ne!(a, transaction_id("hc-12-4-matrix:!room:example.org"));
+    }
+}

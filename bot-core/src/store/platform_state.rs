@@ -1,0 +1,88 @@
+//! What a platform adapter must remember between runs: where it read its event stream up to,
+//! and which commands it already carried out.
+
+use chrono::{DateTime, Utc};
+
+use super::codec::{col, to_ms};
+use super::{Context, Result, Store};
+use crate::ids::{Platform, RoomRef};
+use crate::model::SessionId;
+
+impl Store {
+    /// The saved position in `account`'s event stream on `platform`, if any.
+    pub async fn sync_cursor(&self, platform: Platform, account: &str) -> Result<Option<String>> {
+        let mut conn = self.conn().await?;
+        let row =
+            sqlx::query("SELECT cursor FROM sync_cursors WHERE platform = $1 AND account = $2")
+                .bind(platform.as_str())
+                .bind(account)
+                .fetch_optional(&mut *conn)
+                .await
+                .ctx("reading a sync cursor")?;
+        row.map(|r| col::<String>(&r, "cursor")).transpose()
+    }
+
+    /// Saves the position in `account`'s event stream, once everything before it is archived.
+    pub async fn set_sync_cursor(
+        &self,
+        platform: Platform,
+        account: &str,
+        cursor: &str,
+    ) -> Result<()> {
+        let mut conn = self.conn().await?;
+        sqlx::query(
+            "INSERT INTO sync_cursors (platform, account, cursor, updated_at) VALUES ($1, $2, $3, $4) \
+             ON CONFLICT (platform, account) DO UPDATE SET cursor = excluded.cursor, \
+             updated_at = excluded.updated_at",
+        )
+        .bind(platform.as_str())
+        .bind(account)
+        .bind(cursor)
+        .bind(to_ms(Utc::now()))
+        .execute(&mut *conn)
+        .await
+        .ctx("saving a sync cursor")?;
+        Ok(())
+    }
+
+    /// Claims the command carried by `platform_msg_id`: `true` the first time, `false` when it
+    /// was claimed before and must not act again.
+    pub async fn claim_command(&self, platform: Platform, platform_msg_id: &str) -> Result<bool> {
+        let mut conn = self.conn().await?;
+        let done = sqlx::query(
+            "INSERT INTO handled_commands (platform, platform_msg_id, handled_at) VALUES ($1, $2, $3) \
+             ON CONFLICT (platform, platform_msg_id) DO NOTHING",
+        )
+        .bind(platform.as_str())
+        .bind(platform_msg_id)
+        .bind(to_ms(Utc::now()))
+        .execute(&mut *conn)
+        .await
+        .ctx("claiming a command")?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    /// The session that was running in `room` at `at` (started, and not ended before it), with
+    /// its chat: where a message read late belongs.
+    pub async fn session_in_room_at(
+        &self,
+        room: &RoomRef,
+        at: DateTime<Utc>,
+    ) -> Result<Option<(SessionId, String)>> {
+        let mut conn = self.conn().await?;
+        let row = sqlx::query(
+            "SELECT s.id, s.chat_slug FROM sessions s JOIN session_rooms r ON r.session_id = s.id \
+             WHERE r.room = $1 AND s.state IN ('running', 'paused', 'ended') \
+             AND s.started_at IS NOT NULL AND s.started_at <= $2 \
+             AND (s.ended_at IS NULL OR s.ended_at > $2) \
+             ORDER BY s.started_at DESC LIMIT 1",
+        )
+        .bind(room.to_string())
+        .bind(to_ms(at))
+        .fetch_optional(&mut *conn)
+        .await
+        .ctx("finding the session a message belongs to")?;
+        row.map(|r| Ok((col::<SessionId>(&r, "id")?, col::<String>(&r, "chat_slug")?)))
+            .transpose()
+    }
+}

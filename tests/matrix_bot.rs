@@ -1,0 +1,415 @@
+//! The `hashchat` binary as a Matrix bot, end to end against the real Synapse that
+//! `scripts/test` starts: commands, points on accelerated time, answers of every kind, the
+//! archive they end up in, encrypted rooms, power levels in old and new room versions, and a
+//! SIGKILL mid-session.
+
+#![recursion_limit = "256"]
+
+#[path = "support/matrix.rs"]
+mod matrix;
+mod support;
+
+use std::time::Duration;
+
+use matrix::*;
+use serde_json::Value;
+use support::synapse::Homeserver;
+
+const WAIT: Duration = Duration::from_secs(60);
+
+fn starts(prefix: &'static str) -> impl Fn(&Value) -> bool {
+    move |e| body(e).starts_with(prefix)
+}
+
+/// `(author, body, point)` of every archived message, in order.
+fn archived(transcript: &Value) -> Vec<(String, String, Option<u64>)> {
+    transcript["messages"]
+        .as_array()
+        .expect("messages")
+        .iter()
+        .map(|m| {
+            (
+                m["author"]["id"].as_str().unwrap().to_owned(),
+                m["body"].as_str().unwrap().to_owned(),
+                m["point"].as_u64(),
+            )
+        })
+        .collect()
+}
+
+fn message<'a>(transcript: &'a Value, event: &str) -> &'a Value {
+    transcript["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["platform_message_id"] == event)
+        .unwrap_or_else(|| panic!("{event} is not in the archive: {transcript:#}"))
+}
+
+/// A room with a moderator (its creator), two participants and the bot, invited by the
+/// moderator and joined.
+async fn room_with_bot(
+    server: &Homeserver,
+    version: Option<&str>,
+    encrypted: bool,
+) -> (Person, Person, Person, String, Bot) {
+    let moderator = Person::new(server, "mod").await;
+    let ann = Person::new(server, "ann").await;
+    let bob = Person::new(server, "bob").await;
+    let room = moderator
+        .create_room(server, version, encrypted, None)
+        .await;
+    for p in [&ann, &bob] {
+        moderator.invite(&room, &p.user_id).await;
+        p.join(&room).await;
+    }
+    let mut bot = Bot::new(server, "quick", &room, &[&moderator.user_id]).await;
+    bot.start();
+    moderator.invite(&room, &bot.user_id).await;
+    bot.wait_joined(server, &room, &moderator).await;
+    (moderator, ann, bob, room, bot)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_session_runs_in_a_matrix_room_and_is_archived_under_its_points() {
+    let server = Homeserver::from_env();
+    let (moderator, ann, bob, room, mut bot) = room_with_bot(&server, None, false).await;
+    let create = server
+        .get_json(
+            &format!(
+                "{}/_matrix/client/v3/rooms/{room}/state/m.room.create/",
+                server.url
+            ),
+            Some(&moderator.access_token),
+        )
+        .await;
+    assert_eq!(
+        create["room_version"], "12",
+        "the default room version is 12"
+    );
+
+    // Someone without power asks: a clear refusal, as a reply to them, and nothing starts.
+    let asked = ann.say(&room, "!chat start quick").await;
+    let refusal = ann
+        .wait_for(&room, &bot.user_id, "the refusal", WAIT, |e| {
+            e["content"]["m.relates_to"]["m.in_reply_to"]["event_id"] == asked.as_str()
+        })
+        .await;
+    assert_eq!(refusal["content"]["msgtype"], "m.notice");
+    assert!(
+        body(&refusal).contains("Only moderators"),
+        "{}",
+        body(&refusal)
+    );
+    assert_eq!(
+        refusal["content"]["m.mentions"]["user_ids"][0],
+        ann.user_id.as_str()
+    );
+
+    // The room's creator has no entry in m.room.power_levels in a v12 room, and moderates.
+    moderator.say(&room, "!chat start quick").await;
+    let started = moderator
+        .wait_for(
+            &room,
+            &bot.user_id,
+            "the start reply",
+            WAIT,
+            starts("Started"),
+        )
+        .await;
+    assert_eq!(started["content"]["msgtype"], "m.notice");
+    let session = session_number(&started);
+    let q1 = ann
+        .wait_for(&room, &bot.user_id, "Q1", WAIT, starts("Q1:"))
+        .await;
+    assert_eq!(q1["content"]["format"], "org.matrix.custom.html");
+    assert!(q1["content"]["formatted_body"]
+        .as_str()
+        .unwrap()
+        .starts_with("<strong>Q1</strong>: What brought you here?"));
+
+    let a1 = ann.say(&room, "A1 libraries are for everyone").await;
+    let reply = bob
+        .reply(&room, &event_id(&q1), "agreed, shelves and all")
+        .await;
+    ann.wait_for(&room, &bot.user_id, "Q2", WAIT, starts("Q2:"))
+        .await;
+    let typo = ann.say(&room, "A2 catalogue tyop").await;
+    ann.edit(&room, &typo, "A2 catalogue typo fixed").await;
+    let oops = bob.say(&room, "A2 wrong room, sorry").await;
+    bob.redact(&room, &oops).await;
+    let picture = bob
+        .send_image(&server, &room, PNG, "A2 our reading corner")
+        .await;
+    // Matrix lets anyone send an "edit" of anyone's message; the archive takes the author's only.
+    bob.edit(&room, &a1, "A1 words put in ann's mouth").await;
+    ann.wait_for(&room, &bot.user_id, "Q3", WAIT, starts("Q3:"))
+        .await;
+    let on_screen = ann
+        .say(&room, "no prefix: this answers the point on screen")
+        .await;
+    moderator.say(&room, "!chat stop").await;
+    moderator
+        .wait_for(&room, &bot.user_id, "the wrap-up", WAIT, starts("Wrap-up:"))
+        .await;
+
+    let messages = moderator.messages(&room).await;
+    assert_eq!(
+        step_posts(&messages, &bot.user_id),
+        ["Intro", "Q1", "Q2", "Q3", "Wrap-up"],
+        "each step once, in order"
+    );
+
+    // The image is copied into the media store in the background.
+    let start = std::time::Instant::now();
+    while !bot.export_html(&session).contains("data:image/png;base64,") {
+        assert!(
+            start.elapsed() < WAIT,
+            "the image was never copied; log:\n{}",
+            bot.logs()
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let status = bot.stop();
+    assert!(status.success(), "clean exit: {status:?}\n{}", bot.logs());
+
+    let transcript = bot.transcript(&session);
+    assert_eq!(
+        archived(&transcript),
+        vec![
+            (
+                ann.user_id.clone(),
+                "A1 libraries are for everyone".into(),
+                Some(1)
+            ),
+            (
+                bob.user_id.clone(),
+                "agreed, shelves and all".into(),
+                Some(1)
+            ),
+            (
+                ann.user_id.clone(),
+                "A2 catalogue typo fixed".into(),
+                Some(2)
+            ),
+            (bob.user_id.clone(), "A2 our reading corner".into(), Some(2)),
+            (
+                ann.user_id.clone(),
+                "no prefix: this answers the point on screen".into(),
+                Some(3)
+            ),
+        ],
+        "exactly the answers, under their points: no command, no redacted message, no forged edit"
+    );
+    assert_eq!(
+        message(&transcript, &reply)["reply_to"],
+        event_id(&q1).as_str()
+    );
+    assert_eq!(
+        message(&transcript, &typo)["edits"][0]["body"],
+        "A2 catalogue tyop"
+    );
+    let image = &message(&transcript, &picture)["attachments"][0];
+    assert_eq!(image["name"], "pic.png");
+    assert!(image["url"]
+        .as_str()
+        .unwrap()
+        .starts_with("mxc://localhost/"));
+    assert_eq!(message(&transcript, &on_screen)["point"], 3);
+    assert_eq!(transcript["session"]["state"], "ended");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn in_an_older_room_version_power_level_50_moderates_and_a_member_does_not() {
+    let server = Homeserver::from_env();
+    let creator = Person::new(&server, "creator").await;
+    let helper = Person::new(&server, "helper").await;
+    let member = Person::new(&server, "member").await;
+    let room = creator
+        .create_room(
+            &server,
+            Some("10"),
+            false,
+            Some(serde_json::json!({ "users": { creator.user_id.clone(): 100, helper.user_id.clone(): 50 } })),
+        )
+        .await;
+    for p in [&helper, &member] {
+        creator.invite(&room, &p.user_id).await;
+        p.join(&room).await;
+    }
+    let mut bot = Bot::new(&server, "quick", &room, &[&creator.user_id]).await;
+    bot.start();
+    creator.invite(&room, &bot.user_id).await;
+    bot.wait_joined(&server, &room, &creator).await;
+
+    let asked = member.say(&room, "!chat start quick").await;
+    let refusal = member
+        .wait_for(&room, &bot.user_id, "the refusal", WAIT, |e| {
+            e["content"]["m.relates_to"]["m.in_reply_to"]["event_id"] == asked.as_str()
+        })
+        .await;
+    assert!(body(&refusal).contains("Only moderators"));
+
+    helper.say(&room, "!chat start quick").await;
+    helper
+        .wait_for(
+            &room,
+            &bot.user_id,
+            "the start reply",
+            WAIT,
+            starts("Started"),
+        )
+        .await;
+    helper
+        .wait_for(&room, &bot.user_id, "the intro", WAIT, starts("Intro:"))
+        .await;
+    creator.say(&room, "!chat stop").await;
+    creator
+        .wait_for(&room, &bot.user_id, "the wrap-up", WAIT, starts("Wrap-up:"))
+        .await;
+    let status = bot.stop();
+    assert!(status.success(), "{}", bot.logs());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_session_runs_in_an_encrypted_room() {
+    let server = Homeserver::from_env();
+    let (moderator, ann, bob, room, mut bot) = room_with_bot(&server, None, true).await;
+
+    moderator.say(&room, "!chat start quick").await;
+    let started = moderator
+        .wait_for(
+            &room,
+            &bot.user_id,
+            "the start reply",
+            WAIT,
+            starts("Started"),
+        )
+        .await;
+    let session = session_number(&started);
+    let q1 = ann
+        .wait_for(&room, &bot.user_id, "Q1 (decrypted)", WAIT, starts("Q1:"))
+        .await;
+    let a1 = ann.say(&room, "A1 encrypted and archived").await;
+    bob.reply(&room, &event_id(&q1), "a reply nobody else can read")
+        .await;
+    ann.edit(&room, &a1, "A1 encrypted, edited and archived")
+        .await;
+    moderator.say(&room, "!chat stop").await;
+    moderator
+        .wait_for(&room, &bot.user_id, "the wrap-up", WAIT, starts("Wrap-up:"))
+        .await;
+
+    // What the homeserver stores is ciphertext: the bot's posts are m.room.encrypted there.
+    let raw = server
+        .get_json(
+            &format!(
+                "{}/_matrix/client/v3/rooms/{room}/messages?dir=b&limit=100",
+                server.url
+            ),
+            Some(&moderator.access_token),
+        )
+        .await;
+    let from_bot: Vec<&Value> = raw["chunk"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["sender"] == bot.user_id.as_str())
+        .filter(|e| e["type"] != "m.room.member")
+        .collect();
+    assert!(!from_bot.is_empty());
+    assert!(
+        from_bot.iter().all(|e| e["type"] == "m.room.encrypted"),
+        "the bot encrypts in an encrypted room"
+    );
+
+    let status = bot.stop();
+    assert!(status.success(), "{}", bot.logs());
+    let transcript = bot.transcript(&session);
+    assert_eq!(
+        archived(&transcript),
+        vec![
+            (
+                ann.user_id.clone(),
+                "A1 encrypted, edited and archived".into(),
+                Some(1)
+            ),
+            (
+                bob.user_id.clone(),
+                "a reply nobody else can read".into(),
+                Some(1)
+            ),
+        ],
+        "log:\n{}",
+        bot.logs()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_bot_killed_mid_session_repeats_no_point_misses_none_and_archives_the_downtime() {
+    let server = Homeserver::from_env();
+    let (moderator, ann, bob, room, mut bot) = room_with_bot(&server, None, false).await;
+
+    moderator.say(&room, "!chat start quick").await;
+    let started = moderator
+        .wait_for(
+            &room,
+            &bot.user_id,
+            "the start reply",
+            WAIT,
+            starts("Started"),
+        )
+        .await;
+    let session = session_number(&started);
+    ann.wait_for(&room, &bot.user_id, "Q1", WAIT, starts("Q1:"))
+        .await;
+    ann.say(&room, "A1 before the crash").await;
+    // Let the bot read it before it dies.
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    bot.kill();
+
+    // While the bot is away: answers, and a point falls due.
+    ann.say(&room, "A1 while the bot was down").await;
+    bob.say(&room, "A2 also while it was down").await;
+    tokio::time::sleep(Duration::from_secs_f64(3.5 * 60.0 / SPEED)).await;
+
+    bot.start();
+    moderator
+        .wait_for(
+            &room,
+            &bot.user_id,
+            "the wrap-up",
+            Duration::from_secs(90),
+            starts("Wrap-up:"),
+        )
+        .await;
+    // A duplicate would show up right after; give it the chance.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let messages = moderator.messages(&room).await;
+    assert_eq!(
+        step_posts(&messages, &bot.user_id),
+        ["Intro", "Q1", "Q2", "Q3", "Wrap-up"],
+        "no point twice, none missed; log:\n{}",
+        bot.logs()
+    );
+    let starts_replies = messages
+        .iter()
+        .filter(|e| e["sender"] == bot.user_id.as_str() && body(e).starts_with("Started"))
+        .count();
+    assert_eq!(starts_replies, 1, "the start command acted once");
+
+    let status = bot.stop();
+    assert!(status.success(), "{}", bot.logs());
+    let transcript = bot.transcript(&session);
+    let bodies: Vec<String> = archived(&transcript).into_iter().map(|m| m.1).collect();
+    assert_eq!(
+        bodies,
+        [
+            "A1 before the crash",
+            "A1 while the bot was down",
+            "A2 also while it was down"
+        ],
+        "log:\n{}",
+        bot.logs()
+    );
+}

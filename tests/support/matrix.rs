@@ -1,0 +1,503 @@
+//! People in Matrix rooms, for the end-to-end tests: each is a real matrix-sdk client with its
+//! own device (so encrypted rooms work as they do for anyone), talking to the test Synapse.
+//! And the bot itself: the `hashchat` binary with a `[matrix]` config.
+//!
+//! Included only by the Matrix tests (`#[path]`), which raise the recursion limit that
+//! matrix-sdk's futures need; the other tests need not build it.
+
+#![allow(dead_code)]
+
+use std::time::{Duration, Instant};
+
+use matrix_sdk::config::SyncSettings;
+use matrix_sdk::room::MessagesOptions;
+use matrix_sdk::ruma::{EventId, RoomId, UInt};
+use matrix_sdk::{Client, Room};
+use serde_json::{json, Value};
+
+use crate::support::synapse::Homeserver;
+use crate::support::{read, text, Scratch};
+
+/// A fresh localpart: tests share one homeserver, so every name is new.
+pub fn unique(name: &str) -> String {
+    format!(
+        "{name}{}x{}",
+        std::process::id(),
+        chrono::Utc::now().timestamp_micros()
+    )
+}
+
+pub struct Person {
+    pub user_id: String,
+    pub access_token: String,
+    pub client: Client,
+    sync: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for Person {
+    fn drop(&mut self) {
+        self.sync.abort();
+    }
+}
+
+impl Person {
+    /// Registers a new user and signs them in with a device of their own, syncing in the
+    /// background.
+    pub async fn new(server: &Homeserver, name: &str) -> Person {
+        let localpart = unique(name);
+        let registered = server.register(&localpart, false).await;
+        let client = Client::builder()
+            .homeserver_url(&server.url)
+            .build()
+            .await
+            .expect("a Matrix client");
+        client
+            .matrix_auth()
+            .login_username(&registered.user_id, &format!("{localpart}-password"))
+            .initial_device_display_name(name)
+            .send()
+            .await
+            .expect("logging in");
+        client
+            .sync_once(SyncSettings::default())
+            .await
+            .expect("first sync");
+        let syncing = client.clone();
+        let sync = tokio::spawn(async move {
+            // Keeps going through a homeserver restart; the test ends it.
+            loop {
+                let _ = syncing
+                    .sync(SyncSettings::default().timeout(Duration::from_secs(5)))
+                    .await;
+                tokio::time::sleep(Duration::from_millis(200)).await;
+            }
+        });
+        let access_token = client.access_token().expect("a token");
+        Person {
+            user_id: registered.user_id,
+            access_token,
+            client,
+            sync,
+        }
+    }
+
+    /// Creates a room; `version` `None` takes the homeserver's default (12 on current Synapse).
+    pub async fn create_room(
+        &self,
+        server: &Homeserver,
+        version: Option<&str>,
+        encrypted: bool,
+        power_levels: Option<Value>,
+    ) -> String {
+        let mut body = json!({ "preset": "private_chat", "name": "hashchat test" });
+        if let Some(v) = version {
+            body["room_version"] = json!(v);
+        }
+        if encrypted {
+            body["initial_state"] = json!([{
+                "type": "m.room.encryption", "state_key": "",
+                "content": { "algorithm": "m.megolm.v1.aes-sha2" }
+            }]);
+        }
+        if let Some(pl) = power_levels {
+            body["power_level_content_override"] = pl;
+        }
+        let created = server
+            .post_json(
+                &format!("{}/_matrix/client/v3/createRoom", server.url),
+                Some(&self.access_token),
+                &body,
+            )
+            .await;
+        let room = created["room_id"].as_str().expect("a room id").to_owned();
+        self.room(&room).await;
+        room
+    }
+
+    pub async fn invite(&self, room: &str, user: &str) {
+        self.room(room)
+            .await
+            .invite_user_by_id(user.try_into().expect("a user id"))
+            .await
+            .expect("inviting");
+    }
+
+    pub async fn join(&self, room: &str) {
+        let id: &RoomId = room.try_into().unwrap();
+        self.client.join_room_by_id(id).await.expect("joining");
+        self.room(room).await;
+    }
+
+    /// The room as this person's client knows it, once it does.
+    pub async fn room(&self, room: &str) -> Room {
+        let id: &RoomId = room.try_into().expect("a room id");
+        let start = Instant::now();
+        loop {
+            if let Some(r) = self
+                .client
+                .get_room(id)
+                .filter(|r| r.state() == matrix_sdk::RoomState::Joined)
+            {
+                return r;
+            }
+            assert!(
+                start.elapsed() < Duration::from_secs(30),
+                "{} never saw {room}",
+                self.user_id
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    /// Sends `m.room.message` content; returns the event id.
+    pub async fn send(&self, room: &str, content: Value) -> String {
+        let room = self.room(room).await;
+        room.send_raw("m.room.message", content)
+            .await
+            .expect("sending")
+            .response
+            .event_id
+            .to_string()
+    }
+
+    pub async fn say(&self, room: &str, text: &str) -> String {
+        self.send(room, json!({ "msgtype": "m.text", "body": text }))
+            .await
+    }
+
+    pub async fn reply(&self, room: &str, parent: &str, text: &str) -> String {
+        self.send(
+            room,
+            json!({
+                "msgtype": "m.text", "body": text,
+                "m.relates_to": { "m.in_reply_to": { "event_id": parent } }
+            }),
+        )
+        .await
+    }
+
+    pub async fn edit(&self, room: &str, target: &str, text: &str) -> String {
+        self.send(
+            room,
+            json!({
+                "msgtype": "m.text", "body": format!(" * {text}"),
+                "m.new_content": { "msgtype": "m.text", "body": text },
+                "m.relates_to": { "rel_type": "m.replace", "event_id": target }
+            }),
+        )
+        .await
+    }
+
+    pub async fn redact(&self, room: &str, event: &str) {
+        let id: &EventId = event.try_into().unwrap();
+        self.room(room)
+            .await
+            .redact(id, None, None)
+            .await
+            .expect("redacting");
+    }
+
+    /// Uploads `bytes` as a PNG and posts it with `caption`.
+    pub async fn send_image(
+        &self,
+        server: &Homeserver,
+        room: &str,
+        bytes: &[u8],
+        caption: &str,
+    ) -> String {
+        let uploaded: Value = reqwest::Client::new()
+            .post(format!(
+                "{}/_matrix/media/v3/upload?filename=pic.png",
+                server.url
+            ))
+            .bearer_auth(&self.access_token)
+            .header("content-type", "image/png")
+            .body(bytes.to_vec())
+            .send()
+            .await
+            .expect("uploading")
+            .text()
+            .await
+            .map(|t| serde_json::from_str(&t).expect("an upload answer"))
+            .expect("an upload answer");
+        let url = uploaded["content_uri"].as_str().expect("an mxc uri");
+        self.send(
+            room,
+            json!({
+                "msgtype": "m.image", "body": caption, "filename": "pic.png", "url": url,
+                "info": { "mimetype": "image/png", "size": bytes.len() }
+            }),
+        )
+        .await
+    }
+
+    /// The room's `m.room.message` events as this person's client reads them (decrypted in
+    /// encrypted rooms), oldest first.
+    pub async fn messages(&self, room: &str) -> Vec<Value> {
+        let room = self.room(room).await;
+        let mut options = MessagesOptions::backward();
+        options.limit = UInt::from(500u32);
+        let page = match room.messages(options).await {
+            Ok(page) => page,
+            Err(_) => return Vec::new(),
+        };
+        let mut events: Vec<Value> = page
+            .chunk
+            .iter()
+            .filter_map(|e| e.raw().deserialize_as::<Value>().ok())
+            .filter(|e| e["type"] == "m.room.message")
+            .collect();
+        events.reverse();
+        events
+    }
+
+    /// Waits until the room holds a message from `sender` for which `matches` holds; returns it.
+    pub async fn wait_for(
+        &self,
+        room: &str,
+        sender: &str,
+        what: &str,
+        limit: Duration,
+        matches: impl Fn(&Value) -> bool,
+    ) -> Value {
+        let start = Instant::now();
+        loop {
+            if let Some(found) = self
+                .messages(room)
+                .await
+                .into_iter()
+                .find(|e| e["sender"] == sender && matches(e))
+            {
+                return found;
+            }
+            assert!(
+                start.elapsed() < limit,
+                "gave up after {limit:?} waiting for {what}"
+            );
+            tokio::time::sleep(Duration::from_millis(150)).await;
+        }
+    }
+}
+
+/// The body of a message event (`""` when it has none).
+pub fn body(event: &Value) -> &str {
+    event["content"]["body"].as_str().unwrap_or("")
+}
+
+pub fn event_id(event: &Value) -> String {
+    event["event_id"].as_str().unwrap_or_default().to_owned()
+}
+
+/// A valid 1×1 PNG.
+pub const PNG: &[u8] = &[
+    0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 0x00, 0x00, 0x00, 0x0d, 0x49, 0x48, 0x44, 0x52,
+    0x00, 0x00, 0x00, 0x01, 0x00, 0x00, 0x00, 0x01, 0x08, 0x06, 0x00, 0x00, 0x00, 0x1f, 0x15, 0xc4,
+    0x89, 0x00, 0x00, 0x00, 0x0d, 0x49, 0x44, 0x41, 0x54, 0x78, 0x9c, 0x63, 0xf8, 0xcf, 0xc0, 0xf0,
+    0x1f, 0x00, 0x05, 0x00, 0x01, 0xff, 0x89, 0x99, 0x3d, 0x1d, 0x00, 0x00, 0x00, 0x00, 0x49, 0x45,
+    0x4e, 0x44, 0xae, 0x42, 0x60, 0x82,
+];
+
+/// The `hashchat` binary as a Matrix bot in a scratch directory, on accelerated time.
+pub struct Bot {
+    pub user_id: String,
+    password: String,
+    pub scratch: Scratch,
+    args: Vec<String>,
+    child: Option<std::process::Child>,
+    runs: u32,
+}
+
+/// Virtual minutes per real second for the Matrix tests: a point every three seconds.
+pub const SPEED: f64 = 20.0;
+
+impl Bot {
+    /// Registers the bot's account and writes its config: one chat, `slug`, with three points
+    /// a minute apart in `room`; invitations accepted from `inviters`.
+    pub async fn new(server: &Homeserver, slug: &str, room: &str, inviters: &[&str]) -> Bot {
+        let localpart = unique("hashchatbot");
+        let registered = server.register(&localpart, false).await;
+        let scratch = Scratch::new();
+        let config = scratch.write_config();
+        let accept: Vec<String> = inviters.iter().map(|i| format!("\"{i}\"")).collect();
+        let mut text = read(&config);
+        text.push_str(&format!(
+            "\n[matrix]\nhomeserver = \"{}\"\nuser = \"{}\"\naccept_invites_from = [{}]\n",
+            server.url,
+            registered.user_id,
+            accept.join(", ")
+        ));
+        std::fs::write(&config, text).unwrap();
+        scratch.write(
+            &format!("chats/{slug}.toml"),
+            &format!(
+                r##"slug = "{slug}"
+title = "A Matrix chat"
+hashtag = "#{slug}"
+description = "Three points a minute apart"
+intro = "Welcome, everyone"
+wrap_up = "Thank you all"
+time_zone = "UTC"
+minutes_between_points = 1
+intro_minutes = 1
+rooms = ["matrix:{room}"]
+
+[[points]]
+text = "What brought you here?"
+[[points]]
+text = "What would you change?"
+[[points]]
+text = "What comes next?"
+"##
+            ),
+        );
+        let anchor = chrono::Utc::now().to_rfc3339();
+        let args = vec![
+            "run".to_owned(),
+            "--config".to_owned(),
+            config.display().to_string(),
+            "--speed".to_owned(),
+            SPEED.to_string(),
+            "--time-anchor".to_owned(),
+            anchor,
+        ];
+        Bot {
+            user_id: registered.user_id,
+            password: format!("{localpart}-password"),
+            scratch,
+            args,
+            child: None,
+            runs: 0,
+        }
+    }
+
+    pub fn start(&mut self) {
+        assert!(self.child.is_none(), "the bot is already running");
+        self.runs += 1;
+        let log =
+            std::fs::File::create(self.scratch.path(&format!("bot{}.log", self.runs))).unwrap();
+        let args: Vec<&str> = self.args.iter().map(String::as_str).collect();
+        let child = self
+            .scratch
+            .hashchat(&args)
+            .env("HASHCHAT_MATRIX_PASSWORD", &self.password)
+            .env_remove("HASHCHAT_MATRIX_ACCESS_TOKEN")
+            .env(
+                "RUST_LOG",
+                "info,matrix_sdk=warn,matrix_sdk_crypto=warn,matrix_sdk_base=warn",
+            )
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::from(log))
+            .spawn()
+            .expect("hashchat starts");
+        self.child = Some(child);
+    }
+
+    /// SIGKILL: no chance to tidy up.
+    pub fn kill(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            child.kill().expect("SIGKILL");
+            child.wait().unwrap();
+        }
+    }
+
+    /// SIGTERM, and the exit status.
+    pub fn stop(&mut self) -> std::process::ExitStatus {
+        let mut child = self.child.take().expect("the bot is running");
+        let sent = std::process::Command::new("kill")
+            .args(["-TERM", &child.id().to_string()])
+            .status()
+            .expect("kill runs");
+        assert!(sent.success());
+        child.wait().expect("hashchat exits")
+    }
+
+    /// Everything the bot logged, all runs.
+    pub fn logs(&self) -> String {
+        (1..=self.runs)
+            .map(|n| read(&self.scratch.path(&format!("bot{n}.log"))))
+            .collect::<Vec<_>>()
+            .join("\n---\n")
+    }
+
+    /// The session's transcript document, as `hashchat export` writes it.
+    pub fn transcript(&self, session: &str) -> Value {
+        let config = self.scratch.path("hashchat.toml");
+        let out = self.scratch.output(&[
+            "export",
+            session,
+            "--format",
+            "json",
+            "--config",
+            config.to_str().unwrap(),
+        ]);
+        let (stdout, stderr) = text(&out);
+        assert!(out.status.success(), "export failed: {stderr}");
+        serde_json::from_str(&stdout).expect("a JSON transcript")
+    }
+
+    pub fn export_html(&self, session: &str) -> String {
+        let config = self.scratch.path("hashchat.toml");
+        let out = self.scratch.output(&[
+            "export",
+            session,
+            "--format",
+            "html",
+            "--config",
+            config.to_str().unwrap(),
+        ]);
+        text(&out).0
+    }
+
+    /// Waits until the bot is a member of `room`.
+    pub async fn wait_joined(&self, server: &Homeserver, room: &str, member: &Person) {
+        let start = Instant::now();
+        loop {
+            let members = server
+                .get_json(
+                    &format!(
+                        "{}/_matrix/client/v3/rooms/{room}/joined_members",
+                        server.url
+                    ),
+                    Some(&member.access_token),
+                )
+                .await;
+            if members["joined"].get(&self.user_id).is_some() {
+                return;
+            }
+            assert!(
+                start.elapsed() < Duration::from_secs(60),
+                "the bot never joined {room}; its log:\n{}",
+                self.logs()
+            );
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+}
+
+impl Drop for Bot {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+/// The session number in the bot's "Started …, session N: …" reply.
+pub fn session_number(started: &Value) -> String {
+    let text = body(started);
+    let after = text
+        .split("session ")
+        .nth(1)
+        .unwrap_or_else(|| panic!("no session number in {text:?}"));
+    after.chars().take_while(char::is_ascii_digit).collect()
+}
+
+/// `(label, body)` of the bot's step posts in the room, in order: `Q1`, `Intro`, `Wrap-up`….
+pub fn step_posts(messages: &[Value], bot: &str) -> Vec<String> {
+    messages
+        .iter()
+        .filter(|e| e["sender"] == bot && e["content"]["msgtype"] == "m.text")
+        .map(|e| body(e).split(':').next().unwrap_or("").to_owned())
+        .collect()
+}
