@@ -17,26 +17,6 @@ use support::synapse::Homeserver;
 
 const WAIT: Duration = Duration::from_secs(60);
 
-fn starts(prefix: &'static str) -> impl Fn(&Value) -> bool {
-    move |e| body(e).starts_with(prefix)
-}
-
-/// `(author, body, point)` of every archived message, in order.
-fn archived(transcript: &Value) -> Vec<(String, String, Option<u64>)> {
-    transcript["messages"]
-        .as_array()
-        .expect("messages")
-        .iter()
-        .map(|m| {
-            (
-                m["author"]["id"].as_str().unwrap().to_owned(),
-                m["body"].as_str().unwrap().to_owned(),
-                m["point"].as_u64(),
-            )
-        })
-        .collect()
-}
-
 fn message<'a>(transcript: &'a Value, event: &str) -> &'a Value {
     transcript["messages"]
         .as_array()
@@ -46,34 +26,10 @@ fn message<'a>(transcript: &'a Value, event: &str) -> &'a Value {
         .unwrap_or_else(|| panic!("{event} is not in the archive: {transcript:#}"))
 }
 
-/// A room with a moderator (its creator), two participants and the bot, invited by the
-/// moderator and joined.
-async fn room_with_bot(
-    server: &Homeserver,
-    version: Option<&str>,
-    encrypted: bool,
-) -> (Person, Person, Person, String, Bot) {
-    let moderator = Person::new(server, "mod").await;
-    let ann = Person::new(server, "ann").await;
-    let bob = Person::new(server, "bob").await;
-    let room = moderator
-        .create_room(server, version, encrypted, None)
-        .await;
-    for p in [&ann, &bob] {
-        moderator.invite(&room, &p.user_id).await;
-        p.join(&room).await;
-    }
-    let mut bot = Bot::new(server, "quick", &room, &[&moderator.user_id]).await;
-    bot.start();
-    moderator.invite(&room, &bot.user_id).await;
-    bot.wait_joined(server, &room, &moderator).await;
-    (moderator, ann, bob, room, bot)
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_session_runs_in_a_matrix_room_and_is_archived_under_its_points() {
     let server = Homeserver::from_env();
-    let (moderator, ann, bob, room, mut bot) = room_with_bot(&server, None, false).await;
+    let (moderator, ann, bob, room, mut bot) = room_with_bot(&server, None, false, 1).await;
     let create = server
         .get_json(
             &format!(
@@ -237,7 +193,7 @@ async fn in_an_older_room_version_power_level_50_moderates_and_a_member_does_not
         creator.invite(&room, &p.user_id).await;
         p.join(&room).await;
     }
-    let mut bot = Bot::new(&server, "quick", &room, &[&creator.user_id]).await;
+    let mut bot = Bot::new(&server, "quick", &room, &[&creator.user_id], 1).await;
     bot.start();
     creator.invite(&room, &bot.user_id).await;
     bot.wait_joined(&server, &room, &creator).await;
@@ -274,7 +230,7 @@ async fn in_an_older_room_version_power_level_50_moderates_and_a_member_does_not
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_session_runs_in_an_encrypted_room() {
     let server = Homeserver::from_env();
-    let (moderator, ann, bob, room, mut bot) = room_with_bot(&server, None, true).await;
+    let (moderator, ann, bob, room, mut bot) = room_with_bot(&server, None, true, 1).await;
 
     moderator.say(&room, "!chat start quick").await;
     let started = moderator
@@ -348,7 +304,7 @@ async fn a_session_runs_in_an_encrypted_room() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_bot_killed_mid_session_repeats_no_point_misses_none_and_archives_the_downtime() {
     let server = Homeserver::from_env();
-    let (moderator, ann, bob, room, mut bot) = room_with_bot(&server, None, false).await;
+    let (moderator, ann, bob, room, mut bot) = room_with_bot(&server, None, false, 1).await;
 
     moderator.say(&room, "!chat start quick").await;
     let started = moderator
@@ -368,9 +324,13 @@ async fn a_bot_killed_mid_session_repeats_no_point_misses_none_and_archives_the_
     tokio::time::sleep(Duration::from_millis(1500)).await;
     bot.kill();
 
-    // While the bot is away: answers, and a point falls due.
+    // While the bot is away: answers (more than one sync's worth, so the bot must page back
+    // for the rest), and points fall due.
     ann.say(&room, "A1 while the bot was down").await;
-    bob.say(&room, "A2 also while it was down").await;
+    let flood: Vec<String> = (1..=FLOOD).map(|i| format!("A2 backlog {i}")).collect();
+    for text in &flood {
+        bob.say(&room, text).await;
+    }
     tokio::time::sleep(Duration::from_secs_f64(3.5 * 60.0 / SPEED)).await;
 
     bot.start();
@@ -402,14 +362,38 @@ async fn a_bot_killed_mid_session_repeats_no_point_misses_none_and_archives_the_
     assert!(status.success(), "{}", bot.logs());
     let transcript = bot.transcript(&session);
     let bodies: Vec<String> = archived(&transcript).into_iter().map(|m| m.1).collect();
-    assert_eq!(
-        bodies,
-        [
-            "A1 before the crash",
-            "A1 while the bot was down",
-            "A2 also while it was down"
-        ],
-        "log:\n{}",
-        bot.logs()
+    let mut expected = vec![
+        "A1 before the crash".to_owned(),
+        "A1 while the bot was down".to_owned(),
+    ];
+    expected.extend(flood);
+    assert_eq!(bodies, expected, "every downtime message, in order");
+    assert!(
+        bot.logs().contains("read events sent while away"),
+        "the backlog was longer than one sync: the bot paged back for it"
     );
+
+    // The restart restored the bot's device: one device, not one per start.
+    let admin = server.register(&unique("admin"), true).await;
+    let devices = server
+        .get_json(
+            &format!(
+                "{}/_synapse/admin/v2/users/{}/devices",
+                server.url, bot.user_id
+            ),
+            Some(&admin.access_token),
+        )
+        .await;
+    // (Registering through the admin API made a device of its own; the bot's are its logins.)
+    let bot_devices = devices["devices"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|d| d["display_name"] == "hashchat")
+        .count();
+    assert_eq!(bot_devices, 1, "{devices}");
+    assert!(bot.logs().contains("restored the Matrix session"));
 }
+
+/// More messages than the bot reads per sync (100): the rest come from paging back.
+const FLOOD: usize = 130;

@@ -312,8 +312,14 @@ pub const SPEED: f64 = 20.0;
 
 impl Bot {
     /// Registers the bot's account and writes its config: one chat, `slug`, with three points
-    /// a minute apart in `room`; invitations accepted from `inviters`.
-    pub async fn new(server: &Homeserver, slug: &str, room: &str, inviters: &[&str]) -> Bot {
+    /// `minutes` apart in `room`; invitations accepted from `inviters`.
+    pub async fn new(
+        server: &Homeserver,
+        slug: &str,
+        room: &str,
+        inviters: &[&str],
+        minutes: u32,
+    ) -> Bot {
         let localpart = unique("hashchatbot");
         let registered = server.register(&localpart, false).await;
         let scratch = Scratch::new();
@@ -333,11 +339,11 @@ impl Bot {
                 r##"slug = "{slug}"
 title = "A Matrix chat"
 hashtag = "#{slug}"
-description = "Three points a minute apart"
+description = "Three points"
 intro = "Welcome, everyone"
 wrap_up = "Thank you all"
 time_zone = "UTC"
-minutes_between_points = 1
+minutes_between_points = {minutes}
 intro_minutes = 1
 rooms = ["matrix:{room}"]
 
@@ -499,5 +505,50 @@ pub fn step_posts(messages: &[Value], bot: &str) -> Vec<String> {
         .iter()
         .filter(|e| e["sender"] == bot && e["content"]["msgtype"] == "m.text")
         .map(|e| body(e).split(':').next().unwrap_or("").to_owned())
+        .collect()
+}
+
+/// A room with a moderator (its creator), two participants and the bot, invited by the
+/// moderator and joined; points `minutes` apart.
+pub async fn room_with_bot(
+    server: &Homeserver,
+    version: Option<&str>,
+    encrypted: bool,
+    minutes: u32,
+) -> (Person, Person, Person, String, Bot) {
+    let moderator = Person::new(server, "mod").await;
+    let ann = Person::new(server, "ann").await;
+    let bob = Person::new(server, "bob").await;
+    let room = moderator
+        .create_room(server, version, encrypted, None)
+        .await;
+    for p in [&ann, &bob] {
+        moderator.invite(&room, &p.user_id).await;
+        p.join(&room).await;
+    }
+    let mut bot = Bot::new(server, "quick", &room, &[&moderator.user_id], minutes).await;
+    bot.start();
+    moderator.invite(&room, &bot.user_id).await;
+    bot.wait_joined(server, &room, &moderator).await;
+    (moderator, ann, bob, room, bot)
+}
+
+pub fn starts(prefix: &'static str) -> impl Fn(&Value) -> bool {
+    move |e| body(e).starts_with(prefix)
+}
+
+/// `(author, body, point)` of every archived message, in order.
+pub fn archived(transcript: &Value) -> Vec<(String, String, Option<u64>)> {
+    transcript["messages"]
+        .as_array()
+        .expect("messages")
+        .iter()
+        .map(|m| {
+            (
+                m["author"]["id"].as_str().unwrap_or_default().to_owned(),
+                m["body"].as_str().unwrap_or_default().to_owned(),
+                m["point"].as_u64(),
+            )
+        })
         .collect()
 }
