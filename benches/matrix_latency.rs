@@ -1,0 +1,423 @@
+//! The Matrix bot's latency and memory against the test Synapse (start one with
+//! `scripts/test --prepare-only` and export what it prints).
+//!
+//! A plain `main` (no criterion: each sample is a network round trip through a homeserver).
+//! In one room, with one observer long-polling `/sync`, it measures over `RUNS` samples each:
+//!
+//! 1. **Baseline, one leg**: a client sends, the observer's sync returns it.
+//! 2. **Baseline, bare echo bot**: a minimal raw-HTTP client in this process long-polls, and
+//!    answers `!echo N` at once; sent → observer sees the answer. This is the floor for any bot:
+//!    two legs through the homeserver.
+//! 3. **hashchat, command → reply**: `!chat start nosuchchat-N` → the bot's refusal (a reply to
+//!    that very event, so each sample is matched exactly) seen by the observer.
+//! 4. **hashchat, message → archive**: `A1 …` during a running session → the row in the bot's
+//!    SQLite archive (polled every millisecond, read-only).
+//!
+//! Plus the bot process's resident memory (`VmRSS`) once connected and idle.
+//! Run: `cargo bench --bench matrix_latency` (builds the release binary; a minute once built).
+
+#![recursion_limit = "256"]
+
+#[allow(dead_code)]
+#[path = "../tests/support/synapse.rs"]
+mod synapse;
+
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::{json, Value};
+use synapse::{Homeserver, MatrixUser};
+
+const RUNS: usize = 30;
+
+struct Client {
+    url: String,
+    user: MatrixUser,
+    http: reqwest::Client,
+    txn: std::sync::atomic::AtomicU64,
+}
+
+impl Client {
+    fn new(url: &str, user: MatrixUser) -> Client {
+        Client {
+            url: url.to_owned(),
+            user,
+            http: reqwest::Client::new(),
+            txn: Default::default(),
+        }
+    }
+
+    async fn send(&self, room: &str, content: Value) -> String {
+        let n = self.txn.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let url = format!(
+            "{}/_matrix/client/v3/rooms/{room}/send/m.room.message/bench{}-{n}",
+            self.url,
+            std::process::id()
+        );
+        let r = self
+            .http
+            .put(url)
+            .bearer_auth(&self.user.access_token)
+            .header("content-type", "application/json")
+            .body(content.to_string())
+            .send()
+            .await
+            .expect("send");
+        let v: Value = serde_json::from_str(&r.text().await.unwrap()).unwrap();
+        v["event_id"].as_str().expect("an event id").to_owned()
+    }
+
+    async fn post(&self, path: &str, body: Value) -> Value {
+        let r = self
+            .http
+            .post(format!("{}{path}", self.url))
+            .bearer_auth(&self.user.access_token)
+            .header("content-type", "application/json")
+            .body(body.to_string())
+            .send()
+            .await
+            .expect("post");
+        serde_json::from_str(&r.text().await.unwrap()).unwrap()
+    }
+
+    /// One `/sync`; returns the room's timeline events and the next token.
+    async fn sync(&self, since: Option<&str>, room: &str) -> (Vec<Value>, String) {
+        let mut url = format!(
+            "{}/_matrix/client/v3/sync?timeout=30000&filter={}",
+            self.url,
+            urlencode(&json!({"room": {"rooms": [room], "timeline": {"limit": 50}}, "presence": {"types": []}, "account_data": {"types": []}}).to_string())
+        );
+        if let Some(s) = since {
+            url.push_str("&since=");
+            url.push_str(&urlencode(s));
+        }
+        let r = self
+            .http
+            .get(url)
+            .bearer_auth(&self.user.access_token)
+            .send()
+            .await
+            .expect("sync");
+        let v: Value = serde_json::from_str(&r.text().await.unwrap()).unwrap();
+        let events = v["rooms"]["join"][room]["timeline"]["events"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default();
+        (events, v["next_batch"].as_str().unwrap().to_owned())
+    }
+}
+
+fn urlencode(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+/// Long-polls as `observer` until an event matching `found` arrives; returns when it did.
+async fn observe(
+    observer: &Client,
+    room: &str,
+    since: &mut String,
+    found: impl Fn(&Value) -> bool,
+) -> Instant {
+    loop {
+        let (events, next) = observer.sync(Some(since), room).await;
+        *since = next;
+        if events.iter().any(&found) {
+            return Instant::now();
+        }
+    }
+}
+
+fn summary(name: &str, samples: &mut [Duration]) -> (f64, f64) {
+    samples.sort();
+    let ms = |d: Duration| d.as_secs_f64() * 1000.0;
+    let median = ms(samples[samples.len() / 2]);
+    let p90 = ms(samples[samples.len() * 9 / 10]);
+    println!(
+        "  {name:<40} median {median:7.2} ms   p90 {p90:7.2} ms   (min {:.2}, max {:.2}, n={})",
+        ms(samples[0]),
+        ms(samples[samples.len() - 1]),
+        samples.len()
+    );
+    (median, p90)
+}
+
+fn rss_kib(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    status
+        .lines()
+        .find(|l| l.starts_with("VmRSS:"))
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(0)
+}
+
+/// A bare echo bot: long-polls and answers `!echo N` with `echo N` at once.
+fn spawn_echo(client: Client, room: String) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let (_, mut since) = client.sync(None, &room).await;
+        loop {
+            let (events, next) = client.sync(Some(&since), &room).await;
+            since = next;
+            for e in events {
+                if let Some(rest) = e["content"]["body"]
+                    .as_str()
+                    .and_then(|b| b.strip_prefix("!echo "))
+                {
+                    client
+                        .send(
+                            &room,
+                            json!({"msgtype": "m.notice", "body": format!("echo {rest}")}),
+                        )
+                        .await;
+                }
+            }
+        }
+    })
+}
+
+fn start_bot(
+    dir: &Path,
+    server: &Homeserver,
+    bot: &MatrixUser,
+    password: &str,
+    room: &str,
+    inviter: &str,
+) -> Child {
+    std::fs::create_dir_all(dir.join("chats")).unwrap();
+    std::fs::write(
+        dir.join("hashchat.toml"),
+        format!(
+            "[database]\nurl = \"sqlite://{}/hashchat.db\"\n[chats]\ndir = \"chats\"\n[data]\ndir = \"{}/data\"\n[log]\nlevel = \"warn\"\n[matrix]\nhomeserver = \"{}\"\nuser = \"{}\"\naccept_invites_from = [\"{inviter}\"]\n",
+            dir.display(),
+            dir.display(),
+            server.url,
+            bot.user_id
+        ),
+    )
+    .unwrap();
+    std::fs::write(
+        dir.join("chats/bench.toml"),
+        format!(
+            "slug = \"bench\"\ntitle = \"Bench\"\nhashtag = \"#bench\"\ndescription = \"d\"\nintro = \"hi\"\nwrap_up = \"bye\"\ntime_zone = \"UTC\"\nminutes_between_points = 60\nintro_minutes = 60\nrooms = [\"matrix:{room}\"]\n[[points]]\ntext = \"One?\"\n"
+        ),
+    )
+    .unwrap();
+    Command::new(env!("CARGO_BIN_EXE_hashchat"))
+        .args(["run", "--config"])
+        .arg(dir.join("hashchat.toml"))
+        .env("HASHCHAT_MATRIX_PASSWORD", password)
+        .env_remove("HASHCHAT_DATABASE_URL")
+        .stdout(Stdio::null())
+        .stderr(Stdio::from(
+            std::fs::File::create(dir.join("bot.log")).unwrap(),
+        ))
+        .spawn()
+        .expect("hashchat starts")
+}
+
+#[tokio::main]
+async fn main() {
+    let server = Homeserver::from_env();
+    let tag = format!(
+        "{}x{}",
+        std::process::id(),
+        chrono::Utc::now().timestamp_millis()
+    );
+    let register = |name: &str| format!("{name}{tag}");
+    let sender = Client::new(
+        &server.url,
+        server.register(&register("sender"), false).await,
+    );
+    let observer = Client::new(
+        &server.url,
+        server.register(&register("observer"), false).await,
+    );
+    let echo = Client::new(&server.url, server.register(&register("echo"), false).await);
+    let bot_name = register("bot");
+    let bot_user = server.register(&bot_name, false).await;
+
+    let created = sender
+        .post(
+            "/_matrix/client/v3/createRoom",
+            json!({"preset": "public_chat"}),
+        )
+        .await;
+    let room = created["room_id"].as_str().unwrap().to_owned();
+    for c in [&observer, &echo] {
+        c.post(&format!("/_matrix/client/v3/rooms/{room}/join"), json!({}))
+            .await;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let mut bot = start_bot(
+        dir.path(),
+        &server,
+        &bot_user,
+        &format!("{bot_name}-password"),
+        &room,
+        &sender.user.user_id,
+    );
+    sender
+        .post(
+            &format!("/_matrix/client/v3/rooms/{room}/invite"),
+            json!({"user_id": bot_user.user_id}),
+        )
+        .await;
+    let echo_task = spawn_echo(echo, room.clone());
+
+    let (_, mut since) = observer.sync(None, &room).await;
+    // Connected once the bot answers a command.
+    let probe = sender
+        .send(
+            &room,
+            json!({"msgtype": "m.text", "body": "!chat start warmup"}),
+        )
+        .await;
+    let deadline = Instant::now() + Duration::from_secs(120);
+    loop {
+        let (events, next) = observer.sync(Some(&since), &room).await;
+        since = next;
+        if events
+            .iter()
+            .any(|e| e["content"]["m.relates_to"]["m.in_reply_to"]["event_id"] == probe.as_str())
+        {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the bot never answered; see {}",
+            dir.path().join("bot.log").display()
+        );
+    }
+    tokio::time::sleep(Duration::from_secs(10)).await;
+    let idle = rss_kib(bot.id());
+
+    let mut one_leg = Vec::new();
+    let mut echo_rt = Vec::new();
+    let mut bot_reply = Vec::new();
+    // Interleaved, so a noisy moment on a shared machine hits every series alike.
+    for i in 0..RUNS {
+        let body = format!("ping {i}");
+        let t0 = Instant::now();
+        sender
+            .send(&room, json!({"msgtype": "m.text", "body": body}))
+            .await;
+        let t1 = observe(&observer, &room, &mut since, |e| {
+            e["content"]["body"] == body.as_str()
+        })
+        .await;
+        one_leg.push(t1 - t0);
+
+        let answer = format!("echo {i}");
+        let t0 = Instant::now();
+        sender
+            .send(
+                &room,
+                json!({"msgtype": "m.text", "body": format!("!echo {i}")}),
+            )
+            .await;
+        let t1 = observe(&observer, &room, &mut since, |e| {
+            e["content"]["body"] == answer.as_str()
+        })
+        .await;
+        echo_rt.push(t1 - t0);
+
+        let t0 = Instant::now();
+        let command = sender
+            .send(
+                &room,
+                json!({"msgtype": "m.text", "body": format!("!chat start nosuchchat{i}")}),
+            )
+            .await;
+        let t1 = observe(&observer, &room, &mut since, |e| {
+            e["content"]["m.relates_to"]["m.in_reply_to"]["event_id"] == command.as_str()
+        })
+        .await;
+        bot_reply.push(t1 - t0);
+    }
+
+    // Message → archive, in a running session.
+    sender
+        .send(
+            &room,
+            json!({"msgtype": "m.text", "body": "!chat start bench"}),
+        )
+        .await;
+    observe(&observer, &room, &mut since, |e| {
+        e["content"]["body"]
+            .as_str()
+            .is_some_and(|b| b.starts_with("Intro:"))
+    })
+    .await;
+    let db = sqlx::sqlite::SqlitePoolOptions::new()
+        .max_connections(1)
+        .connect_with(
+            sqlx::sqlite::SqliteConnectOptions::new()
+                .filename(dir.path().join("hashchat.db"))
+                .read_only(true),
+        )
+        .await
+        .unwrap();
+    let mut archive = Vec::new();
+    for i in 0..RUNS {
+        let t0 = Instant::now();
+        let id = sender
+            .send(
+                &room,
+                json!({"msgtype": "m.text", "body": format!("A1 sample {i}")}),
+            )
+            .await;
+        loop {
+            let found: Option<(i64,)> =
+                sqlx::query_as("SELECT id FROM messages WHERE platform_msg_id = ?1")
+                    .bind(&id)
+                    .fetch_optional(&db)
+                    .await
+                    .unwrap();
+            if found.is_some() {
+                break;
+            }
+            assert!(
+                t0.elapsed() < Duration::from_secs(30),
+                "message {i} never archived"
+            );
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
+        archive.push(t0.elapsed());
+    }
+    let after = rss_kib(bot.id());
+    echo_task.abort();
+    let _ = Command::new("kill")
+        .args(["-TERM", &bot.id().to_string()])
+        .status();
+    let _ = bot.wait();
+
+    println!("Matrix latency, {RUNS} samples each, Synapse on 127.0.0.1 (release hashchat):");
+    let (leg, leg90) = summary("one leg: send -> observer's sync", &mut one_leg);
+    let (echo_m, echo90) = summary("bare echo bot: command -> reply seen", &mut echo_rt);
+    let (bot_m, bot90) = summary("hashchat: command -> reply seen", &mut bot_reply);
+    let (arch, arch90) = summary("hashchat: message -> archived", &mut archive);
+    println!(
+        "  hashchat reply vs bare echo bot: +{:.2} ms median (+{:.2} ms p90); ratio {:.2}",
+        bot_m - echo_m,
+        bot90 - echo90,
+        bot_m / echo_m
+    );
+    println!(
+        "  archive vs one leg: {:+.2} ms median ({:+.2} ms p90)",
+        arch - leg,
+        arch90 - leg90
+    );
+    println!(
+        "  bot resident memory: {:.1} MiB idle and connected, {:.1} MiB after the samples",
+        idle as f64 / 1024.0,
+        after as f64 / 1024.0
+    );
+}
