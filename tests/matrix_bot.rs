@@ -97,6 +97,11 @@ async fn a_session_runs_in_a_matrix_room_and_is_archived_under_its_points() {
     let picture = bob
         .send_image(&server, &room, PNG, "A2 our reading corner")
         .await;
+    // Reactions: two kept, one taken back.
+    bob.react(&room, &a1, "👍").await;
+    let taken_back = moderator.react(&room, &a1, "👍").await;
+    ann.react(&room, &reply, "🎉").await;
+    moderator.redact(&room, &taken_back).await;
     // Matrix lets anyone send an "edit" of anyone's message; the archive takes the author's only.
     bob.edit(&room, &a1, "A1 words put in ann's mouth").await;
     ann.wait_for(&room, &bot.user_id, "Q3", WAIT, starts("Q3:"))
@@ -173,6 +178,14 @@ async fn a_session_runs_in_a_matrix_room_and_is_archived_under_its_points() {
         .starts_with("mxc://localhost/"));
     assert_eq!(message(&transcript, &on_screen)["point"], 3);
     assert_eq!(transcript["session"]["state"], "ended");
+    assert_eq!(
+        bot.reactions(&session).await,
+        vec![
+            (a1.clone(), "👍".to_owned(), 1),
+            (reply.clone(), "🎉".to_owned(), 1)
+        ],
+        "the reactions kept, the one taken back gone"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -15,7 +15,23 @@ pub enum Inbound {
     Message(IncomingMessage),
     Edited(MessageEdited),
     Deleted(MessageDeleted),
+    Reacted(Reaction),
     Command(CommandInvocation),
+}
+
+/// Someone reacted to a message (a Matrix annotation). Taking it back arrives as a
+/// [`MessageDeleted`] of the reaction's own id.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Reaction {
+    pub platform: Platform,
+    /// The reaction's own id on the platform.
+    pub platform_reaction_id: String,
+    /// The message reacted to.
+    pub target_msg_id: String,
+    pub author_id: String,
+    /// What they reacted with: usually an emoji.
+    pub key: String,
+    pub at: DateTime<Utc>,
 }
 
 #[derive(Debug, Clone, PartialEq)]

@@ -42,6 +42,7 @@ store_tests!(
     sync_cursors_are_kept_per_account_and_replaced,
     a_command_is_claimed_once,
     the_session_running_in_a_room_at_an_instant_is_found,
+    reactions_are_kept_on_archived_messages_and_taken_back,
 );
 
 // ---- fixtures ----------------------------------------------------------------------------
@@ -1668,5 +1669,72 @@ async fn the_session_running_in_a_room_at_an_instant_is_found(store: Store) {
             .await
             .unwrap(),
         None
+    );
+}
+
+async fn reactions_are_kept_on_archived_messages_and_taken_back(store: Store) {
+    let id = session(&store, "reactions").await;
+    let sent = t(18, 2, 0, 0);
+    store
+        .append_messages(&[msg(id, Platform::Matrix, "$m", sent)])
+        .await
+        .unwrap();
+    let at = sent + Duration::minutes(1);
+    for (reaction, who, key) in [
+        ("$r1", "@ann:x", "👍"),
+        ("$r2", "@bob:x", "👍"),
+        ("$r3", "@ann:x", "🎉"),
+    ] {
+        assert!(store
+            .add_reaction(Platform::Matrix, reaction, "$m", who, key, at)
+            .await
+            .unwrap());
+    }
+    assert!(
+        !store
+            .add_reaction(Platform::Matrix, "$r1", "$m", "@ann:x", "👍", at)
+            .await
+            .unwrap(),
+        "a reaction read twice counts once"
+    );
+    assert!(
+        !store
+            .add_reaction(Platform::Matrix, "$r9", "$nowhere", "@ann:x", "👍", at)
+            .await
+            .unwrap(),
+        "a reaction to a message outside the archive is not kept"
+    );
+    let message_id = store
+        .find_message(Platform::Matrix, "$m")
+        .await
+        .unwrap()
+        .unwrap()
+        .id;
+    let counts = |v: Vec<bot_core::store::ReactionCount>| -> Vec<(i64, String, u32)> {
+        v.into_iter()
+            .map(|c| (c.message_id, c.key, c.count))
+            .collect()
+    };
+    assert_eq!(
+        counts(store.session_reactions(id).await.unwrap()),
+        vec![
+            (message_id, "🎉".to_owned(), 1),
+            (message_id, "👍".to_owned(), 2)
+        ]
+    );
+    assert!(store
+        .remove_reaction(Platform::Matrix, "$r2")
+        .await
+        .unwrap());
+    assert!(!store
+        .remove_reaction(Platform::Matrix, "$r2")
+        .await
+        .unwrap());
+    assert_eq!(
+        counts(store.session_reactions(id).await.unwrap()),
+        vec![
+            (message_id, "🎉".to_owned(), 1),
+            (message_id, "👍".to_owned(), 1)
+        ]
     );
 }

@@ -20,3 +20,16 @@ CREATE TABLE handled_commands (
 -- A message that arrives late (read after a restart or an outage) is archived into the session
 -- that was running in its room when it was sent: sessions are looked up by room.
 CREATE INDEX session_rooms_by_room ON session_rooms (room);
+
+-- Reactions (Matrix annotations) on archived messages, one row per reaction event: removing a
+-- reaction (redacting it) deletes its row.
+CREATE TABLE reactions (
+    platform             TEXT   NOT NULL,
+    platform_reaction_id TEXT   NOT NULL,
+    message_id           BIGINT NOT NULL REFERENCES messages (id) ON DELETE CASCADE,
+    author_id            TEXT   NOT NULL,
+    reaction_key         TEXT   NOT NULL,
+    reacted_at           BIGINT NOT NULL,
+    PRIMARY KEY (platform, platform_reaction_id)
+);
+CREATE INDEX reactions_by_message ON reactions (message_id);

@@ -197,6 +197,20 @@ impl Person {
             .expect("redacting");
     }
 
+    /// Reacts to `target` with `key`; returns the reaction's event id.
+    pub async fn react(&self, room: &str, target: &str, key: &str) -> String {
+        let room = self.room(room).await;
+        room.send_raw(
+            "m.reaction",
+            json!({ "m.relates_to": { "rel_type": "m.annotation", "event_id": target, "key": key } }),
+        )
+        .await
+        .expect("reacting")
+        .response
+        .event_id
+        .to_string()
+    }
+
     /// Uploads `bytes` as a PNG and posts it with `caption`.
     pub async fn send_image(
         &self,
@@ -439,6 +453,28 @@ text = "What comes next?"
         let (stdout, stderr) = text(&out);
         assert!(out.status.success(), "export failed: {stderr}");
         serde_json::from_str(&stdout).expect("a JSON transcript")
+    }
+
+    /// `(message event id, key, count)` of the session's reactions, read from the archive.
+    pub async fn reactions(&self, session: &str) -> Vec<(String, String, u32)> {
+        let store = bot_core::store::Store::connect(&self.scratch.db_url())
+            .await
+            .expect("the bot's archive");
+        let id: i64 = session.parse().expect("a session number");
+        let by_id: std::collections::HashMap<i64, String> = store
+            .session_messages(id)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|m| (m.id, m.message.platform_msg_id))
+            .collect();
+        store
+            .session_reactions(id)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|r| (by_id[&r.message_id].clone(), r.key, r.count))
+            .collect()
     }
 
     pub fn export_html(&self, session: &str) -> String {

@@ -20,7 +20,7 @@ use matrix_sdk::sync::SyncResponse;
 use matrix_sdk::{Client, Room};
 use serde_json::Value;
 
-use bot_core::adapter::{CommandInvocation, Inbound, MessageDeleted, MessageEdited};
+use bot_core::adapter::{CommandInvocation, Inbound, MessageDeleted, MessageEdited, Reaction};
 use bot_core::engine::Engine;
 use bot_core::ids::{Platform, RoomRef, UserRef};
 use bot_core::model::IncomingMessage;
@@ -230,7 +230,15 @@ impl Listener {
         let room_ref = RoomRef::new(Platform::Matrix, room.room_id().as_str());
         let at = self.engine.platform_time(envelope.sent_at);
         let inbound = match parsed {
-            Parsed::Ignored | Parsed::Reaction { .. } => return Ok(()),
+            Parsed::Ignored => return Ok(()),
+            Parsed::Reaction { target, key } => Inbound::Reacted(Reaction {
+                platform: Platform::Matrix,
+                platform_reaction_id: envelope.event_id.clone(),
+                target_msg_id: target,
+                author_id: envelope.sender.clone(),
+                key,
+                at,
+            }),
             Parsed::Redaction { target } => Inbound::Deleted(MessageDeleted {
                 platform: Platform::Matrix,
                 platform_msg_id: target,

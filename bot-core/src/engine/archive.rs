@@ -1,7 +1,7 @@
 //! Archiving what people say during a session, and which point it answers.
 
 use super::{attribution::answer_prefix, Engine, EngineError};
-use crate::adapter::{MessageDeleted, MessageEdited};
+use crate::adapter::{MessageDeleted, MessageEdited, Reaction};
 use crate::ids::RoomRef;
 use crate::model::{ArchivedMessage, IncomingMessage, SessionId};
 use crate::plan::Step;
@@ -144,12 +144,36 @@ impl Engine {
         &self,
         deletion: MessageDeleted,
     ) -> Result<(), EngineError> {
-        self.inner
-            .store
+        let store = &self.inner.store;
+        let was_message = store
             .record_deletion(
                 deletion.platform,
                 &deletion.platform_msg_id,
                 deletion.deleted_at,
+            )
+            .await?;
+        if !was_message {
+            // On Matrix, taking a reaction back is deleting (redacting) it.
+            store
+                .remove_reaction(deletion.platform, &deletion.platform_msg_id)
+                .await?;
+        }
+        Ok(())
+    }
+
+    /// Keeps a reaction to an archived message; a reaction to anything else is not kept.
+    pub(super) async fn archive_reaction(&self, mut reaction: Reaction) -> Result<(), EngineError> {
+        storable(&mut reaction.key);
+        storable(&mut reaction.author_id);
+        self.inner
+            .store
+            .add_reaction(
+                reaction.platform,
+                &reaction.platform_reaction_id,
+                &reaction.target_msg_id,
+                &reaction.author_id,
+                &reaction.key,
+                reaction.at,
             )
             .await?;
         Ok(())

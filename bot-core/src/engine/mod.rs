@@ -220,6 +220,7 @@ impl Engine {
             Inbound::Message(message) => self.archive_message(message).await.map(|_| ()),
             Inbound::Edited(edit) => self.archive_edit(edit).await,
             Inbound::Deleted(deletion) => self.archive_deletion(deletion).await,
+            Inbound::Reacted(reaction) => self.archive_reaction(reaction).await,
             Inbound::Command(invocation) => self.run_command(invocation).await,
         }
     }

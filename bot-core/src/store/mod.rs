@@ -24,6 +24,7 @@ mod media;
 mod messages;
 mod outbox;
 mod platform_state;
+mod reactions;
 mod rsvps;
 mod search;
 mod sessions;
@@ -39,6 +40,7 @@ use sqlx::{Any, AnyPool, Executor, Transaction};
 /// Which database a [`Store`] sits on.
 pub use curation::{CuratorNote, Mark, MarkedMessage};
 pub use media::MediaCopy;
+pub use reactions::ReactionCount;
 pub use search::{search_terms, SearchHit, MAX_TERMS, MAX_TERM_CHARS};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
