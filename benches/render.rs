@@ -249,6 +249,7 @@ fn transcript() -> Transcript {
             edits: vec![],
             edited_at: None,
             attachments: vec![],
+            reactions: vec![],
             withheld,
             hidden: rng.below(200) == 0,
         };

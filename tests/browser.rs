@@ -68,6 +68,7 @@ fn big_transcript() -> Transcript {
                 edits: Vec::new(),
                 edited_at: None,
                 attachments: Vec::new(),
+                reactions: Vec::new(),
                 withheld: false,
                 hidden: false,
             }

@@ -109,10 +109,7 @@ async fn a_session_runs_in_a_matrix_room_and_is_archived_under_its_points() {
     let on_screen = ann
         .say(&room, "no prefix: this answers the point on screen")
         .await;
-    moderator.say(&room, "!chat stop").await;
-    moderator
-        .wait_for(&room, &bot.user_id, "the wrap-up", WAIT, starts("Wrap-up:"))
-        .await;
+    stop_session(&moderator, &room, &bot).await;
 
     let messages = moderator.messages(&room).await;
     assert_eq!(
@@ -219,23 +216,11 @@ async fn in_an_older_room_version_power_level_50_moderates_and_a_member_does_not
         .await;
     assert!(body(&refusal).contains("Only moderators"));
 
-    helper.say(&room, "!chat start quick").await;
-    helper
-        .wait_for(
-            &room,
-            &bot.user_id,
-            "the start reply",
-            WAIT,
-            starts("Started"),
-        )
-        .await;
+    start_session(&helper, &room, &bot).await;
     helper
         .wait_for(&room, &bot.user_id, "the intro", WAIT, starts("Intro:"))
         .await;
-    creator.say(&room, "!chat stop").await;
-    creator
-        .wait_for(&room, &bot.user_id, "the wrap-up", WAIT, starts("Wrap-up:"))
-        .await;
+    stop_session(&creator, &room, &bot).await;
     let status = bot.stop();
     assert!(status.success(), "{}", bot.logs());
 }
@@ -245,17 +230,7 @@ async fn a_session_runs_in_an_encrypted_room() {
     let server = Homeserver::from_env();
     let (moderator, ann, bob, room, mut bot) = room_with_bot(&server, None, true, 1).await;
 
-    moderator.say(&room, "!chat start quick").await;
-    let started = moderator
-        .wait_for(
-            &room,
-            &bot.user_id,
-            "the start reply",
-            WAIT,
-            starts("Started"),
-        )
-        .await;
-    let session = session_number(&started);
+    let session = start_session(&moderator, &room, &bot).await;
     let q1 = ann
         .wait_for(&room, &bot.user_id, "Q1 (decrypted)", WAIT, starts("Q1:"))
         .await;
@@ -264,10 +239,7 @@ async fn a_session_runs_in_an_encrypted_room() {
         .await;
     ann.edit(&room, &a1, "A1 encrypted, edited and archived")
         .await;
-    moderator.say(&room, "!chat stop").await;
-    moderator
-        .wait_for(&room, &bot.user_id, "the wrap-up", WAIT, starts("Wrap-up:"))
-        .await;
+    stop_session(&moderator, &room, &bot).await;
 
     // What the homeserver stores is ciphertext: the bot's posts are m.room.encrypted there.
     let raw = server
@@ -319,17 +291,7 @@ async fn a_bot_killed_mid_session_repeats_no_point_misses_none_and_archives_the_
     let server = Homeserver::from_env();
     let (moderator, ann, bob, room, mut bot) = room_with_bot(&server, None, false, 1).await;
 
-    moderator.say(&room, "!chat start quick").await;
-    let started = moderator
-        .wait_for(
-            &room,
-            &bot.user_id,
-            "the start reply",
-            WAIT,
-            starts("Started"),
-        )
-        .await;
-    let session = session_number(&started);
+    let session = start_session(&moderator, &room, &bot).await;
     ann.wait_for(&room, &bot.user_id, "Q1", WAIT, starts("Q1:"))
         .await;
     ann.say(&room, "A1 before the crash").await;
@@ -410,3 +372,187 @@ async fn a_bot_killed_mid_session_repeats_no_point_misses_none_and_archives_the_
 
 /// More messages than the bot reads per sync (100): the rest come from paging back.
 const FLOOD: usize = 130;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_room_named_by_its_alias_in_the_chat_file_works_like_one_named_by_id() {
+    let server = Homeserver::from_env();
+    let moderator = Person::new(&server, "mod").await;
+    let ann = Person::new(&server, "ann").await;
+    let room = moderator.create_room(&server, None, false, None).await;
+    let alias = format!("#{}:localhost", unique("books"));
+    server
+        .put_json(
+            &format!(
+                "{}/_matrix/client/v3/directory/room/{}",
+                server.url,
+                alias.replace('#', "%23").replace(':', "%3A")
+            ),
+            &moderator.access_token,
+            &serde_json::json!({ "room_id": room }),
+        )
+        .await;
+    moderator.invite(&room, &ann.user_id).await;
+    ann.join(&room).await;
+    let mut bot = Bot::new(&server, "quick", &alias, &[&moderator.user_id], 1).await;
+    bot.start();
+    moderator.invite(&room, &bot.user_id).await;
+    bot.wait_joined(&server, &room, &moderator).await;
+
+    let session = start_session(&moderator, &room, &bot).await;
+    ann.wait_for(&room, &bot.user_id, "Q1", WAIT, starts("Q1:"))
+        .await;
+    ann.say(&room, "A1 said in a room known by its alias").await;
+    stop_session(&moderator, &room, &bot).await;
+    let status = bot.stop();
+    assert!(status.success(), "{}", bot.logs());
+    let transcript = bot.transcript(&session);
+    assert_eq!(transcript["session"]["rooms"][0], format!("matrix:{alias}"));
+    assert_eq!(
+        archived(&transcript),
+        vec![(
+            ann.user_id.clone(),
+            "A1 said in a room known by its alias".into(),
+            Some(1)
+        )],
+        "log:\n{}",
+        bot.logs()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_bot_adopts_an_access_token_and_restores_it_on_restart() {
+    let server = Homeserver::from_env();
+    let moderator = Person::new(&server, "mod").await;
+    let room = moderator.create_room(&server, None, false, None).await;
+    let mut bot = Bot::new(&server, "quick", &room, &[&moderator.user_id], 1).await;
+    bot.use_token = true;
+    bot.start();
+    moderator.invite(&room, &bot.user_id).await;
+    bot.wait_joined(&server, &room, &moderator).await;
+    moderator.say(&room, "!chat upcoming").await;
+    moderator
+        .wait_for(&room, &bot.user_id, "an answer", WAIT, |e| {
+            e["content"]["msgtype"] == "m.notice"
+        })
+        .await;
+    assert!(bot.stop().success(), "{}", bot.logs());
+    assert!(bot.logs().contains("adopted the given Matrix access token"));
+
+    bot.start();
+    moderator.say(&room, "!chat help").await;
+    let start = std::time::Instant::now();
+    while moderator
+        .messages(&room)
+        .await
+        .iter()
+        .filter(|e| e["sender"] == bot.user_id.as_str() && e["content"]["msgtype"] == "m.notice")
+        .count()
+        < 2
+    {
+        assert!(
+            start.elapsed() < WAIT,
+            "no answer after the restart: {}",
+            bot.logs()
+        );
+        tokio::time::sleep(Duration::from_millis(150)).await;
+    }
+    assert!(bot.stop().success(), "{}", bot.logs());
+    assert!(
+        bot.logs().contains("restored the Matrix session"),
+        "the second start restores the saved token and device: {}",
+        bot.logs()
+    );
+    let saved = std::fs::read_to_string(bot.scratch.path("data/matrix/session.json")).unwrap();
+    assert!(saved.contains(&bot.registered_token));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_kicked_bot_keeps_running_and_carries_on_when_invited_back() {
+    let server = Homeserver::from_env();
+    // Points nine seconds apart: Q2 falls due while the bot is out, Q3 well after it is back.
+    let (moderator, ann, _bob, room, mut bot) = room_with_bot(&server, None, false, 3).await;
+    moderator.say(&room, "!chat start quick").await;
+    ann.wait_for(&room, &bot.user_id, "Q1", WAIT, starts("Q1:"))
+        .await;
+    moderator
+        .room(&room)
+        .await
+        .kick_user(bot.user_id.as_str().try_into().unwrap(), Some("testing"))
+        .await
+        .expect("kicking the bot");
+    // Q2 falls due while the bot is out of the room; it cannot be posted there.
+    tokio::time::sleep(Duration::from_secs_f64(1.2 * 3.0 * 60.0 / SPEED)).await;
+    moderator.invite(&room, &bot.user_id).await;
+    bot.wait_joined(&server, &room, &moderator).await;
+    ann.wait_for(
+        &room,
+        &bot.user_id,
+        "Q3, after the bot came back",
+        WAIT,
+        starts("Q3:"),
+    )
+    .await;
+    stop_session(&moderator, &room, &bot).await;
+    let logs = bot.logs();
+    assert!(logs.contains("no longer in a Matrix room"), "{logs}");
+    assert!(
+        bot.stop().success(),
+        "still running, stops cleanly: {}",
+        bot.logs()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reminder_mentions_the_people_who_said_they_are_coming() {
+    use chrono::{Timelike, Utc};
+    let server = Homeserver::from_env();
+    let moderator = Person::new(&server, "mod").await;
+    let ann = Person::new(&server, "ann").await;
+    let room = moderator.create_room(&server, None, false, None).await;
+    moderator.invite(&room, &ann.user_id).await;
+    ann.join(&room).await;
+    let mut bot = Bot::new(&server, "quick", &room, &[&moderator.user_id], 1).await;
+    // The chat starts eight to nine (virtual) minutes from now, its reminder five before.
+    let start = Utc::now()
+        .with_second(0)
+        .unwrap()
+        .with_nanosecond(0)
+        .unwrap()
+        + chrono::Duration::minutes(9);
+    bot.scratch.write(
+        "chats/quick.toml",
+        &chat_file(
+            "quick",
+            &room,
+            1,
+            &format!(
+                "reminder_minutes = 5\n\n[schedule]\nstart = \"{}\"",
+                start.format("%Y-%m-%d %H:%M")
+            ),
+        ),
+    );
+    bot.start();
+    moderator.invite(&room, &bot.user_id).await;
+    bot.wait_joined(&server, &room, &moderator).await;
+    ann.say(&room, "!chat join quick").await;
+    let reminder = ann
+        .wait_for(
+            &room,
+            &bot.user_id,
+            "the reminder",
+            WAIT,
+            starts("Reminder:"),
+        )
+        .await;
+    assert_eq!(
+        reminder["content"]["m.mentions"]["user_ids"],
+        serde_json::json!([ann.user_id]),
+        "{reminder:#}\n{}",
+        bot.logs()
+    );
+    assert!(reminder["content"]["formatted_body"]
+        .as_str()
+        .unwrap()
+        .contains(&format!("https://matrix.to/#/{}", ann.user_id)));
+    assert!(bot.stop().success(), "{}", bot.logs());
+}

@@ -104,17 +104,7 @@ async fn the_session_goes_on_when_the_homeserver_stops_and_starts_again() {
     // Points nine real seconds apart: the outage swallows Q2's time and ends before Q3's.
     let (moderator, ann, _bob, room, mut bot) = room_with_bot(&server, None, false, 3).await;
 
-    moderator.say(&room, "!chat start quick").await;
-    let started = moderator
-        .wait_for(
-            &room,
-            &bot.user_id,
-            "the start reply",
-            WAIT,
-            starts("Started"),
-        )
-        .await;
-    let session = session_number(&started);
+    let session = start_session(&moderator, &room, &bot).await;
     ann.wait_for(&room, &bot.user_id, "Q1", WAIT, starts("Q1:"))
         .await;
     ann.say(&room, "A1 said just before the outage").await;
@@ -134,10 +124,7 @@ async fn the_session_goes_on_when_the_homeserver_stops_and_starts_again() {
     ann.say(&room, "A2 said after the outage").await;
     ann.wait_for(&room, &bot.user_id, "Q3", WAIT, starts("Q3:"))
         .await;
-    moderator.say(&room, "!chat stop").await;
-    moderator
-        .wait_for(&room, &bot.user_id, "the wrap-up", WAIT, starts("Wrap-up:"))
-        .await;
+    stop_session(&moderator, &room, &bot).await;
 
     let messages = moderator.messages(&room).await;
     assert_eq!(

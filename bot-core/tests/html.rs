@@ -11,7 +11,7 @@ use bot_core::render::html::{
 };
 use bot_core::transcript::{
     AttachmentRecord, Author, ChatRecord, EditRecord, Highlight, MessageRecord, NoteRecord,
-    PointRecord, PostRecord, SessionRecord, Transcript, SCHEMA_VERSION, WITHHELD,
+    PointRecord, PostRecord, ReactionRecord, SessionRecord, Transcript, SCHEMA_VERSION, WITHHELD,
 };
 use chrono::{DateTime, TimeZone, Utc};
 use scraper::{ElementRef, Html, Selector};
@@ -50,6 +50,7 @@ fn msg(
         edits: vec![],
         edited_at: None,
         attachments: vec![],
+        reactions: vec![],
         withheld: false,
         hidden: false,
     }
@@ -621,6 +622,10 @@ fn hostile_transcript() -> (Transcript, Vec<(&'static str, String)>) {
             }];
             m.reply_to = Some(s.clone());
             m.edited_at = Some(at(19, 2));
+            m.reactions = vec![ReactionRecord {
+                key: s.clone(),
+                count: 1,
+            }];
             t.messages.push(m);
         }
         t.notes.push(NoteRecord {
@@ -766,6 +771,15 @@ fn hostile_input_stays_text() {
     assert_eq!(notes.len(), corpus.len());
     for ((case, s), got) in corpus.iter().zip(&notes) {
         assert!(*got == as_parsed(s), "note of case {case:?} changed");
+    }
+    let reactions: Vec<String> = doc.select(&sel(".reaction bdi")).map(text_of).collect();
+    assert_eq!(reactions.len(), expected.len());
+    for (i, (got, want)) in reactions.iter().zip(&expected).enumerate() {
+        assert!(
+            got == want,
+            "reaction of case {:?} changed",
+            corpus[i / 2].0
+        );
     }
     let title = text_of(doc.select(&sel("h1")).next().unwrap());
     assert!(title == as_parsed(&t.chat.title), "chat title changed");

@@ -5,7 +5,7 @@
 mod common;
 mod engine_support;
 
-use bot_core::adapter::{Inbound, MessageDeleted, MessageEdited};
+use bot_core::adapter::{Inbound, MessageDeleted, MessageEdited, Reaction};
 use bot_core::ids::Platform;
 use bot_core::model::{Attachment, PostKind};
 use bot_core::store::{Store, StoreError};
@@ -82,6 +82,20 @@ async fn realistic_session(store: Store) -> (World, i64) {
         size_bytes: Some(123_456),
     }];
     world.engine.archive_message(photo).await.unwrap();
+    for (who, key) in [("ann", "👍"), ("dave", "👍"), ("fred", "<b>🎉</b>")] {
+        event(
+            &world.engine,
+            Inbound::Reacted(Reaction {
+                platform: Platform::Loopback,
+                platform_reaction_id: format!("reaction-{who}"),
+                target_msg_id: ann.clone(),
+                author_id: who.into(),
+                key: key.into(),
+                at: world.clock_now(),
+            }),
+        )
+        .await;
+    }
     // Same millisecond as erin's: ordered by platform id.
     let (fred, _) = world.say("fred", "A2 me too", None).await;
 
@@ -122,6 +136,16 @@ fn assert_realistic(t: &Transcript) {
     assert_eq!(ann.edits[0].body, "A1 frist answer", "the earlier text");
     assert_eq!(ann.edits[0].replaced_at, t0() + minutes(5));
     assert_eq!(ann.edited_at, Some(t0() + minutes(5)));
+    let reactions: Vec<(&str, u32)> = ann
+        .reactions
+        .iter()
+        .map(|r| (r.key.as_str(), r.count))
+        .collect();
+    assert_eq!(
+        reactions,
+        [("<b>🎉</b>", 1), ("👍", 2)],
+        "counted per key, in key order"
+    );
     assert_eq!(
         t.messages[1].reply_to.as_deref(),
         Some(ann.platform_message_id.as_str())

@@ -18,12 +18,15 @@ use serde_json::{json, Value};
 use crate::support::synapse::Homeserver;
 use crate::support::{read, text, Scratch};
 
-/// A fresh localpart: tests share one homeserver, so every name is new.
+/// A fresh localpart: tests share one homeserver, so every name is new (the counter keeps two
+/// tests of one process apart within the same microsecond).
 pub fn unique(name: &str) -> String {
+    static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
     format!(
-        "{name}{}x{}",
+        "{name}{}x{}x{}",
         std::process::id(),
-        chrono::Utc::now().timestamp_micros()
+        chrono::Utc::now().timestamp_micros(),
+        NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
     )
 }
 
@@ -315,6 +318,10 @@ pub const PNG: &[u8] = &[
 pub struct Bot {
     pub user_id: String,
     password: String,
+    /// The token the admin API's registration made, with a device of its own.
+    pub registered_token: String,
+    /// Sign in with `registered_token` instead of the password.
+    pub use_token: bool,
     pub scratch: Scratch,
     args: Vec<String>,
     child: Option<std::process::Child>,
@@ -349,26 +356,7 @@ impl Bot {
         std::fs::write(&config, text).unwrap();
         scratch.write(
             &format!("chats/{slug}.toml"),
-            &format!(
-                r##"slug = "{slug}"
-title = "A Matrix chat"
-hashtag = "#{slug}"
-description = "Three points"
-intro = "Welcome, everyone"
-wrap_up = "Thank you all"
-time_zone = "UTC"
-minutes_between_points = {minutes}
-intro_minutes = 1
-rooms = ["matrix:{room}"]
-
-[[points]]
-text = "What brought you here?"
-[[points]]
-text = "What would you change?"
-[[points]]
-text = "What comes next?"
-"##
-            ),
+            &chat_file(slug, room, minutes, ""),
         );
         let anchor = chrono::Utc::now().to_rfc3339();
         let args = vec![
@@ -383,6 +371,8 @@ text = "What comes next?"
         Bot {
             user_id: registered.user_id,
             password: format!("{localpart}-password"),
+            registered_token: registered.access_token,
+            use_token: false,
             scratch,
             args,
             child: None,
@@ -396,11 +386,17 @@ text = "What comes next?"
         let log =
             std::fs::File::create(self.scratch.path(&format!("bot{}.log", self.runs))).unwrap();
         let args: Vec<&str> = self.args.iter().map(String::as_str).collect();
-        let child = self
-            .scratch
-            .hashchat(&args)
-            .env("HASHCHAT_MATRIX_PASSWORD", &self.password)
-            .env_remove("HASHCHAT_MATRIX_ACCESS_TOKEN")
+        let mut command = self.scratch.hashchat(&args);
+        if self.use_token {
+            command
+                .env("HASHCHAT_MATRIX_ACCESS_TOKEN", &self.registered_token)
+                .env_remove("HASHCHAT_MATRIX_PASSWORD");
+        } else {
+            command
+                .env("HASHCHAT_MATRIX_PASSWORD", &self.password)
+                .env_remove("HASHCHAT_MATRIX_ACCESS_TOKEN");
+        }
+        let child = command
             .env(
                 "RUST_LOG",
                 "info,matrix_sdk=warn,matrix_sdk_crypto=warn,matrix_sdk_base=warn",
@@ -587,4 +583,60 @@ pub fn archived(transcript: &Value) -> Vec<(String, String, Option<u64>)> {
             )
         })
         .collect()
+}
+
+/// A chat file: three points `minutes` apart in `room`; `more` is added after the top-level
+/// keys (more keys, then tables such as `[schedule]`).
+pub fn chat_file(slug: &str, room: &str, minutes: u32, more: &str) -> String {
+    format!(
+        r##"slug = "{slug}"
+title = "A Matrix chat"
+hashtag = "#{slug}"
+description = "Three points"
+intro = "Welcome, everyone"
+wrap_up = "Thank you all"
+time_zone = "UTC"
+minutes_between_points = {minutes}
+intro_minutes = 1
+rooms = ["matrix:{room}"]
+{more}
+
+[[points]]
+text = "What brought you here?"
+[[points]]
+text = "What would you change?"
+[[points]]
+text = "What comes next?"
+"##
+    )
+}
+
+/// `!chat start quick` from `moderator`; waits for the bot's "Started" reply and returns the
+/// session number it names.
+pub async fn start_session(moderator: &Person, room: &str, bot: &Bot) -> String {
+    moderator.say(room, "!chat start quick").await;
+    let started = moderator
+        .wait_for(
+            room,
+            &bot.user_id,
+            "the start reply",
+            Duration::from_secs(60),
+            |e| body(e).starts_with("Started"),
+        )
+        .await;
+    session_number(&started)
+}
+
+/// `!chat stop` from `moderator`; waits for the wrap-up.
+pub async fn stop_session(moderator: &Person, room: &str, bot: &Bot) {
+    moderator.say(room, "!chat stop").await;
+    moderator
+        .wait_for(
+            room,
+            &bot.user_id,
+            "the wrap-up",
+            Duration::from_secs(60),
+            |e| body(e).starts_with("Wrap-up:"),
+        )
+        .await;
 }

@@ -14,11 +14,13 @@ use crate::RoomSettings;
 
 const JOIN_ATTEMPTS: u32 = 8;
 
+/// `name` is how chat files would name the room: its alias if one of them does, else its id.
 pub(crate) async fn consider(
     client: &Client,
     engine: &Engine,
     settings: &RoomSettings,
     room_id: &RoomId,
+    name: &str,
 ) {
     let Some(room) = client.get_room(room_id) else {
         return;
@@ -30,7 +32,7 @@ pub(crate) async fn consider(
             return;
         }
     };
-    let room_ref = RoomRef::new(Platform::Matrix, room_id.as_str());
+    let room_ref = RoomRef::new(Platform::Matrix, name);
     let named_in_a_chat = engine.chats().iter().any(|c| c.rooms.contains(&room_ref));
     if !(named_in_a_chat || inviter_allowed(&settings.accept_invites_from, &inviter)) {
         tracing::info!(room = %room_id, %inviter, "declining an invitation from someone not in accept_invites_from");

@@ -19,6 +19,7 @@ use matrix_sdk::Client;
 use bot_core::config::MatrixConfig;
 use bot_core::engine::Engine;
 
+pub mod aliases;
 pub mod events;
 pub mod format;
 pub mod invites;
@@ -55,6 +56,7 @@ pub struct MatrixBot {
     client: Client,
     settings: RoomSettings,
     encrypted_media: media::EncryptedMedia,
+    aliases: aliases::Aliases,
 }
 
 impl MatrixBot {
@@ -71,6 +73,7 @@ impl MatrixBot {
                 accept_invites_from: config.accept_invites_from.clone(),
             },
             encrypted_media: media::EncryptedMedia::default(),
+            aliases: aliases::Aliases::default(),
         })
     }
 
@@ -84,7 +87,10 @@ impl MatrixBot {
 
     /// What the engine posts and replies through.
     pub fn adapter(&self) -> Arc<MatrixAdapter> {
-        Arc::new(MatrixAdapter::new(self.client.clone()))
+        Arc::new(MatrixAdapter::new(
+            self.client.clone(),
+            self.aliases.clone(),
+        ))
     }
 
     /// What the media copier fetches `mxc://` links with.
@@ -106,6 +112,7 @@ impl MatrixBot {
             engine,
             settings: self.settings.clone(),
             encrypted_media: self.encrypted_media.clone(),
+            aliases: self.aliases.clone(),
         };
         listener.run(shutdown).await
     }

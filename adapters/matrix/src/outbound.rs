@@ -1,59 +1,31 @@
 //! Carrying out the engine's posts and replies in Matrix rooms.
 
-use std::collections::HashMap;
-use std::sync::Mutex;
-
 use async_trait::async_trait;
-use matrix_sdk::ruma::{OwnedRoomId, OwnedTransactionId, RoomAliasId, RoomId};
+use matrix_sdk::ruma::{OwnedRoomId, OwnedTransactionId, RoomId};
 use matrix_sdk::{Client, Room};
 use serde_json::Value;
 
 use bot_core::adapter::{Adapter, AdapterError, Post, Reply};
 use bot_core::ids::Platform;
 
+use crate::aliases::Aliases;
 use crate::format::{post_content, reply_content};
 
 /// The engine's [`Adapter`] for Matrix.
 pub struct MatrixAdapter {
     client: Client,
-    aliases: Mutex<HashMap<String, OwnedRoomId>>,
+    aliases: Aliases,
 }
 
 impl MatrixAdapter {
-    pub fn new(client: Client) -> MatrixAdapter {
-        MatrixAdapter {
-            client,
-            aliases: Mutex::new(HashMap::new()),
-        }
+    pub fn new(client: Client, aliases: Aliases) -> MatrixAdapter {
+        MatrixAdapter { client, aliases }
     }
 
     /// The joined room a chat file names, by id or by alias.
     async fn room(&self, id: &str) -> Result<Room, AdapterError> {
         let room_id: OwnedRoomId = if id.starts_with('#') {
-            let cached = self
-                .aliases
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .get(id)
-                .cloned();
-            match cached {
-                Some(room_id) => room_id,
-                None => {
-                    let alias = <&RoomAliasId>::try_from(id)
-                        .map_err(|e| AdapterError::Permanent(format!("`{id}`: {e}")))?;
-                    let resolved = self
-                        .client
-                        .resolve_room_alias(alias)
-                        .await
-                        .map_err(|e| classify_http(&e, &format!("resolving {id}")))?
-                        .room_id;
-                    self.aliases
-                        .lock()
-                        .unwrap_or_else(|e| e.into_inner())
-                        .insert(id.to_owned(), resolved.clone());
-                    resolved
-                }
-            }
+            self.aliases.resolve(&self.client, id).await?
         } else {
             <&RoomId>::try_from(id)
                 .map_err(|e| AdapterError::Permanent(format!("`{id}` is not a room id: {e}")))?

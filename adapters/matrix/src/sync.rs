@@ -25,6 +25,7 @@ use bot_core::engine::Engine;
 use bot_core::ids::{Platform, RoomRef, UserRef};
 use bot_core::model::IncomingMessage;
 
+use crate::aliases::Aliases;
 use crate::events::{parse_event, MessageKind, Parsed};
 use crate::media::EncryptedMedia;
 use crate::{invites, MatrixError, RoomSettings};
@@ -41,6 +42,7 @@ pub(crate) struct Listener {
     pub engine: Engine,
     pub settings: RoomSettings,
     pub encrypted_media: EncryptedMedia,
+    pub aliases: Aliases,
 }
 
 impl Listener {
@@ -96,6 +98,9 @@ impl Listener {
                     continue;
                 }
             };
+            self.aliases
+                .resolve_all(&self.client, self.chat_aliases().iter().map(String::as_str))
+                .await;
             if !online {
                 tracing::info!("reconnected to the Matrix homeserver");
                 online = true;
@@ -129,13 +134,25 @@ impl Listener {
         Ok(())
     }
 
+    /// The Matrix rooms chat files name by alias.
+    fn chat_aliases(&self) -> Vec<String> {
+        self.engine
+            .chats()
+            .iter()
+            .flat_map(|c| c.rooms.iter())
+            .filter(|r| r.platform == Platform::Matrix && r.id.starts_with('#'))
+            .map(|r| r.id.clone())
+            .collect()
+    }
+
     async fn handle(
         &self,
         response: &SyncResponse,
         since: Option<&str>,
     ) -> Result<(), MatrixError> {
         for room_id in response.rooms.invited.keys() {
-            invites::consider(&self.client, &self.engine, &self.settings, room_id).await;
+            let name = self.aliases.name_of(room_id);
+            invites::consider(&self.client, &self.engine, &self.settings, room_id, &name).await;
         }
         for room_id in response.rooms.left.keys() {
             tracing::warn!(room = %room_id, "no longer in a Matrix room (left, kicked or banned); posts there will fail");
@@ -227,7 +244,7 @@ impl Listener {
         {
             return Ok(());
         }
-        let room_ref = RoomRef::new(Platform::Matrix, room.room_id().as_str());
+        let room_ref = RoomRef::new(Platform::Matrix, self.aliases.name_of(room.room_id()));
         let at = self.engine.platform_time(envelope.sent_at);
         let inbound = match parsed {
             Parsed::Ignored => return Ok(()),

@@ -105,6 +105,14 @@ pub fn render(t: &Transcript, out: &mut impl Write) -> fmt::Result {
         for a in &m.attachments {
             writeln!(out, "  📎 {}", attachment(&a.name, &a.url))?;
         }
+        if !m.reactions.is_empty() {
+            let counts: Vec<String> = m
+                .reactions
+                .iter()
+                .map(|r| format!("{} {}", escape(&r.key), r.count))
+                .collect();
+            writeln!(out, "  Reactions: {}", counts.join(" · "))?;
+        }
         for note in t
             .notes
             .iter()

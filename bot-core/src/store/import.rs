@@ -280,6 +280,27 @@ impl Store {
                 .await
                 .ctx("inserting an imported attachment")?;
             }
+            // A transcript keeps counts, not who reacted: each count becomes that many
+            // anonymous reactions, named after the session so they never collide.
+            for r in &m.reactions {
+                for n in 0..r.count {
+                    sqlx::query(
+                        "INSERT INTO reactions (platform, platform_reaction_id, message_id, \
+                         author_id, reaction_key, reacted_at) VALUES ($1, $2, $3, '', $4, $5)",
+                    )
+                    .bind(platform.as_str())
+                    .bind(format!(
+                        "imported:{}:{}:{}:{n}",
+                        t.session.uid, m.platform_message_id, r.key
+                    ))
+                    .bind(message_id)
+                    .bind(r.key.as_str())
+                    .bind(to_ms(m.sent_at))
+                    .execute(&mut *tx)
+                    .await
+                    .ctx("inserting an imported reaction")?;
+                }
+            }
         }
         for h in &t.highlights {
             let Some(&message_id) = message_ids.get(&h.message) else {

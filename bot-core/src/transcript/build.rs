@@ -9,7 +9,7 @@ use crate::store::{Mark, Store, StoreError};
 
 use super::{
     AttachmentRecord, Author, ChatRecord, EditRecord, Highlight, MessageRecord, NoteRecord,
-    PointRecord, PostRecord, SessionRecord, Transcript, SCHEMA_VERSION,
+    PointRecord, PostRecord, ReactionRecord, SessionRecord, Transcript, SCHEMA_VERSION,
 };
 
 /// Why a transcript could not be built.
@@ -99,12 +99,29 @@ pub async fn build(
         })
         .collect();
 
+    let mut reactions: HashMap<i64, Vec<ReactionRecord>> = HashMap::new();
+    for r in store.session_reactions(session_id).await? {
+        reactions
+            .entry(r.message_id)
+            .or_default()
+            .push(ReactionRecord {
+                key: r.key,
+                count: r.count,
+            });
+    }
     let mut messages: Vec<MessageRecord> = store
         .session_messages(session_id)
         .await?
         .into_iter()
         .filter(|m| m.deleted_at.is_none())
-        .map(message_record)
+        .map(|m| {
+            let mut reacted = reactions.remove(&m.id).unwrap_or_default();
+            // Key order as Rust compares strings: the same on every backend and collation.
+            reacted.sort_by(|a, b| a.key.cmp(&b.key));
+            let mut record = message_record(m);
+            record.reactions = reacted;
+            record
+        })
         .collect();
     messages.sort_by(|a, b| message_order(a).cmp(&message_order(b)));
 
@@ -245,6 +262,7 @@ fn message_record(stored: StoredMessage) -> MessageRecord {
                 size_bytes: a.size_bytes,
             })
             .collect(),
+        reactions: Vec::new(),
         withheld: false,
         hidden: false,
     }

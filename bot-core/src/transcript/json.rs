@@ -301,6 +301,23 @@ pub fn check(t: &Transcript) -> Vec<Problem> {
                 "must be the last edit's replaced_at (and null when there are no edits)".into(),
             );
         }
+        for (j, r) in m.reactions.iter().enumerate() {
+            if r.key.is_empty() || r.count == 0 {
+                bad(
+                    path(&format!("reactions[{j}]")),
+                    "a reaction has a key and a count of at least 1".into(),
+                );
+            }
+        }
+        if m.reactions
+            .windows(2)
+            .any(|pair| pair[0].key >= pair[1].key)
+        {
+            bad(
+                path("reactions"),
+                "reactions are listed once per key, in key order".into(),
+            );
+        }
         if m.withheld
             && (m.body != WITHHELD
                 || m.formatted_body.is_some()
@@ -378,6 +395,7 @@ mod tests {
             edits: Vec::new(),
             edited_at: None,
             attachments: Vec::new(),
+            reactions: Vec::new(),
             withheld: false,
             hidden: false,
         };
@@ -490,6 +508,27 @@ mod tests {
                 "messages[1].platform_message_id",
             ],
             "{problems:#?}"
+        );
+        let mut t = sample();
+        let reaction = |key: &str, count| crate::transcript::ReactionRecord {
+            key: key.into(),
+            count,
+        };
+        t.messages[0].reactions = vec![reaction("👍", 0), reaction("", 1)];
+        t.messages[1].reactions = vec![reaction("👍", 2), reaction("🎉", 1)];
+        let Err(ImportError::Invalid(problems)) = from_json(&to_json(&t)) else {
+            panic!("expected problems");
+        };
+        let paths: Vec<&str> = problems.iter().map(|p| p.path.as_str()).collect();
+        assert_eq!(
+            paths,
+            [
+                "messages[0].reactions[0]",
+                "messages[0].reactions[1]",
+                "messages[0].reactions",
+                "messages[1].reactions",
+            ],
+            "zero counts, empty keys and keys out of order: {problems:#?}"
         );
         let mut t = sample();
         t.messages[1].platform = "myspace".into();

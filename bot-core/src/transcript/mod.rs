@@ -127,6 +127,9 @@ pub struct MessageRecord {
     #[serde(with = "time::option", default)]
     pub edited_at: Option<DateTime<Utc>>,
     pub attachments: Vec<AttachmentRecord>,
+    /// How people reacted (Matrix reactions), by key; absent when nobody did.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub reactions: Vec<ReactionRecord>,
     /// The author opted out: text, edits and attachments are withheld.
     pub withheld: bool,
     /// A moderator hid it from the transcript; kept in the document so it can be unhidden.
@@ -151,6 +154,14 @@ pub struct EditRecord {
     /// When it was replaced.
     #[serde(with = "time")]
     pub replaced_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReactionRecord {
+    /// What people reacted with: usually an emoji.
+    pub key: String,
+    pub count: u32,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -55,12 +55,12 @@ pub const SCRIPT_CSP_HASH: &str = "'sha256-cn3Cng3BCwC3tOJbX4QP2DlNk1B8I9MbKf/XQ
 pub const STYLE: &str = include_str!("transcript.css");
 
 /// The CSP source for [`STYLE`] (checked by a test).
-pub const STYLE_CSP_HASH: &str = "'sha256-xSw4vOi818FrwiFfiJW3HwG5af7plXFPX37yosK80Io='";
+pub const STYLE_CSP_HASH: &str = "'sha256-0nycIztHXd/Cc066NwW0lcRIRngqxs3NuZG+9EZuTQg='";
 
 /// The policy the page declares in a `<meta http-equiv>`, and that a web server serving it
 /// should send as a header: nothing loads but the inline style and script (by hash) and images
 /// that are `data:` URIs or local to the server.
-pub const CONTENT_SECURITY_POLICY: &str = "default-src 'none'; img-src 'self' data:; style-src 'sha256-xSw4vOi818FrwiFfiJW3HwG5af7plXFPX37yosK80Io='; script-src 'sha256-cn3Cng3BCwC3tOJbX4QP2DlNk1B8I9MbKf/XQ8fy7ds='; base-uri 'none'; form-action 'none'";
+pub const CONTENT_SECURITY_POLICY: &str = "default-src 'none'; img-src 'self' data:; style-src 'sha256-0nycIztHXd/Cc066NwW0lcRIRngqxs3NuZG+9EZuTQg='; script-src 'sha256-cn3Cng3BCwC3tOJbX4QP2DlNk1B8I9MbKf/XQ8fy7ds='; base-uri 'none'; form-action 'none'";
 
 /// Two messages of one author at most this far apart share one avatar and name.
 pub const GROUP_WINDOW: chrono::TimeDelta = chrono::TimeDelta::minutes(7);
@@ -557,6 +557,18 @@ impl Page<'_> {
         w.write_all(b"</p>\n")?;
         if !m.withheld && !m.attachments.is_empty() {
             self.attachments(w, m)?;
+        }
+        if !m.reactions.is_empty() {
+            w.write_all(b"<p class=\"reactions\">")?;
+            for (i, r) in m.reactions.iter().enumerate() {
+                if i > 0 {
+                    w.write_all(b" ")?;
+                }
+                w.write_all(b"<span class=\"reaction\"><bdi>")?;
+                text(w, &r.key)?;
+                write!(w, "</bdi> {}</span>", r.count)?;
+            }
+            w.write_all(b"</p>\n")?;
         }
         w.write_all(b"</article>\n")
     }
