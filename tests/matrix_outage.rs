@@ -56,6 +56,7 @@ impl SynapseControl {
         let start = Instant::now();
         while Command::new("kill")
             .args(["-0", &pid])
+            .stderr(std::process::Stdio::null())
             .status()
             .unwrap()
             .success()
