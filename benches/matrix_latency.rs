@@ -22,7 +22,7 @@
 #[path = "../tests/support/synapse.rs"]
 mod synapse;
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -149,14 +149,19 @@ fn summary(name: &str, samples: &mut [Duration]) -> (f64, f64) {
     (median, p90)
 }
 
-fn rss_kib(pid: u32) -> u64 {
+/// A `/proc/PID/status` field in KiB (`VmRSS`, `RssAnon`, `RssFile`…).
+fn status_kib(pid: u32, field: &str) -> u64 {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
     status
         .lines()
-        .find(|l| l.starts_with("VmRSS:"))
+        .find(|l| l.starts_with(field) && l[field.len()..].starts_with(':'))
         .and_then(|l| l.split_whitespace().nth(1))
         .and_then(|n| n.parse().ok())
         .unwrap_or(0)
+}
+
+fn rss_kib(pid: u32) -> u64 {
+    status_kib(pid, "VmRSS")
 }
 
 /// A bare echo bot: long-polls and answers `!echo N` with `echo N` at once.
@@ -298,6 +303,11 @@ async fn main() {
     }
     tokio::time::sleep(Duration::from_secs(10)).await;
     let idle = rss_kib(bot.id());
+    let (anon, file) = (
+        status_kib(bot.id(), "RssAnon"),
+        status_kib(bot.id(), "RssFile"),
+    );
+    let threads = status_kib(bot.id(), "Threads");
 
     let mut one_leg = Vec::new();
     let mut echo_rt = Vec::new();
@@ -416,8 +426,13 @@ async fn main() {
         arch90 - leg90
     );
     println!(
-        "  bot resident memory: {:.1} MiB idle and connected, {:.1} MiB after the samples",
+        "  bot resident memory: {:.1} MiB idle and connected ({:.1} MiB anonymous, {:.1} MiB file-backed, {threads} threads), {:.1} MiB after the samples",
         idle as f64 / 1024.0,
+        anon as f64 / 1024.0,
+        file as f64 / 1024.0,
         after as f64 / 1024.0
     );
+    let log = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("matrix_latency_bot.log");
+    let _ = std::fs::copy(dir.path().join("bot.log"), &log);
+    println!("  the bot's log: {}", log.display());
 }

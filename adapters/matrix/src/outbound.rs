@@ -43,11 +43,13 @@ impl MatrixAdapter {
 
     async fn send(&self, room: &Room, content: Value, txn: &str) -> Result<String, AdapterError> {
         let txn_id: OwnedTransactionId = transaction_id(txn).into();
+        let started = std::time::Instant::now();
         let sent = room
             .send_raw("m.room.message", content)
             .with_transaction_id(&txn_id)
             .await
             .map_err(|e| classify(&e, "sending"))?;
+        tracing::debug!(room = %room.room_id(), elapsed_ms = started.elapsed().as_secs_f64() * 1000.0, "sent");
         Ok(sent.response.event_id.to_string())
     }
 }

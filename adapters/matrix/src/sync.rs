@@ -77,10 +77,15 @@ impl Listener {
             if let Some(token) = &since {
                 settings = settings.token(token.clone());
             }
+            let polled = std::time::Instant::now();
             let response = tokio::select! {
                 _ = &mut shutdown => break,
                 r = self.client.sync_once(settings) => r,
             };
+            tracing::debug!(
+                elapsed_ms = polled.elapsed().as_secs_f64() * 1000.0,
+                "sync returned"
+            );
             let response = match response {
                 Ok(response) => response,
                 Err(e) => {
@@ -312,10 +317,14 @@ impl Listener {
                 })
             }
         };
-        self.engine
+        let started = std::time::Instant::now();
+        let handled = self
+            .engine
             .handle(inbound)
             .await
-            .map_err(|e| MatrixError::Store(e.to_string()))
+            .map_err(|e| MatrixError::Store(e.to_string()));
+        tracing::debug!(event = %envelope.event_id, elapsed_ms = started.elapsed().as_secs_f64() * 1000.0, "handled");
+        handled
     }
 
     /// The sender's name in this room and their avatar, falling back to the user id.
@@ -359,5 +368,9 @@ fn sync_filter() -> Filter {
     filter.room.state.lazy_load_options = LazyLoadOptions::Enabled {
         include_redundant_members: false,
     };
+    // Presence, typing and read receipts mean nothing to the archive; left out, they neither
+    // wake the bot nor cost it a sync's processing.
+    filter.presence.not_types = vec!["*".to_owned()];
+    filter.room.ephemeral.not_types = vec!["*".to_owned()];
     Filter::FilterDefinition(filter)
 }
