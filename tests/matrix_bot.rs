@@ -111,12 +111,7 @@ async fn a_session_runs_in_a_matrix_room_and_is_archived_under_its_points() {
         .await;
     stop_session(&moderator, &room, &bot).await;
 
-    let messages = moderator.messages(&room).await;
-    assert_eq!(
-        step_posts(&messages, &bot.user_id),
-        ["Intro", "Q1", "Q2", "Q3", "Wrap-up"],
-        "each step once, in order"
-    );
+    assert_each_step_once(&moderator, &room, &bot).await;
 
     // The image is copied into the media store in the background.
     let start = std::time::Instant::now();
@@ -320,13 +315,7 @@ async fn a_bot_killed_mid_session_repeats_no_point_misses_none_and_archives_the_
         .await;
     // A duplicate would show up right after; give it the chance.
     tokio::time::sleep(Duration::from_secs(2)).await;
-    let messages = moderator.messages(&room).await;
-    assert_eq!(
-        step_posts(&messages, &bot.user_id),
-        ["Intro", "Q1", "Q2", "Q3", "Wrap-up"],
-        "no point twice, none missed; log:\n{}",
-        bot.logs()
-    );
+    let messages = assert_each_step_once(&moderator, &room, &bot).await;
     let starts_replies = messages
         .iter()
         .filter(|e| e["sender"] == bot.user_id.as_str() && body(e).starts_with("Started"))

@@ -127,13 +127,7 @@ async fn the_session_goes_on_when_the_homeserver_stops_and_starts_again() {
         .await;
     stop_session(&moderator, &room, &bot).await;
 
-    let messages = moderator.messages(&room).await;
-    assert_eq!(
-        step_posts(&messages, &bot.user_id),
-        ["Intro", "Q1", "Q2", "Q3", "Wrap-up"],
-        "each step once, in order; log:\n{}",
-        bot.logs()
-    );
+    assert_each_step_once(&moderator, &room, &bot).await;
     let status = bot.stop();
     assert!(status.success(), "{}", bot.logs());
     let bodies: Vec<String> = archived(&bot.transcript(&session))

@@ -640,3 +640,16 @@ pub async fn stop_session(moderator: &Person, room: &str, bot: &Bot) {
         )
         .await;
 }
+
+/// Asserts that the bot posted the intro, Q1–Q3 and the wrap-up in `room`, each once and in
+/// order; returns the room's messages for further checks.
+pub async fn assert_each_step_once(person: &Person, room: &str, bot: &Bot) -> Vec<Value> {
+    let messages = person.messages(room).await;
+    assert_eq!(
+        step_posts(&messages, &bot.user_id),
+        ["Intro", "Q1", "Q2", "Q3", "Wrap-up"],
+        "each step once, in order; log:\n{}",
+        bot.logs()
+    );
+    messages
+}
