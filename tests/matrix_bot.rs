@@ -234,6 +234,17 @@ async fn a_session_runs_in_an_encrypted_room() {
         .await;
     ann.edit(&room, &a1, "A1 encrypted, edited and archived")
         .await;
+    let picture = bob.send_encrypted_image(&room, PNG).await;
+    // The attachment is encrypted on the homeserver; the bot decrypts its copy.
+    let start = std::time::Instant::now();
+    while !bot.export_html(&session).contains("data:image/png;base64,") {
+        assert!(
+            start.elapsed() < WAIT,
+            "the encrypted image was never copied; log:\n{}",
+            bot.logs()
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
     stop_session(&moderator, &room, &bot).await;
 
     // What the homeserver stores is ciphertext: the bot's posts are m.room.encrypted there.
@@ -275,10 +286,14 @@ async fn a_session_runs_in_an_encrypted_room() {
                 "a reply nobody else can read".into(),
                 Some(1)
             ),
+            (bob.user_id.clone(), String::new(), Some(1)),
         ],
         "log:\n{}",
         bot.logs()
     );
+    let image = &message(&transcript, &picture)["attachments"][0];
+    assert_eq!(image["name"], "pic.png");
+    assert_eq!(image["content_type"], "image/png");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -214,6 +214,22 @@ impl Person {
         .to_string()
     }
 
+    /// Sends `bytes` as an image the way clients do, encrypted in an encrypted room; returns
+    /// the event id.
+    pub async fn send_encrypted_image(&self, room: &str, bytes: &[u8]) -> String {
+        let room = self.room(room).await;
+        room.send_attachment(
+            "pic.png",
+            &mime::IMAGE_PNG,
+            bytes.to_vec(),
+            matrix_sdk::attachment::AttachmentConfig::new(),
+        )
+        .await
+        .expect("sending an attachment")
+        .event_id
+        .to_string()
+    }
+
     /// Uploads `bytes` as a PNG and posts it with `caption`.
     pub async fn send_image(
         &self,
