@@ -43,6 +43,7 @@ store_tests!(
     a_command_is_claimed_once,
     the_session_running_in_a_room_at_an_instant_is_found,
     reactions_are_kept_on_archived_messages_and_taken_back,
+    media_sources_are_kept_once_per_link,
 );
 
 // ---- fixtures ----------------------------------------------------------------------------
@@ -1736,5 +1737,27 @@ async fn reactions_are_kept_on_archived_messages_and_taken_back(store: Store) {
             (message_id, "🎉".to_owned(), 1),
             (message_id, "👍".to_owned(), 1)
         ]
+    );
+}
+
+async fn media_sources_are_kept_once_per_link(store: Store) {
+    let url = "mxc://example.org/enc";
+    assert_eq!(store.media_source(url).await.unwrap(), None);
+    store
+        .remember_media_source(url, r#"{"key":{"k":"first"}}"#)
+        .await
+        .unwrap();
+    store
+        .remember_media_source(url, r#"{"key":{"k":"second"}}"#)
+        .await
+        .unwrap();
+    assert_eq!(
+        store.media_source(url).await.unwrap().as_deref(),
+        Some(r#"{"key":{"k":"first"}}"#),
+        "the first record wins"
+    );
+    assert_eq!(
+        store.media_source("mxc://example.org/other").await.unwrap(),
+        None
     );
 }

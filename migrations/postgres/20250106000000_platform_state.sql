@@ -33,3 +33,12 @@ CREATE TABLE reactions (
     PRIMARY KEY (platform, platform_reaction_id)
 );
 CREATE INDEX reactions_by_message ON reactions (message_id);
+
+-- How to fetch a link when the link alone is not enough: an encrypted Matrix attachment's key
+-- and hashes (the `file` object of its event), kept until the copy is made and afterwards, so a
+-- copy retried after a restart still decrypts.
+CREATE TABLE media_sources (
+    url         TEXT   PRIMARY KEY,
+    source_json TEXT   NOT NULL,
+    created_at  BIGINT NOT NULL
+);

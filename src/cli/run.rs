@@ -92,7 +92,7 @@ pub async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
         let http = HttpFetcher::new().context("cannot set up the HTTP client for media")?;
         let mut fetchers: Vec<Arc<dyn bot_core::media::MediaFetcher>> = vec![Arc::new(http)];
         if let Some(bot) = &matrix {
-            fetchers.push(bot.media_fetcher());
+            fetchers.push(bot.media_fetcher(store.clone()));
         }
         let (copier, _task) = MediaCopier::start(store, media, fetchers, config.media_max_bytes());
         engine.set_media_copier(copier);

@@ -18,6 +18,7 @@ use matrix_sdk::Client;
 
 use bot_core::config::MatrixConfig;
 use bot_core::engine::Engine;
+use bot_core::store::Store;
 
 pub mod aliases;
 pub mod events;
@@ -55,7 +56,6 @@ pub(crate) struct RoomSettings {
 pub struct MatrixBot {
     client: Client,
     settings: RoomSettings,
-    encrypted_media: media::EncryptedMedia,
     aliases: aliases::Aliases,
 }
 
@@ -72,7 +72,6 @@ impl MatrixBot {
                 moderator_power_level: config.moderator_power_level,
                 accept_invites_from: config.accept_invites_from.clone(),
             },
-            encrypted_media: media::EncryptedMedia::default(),
             aliases: aliases::Aliases::default(),
         })
     }
@@ -93,12 +92,10 @@ impl MatrixBot {
         ))
     }
 
-    /// What the media copier fetches `mxc://` links with.
-    pub fn media_fetcher(&self) -> Arc<MxcFetcher> {
-        Arc::new(MxcFetcher::new(
-            self.client.clone(),
-            self.encrypted_media.clone(),
-        ))
+    /// What the media copier fetches `mxc://` links with (encrypted attachments' keys are
+    /// read from `store`, where the listener keeps them).
+    pub fn media_fetcher(&self, store: Store) -> Arc<MxcFetcher> {
+        Arc::new(MxcFetcher::new(self.client.clone(), store))
     }
 
     /// Listens until `shutdown` completes, handing every event to `engine`.
@@ -111,7 +108,6 @@ impl MatrixBot {
             client: self.client.clone(),
             engine,
             settings: self.settings.clone(),
-            encrypted_media: self.encrypted_media.clone(),
             aliases: self.aliases.clone(),
         };
         listener.run(shutdown).await

@@ -1,48 +1,26 @@
 //! Fetching `mxc://` media for the archive's media store, through the homeserver (which needs
 //! the bot's token for authenticated media) and, for encrypted rooms, decrypting it.
 
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
-
 use async_trait::async_trait;
 use matrix_sdk::media::{MediaFormat, MediaRequestParameters};
 use matrix_sdk::ruma::events::room::{EncryptedFile, MediaSource};
 use matrix_sdk::ruma::OwnedMxcUri;
 use matrix_sdk::Client;
-use serde_json::Value;
 
 use bot_core::media::{FetchError, Fetched, MediaFetcher};
+use bot_core::store::Store;
 
-/// The keys of encrypted attachments seen since start, by their `mxc://` link: the archive
-/// keeps the link, the fetcher needs the key to make sense of the bytes behind it.
-#[derive(Clone, Default)]
-pub struct EncryptedMedia(Arc<Mutex<HashMap<String, Value>>>);
-
-impl EncryptedMedia {
-    pub fn remember(&self, url: &str, file: Value) {
-        self.0
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .insert(url.to_owned(), file);
-    }
-
-    fn get(&self, url: &str) -> Option<Value> {
-        self.0
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .get(url)
-            .cloned()
-    }
-}
-
+/// Fetches `mxc://` links through the homeserver. An encrypted attachment's key and hashes
+/// (its event's `file` object) are kept in the archive when the message arrives
+/// ([`Store::remember_media_source`]), so its copy decrypts even when made after a restart.
 pub struct MxcFetcher {
     client: Client,
-    encrypted: EncryptedMedia,
+    store: Store,
 }
 
 impl MxcFetcher {
-    pub fn new(client: Client, encrypted: EncryptedMedia) -> MxcFetcher {
-        MxcFetcher { client, encrypted }
+    pub fn new(client: Client, store: Store) -> MxcFetcher {
+        MxcFetcher { client, store }
     }
 }
 
@@ -53,9 +31,14 @@ impl MediaFetcher for MxcFetcher {
     }
 
     async fn fetch(&self, url: &str, max_bytes: u64) -> Result<Fetched, FetchError> {
-        let source = match self.encrypted.get(url) {
+        let kept = self
+            .store
+            .media_source(url)
+            .await
+            .map_err(|e| FetchError::Network(format!("reading the attachment's key: {e}")))?;
+        let source = match kept {
             Some(file) => {
-                let file: EncryptedFile = serde_json::from_value(file)
+                let file: EncryptedFile = serde_json::from_str(&file)
                     .map_err(|e| FetchError::Unsupported(format!("encrypted file info: {e}")))?;
                 MediaSource::Encrypted(Box::new(file))
             }

@@ -27,7 +27,6 @@ use bot_core::model::IncomingMessage;
 
 use crate::aliases::Aliases;
 use crate::events::{parse_event, MessageKind, Parsed};
-use crate::media::EncryptedMedia;
 use crate::{invites, MatrixError, RoomSettings};
 
 /// Events per room per sync; more than this since the last read is fetched page by page.
@@ -41,7 +40,6 @@ pub(crate) struct Listener {
     pub client: Client,
     pub engine: Engine,
     pub settings: RoomSettings,
-    pub encrypted_media: EncryptedMedia,
     pub aliases: Aliases,
 }
 
@@ -292,9 +290,15 @@ impl Listener {
             }
             Parsed::Message(parts) => {
                 let (display_name, avatar_url) = self.member(room, &envelope.sender).await;
-                if let Some(file) = parts.encrypted_file {
+                if let Some(file) = &parts.encrypted_file {
+                    // Kept before the message is archived (which starts the copy), so the
+                    // copy can decrypt, now or after a restart.
                     for a in &parts.attachments {
-                        self.encrypted_media.remember(&a.url, file.clone());
+                        self.engine
+                            .store()
+                            .remember_media_source(&a.url, &file.to_string())
+                            .await
+                            .map_err(|e| MatrixError::Store(e.to_string()))?;
                     }
                 }
                 let body = if parts.kind == MessageKind::Emote {

@@ -60,4 +60,32 @@ impl Store {
         })
         .transpose()
     }
+
+    /// Keeps what a fetcher needs besides the link itself (a platform's JSON, e.g. an encrypted
+    /// attachment's key); the first record for a link wins.
+    pub async fn remember_media_source(&self, url: &str, source_json: &str) -> Result<()> {
+        let mut conn = self.conn().await?;
+        sqlx::query(
+            "INSERT INTO media_sources (url, source_json, created_at) VALUES ($1, $2, $3) \
+             ON CONFLICT (url) DO NOTHING",
+        )
+        .bind(url)
+        .bind(source_json)
+        .bind(to_ms(Utc::now()))
+        .execute(&mut *conn)
+        .await
+        .ctx("remembering a media source")?;
+        Ok(())
+    }
+
+    /// What [`Store::remember_media_source`] kept for `url`.
+    pub async fn media_source(&self, url: &str) -> Result<Option<String>> {
+        let mut conn = self.conn().await?;
+        let row = sqlx::query("SELECT source_json FROM media_sources WHERE url = $1")
+            .bind(url)
+            .fetch_optional(&mut *conn)
+            .await
+            .ctx("reading a media source")?;
+        row.map(|r| col::<String>(&r, "source_json")).transpose()
+    }
 }
