@@ -58,6 +58,11 @@ impl Aliases {
         }
     }
 
+    /// Whether every one of `aliases` is resolved.
+    pub fn all_known(&self, aliases: &[String]) -> bool {
+        aliases.iter().all(|a| self.cached(a).is_some())
+    }
+
     /// How the chat files name `room`: its alias when one maps to it, else its id.
     pub fn name_of(&self, room: &RoomId) -> String {
         self.0

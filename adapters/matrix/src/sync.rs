@@ -35,6 +35,7 @@ const TIMELINE_LIMIT: u32 = 100;
 const MAX_BACKFILL_PAGES: usize = 100;
 const LONG_POLL: Duration = Duration::from_secs(30);
 const MAX_BACKOFF: Duration = Duration::from_secs(30);
+const ALIAS_RETRY: Duration = Duration::from_secs(60);
 
 pub(crate) struct Listener {
     pub client: Client,
@@ -63,6 +64,7 @@ impl Listener {
             .map_err(|e| MatrixError::Store(e.to_string()))?;
         let mut backoff = Duration::from_secs(1);
         let mut online = true;
+        let mut alias_check = None;
         loop {
             let mut settings =
                 SyncSettings::default()
@@ -101,9 +103,15 @@ impl Listener {
                     continue;
                 }
             };
-            self.aliases
-                .resolve_all(&self.client, self.chat_aliases().iter().map(String::as_str))
-                .await;
+            // An alias that does not resolve (a typo, a deleted alias) is asked about once a
+            // minute, not on every sync.
+            if alias_check.is_none_or(|at: std::time::Instant| at.elapsed() >= ALIAS_RETRY) {
+                let aliases = self.chat_aliases();
+                self.aliases
+                    .resolve_all(&self.client, aliases.iter().map(String::as_str))
+                    .await;
+                alias_check = (!self.aliases.all_known(&aliases)).then(std::time::Instant::now);
+            }
             if !online {
                 tracing::info!("reconnected to the Matrix homeserver");
                 online = true;
