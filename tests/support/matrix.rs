@@ -451,55 +451,25 @@ impl Bot {
             .join("\n---\n")
     }
 
-    /// The session's transcript document, as `hashchat export` writes it.
-    pub fn transcript(&self, session: &str) -> Value {
+    /// `hashchat export SESSION --format FORMAT` on the bot's archive; its output.
+    pub fn export(&self, session: &str, format: &str) -> String {
         let config = self.scratch.path("hashchat.toml");
         let out = self.scratch.output(&[
             "export",
             session,
             "--format",
-            "json",
+            format,
             "--config",
             config.to_str().unwrap(),
         ]);
         let (stdout, stderr) = text(&out);
         assert!(out.status.success(), "export failed: {stderr}");
-        serde_json::from_str(&stdout).expect("a JSON transcript")
+        stdout
     }
 
-    /// `(message event id, key, count)` of the session's reactions, read from the archive.
-    pub async fn reactions(&self, session: &str) -> Vec<(String, String, u32)> {
-        let store = bot_core::store::Store::connect(&self.scratch.db_url())
-            .await
-            .expect("the bot's archive");
-        let id: i64 = session.parse().expect("a session number");
-        let by_id: std::collections::HashMap<i64, String> = store
-            .session_messages(id)
-            .await
-            .unwrap()
-            .into_iter()
-            .map(|m| (m.id, m.message.platform_msg_id))
-            .collect();
-        store
-            .session_reactions(id)
-            .await
-            .unwrap()
-            .into_iter()
-            .map(|r| (by_id[&r.message_id].clone(), r.key, r.count))
-            .collect()
-    }
-
-    pub fn export_html(&self, session: &str) -> String {
-        let config = self.scratch.path("hashchat.toml");
-        let out = self.scratch.output(&[
-            "export",
-            session,
-            "--format",
-            "html",
-            "--config",
-            config.to_str().unwrap(),
-        ]);
-        text(&out).0
+    /// The session's transcript document, as `hashchat export` writes it.
+    pub fn transcript(&self, session: &str) -> Value {
+        serde_json::from_str(&self.export(session, "json")).expect("a JSON transcript")
     }
 
     /// Waits until the bot is a member of `room`.

@@ -5,8 +5,8 @@ use serde_json::{json, Value};
 
 use bot_core::ids::Platform;
 use bot_core::model::{PostContent, PostKind};
-use bot_core::render::html::escape;
-use bot_core::render::plain::post_text;
+use bot_core::render::html::escape::{percent_encode_component, text_string};
+use bot_core::render::plain::{post_label, post_text};
 
 /// The `m.room.message` content of a session step. People who said they are coming (RSVPs on
 /// Matrix) are mentioned for real: a pill in the HTML and their ids in `m.mentions`, which is
@@ -17,17 +17,11 @@ pub fn post_content(content: &PostContent) -> Value {
         mentions: Vec::new(),
         ..content.clone()
     });
-    let label = match content.kind {
-        PostKind::Reminder => "Reminder".to_owned(),
-        PostKind::Intro => "Intro".to_owned(),
-        PostKind::Point { number } => format!("Q{number}"),
-        PostKind::WrapUp => "Wrap-up".to_owned(),
-    };
     let mut html = format!(
         "<strong>{}</strong>: {} {}",
-        html_text(&label),
-        html_text(&content.text).replace('\n', "<br>"),
-        html_text(&content.hashtag)
+        text_string(&post_label(content.kind)),
+        text_string(&content.text).replace('\n', "<br>"),
+        text_string(&content.hashtag)
     );
     if !mentioned.is_empty() {
         plain.push_str(" (cc ");
@@ -36,10 +30,11 @@ pub fn post_content(content: &PostContent) -> Value {
         let pills: Vec<String> = mentioned
             .iter()
             .map(|id| {
+                // The encoded id is plain ASCII that needs no escaping in an attribute.
                 format!(
                     "<a href=\"https://matrix.to/#/{}\">{}</a>",
-                    html_attr(&percent_encode(id)),
-                    html_text(id)
+                    percent_encode_component(id),
+                    text_string(id)
                 )
             })
             .collect();
@@ -62,7 +57,7 @@ pub fn post_content(content: &PostContent) -> Value {
 /// A notice answering a command. Refusals and errors answer the command message itself and
 /// mention the sender; confirmations are plain notices for the room.
 pub fn reply_content(text: &str, to_user: &str, in_reply_to: Option<&str>, private: bool) -> Value {
-    let html = html_text(text).replace('\n', "<br>");
+    let html = text_string(text).replace('\n', "<br>");
     let mut content = json!({
         "msgtype": "m.notice",
         "body": text,
@@ -87,38 +82,6 @@ fn matrix_mentions(mentions: &[String]) -> Vec<String> {
         .filter_map(|m| m.strip_prefix(prefix.as_str()))
         .filter(|id| id.starts_with('@'))
         .map(str::to_owned)
-        .collect()
-}
-
-fn html_text(s: &str) -> String {
-    let mut out = Vec::with_capacity(s.len());
-    // Writing to a Vec cannot fail.
-    let _ = escape::text(&mut out, s);
-    String::from_utf8_lossy(&out).into_owned()
-}
-
-fn html_attr(s: &str) -> String {
-    let mut out = Vec::with_capacity(s.len());
-    let _ = escape::attr(&mut out, s);
-    String::from_utf8_lossy(&out).into_owned()
-}
-
-/// matrix.to links carry the id percent-encoded where it holds URL syntax.
-fn percent_encode(id: &str) -> String {
-    id.chars()
-        .map(|c| match c {
-            'A'..='Z' | 'a'..='z' | '0'..='9' | '@' | ':' | '.' | '_' | '-' | '=' | '/' => {
-                c.to_string()
-            }
-            other => {
-                let mut buf = [0u8; 4];
-                other
-                    .encode_utf8(&mut buf)
-                    .bytes()
-                    .map(|b| format!("%{b:02X}"))
-                    .collect()
-            }
-        })
         .collect()
 }
 
@@ -161,11 +124,10 @@ mod tests {
             json!(["@ann:example.org", "@b\"<x:y"])
         );
         let html = c["formatted_body"].as_str().unwrap();
+        assert!(html
+            .contains("<a href=\"https://matrix.to/#/%40ann%3Aexample.org\">@ann:example.org</a>"));
         assert!(
-            html.contains("<a href=\"https://matrix.to/#/@ann:example.org\">@ann:example.org</a>")
-        );
-        assert!(
-            html.contains("https://matrix.to/#/@b%22%3Cx:y\">@b\"&lt;x:y</a>"),
+            html.contains("https://matrix.to/#/%40b%22%3Cx%3Ay\">@b\"&lt;x:y</a>"),
             "{html}"
         );
         assert!(c["body"]

@@ -76,14 +76,6 @@ impl MatrixBot {
         })
     }
 
-    pub fn user_id(&self) -> Option<String> {
-        self.client.user_id().map(|u| u.to_string())
-    }
-
-    pub fn device_id(&self) -> Option<String> {
-        self.client.device_id().map(|d| d.to_string())
-    }
-
     /// What the engine posts and replies through.
     pub fn adapter(&self) -> Arc<MatrixAdapter> {
         Arc::new(MatrixAdapter::new(

@@ -27,7 +27,6 @@ struct SavedSession {
 }
 
 /// The credentials the operator gave, from the environment or from files named in the config.
-#[derive(Default)]
 pub struct Credentials {
     access_token: Option<String>,
     password: Option<String>,

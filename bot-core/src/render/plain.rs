@@ -16,14 +16,19 @@ pub fn format_local(at: DateTime<Utc>, zone: Tz) -> String {
         .to_string()
 }
 
-/// A step's post as plain text: `Q3: What do you … #interlibnet`.
-pub fn post_text(content: &PostContent) -> String {
-    let label = match content.kind {
+/// What a step's post starts with: `Reminder`, `Intro`, `Q3`, `Wrap-up`.
+pub fn post_label(kind: PostKind) -> String {
+    match kind {
         PostKind::Reminder => "Reminder".to_owned(),
         PostKind::Intro => "Intro".to_owned(),
         PostKind::Point { number } => format!("Q{number}"),
         PostKind::WrapUp => "Wrap-up".to_owned(),
-    };
+    }
+}
+
+/// A step's post as plain text: `Q3: What do you … #interlibnet`.
+pub fn post_text(content: &PostContent) -> String {
+    let label = post_label(content.kind);
     let mut text = format!("{label}: {} {}", content.text, content.hashtag);
     if !content.mentions.is_empty() {
         let _ = write!(text, " (cc {})", content.mentions.join(", "));
