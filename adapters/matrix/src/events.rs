@@ -143,7 +143,44 @@ pub fn parse_event(event: &Value, prefix: &str) -> Result<(Envelope, Parsed), Ev
         }
         _ => Parsed::Ignored,
     };
+    check_ids(&envelope, &parsed).map_err(|(f, why)| err(f, why))?;
     Ok((envelope, parsed))
+}
+
+/// Event ids, user ids and `mxc://` links are short and printable (the specification allows
+/// 255 bytes); anything else is refused here, at the edge, rather than handed on to a store
+/// that may refuse it (PostgreSQL rejects NUL) and stall reading on an event that never passes.
+fn check_ids(envelope: &Envelope, parsed: &Parsed) -> Result<(), (&'static str, &'static str)> {
+    let ok = |id: &str| !id.is_empty() && id.len() <= 255 && !id.chars().any(char::is_control);
+    let mut ids: Vec<(&'static str, &str)> = vec![
+        ("event_id", &envelope.event_id),
+        ("sender", &envelope.sender),
+    ];
+    match parsed {
+        Parsed::Message(m) => {
+            ids.extend(m.reply_to.as_deref().map(|r| ("content.m.relates_to", r)));
+            ids.extend(
+                m.attachments
+                    .iter()
+                    .map(|a| ("content.url", a.url.as_str())),
+            );
+        }
+        Parsed::Command { reply_to, .. } => {
+            ids.extend(reply_to.as_deref().map(|r| ("content.m.relates_to", r)));
+        }
+        Parsed::Edit { target, .. } | Parsed::Reaction { target, .. } => {
+            ids.push(("content.m.relates_to.event_id", target));
+        }
+        Parsed::Redaction { target } => ids.push(("redacts", target)),
+        Parsed::Ignored => {}
+    }
+    match ids.into_iter().find(|(_, id)| !ok(id)) {
+        Some((field, _)) => Err((
+            field,
+            "not an identifier (empty, too long, or with control characters)",
+        )),
+        None => Ok(()),
+    }
 }
 
 type FieldError = (&'static str, String);
@@ -560,6 +597,36 @@ mod tests {
             ),
         ];
         for (event, field) in cases {
+            let e = parse_event(&event, "!chat").unwrap_err();
+            assert_eq!(e.field, field, "{event}");
+        }
+        let bad_ids = [
+            (
+                json!({"type": "m.room.message", "event_id": "$x\u{0}", "sender": "@a:x", "origin_server_ts": 1, "content": {"msgtype": "m.text", "body": "x"}}),
+                "event_id",
+            ),
+            (
+                json!({"type": "m.room.message", "event_id": "$x", "sender": "@a\u{0}:x", "origin_server_ts": 1, "content": {"msgtype": "m.text", "body": "x"}}),
+                "sender",
+            ),
+            (
+                json!({"type": "m.room.redaction", "event_id": "$x", "sender": "@a:x", "origin_server_ts": 1, "redacts": "$y\u{0}"}),
+                "redacts",
+            ),
+            (
+                json!({"type": "m.reaction", "event_id": "$x", "sender": "@a:x", "origin_server_ts": 1, "content": {"m.relates_to": {"event_id": "$y\u{7}", "key": "k"}}}),
+                "content.m.relates_to.event_id",
+            ),
+            (
+                json!({"type": "m.room.message", "event_id": "$x", "sender": "@a:x", "origin_server_ts": 1, "content": {"msgtype": "m.text", "body": "x", "m.relates_to": {"m.in_reply_to": {"event_id": "$p\u{0}"}}}}),
+                "content.m.relates_to",
+            ),
+            (
+                json!({"type": "m.room.message", "event_id": "$".repeat(300), "sender": "@a:x", "origin_server_ts": 1, "content": {"msgtype": "m.text", "body": "x"}}),
+                "event_id",
+            ),
+        ];
+        for (event, field) in bad_ids {
             let e = parse_event(&event, "!chat").unwrap_err();
             assert_eq!(e.field, field, "{event}");
         }
