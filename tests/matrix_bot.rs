@@ -252,6 +252,13 @@ async fn a_session_runs_in_an_encrypted_room() {
         );
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
+    // A restart: the bot reads the room's state from the homeserver again (it holds it in
+    // memory), so it must learn anew that the room is encrypted, decrypt what was sent while
+    // it was away, and encrypt what it posts next.
+    let status = bot.stop();
+    assert!(status.success(), "{}", bot.logs());
+    bob.say(&room, "A1 sent while the bot restarted").await;
+    bot.start();
     stop_session(&moderator, &room, &bot).await;
 
     // What the homeserver stores is ciphertext: the bot's posts are m.room.encrypted there.
@@ -294,6 +301,11 @@ async fn a_session_runs_in_an_encrypted_room() {
                 Some(1)
             ),
             (bob.user_id.clone(), String::new(), Some(1)),
+            (
+                bob.user_id.clone(),
+                "A1 sent while the bot restarted".into(),
+                Some(1)
+            ),
         ],
         "log:\n{}",
         bot.logs()

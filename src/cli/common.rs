@@ -67,11 +67,15 @@ pub fn redact(url: &str) -> String {
     }
 }
 
+/// matrix-sdk warns after every sync that it has no key backup to upload room keys to; hashchat
+/// never sets one up, so the line would only bury the log (`RUST_LOG` still shows it).
+const QUIET_BY_DEFAULT: &str = "matrix_sdk_crypto::backups=error";
+
 pub fn init_logging(format: LogFormat, level: &str) {
     use tracing_subscriber::EnvFilter;
     let filter = EnvFilter::try_from_default_env()
-        .or_else(|_| EnvFilter::try_new(level))
-        .unwrap_or_else(|_| EnvFilter::new("info"));
+        .or_else(|_| EnvFilter::try_new(format!("{level},{QUIET_BY_DEFAULT}")))
+        .unwrap_or_else(|_| EnvFilter::new(format!("info,{QUIET_BY_DEFAULT}")));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr);

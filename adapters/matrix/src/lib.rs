@@ -2,7 +2,8 @@
 //! and archives what people say, in plain and encrypted rooms alike.
 //!
 //! - [`login`]: sign in once and keep the device (and its encryption keys) under the data
-//!   directory;
+//!   directory; the rooms' state is held in memory and read in full at each start
+//!   ([`room_state`]);
 //! - [`sync`]: read room events in order and hand them to the engine, saving the read position
 //!   with the archive;
 //! - [`events`]: check and translate raw event JSON;
@@ -27,6 +28,7 @@ pub mod invites;
 pub mod login;
 pub mod media;
 pub mod outbound;
+mod room_state;
 mod sync;
 
 pub use media::MxcFetcher;
@@ -57,6 +59,7 @@ pub struct MatrixBot {
     client: Client,
     settings: RoomSettings,
     aliases: aliases::Aliases,
+    room_state: room_state::RoomStateLoaded,
 }
 
 impl MatrixBot {
@@ -73,6 +76,7 @@ impl MatrixBot {
                 accept_invites_from: config.accept_invites_from.clone(),
             },
             aliases: aliases::Aliases::default(),
+            room_state: Default::default(),
         })
     }
 
@@ -81,6 +85,7 @@ impl MatrixBot {
         Arc::new(MatrixAdapter::new(
             self.client.clone(),
             self.aliases.clone(),
+            self.room_state.clone(),
         ))
     }
 
@@ -101,6 +106,7 @@ impl MatrixBot {
             engine,
             settings: self.settings.clone(),
             aliases: self.aliases.clone(),
+            room_state: self.room_state.clone(),
         };
         listener.run(shutdown).await
     }

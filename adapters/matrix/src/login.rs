@@ -8,8 +8,10 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use matrix_sdk::authentication::matrix::MatrixSession;
-use matrix_sdk::config::RequestConfig;
+use matrix_sdk::config::{RequestConfig, StoreConfig};
+use matrix_sdk::cross_process_lock::CrossProcessLockConfig;
 use matrix_sdk::ruma::{OwnedDeviceId, OwnedUserId};
+use matrix_sdk::SqliteCryptoStore;
 use matrix_sdk::{Client, SessionMeta, SessionTokens};
 use serde::{Deserialize, Serialize};
 
@@ -81,16 +83,23 @@ fn session_path(dir: &Path) -> PathBuf {
     dir.join("session.json")
 }
 
-/// Builds a client whose state and encryption keys live in `DATA/matrix/<device>/`.
+/// Builds a client whose encryption keys live in `DATA/matrix/<device>/` and whose room state
+/// is held in memory (see [`crate::room_state`]).
 async fn client_for_device(
     config: &MatrixConfig,
     dir: &Path,
     device_id: &str,
 ) -> Result<Client, MatrixError> {
     let store = dir.join(sanitise(device_id));
+    let crypto = SqliteCryptoStore::open(&store, None).await.map_err(|e| {
+        MatrixError::Connect(format!(
+            "cannot open the Matrix key store in {}: {e}",
+            store.display()
+        ))
+    })?;
     Client::builder()
         .homeserver_url(&config.homeserver)
-        .sqlite_store(&store, None)
+        .store_config(StoreConfig::new(CrossProcessLockConfig::SingleProcess).crypto_store(crypto))
         // Fail a request within bounds and let the caller decide: the engine retries posts, the
         // sync loop retries with backoff, and a homeserver that is down is reported as such.
         .request_config(

@@ -10,20 +10,37 @@ use bot_core::ids::Platform;
 
 use crate::aliases::Aliases;
 use crate::format::{post_content, reply_content};
+use crate::room_state::RoomStateLoaded;
 
 /// The engine's [`Adapter`] for Matrix.
 pub struct MatrixAdapter {
     client: Client,
     aliases: Aliases,
+    room_state: RoomStateLoaded,
 }
 
 impl MatrixAdapter {
-    pub fn new(client: Client, aliases: Aliases) -> MatrixAdapter {
-        MatrixAdapter { client, aliases }
+    pub(crate) fn new(
+        client: Client,
+        aliases: Aliases,
+        room_state: RoomStateLoaded,
+    ) -> MatrixAdapter {
+        MatrixAdapter {
+            client,
+            aliases,
+            room_state,
+        }
     }
 
     /// The joined room a chat file names, by id or by alias.
     async fn room(&self, id: &str) -> Result<Room, AdapterError> {
+        if !self.room_state.is_loaded() {
+            // Not a failure of the post: it waits, and the listener wakes the engine once the
+            // first sync is in.
+            return Err(AdapterError::Unreachable(
+                "not yet synced with the Matrix homeserver".to_owned(),
+            ));
+        }
         let room_id: OwnedRoomId = if id.starts_with('#') {
             self.aliases.resolve(&self.client, id).await?
         } else {

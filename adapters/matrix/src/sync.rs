@@ -27,6 +27,7 @@ use bot_core::model::IncomingMessage;
 
 use crate::aliases::Aliases;
 use crate::events::{parse_event, MessageKind, Parsed};
+use crate::room_state::RoomStateLoaded;
 use crate::{invites, MatrixError, RoomSettings};
 
 /// Events per room per sync; more than this since the last read is fetched page by page.
@@ -42,6 +43,7 @@ pub(crate) struct Listener {
     pub engine: Engine,
     pub settings: RoomSettings,
     pub aliases: Aliases,
+    pub room_state: RoomStateLoaded,
 }
 
 impl Listener {
@@ -76,6 +78,10 @@ impl Listener {
                     });
             if let Some(token) = &since {
                 settings = settings.token(token.clone());
+            }
+            // Room state lives in memory: the first sync of a run asks for all of it.
+            if !self.room_state.is_loaded() {
+                settings = settings.full_state(true);
             }
             let polled = std::time::Instant::now();
             let response = tokio::select! {
@@ -119,6 +125,11 @@ impl Listener {
                 self.engine.wake();
             }
             backoff = Duration::from_secs(1);
+            if !self.room_state.is_loaded() {
+                self.room_state.mark();
+                // Posts that waited for the rooms to be known go out now.
+                self.engine.wake();
+            }
             match self.handle(&response, since.as_deref()).await {
                 Ok(()) => {
                     if let Err(e) = store
