@@ -17,16 +17,19 @@ use crate::store::Mark;
 /// How soon a scheduled occurrence must be for `start` to begin it rather than a new session.
 const START_ADOPTS_WITHIN: Duration = Duration::hours(2);
 
-/// A command's outcome: the reply text, and whether only the asker should see it.
+/// A command's outcome: the reply text, whether only the asker should see it, and whether it
+/// may have queued posts (a refusal changed nothing, so the outbox need not be read).
 pub(super) struct Answer {
     pub(super) text: String,
     pub(super) private: bool,
+    pub(super) may_have_queued: bool,
 }
 
 pub(super) fn ok(text: impl Into<String>) -> Answer {
     Answer {
         text: text.into(),
         private: false,
+        may_have_queued: true,
     }
 }
 
@@ -34,6 +37,7 @@ pub(super) fn refuse(text: impl Into<String>) -> Answer {
     Answer {
         text: text.into(),
         private: true,
+        may_have_queued: false,
     }
 }
 
@@ -57,7 +61,9 @@ impl Engine {
         }
         let answer = self.answer(&invocation).await?;
         // A moderator who says `next` expects the point now, not at the scheduler's next turn.
-        self.deliver_outbox().await?;
+        if answer.may_have_queued {
+            self.deliver_outbox().await?;
+        }
         let reply = Reply {
             room: invocation.room.clone(),
             to: invocation.user.clone(),
@@ -433,6 +439,7 @@ impl Engine {
         Ok(Answer {
             text,
             private: true,
+            may_have_queued: false,
         })
     }
 
