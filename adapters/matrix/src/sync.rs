@@ -15,6 +15,7 @@ use matrix_sdk::room::MessagesOptions;
 use matrix_sdk::ruma::api::client::filter::{FilterDefinition, LazyLoadOptions};
 use matrix_sdk::ruma::api::client::sync::sync_events::v3::Filter;
 use matrix_sdk::ruma::events::room::power_levels::UserPowerLevel;
+use matrix_sdk::ruma::presence::PresenceState;
 use matrix_sdk::ruma::{UInt, UserId};
 use matrix_sdk::sync::SyncResponse;
 use matrix_sdk::{Client, Room};
@@ -68,14 +69,15 @@ impl Listener {
         let mut online = true;
         let mut alias_check = None;
         loop {
-            let mut settings =
-                SyncSettings::default()
-                    .filter(sync_filter())
-                    .timeout(if since.is_some() {
-                        LONG_POLL
-                    } else {
-                        Duration::ZERO
-                    });
+            let mut settings = SyncSettings::default()
+                .filter(sync_filter())
+                // A bot has no presence to show; offline spares the homeserver tracking it.
+                .set_presence(PresenceState::Offline)
+                .timeout(if since.is_some() {
+                    LONG_POLL
+                } else {
+                    Duration::ZERO
+                });
             if let Some(token) = &since {
                 settings = settings.token(token.clone());
             }
