@@ -185,7 +185,8 @@ async fn a_session_runs_in_a_matrix_room_and_is_archived_under_its_points() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn in_an_older_room_version_power_level_50_moderates_and_a_member_does_not() {
+async fn in_an_older_room_version_power_level_50_moderates_a_member_does_not_and_the_prefix_is_configurable(
+) {
     let server = Homeserver::from_env();
     let creator = Person::new(&server, "creator").await;
     let helper = Person::new(&server, "helper").await;
@@ -203,11 +204,13 @@ async fn in_an_older_room_version_power_level_50_moderates_and_a_member_does_not
         p.join(&room).await;
     }
     let mut bot = Bot::new(&server, "quick", &room, &[&creator.user_id], 1).await;
+    // This room's bot answers to its own prefix, and to nothing else.
+    bot.configure_matrix("command_prefix = \"!hc\"");
     bot.start();
     creator.invite(&room, &bot.user_id).await;
     bot.wait_joined(&server, &room, &creator).await;
 
-    let asked = member.say(&room, "!chat start quick").await;
+    let asked = member.say(&room, "!hc start quick").await;
     let refusal = member
         .wait_for(&room, &bot.user_id, "the refusal", WAIT, |e| {
             e["content"]["m.relates_to"]["m.in_reply_to"]["event_id"] == asked.as_str()
@@ -215,11 +218,30 @@ async fn in_an_older_room_version_power_level_50_moderates_and_a_member_does_not
         .await;
     assert!(body(&refusal).contains("Only moderators"));
 
-    start_session(&helper, &room, &bot).await;
+    let other_prefix = helper.say(&room, "!chat start quick").await;
+    helper.say(&room, "!hc start quick").await;
+    helper
+        .wait_for(&room, &bot.user_id, "the start reply", WAIT, |e| {
+            body(e).starts_with("Started")
+        })
+        .await;
     helper
         .wait_for(&room, &bot.user_id, "the intro", WAIT, starts("Intro:"))
         .await;
-    stop_session(&creator, &room, &bot).await;
+    // Events are handled in order: by now `!chat start` was read, and it was not a command.
+    let answered_other_prefix = helper.messages(&room).await.iter().any(|e| {
+        e["sender"] == bot.user_id.as_str()
+            && e["content"]["m.relates_to"]["m.in_reply_to"]["event_id"] == other_prefix.as_str()
+    });
+    assert!(
+        !answered_other_prefix,
+        "the bot answered `!chat` although its prefix is `!hc`"
+    );
+
+    creator.say(&room, "!hc stop").await;
+    creator
+        .wait_for(&room, &bot.user_id, "the wrap-up", WAIT, starts("Wrap-up:"))
+        .await;
     let status = bot.stop();
     assert!(status.success(), "{}", bot.logs());
 }

@@ -396,6 +396,15 @@ impl Bot {
         }
     }
 
+    /// Adds a `key = value` line to the config's `[matrix]` section (its last), before a start.
+    pub fn configure_matrix(&self, line: &str) {
+        let config = self.scratch.path("hashchat.toml");
+        let mut text = read(&config);
+        text.push_str(line);
+        text.push('\n');
+        std::fs::write(&config, text).unwrap();
+    }
+
     pub fn start(&mut self) {
         assert!(self.child.is_none(), "the bot is already running");
         self.runs += 1;
