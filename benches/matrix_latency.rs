@@ -2,17 +2,24 @@
 //! `scripts/test --prepare-only` and export what it prints).
 //!
 //! A plain `main` (no criterion: each sample is a network round trip through a homeserver).
-//! In one room, with one observer long-polling `/sync`, it measures over `RUNS` samples each:
+//! A sender and an observer (who long-polls `/sync`) share three rooms; each responder sits in
+//! a room of its own, so no responder's sync is woken, or slowed, by another's traffic. Over
+//! `RUNS` interleaved rounds it measures:
 //!
-//! 1. **Baseline, one leg**: a client sends, the observer's sync returns it.
-//! 2. **Baseline, bare echo bot**: a minimal raw-HTTP client in this process long-polls, and
-//!    answers `!echo N` at once; sent → observer sees the answer. This is the floor for any bot:
-//!    two legs through the homeserver.
-//! 3. **hashchat, command → reply**: `!chat start nosuchchat-N` → the bot's refusal (a reply to
-//!    that very event, so each sample is matched exactly) seen by the observer.
+//! 1. **One leg** (a room with nobody else): a client sends, the observer's sync returns it.
+//! 2. **Bare echo bot** (its own room; the baseline): a minimal raw-HTTP client in this process
+//!    long-polls and answers at once, in two shapes: `!echo N` with a plain notice, and
+//!    `!echoreply N` with a notice shaped as hashchat's refusal (HTML, a reply to the command,
+//!    mentioning its sender). The second is the like-for-like floor for any bot that answers
+//!    this way: two legs through the homeserver and a reply that costs it the same.
+//! 3. **hashchat, command → reply** (its own room): `!chat start nosuchchatN` → the bot's
+//!    refusal (a reply to that very event, so each sample is matched exactly).
 //! 4. **hashchat, message → archive**: `A1 …` during a running session → the row in the bot's
 //!    SQLite archive (polled every millisecond, read-only).
 //!
+//! Each reply is timed twice: as *seen* (the command sent → the observer's sync returns the
+//! answer) and as *stamped* (the homeserver's `origin_server_ts` of the answer minus that of the
+//! command: how long the responder took to react, without the observer's leg).
 //! Plus the bot process's resident memory (`VmRSS`) once connected and idle.
 //! Run: `cargo bench --bench matrix_latency` (builds the release binary; a minute once built).
 
@@ -22,6 +29,7 @@
 #[path = "../tests/support/synapse.rs"]
 mod synapse;
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -29,7 +37,7 @@ use std::time::{Duration, Instant};
 use serde_json::{json, Value};
 use synapse::{Homeserver, MatrixUser};
 
-const RUNS: usize = 30;
+const RUNS: usize = 100;
 
 struct Client {
     url: String,
@@ -68,6 +76,21 @@ impl Client {
         v["event_id"].as_str().expect("an event id").to_owned()
     }
 
+    async fn create_room(&self) -> String {
+        let created = self
+            .post(
+                "/_matrix/client/v3/createRoom",
+                json!({"preset": "public_chat"}),
+            )
+            .await;
+        created["room_id"].as_str().expect("a room id").to_owned()
+    }
+
+    async fn join(&self, room: &str) {
+        self.post(&format!("/_matrix/client/v3/rooms/{room}/join"), json!({}))
+            .await;
+    }
+
     async fn post(&self, path: &str, body: Value) -> Value {
         let r = self
             .http
@@ -81,12 +104,12 @@ impl Client {
         serde_json::from_str(&r.text().await.unwrap()).unwrap()
     }
 
-    /// One `/sync`; returns the room's timeline events and the next token.
-    async fn sync(&self, since: Option<&str>, room: &str) -> (Vec<Value>, String) {
+    /// One `/sync`; returns the timeline events of `rooms` and the next token.
+    async fn sync(&self, since: Option<&str>, rooms: &[String]) -> (Vec<Value>, String) {
         let mut url = format!(
             "{}/_matrix/client/v3/sync?timeout=30000&filter={}",
             self.url,
-            urlencode(&json!({"room": {"rooms": [room], "timeline": {"limit": 50}}, "presence": {"types": []}, "account_data": {"types": []}}).to_string())
+            urlencode(&json!({"room": {"rooms": rooms, "timeline": {"limit": 50}}, "presence": {"types": []}, "account_data": {"types": []}}).to_string())
         );
         if let Some(s) = since {
             url.push_str("&since=");
@@ -100,10 +123,12 @@ impl Client {
             .await
             .expect("sync");
         let v: Value = serde_json::from_str(&r.text().await.unwrap()).unwrap();
-        let events = v["rooms"]["join"][room]["timeline"]["events"]
-            .as_array()
+        let events = rooms
+            .iter()
+            .filter_map(|room| v["rooms"]["join"][room]["timeline"]["events"].as_array())
+            .flatten()
             .cloned()
-            .unwrap_or_default();
+            .collect();
         (events, v["next_batch"].as_str().unwrap().to_owned())
     }
 }
@@ -119,19 +144,51 @@ fn urlencode(s: &str) -> String {
         .collect()
 }
 
-/// Long-polls as `observer` until an event matching `found` arrives; returns when it did.
-async fn observe(
-    observer: &Client,
-    room: &str,
-    since: &mut String,
-    found: impl Fn(&Value) -> bool,
-) -> Instant {
-    loop {
-        let (events, next) = observer.sync(Some(since), room).await;
-        *since = next;
-        if events.iter().any(&found) {
-            return Instant::now();
+/// The observer: long-polls `/sync` in every room and remembers when the homeserver stamped each
+/// event (`origin_server_ts`), so a reply's delay can also be read off the server's own clock,
+/// without the observer's leg.
+struct Observer {
+    client: Client,
+    rooms: Vec<String>,
+    since: String,
+    stamped: HashMap<String, i64>,
+}
+
+impl Observer {
+    async fn new(client: Client, rooms: Vec<String>) -> Observer {
+        let (_, since) = client.sync(None, &rooms).await;
+        Observer {
+            client,
+            rooms,
+            since,
+            stamped: HashMap::new(),
         }
+    }
+
+    /// Long-polls until an event matching `found` arrives; returns when it did, and the event.
+    async fn until(&mut self, found: impl Fn(&Value) -> bool) -> (Instant, Value) {
+        loop {
+            let (events, next) = self.client.sync(Some(&self.since), &self.rooms).await;
+            self.since = next;
+            let seen = Instant::now();
+            for e in &events {
+                if let (Some(id), Some(ts)) =
+                    (e["event_id"].as_str(), e["origin_server_ts"].as_i64())
+                {
+                    self.stamped.insert(id.to_owned(), ts);
+                }
+            }
+            if let Some(e) = events.into_iter().find(&found) {
+                return (seen, e);
+            }
+        }
+    }
+
+    /// Milliseconds between the homeserver stamping `earlier` and stamping `later`.
+    fn stamped_gap(&self, earlier: &str, later: &Value) -> Duration {
+        let from = self.stamped[earlier];
+        let to = later["origin_server_ts"].as_i64().expect("a stamped event");
+        Duration::from_millis(u64::try_from(to - from).expect("the reply after the command"))
     }
 }
 
@@ -164,25 +221,51 @@ fn rss_kib(pid: u32) -> u64 {
     status_kib(pid, "VmRSS")
 }
 
-/// A bare echo bot: long-polls and answers `!echo N` with `echo N` at once.
+/// CPU time the process has used, user and system (`/proc/PID/stat`, in clock ticks of 10 ms).
+fn cpu_time(pid: u32) -> Duration {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    // The command name, field 2, may hold spaces: count the fields after its closing parenthesis.
+    let after = stat
+        .rsplit_once(')')
+        .map(|(_, rest)| rest)
+        .unwrap_or_default();
+    let ticks: u64 = after
+        .split_whitespace()
+        .skip(11)
+        .take(2)
+        .filter_map(|t| t.parse::<u64>().ok())
+        .sum();
+    Duration::from_millis(ticks * 10)
+}
+
+/// A bare echo bot: long-polls and answers at once: `!echo N` with a plain notice `echo N`,
+/// `!echoreply N` with `echo N` shaped as hashchat shapes a refusal (an HTML notice that
+/// replies to the command and mentions its sender), which costs the homeserver more to store
+/// and deliver than a plain notice.
 fn spawn_echo(client: Client, room: String) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
-        let (_, mut since) = client.sync(None, &room).await;
+        let rooms = [room.clone()];
+        let (_, mut since) = client.sync(None, &rooms).await;
         loop {
-            let (events, next) = client.sync(Some(&since), &room).await;
+            let (events, next) = client.sync(Some(&since), &rooms).await;
             since = next;
             for e in events {
-                if let Some(rest) = e["content"]["body"]
-                    .as_str()
-                    .and_then(|b| b.strip_prefix("!echo "))
-                {
-                    client
-                        .send(
-                            &room,
-                            json!({"msgtype": "m.notice", "body": format!("echo {rest}")}),
-                        )
-                        .await;
-                }
+                let body = e["content"]["body"].as_str().unwrap_or_default();
+                let answer = if let Some(n) = body.strip_prefix("!echo ") {
+                    json!({"msgtype": "m.notice", "body": format!("echo {n}")})
+                } else if let Some(n) = body.strip_prefix("!echoreply ") {
+                    json!({
+                        "msgtype": "m.notice",
+                        "body": format!("echo {n}"),
+                        "format": "org.matrix.custom.html",
+                        "formatted_body": format!("echo {n}"),
+                        "m.relates_to": {"m.in_reply_to": {"event_id": e["event_id"]}},
+                        "m.mentions": {"user_ids": [e["sender"]]},
+                    })
+                } else {
+                    continue;
+                };
+                client.send(&room, answer).await;
             }
         }
     })
@@ -249,17 +332,14 @@ async fn main() {
     let bot_name = register("bot");
     let bot_user = server.register(&bot_name, false).await;
 
-    let created = sender
-        .post(
-            "/_matrix/client/v3/createRoom",
-            json!({"preset": "public_chat"}),
-        )
-        .await;
-    let room = created["room_id"].as_str().unwrap().to_owned();
-    for c in [&observer, &echo] {
-        c.post(&format!("/_matrix/client/v3/rooms/{room}/join"), json!({}))
-            .await;
+    // One room per responder, plus one with nobody but the sender and the observer.
+    let quiet_room = sender.create_room().await;
+    let echo_room = sender.create_room().await;
+    let room = sender.create_room().await;
+    for r in [&quiet_room, &echo_room, &room] {
+        observer.join(r).await;
     }
+    echo.join(&echo_room).await;
     let dir = tempfile::tempdir().unwrap();
     let mut bot = start_bot(
         dir.path(),
@@ -275,9 +355,13 @@ async fn main() {
             json!({"user_id": bot_user.user_id}),
         )
         .await;
-    let echo_task = spawn_echo(echo, room.clone());
+    let echo_task = spawn_echo(echo, echo_room.clone());
 
-    let (_, mut since) = observer.sync(None, &room).await;
+    let mut observer = Observer::new(
+        observer,
+        vec![quiet_room.clone(), echo_room.clone(), room.clone()],
+    )
+    .await;
     // Connected once the bot answers a command.
     let probe = sender
         .send(
@@ -286,22 +370,20 @@ async fn main() {
         )
         .await;
     let deadline = Instant::now() + Duration::from_secs(120);
-    loop {
-        let (events, next) = observer.sync(Some(&since), &room).await;
-        since = next;
-        if events
-            .iter()
-            .any(|e| e["content"]["m.relates_to"]["m.in_reply_to"]["event_id"] == probe.as_str())
-        {
-            break;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "the bot never answered; see {}",
-            dir.path().join("bot.log").display()
-        );
-    }
+    let answered = tokio::time::timeout_at(
+        deadline.into(),
+        observer
+            .until(|e| e["content"]["m.relates_to"]["m.in_reply_to"]["event_id"] == probe.as_str()),
+    )
+    .await;
+    assert!(
+        answered.is_ok(),
+        "the bot never answered; see {}",
+        dir.path().join("bot.log").display()
+    );
+    let cpu_idle_start = cpu_time(bot.id());
     tokio::time::sleep(Duration::from_secs(10)).await;
+    let cpu_idle = cpu_time(bot.id()) - cpu_idle_start;
     let idle = rss_kib(bot.id());
     let (anon, file) = (
         status_kib(bot.id(), "RssAnon"),
@@ -309,35 +391,54 @@ async fn main() {
     );
     let threads = status_kib(bot.id(), "Threads");
 
+    let cpu_before = cpu_time(bot.id());
     let mut one_leg = Vec::new();
     let mut echo_rt = Vec::new();
+    let mut shaped_rt = Vec::new();
+    let mut shaped_stamped = Vec::new();
     let mut bot_reply = Vec::new();
+    let mut echo_stamped = Vec::new();
+    let mut bot_stamped = Vec::new();
     // Interleaved, so a noisy moment on a shared machine hits every series alike.
     for i in 0..RUNS {
         let body = format!("ping {i}");
         let t0 = Instant::now();
         sender
-            .send(&room, json!({"msgtype": "m.text", "body": body}))
+            .send(&quiet_room, json!({"msgtype": "m.text", "body": body}))
             .await;
-        let t1 = observe(&observer, &room, &mut since, |e| {
-            e["content"]["body"] == body.as_str()
-        })
-        .await;
+        let (t1, _) = observer
+            .until(|e| e["content"]["body"] == body.as_str())
+            .await;
         one_leg.push(t1 - t0);
 
         let answer = format!("echo {i}");
         let t0 = Instant::now();
-        sender
+        let command = sender
             .send(
-                &room,
+                &echo_room,
                 json!({"msgtype": "m.text", "body": format!("!echo {i}")}),
             )
             .await;
-        let t1 = observe(&observer, &room, &mut since, |e| {
-            e["content"]["body"] == answer.as_str()
-        })
-        .await;
+        let (t1, reply) = observer
+            .until(|e| e["content"]["body"] == answer.as_str())
+            .await;
         echo_rt.push(t1 - t0);
+        echo_stamped.push(observer.stamped_gap(&command, &reply));
+
+        let t0 = Instant::now();
+        let command = sender
+            .send(
+                &echo_room,
+                json!({"msgtype": "m.text", "body": format!("!echoreply {i}")}),
+            )
+            .await;
+        let (t1, reply) = observer
+            .until(|e| {
+                e["content"]["m.relates_to"]["m.in_reply_to"]["event_id"] == command.as_str()
+            })
+            .await;
+        shaped_rt.push(t1 - t0);
+        shaped_stamped.push(observer.stamped_gap(&command, &reply));
 
         let t0 = Instant::now();
         let command = sender
@@ -346,13 +447,16 @@ async fn main() {
                 json!({"msgtype": "m.text", "body": format!("!chat start nosuchchat{i}")}),
             )
             .await;
-        let t1 = observe(&observer, &room, &mut since, |e| {
-            e["content"]["m.relates_to"]["m.in_reply_to"]["event_id"] == command.as_str()
-        })
-        .await;
+        let (t1, reply) = observer
+            .until(|e| {
+                e["content"]["m.relates_to"]["m.in_reply_to"]["event_id"] == command.as_str()
+            })
+            .await;
         bot_reply.push(t1 - t0);
+        bot_stamped.push(observer.stamped_gap(&command, &reply));
     }
 
+    let cpu_rounds = cpu_time(bot.id()) - cpu_before;
     // Message → archive, in a running session.
     sender
         .send(
@@ -360,12 +464,13 @@ async fn main() {
             json!({"msgtype": "m.text", "body": "!chat start bench"}),
         )
         .await;
-    observe(&observer, &room, &mut since, |e| {
-        e["content"]["body"]
-            .as_str()
-            .is_some_and(|b| b.starts_with("Intro:"))
-    })
-    .await;
+    observer
+        .until(|e| {
+            e["content"]["body"]
+                .as_str()
+                .is_some_and(|b| b.starts_with("Intro:"))
+        })
+        .await;
     let db = sqlx::sqlite::SqlitePoolOptions::new()
         .max_connections(1)
         .connect_with(
@@ -411,15 +516,33 @@ async fn main() {
 
     println!("Matrix latency, {RUNS} samples each, Synapse on 127.0.0.1 (release hashchat):");
     let (leg, leg90) = summary("one leg: send -> observer's sync", &mut one_leg);
-    let (echo_m, echo90) = summary("bare echo bot: command -> reply seen", &mut echo_rt);
+    let (echo_m, echo90) = summary("bare echo bot, plain: reply seen", &mut echo_rt);
+    let (shaped_m, shaped90) = summary("bare echo bot, reply-shaped: seen", &mut shaped_rt);
     let (bot_m, bot90) = summary("hashchat: command -> reply seen", &mut bot_reply);
+    let (echo_s, echo_s90) = summary("bare echo bot, plain: stamped", &mut echo_stamped);
+    let (shaped_s, shaped_s90) =
+        summary("bare echo bot, reply-shaped: stamped", &mut shaped_stamped);
+    let (bot_s, bot_s90) = summary("hashchat: command -> reply, stamped", &mut bot_stamped);
     let (arch, arch90) = summary("hashchat: message -> archived", &mut archive);
-    println!(
-        "  hashchat reply vs bare echo bot: +{:.2} ms median (+{:.2} ms p90); ratio {:.2}",
-        bot_m - echo_m,
-        bot90 - echo90,
-        bot_m / echo_m
-    );
+    for (baseline, seen, seen90, stamped, stamped90) in [
+        (
+            "reply-shaped echo",
+            shaped_m,
+            shaped90,
+            shaped_s,
+            shaped_s90,
+        ),
+        ("plain echo", echo_m, echo90, echo_s, echo_s90),
+    ] {
+        println!(
+            "  hashchat vs the {baseline}: seen {:+.2} ms median ({:+.2} ms p90, ratio {:.2}); stamped {:+.2} ms median ({:+.2} ms p90)",
+            bot_m - seen,
+            bot90 - seen90,
+            bot_m / seen,
+            bot_s - stamped,
+            bot_s90 - stamped90,
+        );
+    }
     println!(
         "  archive vs one leg: {:+.2} ms median ({:+.2} ms p90)",
         arch - leg,
@@ -431,6 +554,15 @@ async fn main() {
         anon as f64 / 1024.0,
         file as f64 / 1024.0,
         after as f64 / 1024.0
+    );
+    println!(
+        "  bot CPU time over the {RUNS} rounds: {:.0} ms ({:.2} ms a round, in which it answers one command)",
+        cpu_rounds.as_secs_f64() * 1000.0,
+        cpu_rounds.as_secs_f64() * 1000.0 / RUNS as f64
+    );
+    println!(
+        "  bot CPU time while idle and connected: {:.0} ms in 10 s",
+        cpu_idle.as_secs_f64() * 1000.0
     );
     let log = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("matrix_latency_bot.log");
     let _ = std::fs::copy(dir.path().join("bot.log"), &log);

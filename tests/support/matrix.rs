@@ -293,6 +293,37 @@ impl Person {
         limit: Duration,
         matches: impl Fn(&Value) -> bool,
     ) -> Value {
+        match self.try_wait_for(room, sender, limit, matches).await {
+            Some(found) => found,
+            None => panic!("gave up after {limit:?} waiting for {what}"),
+        }
+    }
+
+    /// Waits for a message from the bot; a timeout fails with the bot's log.
+    pub async fn wait_for_bot(
+        &self,
+        room: &str,
+        bot: &Bot,
+        what: &str,
+        limit: Duration,
+        matches: impl Fn(&Value) -> bool,
+    ) -> Value {
+        match self.try_wait_for(room, &bot.user_id, limit, matches).await {
+            Some(found) => found,
+            None => panic!(
+                "gave up after {limit:?} waiting for {what}; the bot's log:\n{}",
+                bot.logs()
+            ),
+        }
+    }
+
+    async fn try_wait_for(
+        &self,
+        room: &str,
+        sender: &str,
+        limit: Duration,
+        matches: impl Fn(&Value) -> bool,
+    ) -> Option<Value> {
         let start = Instant::now();
         loop {
             if let Some(found) = self
@@ -301,12 +332,11 @@ impl Person {
                 .into_iter()
                 .find(|e| e["sender"] == sender && matches(e))
             {
-                return found;
+                return Some(found);
             }
-            assert!(
-                start.elapsed() < limit,
-                "gave up after {limit:?} waiting for {what}"
-            );
+            if start.elapsed() >= limit {
+                return None;
+            }
             tokio::time::sleep(Duration::from_millis(150)).await;
         }
     }
@@ -611,13 +641,9 @@ text = "What comes next?"
 pub async fn start_session(moderator: &Person, room: &str, bot: &Bot) -> String {
     moderator.say(room, "!chat start quick").await;
     let started = moderator
-        .wait_for(
-            room,
-            &bot.user_id,
-            "the start reply",
-            Duration::from_secs(60),
-            |e| body(e).starts_with("Started"),
-        )
+        .wait_for_bot(room, bot, "the start reply", Duration::from_secs(60), |e| {
+            body(e).starts_with("Started")
+        })
         .await;
     session_number(&started)
 }
@@ -626,13 +652,9 @@ pub async fn start_session(moderator: &Person, room: &str, bot: &Bot) -> String 
 pub async fn stop_session(moderator: &Person, room: &str, bot: &Bot) {
     moderator.say(room, "!chat stop").await;
     moderator
-        .wait_for(
-            room,
-            &bot.user_id,
-            "the wrap-up",
-            Duration::from_secs(60),
-            |e| body(e).starts_with("Wrap-up:"),
-        )
+        .wait_for_bot(room, bot, "the wrap-up", Duration::from_secs(60), |e| {
+            body(e).starts_with("Wrap-up:")
+        })
         .await;
 }
 
