@@ -192,6 +192,28 @@ impl Observer {
     }
 }
 
+/// Whether `event` is a reply to the event `command`.
+fn replies_to(event: &Value, command: &str) -> bool {
+    event["content"]["m.relates_to"]["m.in_reply_to"]["event_id"] == command
+}
+
+/// Sends `text` in `room` and waits for the answer (`answered(event, command_id)`); returns
+/// how long until the observer saw it and how far apart the homeserver stamped the two.
+async fn ask(
+    sender: &Client,
+    observer: &mut Observer,
+    room: &str,
+    text: &str,
+    answered: impl Fn(&Value, &str) -> bool,
+) -> (Duration, Duration) {
+    let t0 = Instant::now();
+    let command = sender
+        .send(room, json!({"msgtype": "m.text", "body": text}))
+        .await;
+    let (t1, reply) = observer.until(|e| answered(e, &command)).await;
+    (t1 - t0, observer.stamped_gap(&command, &reply))
+}
+
 fn summary(name: &str, samples: &mut [Duration]) -> (f64, f64) {
     samples.sort();
     let ms = |d: Duration| d.as_secs_f64() * 1000.0;
@@ -370,12 +392,8 @@ async fn main() {
         )
         .await;
     let deadline = Instant::now() + Duration::from_secs(120);
-    let answered = tokio::time::timeout_at(
-        deadline.into(),
-        observer
-            .until(|e| e["content"]["m.relates_to"]["m.in_reply_to"]["event_id"] == probe.as_str()),
-    )
-    .await;
+    let answered =
+        tokio::time::timeout_at(deadline.into(), observer.until(|e| replies_to(e, &probe))).await;
     assert!(
         answered.is_ok(),
         "the bot never answered; see {}",
@@ -412,48 +430,38 @@ async fn main() {
         one_leg.push(t1 - t0);
 
         let answer = format!("echo {i}");
-        let t0 = Instant::now();
-        let command = sender
-            .send(
-                &echo_room,
-                json!({"msgtype": "m.text", "body": format!("!echo {i}")}),
-            )
-            .await;
-        let (t1, reply) = observer
-            .until(|e| e["content"]["body"] == answer.as_str())
-            .await;
-        echo_rt.push(t1 - t0);
-        echo_stamped.push(observer.stamped_gap(&command, &reply));
+        let (seen, stamped) = ask(
+            &sender,
+            &mut observer,
+            &echo_room,
+            &format!("!echo {i}"),
+            |e, _| e["content"]["body"] == answer.as_str(),
+        )
+        .await;
+        echo_rt.push(seen);
+        echo_stamped.push(stamped);
 
-        let t0 = Instant::now();
-        let command = sender
-            .send(
-                &echo_room,
-                json!({"msgtype": "m.text", "body": format!("!echoreply {i}")}),
-            )
-            .await;
-        let (t1, reply) = observer
-            .until(|e| {
-                e["content"]["m.relates_to"]["m.in_reply_to"]["event_id"] == command.as_str()
-            })
-            .await;
-        shaped_rt.push(t1 - t0);
-        shaped_stamped.push(observer.stamped_gap(&command, &reply));
+        let (seen, stamped) = ask(
+            &sender,
+            &mut observer,
+            &echo_room,
+            &format!("!echoreply {i}"),
+            replies_to,
+        )
+        .await;
+        shaped_rt.push(seen);
+        shaped_stamped.push(stamped);
 
-        let t0 = Instant::now();
-        let command = sender
-            .send(
-                &room,
-                json!({"msgtype": "m.text", "body": format!("!chat start nosuchchat{i}")}),
-            )
-            .await;
-        let (t1, reply) = observer
-            .until(|e| {
-                e["content"]["m.relates_to"]["m.in_reply_to"]["event_id"] == command.as_str()
-            })
-            .await;
-        bot_reply.push(t1 - t0);
-        bot_stamped.push(observer.stamped_gap(&command, &reply));
+        let (seen, stamped) = ask(
+            &sender,
+            &mut observer,
+            &room,
+            &format!("!chat start nosuchchat{i}"),
+            replies_to,
+        )
+        .await;
+        bot_reply.push(seen);
+        bot_stamped.push(stamped);
     }
 
     let cpu_rounds = cpu_time(bot.id()) - cpu_before;
