@@ -64,7 +64,6 @@ pub(crate) async fn consider(
 }
 
 const FIRST_RETRY: Duration = Duration::from_secs(1);
-const LONGEST_RETRY: Duration = Duration::from_secs(300);
 
 /// Calls `join` (with the attempt's number, from 1) until it succeeds or `attempts` have
 /// failed, waiting `first` after the first failure and twice as long after each further one.
@@ -80,7 +79,7 @@ where
         }
         if attempt < attempts {
             tokio::time::sleep(delay).await;
-            delay = (delay * 2).min(LONGEST_RETRY);
+            delay *= 2;
         }
     }
     false
