@@ -205,10 +205,10 @@ async fn in_an_older_room_version_power_level_50_moderates_a_member_does_not_and
     }
     let mut bot = Bot::new(&server, "quick", &room, &[&creator.user_id], 1).await;
     // This room's bot answers to its own prefix, and to nothing else.
-    bot.configure_matrix("command_prefix = \"!hc\"");
+    bot.set_command_prefix("!hc");
     bot.start();
     creator.invite(&room, &bot.user_id).await;
-    bot.wait_joined(&server, &room, &creator).await;
+    bot.wait_joined(&room, &creator).await;
 
     let asked = member.say(&room, "!hc start quick").await;
     let refusal = member
@@ -219,12 +219,7 @@ async fn in_an_older_room_version_power_level_50_moderates_a_member_does_not_and
     assert!(body(&refusal).contains("Only moderators"));
 
     let other_prefix = helper.say(&room, "!chat start quick").await;
-    helper.say(&room, "!hc start quick").await;
-    helper
-        .wait_for(&room, &bot.user_id, "the start reply", WAIT, |e| {
-            body(e).starts_with("Started")
-        })
-        .await;
+    start_session(&helper, &room, &bot).await;
     helper
         .wait_for(&room, &bot.user_id, "the intro", WAIT, starts("Intro:"))
         .await;
@@ -238,10 +233,7 @@ async fn in_an_older_room_version_power_level_50_moderates_a_member_does_not_and
         "the bot answered `!chat` although its prefix is `!hc`"
     );
 
-    creator.say(&room, "!hc stop").await;
-    creator
-        .wait_for(&room, &bot.user_id, "the wrap-up", WAIT, starts("Wrap-up:"))
-        .await;
+    stop_session(&creator, &room, &bot).await;
     let status = bot.stop();
     assert!(status.success(), "{}", bot.logs());
 }
@@ -441,7 +433,7 @@ async fn a_room_named_by_its_alias_in_the_chat_file_works_like_one_named_by_id()
     let mut bot = Bot::new(&server, "quick", &alias, &[&moderator.user_id], 1).await;
     bot.start();
     moderator.invite(&room, &bot.user_id).await;
-    bot.wait_joined(&server, &room, &moderator).await;
+    bot.wait_joined(&room, &moderator).await;
 
     let session = start_session(&moderator, &room, &bot).await;
     ann.wait_for(&room, &bot.user_id, "Q1", WAIT, starts("Q1:"))
@@ -473,7 +465,7 @@ async fn the_bot_adopts_an_access_token_and_restores_it_on_restart() {
     bot.use_token = true;
     bot.start();
     moderator.invite(&room, &bot.user_id).await;
-    bot.wait_joined(&server, &room, &moderator).await;
+    bot.wait_joined(&room, &moderator).await;
     moderator.say(&room, "!chat upcoming").await;
     moderator
         .wait_for(&room, &bot.user_id, "an answer", WAIT, |e| {
@@ -528,7 +520,7 @@ async fn a_kicked_bot_keeps_running_and_carries_on_when_invited_back() {
     // Q2 falls due while the bot is out of the room; it cannot be posted there.
     tokio::time::sleep(Duration::from_secs_f64(1.2 * 3.0 * 60.0 / SPEED)).await;
     moderator.invite(&room, &bot.user_id).await;
-    bot.wait_joined(&server, &room, &moderator).await;
+    bot.wait_joined(&room, &moderator).await;
     ann.wait_for(
         &room,
         &bot.user_id,
@@ -578,7 +570,7 @@ async fn a_reminder_mentions_the_people_who_said_they_are_coming() {
     );
     bot.start();
     moderator.invite(&room, &bot.user_id).await;
-    bot.wait_joined(&server, &room, &moderator).await;
+    bot.wait_joined(&room, &moderator).await;
     ann.say(&room, "!chat join quick").await;
     let reminder = ann
         .wait_for(

@@ -11,7 +11,8 @@ use std::time::{Duration, Instant};
 
 use matrix_sdk::config::SyncSettings;
 use matrix_sdk::room::MessagesOptions;
-use matrix_sdk::ruma::{EventId, RoomId, UInt};
+use matrix_sdk::ruma::events::room::member::MembershipState;
+use matrix_sdk::ruma::{EventId, RoomId, UInt, UserId};
 use matrix_sdk::{Client, Room};
 use serde_json::{json, Value};
 
@@ -372,6 +373,8 @@ pub struct Bot {
     args: Vec<String>,
     child: Option<std::process::Child>,
     runs: u32,
+    /// What starts a command in this bot's rooms (`matrix.command_prefix`).
+    pub prefix: String,
 }
 
 /// Virtual minutes per real second for the Matrix tests: a point every three seconds.
@@ -423,16 +426,18 @@ impl Bot {
             args,
             child: None,
             runs: 0,
+            prefix: "!chat".to_owned(),
         }
     }
 
-    /// Adds a `key = value` line to the config's `[matrix]` section (its last), before a start.
-    pub fn configure_matrix(&self, line: &str) {
+    /// Sets `matrix.command_prefix` (the config's last section), before a start; the session
+    /// helpers then use it.
+    pub fn set_command_prefix(&mut self, prefix: &str) {
         let config = self.scratch.path("hashchat.toml");
         let mut text = read(&config);
-        text.push_str(line);
-        text.push('\n');
+        text.push_str(&format!("command_prefix = \"{prefix}\"\n"));
         std::fs::write(&config, text).unwrap();
+        self.prefix = prefix.to_owned();
     }
 
     pub fn start(&mut self) {
@@ -511,28 +516,26 @@ impl Bot {
         serde_json::from_str(&self.export(session, "json")).expect("a JSON transcript")
     }
 
-    /// Waits until the bot is a member of `room`.
-    pub async fn wait_joined(&self, server: &Homeserver, room: &str, member: &Person) {
+    /// Waits until `member`'s own client sees the bot joined to `room`, not only the
+    /// homeserver: in an encrypted room a client shares its room key with the members it knows,
+    /// so a message sent any earlier would be one the bot can never decrypt.
+    pub async fn wait_joined(&self, room: &str, member: &Person) {
+        let bot: &UserId = self.user_id.as_str().try_into().expect("a user id");
+        let room_in_client = member.room(room).await;
         let start = Instant::now();
         loop {
-            let members = server
-                .get_json(
-                    &format!(
-                        "{}/_matrix/client/v3/rooms/{room}/joined_members",
-                        server.url
-                    ),
-                    Some(&member.access_token),
-                )
-                .await;
-            if members["joined"].get(&self.user_id).is_some() {
-                return;
+            if let Ok(Some(seen)) = room_in_client.get_member_no_sync(bot).await {
+                if *seen.membership() == MembershipState::Join {
+                    return;
+                }
             }
             assert!(
                 start.elapsed() < Duration::from_secs(60),
-                "the bot never joined {room}; its log:\n{}",
+                "{} never saw the bot join {room}; its log:\n{}",
+                member.user_id,
                 self.logs()
             );
-            tokio::time::sleep(Duration::from_millis(200)).await;
+            tokio::time::sleep(Duration::from_millis(100)).await;
         }
     }
 }
@@ -586,7 +589,7 @@ pub async fn room_with_bot(
     let mut bot = Bot::new(server, "quick", &room, &[&moderator.user_id], minutes).await;
     bot.start();
     moderator.invite(&room, &bot.user_id).await;
-    bot.wait_joined(server, &room, &moderator).await;
+    bot.wait_joined(&room, &moderator).await;
     (moderator, ann, bob, room, bot)
 }
 
@@ -636,10 +639,12 @@ text = "What comes next?"
     )
 }
 
-/// `!chat start quick` from `moderator`; waits for the bot's "Started" reply and returns the
-/// session number it names.
+/// `!chat start quick` (with the bot's prefix) from `moderator`; waits for the bot's "Started"
+/// reply and returns the session number it names.
 pub async fn start_session(moderator: &Person, room: &str, bot: &Bot) -> String {
-    moderator.say(room, "!chat start quick").await;
+    moderator
+        .say(room, &format!("{} start quick", bot.prefix))
+        .await;
     let started = moderator
         .wait_for_bot(room, bot, "the start reply", Duration::from_secs(60), |e| {
             body(e).starts_with("Started")
@@ -648,9 +653,9 @@ pub async fn start_session(moderator: &Person, room: &str, bot: &Bot) -> String 
     session_number(&started)
 }
 
-/// `!chat stop` from `moderator`; waits for the wrap-up.
+/// `!chat stop` (with the bot's prefix) from `moderator`; waits for the wrap-up.
 pub async fn stop_session(moderator: &Person, room: &str, bot: &Bot) {
-    moderator.say(room, "!chat stop").await;
+    moderator.say(room, &format!("{} stop", bot.prefix)).await;
     moderator
         .wait_for_bot(room, bot, "the wrap-up", Duration::from_secs(60), |e| {
             body(e).starts_with("Wrap-up:")
