@@ -255,6 +255,7 @@ fn ingest(c: &mut Criterion) {
                 next_step: 2,
                 next_due_at: None,
                 rooms: Vec::new(),
+                command: None,
             })
             .await
             .unwrap();

@@ -193,6 +193,7 @@ async fn startup(dir: &Path, chats: &[Chat]) -> Duration {
                 next_step: s.next_step,
                 next_due_at: s.next_due_at,
                 rooms: s.rooms.clone(),
+                command: None,
             })
             .await
             .expect("create");

@@ -7,7 +7,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
 use crate::ids::{Platform, RoomRef, UserRef};
-use crate::model::{IncomingMessage, PostContent};
+use crate::model::{CommandKey, IncomingMessage, PostContent};
 
 /// Something that happened on a platform, normalised.
 #[derive(Debug, Clone, PartialEq)]
@@ -69,6 +69,16 @@ pub struct CommandInvocation {
     /// The platform id of the message the command was sent as a reply to: `hide`,
     /// `highlight` and `note` act on it.
     pub reply_to: Option<String>,
+}
+
+impl CommandInvocation {
+    /// The command's identity, when its platform gives the event one (see [`CommandKey`]).
+    pub fn key(&self) -> Option<CommandKey> {
+        self.platform_msg_id.as_ref().map(|id| CommandKey {
+            platform: self.room.platform,
+            platform_msg_id: id.clone(),
+        })
+    }
 }
 
 /// What the engine asks an adapter to post for a session step.

@@ -173,6 +173,8 @@ pub struct NewSession {
     pub next_step: u32,
     pub next_due_at: Option<DateTime<Utc>>,
     pub rooms: Vec<RoomRef>,
+    /// The command that creates it, recorded in the same transaction (see [`CommandKey`]).
+    pub command: Option<CommandKey>,
 }
 
 /// The changes a step makes to its session, applied together with the posts it enqueues.
@@ -185,6 +187,8 @@ pub struct SessionUpdate {
     pub current_point: Option<u32>,
     pub started_at: Option<DateTime<Utc>>,
     pub ended_at: Option<DateTime<Utc>>,
+    /// The command making this change, recorded in the same transaction (see [`CommandKey`]).
+    pub command: Option<CommandKey>,
 }
 
 impl SessionUpdate {
@@ -198,8 +202,29 @@ impl SessionUpdate {
             current_point: session.current_point,
             started_at: session.started_at,
             ended_at: session.ended_at,
+            command: None,
         }
     }
+
+    /// The same change, made by `command`.
+    pub fn by(mut self, command: Option<&CommandKey>) -> Self {
+        self.command = command.cloned();
+        self
+    }
+}
+
+/// The platform event that carried a command (a Matrix event id, a Discord interaction or
+/// message id).
+///
+/// A command must neither be lost nor act twice when the process dies while it runs and the
+/// platform hands the event over again. So whatever a command changes in the store is written
+/// together with its key (`command_effects`, in the change's own transaction): read again, the
+/// command finds it already acted and only confirms. Its claim (`handled_commands`, with the
+/// reply it got) is written after the effect, and marked answered once the reply is sent.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct CommandKey {
+    pub platform: Platform,
+    pub platform_msg_id: String,
 }
 
 /// One step to emit: the session's update and the posts it enqueues (see

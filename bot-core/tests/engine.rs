@@ -220,6 +220,115 @@ async fn pause_holds_the_timetable_and_resume_continues_it() {
 }
 
 #[tokio::test]
+async fn a_start_killed_between_its_effect_and_its_claim_starts_one_session_and_answers_once() {
+    let world = World::new(chat()).await;
+    world
+        .crash_during_command(
+            MODERATOR,
+            "start interlibnet",
+            "$start",
+            |store| async move {
+                // The intro is in the outbox: the command has done all it does before its claim.
+                match store.active_sessions().await.unwrap().first() {
+                    Some(s) => !store.posts_for_session(s.id).await.unwrap().is_empty(),
+                    None => false,
+                }
+            },
+        )
+        .await;
+    let world = world.restart_at(t0()).await;
+    // The platform hands the command over again, as Matrix does when its cursor was not saved.
+    world
+        .engine
+        .handle(world.command_event(MODERATOR, "start interlibnet", "$start"))
+        .await
+        .unwrap();
+    world
+        .engine
+        .handle(world.command_event(MODERATOR, "start interlibnet", "$start"))
+        .await
+        .unwrap();
+    let replies = world.replies();
+    assert_eq!(replies.len(), 1, "{replies:?}");
+    assert!(replies[0].starts_with("Started"), "{replies:?}");
+    world.run_until(t0() + Duration::hours(2)).await;
+    assert_eq!(world.posts(), full_run(6), "one session, each step once");
+    let sessions = world.engine.store().list_sessions().await.unwrap();
+    assert_eq!(sessions.len(), 1);
+}
+
+#[tokio::test]
+async fn a_stop_killed_between_its_effect_and_its_claim_ends_the_session_and_answers_once() {
+    let world = World::new(chat()).await;
+    let session = started(&world).await;
+    world.run_until(t0() + minutes(3)).await;
+    let wrap_up = Step::WrapUp.index(&world.chat);
+    world
+        .crash_during_command(MODERATOR, "stop", "$stop", move |store| async move {
+            let posts = store.posts_for_session(session).await.unwrap();
+            posts.iter().any(|p| p.step == wrap_up)
+        })
+        .await;
+    let world = world.restart_at(t0() + minutes(4)).await;
+    world
+        .engine
+        .handle(world.command_event(MODERATOR, "stop", "$stop"))
+        .await
+        .unwrap();
+    world.run_until(t0() + Duration::hours(2)).await;
+    let replies = world.replies();
+    assert_eq!(replies.len(), 2, "start and stop, once each: {replies:?}");
+    assert!(replies[1].contains("stopped"), "{replies:?}");
+    assert_eq!(
+        world.posts(),
+        [
+            PostKind::Intro,
+            PostKind::Point { number: 1 },
+            PostKind::WrapUp
+        ],
+        "the session stopped where it was asked to"
+    );
+    let stored = world
+        .engine
+        .store()
+        .get_session(session)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(stored.state, SessionState::Ended);
+}
+
+#[tokio::test]
+async fn a_next_killed_before_its_claim_moves_on_once_and_answers_once() {
+    let world = World::new(chat()).await;
+    let session = started(&world).await;
+    world.run_until(t0() + minutes(3)).await;
+    world
+        .crash_during_command(MODERATOR, "next", "$next", move |store| async move {
+            let posts = store.posts_for_session(session).await.unwrap();
+            posts
+                .iter()
+                .any(|p| p.step == Step::Point(2).index(&chat()))
+        })
+        .await;
+    let world = world.restart_at(t0() + minutes(4)).await;
+    let next = world.command_event(MODERATOR, "next", "$next");
+    world.engine.handle(next.clone()).await.unwrap();
+    world.engine.handle(next).await.unwrap();
+    let replies = world.replies();
+    assert_eq!(replies[1..], ["Moved on (Q2 of 6 is up)."]);
+    world.run_until(t0() + minutes(5)).await;
+    assert_eq!(
+        world.posts(),
+        [
+            PostKind::Intro,
+            PostKind::Point { number: 1 },
+            PostKind::Point { number: 2 }
+        ]
+    );
+}
+
+#[tokio::test]
 async fn next_moves_on_at_once_and_stop_posts_the_wrap_up() {
     let world = World::new(chat()).await;
     let session = started(&world).await;

@@ -7,10 +7,11 @@ use std::collections::HashSet;
 
 use bot_core::ids::{Platform, RoomRef, UserRef};
 use bot_core::model::{
-    ArchivedMessage, Attachment, ChatSnapshot, IncomingMessage, NewPost, NewSession, PostContent,
-    PostKind, PostStatus, SessionId, SessionOrigin, SessionState, SessionUpdate, StepEmission,
+    ArchivedMessage, Attachment, ChatSnapshot, CommandKey, IncomingMessage, NewPost, NewSession,
+    PostContent, PostKind, PostStatus, SessionId, SessionOrigin, SessionState, SessionUpdate,
+    StepEmission,
 };
-use bot_core::store::{Backend, Store, StoreError};
+use bot_core::store::{Backend, CommandClaim, Store, StoreError};
 use chrono::{DateTime, Duration, TimeZone, Utc};
 
 store_tests!(
@@ -40,7 +41,8 @@ store_tests!(
     search_finds_words_and_respects_curation,
     search_never_fails_on_hostile_queries,
     sync_cursors_are_kept_per_account_and_replaced,
-    a_command_is_claimed_once,
+    a_command_is_claimed_once_with_its_reply_until_it_is_answered,
+    what_a_command_changed_is_recorded_with_the_change,
     the_session_running_in_a_room_at_an_instant_is_found,
     reactions_are_kept_on_archived_messages_and_taken_back,
     media_sources_are_kept_once_per_link,
@@ -69,6 +71,7 @@ fn new_session(slug: &str, origin: SessionOrigin, start: DateTime<Utc>) -> NewSe
         next_step: 0,
         next_due_at: Some(start - Duration::minutes(30)),
         rooms: rooms(),
+        command: None,
     }
 }
 
@@ -141,6 +144,7 @@ fn running_update(next_step: u32, point: Option<u32>, due: DateTime<Utc>) -> Ses
         current_point: point,
         started_at: Some(t(18, 0, 0, 0)),
         ended_at: None,
+        command: None,
     }
 }
 
@@ -184,6 +188,7 @@ async fn session_round_trips_every_field(store: Store) {
         current_point: Some(3),
         started_at: Some(t(18, 0, 1, 7)),
         ended_at: Some(t(19, 2, 3, 999)),
+        command: None,
     };
     assert!(store.update_session(id, &update).await.unwrap());
     let s = store.get_session(id).await.unwrap().unwrap();
@@ -1270,7 +1275,7 @@ async fn curation_is_kept_with_who_and_when(store: Store) {
         by: moderator.clone(),
         at,
     };
-    store.add_note(id, &note).await.unwrap();
+    store.add_note(id, &note, None).await.unwrap();
     assert_eq!(store.notes(id).await.unwrap(), vec![note]);
 
     for mark in [Mark::Highlight, Mark::Hidden] {
@@ -1617,13 +1622,98 @@ async fn sync_cursors_are_kept_per_account_and_replaced(store: Store) {
     );
 }
 
-async fn a_command_is_claimed_once(store: Store) {
-    assert!(store.claim_command(Platform::Matrix, "$cmd").await.unwrap());
-    assert!(!store.claim_command(Platform::Matrix, "$cmd").await.unwrap());
+fn command(platform: Platform, id: &str) -> CommandKey {
+    CommandKey {
+        platform,
+        platform_msg_id: id.to_owned(),
+    }
+}
+
+async fn a_command_is_claimed_once_with_its_reply_until_it_is_answered(store: Store) {
+    let key = command(Platform::Matrix, "$cmd");
+    assert_eq!(store.command_claim(&key).await.unwrap(), None);
+    assert!(store.claim_command(&key, "Started.", false).await.unwrap());
+    assert!(!store.claim_command(&key, "Again.", true).await.unwrap());
+    let unanswered = CommandClaim {
+        reply: Some("Started.".to_owned()),
+        reply_private: false,
+        replied: false,
+    };
+    assert_eq!(store.command_claim(&key).await.unwrap(), Some(unanswered));
+    store.mark_command_replied(&key).await.unwrap();
+    assert!(store.command_claim(&key).await.unwrap().unwrap().replied);
+    let other_platform = command(Platform::Discord, "$cmd");
     assert!(store
-        .claim_command(Platform::Discord, "$cmd")
+        .claim_command(&other_platform, "Refused.", true)
         .await
         .unwrap());
+    assert!(
+        store
+            .command_claim(&other_platform)
+            .await
+            .unwrap()
+            .unwrap()
+            .reply_private
+    );
+}
+
+async fn what_a_command_changed_is_recorded_with_the_change(store: Store) {
+    let start = command(Platform::Matrix, "$start");
+    let mut new = new_session("cmd", SessionOrigin::Command, t(18, 0, 0, 0));
+    new.command = Some(start.clone());
+    let id = store.create_session(&new).await.unwrap();
+    assert_eq!(
+        store
+            .session_changed_by(&start)
+            .await
+            .unwrap()
+            .map(|s| s.id),
+        Some(id)
+    );
+
+    let pause = command(Platform::Matrix, "$pause");
+    let mut update = running_update(2, Some(1), t(18, 5, 0, 0)).by(Some(&pause));
+    update.state = SessionState::Paused;
+    assert!(store.update_session(id, &update).await.unwrap());
+    assert_eq!(
+        store
+            .session_changed_by(&pause)
+            .await
+            .unwrap()
+            .map(|s| s.id),
+        Some(id)
+    );
+
+    let next = command(Platform::Matrix, "$next");
+    let step = running_update(3, Some(2), t(18, 10, 0, 0)).by(Some(&next));
+    assert!(store
+        .emit_step(id, 2, &step, Some(Some(2)), &[], t(18, 5, 0, 0))
+        .await
+        .unwrap());
+    assert_eq!(
+        store.session_changed_by(&next).await.unwrap().map(|s| s.id),
+        Some(id)
+    );
+    // A step that does not apply records nothing.
+    let late = command(Platform::Matrix, "$late");
+    let stale = running_update(4, Some(3), t(18, 15, 0, 0)).by(Some(&late));
+    assert!(!store
+        .emit_step(id, 2, &stale, Some(Some(3)), &[], t(18, 10, 0, 0))
+        .await
+        .unwrap());
+    assert_eq!(store.session_changed_by(&late).await.unwrap(), None);
+    // Nor does an update of a session that is not there.
+    assert!(!store.update_session(id + 100, &stale).await.unwrap());
+    assert_eq!(store.session_changed_by(&late).await.unwrap(), None);
+    // Scheduler writes name no command and leave the record alone.
+    assert!(store
+        .update_session(id, &running_update(3, Some(2), t(18, 20, 0, 0)))
+        .await
+        .unwrap());
+    assert_eq!(
+        store.session_changed_by(&next).await.unwrap().map(|s| s.id),
+        Some(id)
+    );
 }
 
 async fn the_session_running_in_a_room_at_an_instant_is_found(store: Store) {

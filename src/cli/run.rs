@@ -68,6 +68,8 @@ pub async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
         catch_up_grace: chrono::Duration::minutes(i64::from(
             config.scheduler.catch_up_grace_minutes,
         )),
+        hold_before_claiming_commands: std::env::var_os("HASHCHAT_TEST_HOLD_BEFORE_CLAIM")
+            .is_some(),
         ..EngineSettings::default()
     };
     let web_chats = chats.clone();

@@ -375,6 +375,9 @@ pub struct Bot {
     runs: u32,
     /// What starts a command in this bot's rooms (`matrix.command_prefix`).
     pub prefix: String,
+    /// Set for the next start: the bot stops dead after a command acts, before its claim
+    /// (`HASHCHAT_TEST_HOLD_BEFORE_CLAIM`), for a test to kill it there.
+    pub hold_before_claiming: bool,
 }
 
 /// Virtual minutes per real second for the Matrix tests: a point every three seconds.
@@ -427,6 +430,7 @@ impl Bot {
             child: None,
             runs: 0,
             prefix: "!chat".to_owned(),
+            hold_before_claiming: false,
         }
     }
 
@@ -455,6 +459,11 @@ impl Bot {
             command
                 .env("HASHCHAT_MATRIX_PASSWORD", &self.password)
                 .env_remove("HASHCHAT_MATRIX_ACCESS_TOKEN");
+        }
+        if self.hold_before_claiming {
+            command.env("HASHCHAT_TEST_HOLD_BEFORE_CLAIM", "1");
+        } else {
+            command.env_remove("HASHCHAT_TEST_HOLD_BEFORE_CLAIM");
         }
         let child = command
             .env(
@@ -485,6 +494,20 @@ impl Bot {
             .expect("kill runs");
         assert!(sent.success());
         child.wait().expect("hashchat exits")
+    }
+
+    /// Waits until the bot's log (all runs) holds `needle` `times` times; a timeout fails with
+    /// the log.
+    pub async fn wait_for_log(&self, needle: &str, times: usize, limit: Duration) {
+        let start = Instant::now();
+        while self.logs().matches(needle).count() < times {
+            assert!(
+                start.elapsed() < limit,
+                "gave up after {limit:?} waiting for `{needle}` in the bot's log:\n{}",
+                self.logs()
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
     }
 
     /// Everything the bot logged, all runs.

@@ -9,7 +9,7 @@ use super::{Engine, EngineError};
 use crate::adapter::{CommandInvocation, Reply};
 use crate::chat::{resolve_local, Chat, Visibility};
 use crate::command::{self, Command, When};
-use crate::model::{NewSession, Session, SessionOrigin, SessionState, SessionUpdate};
+use crate::model::{CommandKey, NewSession, Session, SessionOrigin, SessionState, SessionUpdate};
 use crate::plan::{Step, INTRO_STEP};
 use crate::render::plain::format_local;
 use crate::store::Mark;
@@ -43,43 +43,106 @@ pub(super) fn refuse(text: impl Into<String>) -> Answer {
 
 impl Engine {
     /// Parses and carries out a command, then replies through the invoker's adapter.
+    ///
+    /// A command survives the process dying while it runs (see [`CommandKey`]): its effect is
+    /// idempotent (recorded with it, so a second reading only confirms), its claim follows the
+    /// effect with the reply it got, and the reply is marked sent once it is. Read again after
+    /// a crash, a command acts at most once and is answered.
     pub(super) async fn run_command(
         &self,
         invocation: CommandInvocation,
     ) -> Result<(), EngineError> {
-        // A platform may hand the same event over twice (read again after a crash); it acts once.
-        if let Some(id) = &invocation.platform_msg_id {
-            if !self
-                .inner
-                .store
-                .claim_command(invocation.room.platform, id)
-                .await?
-            {
-                tracing::debug!(room = %invocation.room, message = %id, "command already handled");
+        let key = invocation.key();
+        if let Some(key) = &key {
+            if let Some(claim) = self.inner.store.command_claim(key).await? {
+                match claim.reply {
+                    Some(text) if !claim.replied => {
+                        tracing::info!(room = %invocation.room, message = %key.platform_msg_id, "answering a command claimed before a restart");
+                        self.deliver_outbox().await?;
+                        self.send_reply(&invocation, key, text, claim.reply_private)
+                            .await?;
+                    }
+                    _ => {
+                        tracing::debug!(room = %invocation.room, message = %key.platform_msg_id, "command already handled");
+                    }
+                }
                 return Ok(());
             }
         }
         let answer = self.answer(&invocation).await?;
+        if self.inner.settings.hold_before_claiming_commands {
+            tracing::warn!(room = %invocation.room, "held before claiming a command");
+            std::future::pending::<()>().await;
+        }
+        if let Some(key) = &key {
+            if !self
+                .inner
+                .store
+                .claim_command(key, &answer.text, answer.private)
+                .await?
+            {
+                tracing::debug!(room = %invocation.room, message = %key.platform_msg_id, "command claimed meanwhile by another reading");
+                return Ok(());
+            }
+        }
         // A moderator who says `next` expects the point now, not at the scheduler's next turn.
         if answer.may_have_queued {
             self.deliver_outbox().await?;
         }
+        match &key {
+            Some(key) => {
+                self.send_reply(&invocation, key, answer.text, answer.private)
+                    .await?
+            }
+            None => {
+                self.reply_through_adapter(&invocation, answer.text, answer.private)
+                    .await;
+            }
+        }
+        Ok(())
+    }
+
+    /// Replies to a claimed command and, once the reply is out, marks it answered.
+    async fn send_reply(
+        &self,
+        invocation: &CommandInvocation,
+        key: &CommandKey,
+        text: String,
+        private: bool,
+    ) -> Result<(), EngineError> {
+        if self.reply_through_adapter(invocation, text, private).await {
+            self.inner.store.mark_command_replied(key).await?;
+        }
+        Ok(())
+    }
+
+    /// Whether the reply went out.
+    async fn reply_through_adapter(
+        &self,
+        invocation: &CommandInvocation,
+        text: String,
+        private: bool,
+    ) -> bool {
         let reply = Reply {
             room: invocation.room.clone(),
             to: invocation.user.clone(),
             in_reply_to: invocation.platform_msg_id.clone(),
-            text: answer.text,
-            private: answer.private,
+            text,
+            private,
         };
         match self.adapter(invocation.room.platform) {
-            Some(adapter) => {
-                if let Err(e) = adapter.reply(&reply).await {
+            Some(adapter) => match adapter.reply(&reply).await {
+                Ok(()) => true,
+                Err(e) => {
                     tracing::warn!(room = %invocation.room, error = %e, "could not reply to a command");
+                    false
                 }
+            },
+            None => {
+                tracing::warn!(room = %invocation.room, "no adapter to reply through");
+                false
             }
-            None => tracing::warn!(room = %invocation.room, "no adapter to reply through"),
         }
-        Ok(())
     }
 
     /// The reply a command gets; public so tests and the demo can use it without an adapter.
@@ -95,6 +158,11 @@ impl Engine {
             Ok(command) => command,
             Err(e) => return Ok(refuse(e.to_string())),
         };
+        if let Some(key) = inv.key() {
+            if let Some(session) = self.store().session_changed_by(&key).await? {
+                return self.finish_replayed(&key, &command, session).await;
+            }
+        }
         match command {
             Command::Help { topic } => Ok(ok(command::help(topic.as_deref()))),
             Command::Start { chat } => self.cmd_start(inv, &chat).await,
@@ -154,6 +222,7 @@ impl Engine {
         if !Self::may_moderate(inv, &chat) {
             return Ok(Self::not_moderator("start it", &chat));
         }
+        let key = inv.key();
         // Checking, creating and starting happen under one lock, so two moderators typing
         // `start` at once start one session.
         let writing = self.inner.session_writes.lock().await;
@@ -171,7 +240,7 @@ impl Engine {
             });
         let id = match soon {
             Some(session) => {
-                let mut update = SessionUpdate::from_session(&session);
+                let mut update = SessionUpdate::from_session(&session).by(key.as_ref());
                 update.next_step = INTRO_STEP;
                 update.next_due_at = Some(now);
                 store.update_session(session.id, &update).await?;
@@ -187,19 +256,17 @@ impl Engine {
                         next_step: INTRO_STEP,
                         next_due_at: Some(now),
                         rooms: chat.rooms.clone(),
+                        command: key.clone(),
                     })
                     .await?
             }
         };
         let (_, follow_ups) = self
-            .advance_many_locked(&[id], Trigger::Now, &writing)
+            .advance_many_locked(&[id], Trigger::Now, key.as_ref(), &writing)
             .await?;
         drop(writing);
         self.schedule_next_occurrences(follow_ups).await?;
-        Ok(ok(format!(
-            "Started {} ({}), session {id}: intro now, Q1 in {} minutes.",
-            chat.title, chat.hashtag, chat.intro_minutes
-        )))
+        Ok(ok(started(&chat, id)))
     }
 
     async fn cmd_in_session(
@@ -225,9 +292,10 @@ impl Engine {
                 &chat,
             ));
         }
+        let key = inv.key();
         if matches!(command, Command::Next) {
             let was_paused = session.state == SessionState::Paused;
-            let emitted = self.advance(id, Trigger::Now).await?;
+            let emitted = self.advance(id, Trigger::Now, key.as_ref()).await?;
             let resumed = if was_paused {
                 "; the session runs again"
             } else {
@@ -257,7 +325,7 @@ impl Engine {
                         "The session is already paused; `resume` continues it.",
                     ));
                 }
-                let mut update = SessionUpdate::from_session(&session);
+                let mut update = SessionUpdate::from_session(&session).by(key.as_ref());
                 update.state = SessionState::Paused;
                 update.paused_remaining_ms = session
                     .next_due_at
@@ -265,39 +333,33 @@ impl Engine {
                 update.next_due_at = None;
                 self.store().update_session(id, &update).await?;
                 self.reload_and_track(id).await?;
-                Ok(ok(format!(
-                    "{} paused. `resume` carries on where it stopped.",
-                    chat.hashtag
-                )))
+                Ok(ok(paused(&chat)))
             }
             Command::Resume => {
                 if session.state != SessionState::Paused {
                     return Ok(refuse("The session is not paused."));
                 }
                 let remaining = Duration::milliseconds(session.paused_remaining_ms.unwrap_or(0));
-                let mut update = SessionUpdate::from_session(&session);
+                let mut update = SessionUpdate::from_session(&session).by(key.as_ref());
                 update.state = SessionState::Running;
                 update.paused_remaining_ms = None;
                 update.next_due_at = Some(now + remaining);
                 self.store().update_session(id, &update).await?;
                 self.reload_and_track(id).await?;
-                Ok(ok(format!("{} resumed.", chat.hashtag)))
+                Ok(ok(resumed(&chat)))
             }
             Command::Stop => {
-                let mut update = SessionUpdate::from_session(&session);
+                let mut update = SessionUpdate::from_session(&session).by(key.as_ref());
                 update.state = SessionState::Running;
                 update.next_step = Step::WrapUp.index(&chat);
                 update.next_due_at = Some(now);
                 self.store().update_session(id, &update).await?;
                 let (_, follow_ups) = self
-                    .advance_many_locked(&[id], Trigger::Now, &writing)
+                    .advance_many_locked(&[id], Trigger::Now, key.as_ref(), &writing)
                     .await?;
                 drop(writing);
                 self.schedule_next_occurrences(follow_ups).await?;
-                Ok(ok(format!(
-                    "{} stopped; the wrap-up is posted and the session archived.",
-                    chat.hashtag
-                )))
+                Ok(ok(stopped(&chat)))
             }
             _ => unreachable!("only session commands are routed here"),
         }
@@ -327,17 +389,11 @@ impl Engine {
                 format_local(start, chat.zone)
             )));
         }
-        let id = self
-            .store()
-            .create_session(&planned_session(&chat, start, SessionOrigin::Command))
-            .await?;
+        let mut new = planned_session(&chat, start, SessionOrigin::Command);
+        new.command = inv.key();
+        let id = self.store().create_session(&new).await?;
         self.reload_and_track(id).await?;
-        Ok(ok(format!(
-            "Scheduled {} ({}) as session {id}: {}.",
-            chat.title,
-            chat.hashtag,
-            format_local(start, chat.zone)
-        )))
+        Ok(ok(scheduled(&chat, id, start)))
     }
 
     async fn cmd_cancel(&self, inv: &CommandInvocation, id: i64) -> Result<Answer, EngineError> {
@@ -370,7 +426,7 @@ impl Engine {
                     "Session {id} has just started; `stop` ends it."
                 )));
             };
-            let mut update = SessionUpdate::from_session(&session);
+            let mut update = SessionUpdate::from_session(&session).by(inv.key().as_ref());
             update.state = SessionState::Cancelled;
             update.next_due_at = None;
             self.store().update_session(id, &update).await?;
@@ -379,11 +435,7 @@ impl Engine {
         if session.origin == SessionOrigin::Recurrence {
             self.ensure_next_occurrence(&chat).await?;
         }
-        Ok(ok(format!(
-            "Cancelled session {id} of {} ({}).",
-            chat.hashtag,
-            format_local(session.scheduled_start, chat.zone)
-        )))
+        Ok(ok(cancelled(&chat, &session)))
     }
 
     async fn cmd_upcoming(&self) -> Result<Answer, EngineError> {
@@ -483,6 +535,107 @@ impl Engine {
             session.chat_slug, session.state
         )))
     }
+}
+
+impl Engine {
+    /// A command read again after the process died while it ran, which had already acted (its
+    /// change to `session` is in the store): finishes what the change began, if the crash came
+    /// in between, and confirms as the first reading would have.
+    async fn finish_replayed(
+        &self,
+        key: &CommandKey,
+        command: &Command,
+        session: Session,
+    ) -> Result<Answer, EngineError> {
+        tracing::info!(session = session.id, message = %key.platform_msg_id, command = command.name(), "command read again after a restart: it already acted");
+        let Some(chat) = self.chat(&session.chat_slug) else {
+            return Ok(refuse("That session's chat is no longer configured."));
+        };
+        let unfinished_step = match command {
+            Command::Start { .. } => session.state.is_upcoming() && session.next_step == INTRO_STEP,
+            Command::Stop => {
+                session.state.is_live() && session.next_step == Step::WrapUp.index(&chat)
+            }
+            _ => false,
+        };
+        if unfinished_step {
+            let writing = self.inner.session_writes.lock().await;
+            let (_, follow_ups) = self
+                .advance_many_locked(&[session.id], Trigger::Now, Some(key), &writing)
+                .await?;
+            drop(writing);
+            self.schedule_next_occurrences(follow_ups).await?;
+        }
+        let session = self
+            .store()
+            .get_session(session.id)
+            .await?
+            .unwrap_or(session);
+        let text = match command {
+            Command::Start { .. } => started(&chat, session.id),
+            Command::Stop => stopped(&chat),
+            Command::Pause => paused(&chat),
+            Command::Resume => resumed(&chat),
+            Command::Next => {
+                let position = match session.current_point {
+                    _ if session.state.is_finished() => {
+                        "that was the last point; wrap-up posted".to_owned()
+                    }
+                    Some(n) => format!("Q{n} of {} is up", chat.points.len()),
+                    None => "intro posted".to_owned(),
+                };
+                format!("Moved on ({position}).")
+            }
+            Command::Schedule { .. } => scheduled(&chat, session.id, session.scheduled_start),
+            Command::Cancel { .. } => cancelled(&chat, &session),
+            Command::Note { .. } => format!("Note added to session {}'s transcript.", session.id),
+            other => format!("Done: {}.", other.name()),
+        };
+        Ok(ok(text))
+    }
+}
+
+fn started(chat: &Chat, id: i64) -> String {
+    format!(
+        "Started {} ({}), session {id}: intro now, Q1 in {} minutes.",
+        chat.title, chat.hashtag, chat.intro_minutes
+    )
+}
+
+fn stopped(chat: &Chat) -> String {
+    format!(
+        "{} stopped; the wrap-up is posted and the session archived.",
+        chat.hashtag
+    )
+}
+
+fn paused(chat: &Chat) -> String {
+    format!(
+        "{} paused. `resume` carries on where it stopped.",
+        chat.hashtag
+    )
+}
+
+fn resumed(chat: &Chat) -> String {
+    format!("{} resumed.", chat.hashtag)
+}
+
+fn scheduled(chat: &Chat, id: i64, start: chrono::DateTime<chrono::Utc>) -> String {
+    format!(
+        "Scheduled {} ({}) as session {id}: {}.",
+        chat.title,
+        chat.hashtag,
+        format_local(start, chat.zone)
+    )
+}
+
+fn cancelled(chat: &Chat, session: &Session) -> String {
+    format!(
+        "Cancelled session {} of {} ({}).",
+        session.id,
+        chat.hashtag,
+        format_local(session.scheduled_start, chat.zone)
+    )
 }
 
 fn describe(emitted: &super::steps::Emitted, chat: &Chat) -> String {

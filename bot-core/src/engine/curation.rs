@@ -70,6 +70,7 @@ impl Engine {
                     by: inv.user.clone(),
                     at: self.now(),
                 },
+                inv.key().as_ref(),
             )
             .await?;
         let place = match point {

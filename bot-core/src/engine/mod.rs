@@ -48,6 +48,10 @@ pub struct EngineSettings {
     pub max_post_attempts: u32,
     /// How long to wait before retrying a post that failed temporarily.
     pub retry_delay: Duration,
+    /// For the crash tests only: after a command has acted and before it is claimed, log
+    /// `held before claiming a command` and wait for ever, so that a test can kill the process
+    /// exactly there. The binary sets it from `HASHCHAT_TEST_HOLD_BEFORE_CLAIM`.
+    pub hold_before_claiming_commands: bool,
 }
 
 impl Default for EngineSettings {
@@ -56,6 +60,7 @@ impl Default for EngineSettings {
             catch_up_grace: Duration::minutes(30),
             max_post_attempts: 20,
             retry_delay: Duration::seconds(15),
+            hold_before_claiming_commands: false,
         }
     }
 }

@@ -7,8 +7,8 @@ use chrono::{DateTime, Utc};
 use super::{Engine, EngineError};
 use crate::chat::Chat;
 use crate::model::{
-    ChatSnapshot, NewPost, NewSession, PostContent, PostKind, Session, SessionId, SessionOrigin,
-    SessionState, SessionUpdate, StepEmission,
+    ChatSnapshot, CommandKey, NewPost, NewSession, PostContent, PostKind, Session, SessionId,
+    SessionOrigin, SessionState, SessionUpdate, StepEmission,
 };
 use crate::plan::{Step, INTRO_STEP, REMINDER_STEP};
 use crate::render::plain::format_local;
@@ -33,6 +33,7 @@ pub(super) fn planned_session(
         next_step,
         next_due_at: Some(next_due_at),
         rooms: chat.rooms.clone(),
+        command: None,
     }
 }
 
@@ -64,8 +65,13 @@ impl Engine {
         &self,
         session_id: SessionId,
         trigger: Trigger,
+        command: Option<&CommandKey>,
     ) -> Result<Emitted, EngineError> {
-        let (mut outcomes, follow_ups) = self.advance_many(&[session_id], trigger).await?;
+        let writing = self.inner.session_writes.lock().await;
+        let (mut outcomes, follow_ups) = self
+            .advance_many_locked(&[session_id], trigger, command, &writing)
+            .await?;
+        drop(writing);
         self.schedule_next_occurrences(follow_ups).await?;
         Ok(outcomes.pop().unwrap_or(Emitted::Nothing))
     }
@@ -80,16 +86,18 @@ impl Engine {
         trigger: Trigger,
     ) -> Result<(Vec<Emitted>, Vec<Arc<Chat>>), EngineError> {
         let writing = self.inner.session_writes.lock().await;
-        self.advance_many_locked(session_ids, trigger, &writing)
+        self.advance_many_locked(session_ids, trigger, None, &writing)
             .await
     }
 
     /// [`Engine::advance_many`] for a caller that already holds the session-write lock (a
-    /// command that checks, creates and starts a session as one step).
+    /// command that checks, creates and starts a session as one step); `command`, the command
+    /// moving the sessions on, if one is, is recorded with each step (see [`CommandKey`]).
     pub(super) async fn advance_many_locked(
         &self,
         session_ids: &[SessionId],
         trigger: Trigger,
+        command: Option<&CommandKey>,
         _writing: &tokio::sync::MutexGuard<'_, ()>,
     ) -> Result<(Vec<Emitted>, Vec<Arc<Chat>>), EngineError> {
         let mut outcomes = vec![Emitted::Nothing; session_ids.len()];
@@ -120,6 +128,7 @@ impl Engine {
             };
             let (emitted, update, posts, timeline_point) =
                 self.plan_step(&chat, &session, step, trigger, now).await?;
+            let update = update.by(command);
             // The intro keeps the chat as it stands with the session, in the same transaction:
             // the transcript no longer depends on the chat file.
             let snapshot =

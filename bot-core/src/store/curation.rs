@@ -5,9 +5,10 @@ use chrono::{DateTime, Utc};
 use sqlx::{Any, Transaction};
 
 use super::codec::{col, col_opt_u32, col_time, opt_u32, parse_user, to_ms};
+use super::sessions::record_command_effect;
 use super::{Context, Result, Store};
 use crate::ids::{Platform, UserRef};
-use crate::model::SessionId;
+use crate::model::{CommandKey, SessionId};
 
 /// A curator's note as stored.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -76,8 +77,14 @@ async fn log(
 }
 
 impl Store {
-    /// Adds a curator's note to a session.
-    pub async fn add_note(&self, session_id: SessionId, note: &CuratorNote) -> Result<()> {
+    /// Adds a curator's note to a session; `command`, the command adding it, is recorded with
+    /// it (see [`CommandKey`]).
+    pub async fn add_note(
+        &self,
+        session_id: SessionId,
+        note: &CuratorNote,
+        command: Option<&CommandKey>,
+    ) -> Result<()> {
         let mut tx = self.begin_write().await?;
         sqlx::query(
             "INSERT INTO curator_notes (session_id, point, after_message, text, by_user, created_at) \
@@ -93,6 +100,9 @@ impl Store {
         .await
         .ctx("adding a note")?;
         log(&mut tx, Some(session_id), "note", None, &note.by, note.at).await?;
+        if let Some(command) = command {
+            record_command_effect(&mut tx, command, session_id).await?;
+        }
         tx.commit().await.ctx("committing a note")?;
         Ok(())
     }

@@ -37,9 +37,10 @@ use sqlx::any::{AnyPoolOptions, AnyRow};
 use sqlx::pool::PoolConnection;
 use sqlx::{Any, AnyPool, Executor, Transaction};
 
-/// Which database a [`Store`] sits on.
 pub use curation::{CuratorNote, Mark, MarkedMessage};
 pub use media::MediaCopy;
+/// Which database a [`Store`] sits on.
+pub use platform_state::CommandClaim;
 pub use reactions::ReactionCount;
 pub use search::{search_terms, SearchHit, MAX_TERMS, MAX_TERM_CHARS};
 

@@ -6,7 +6,17 @@ use chrono::{DateTime, Utc};
 use super::codec::{col, to_ms};
 use super::{Context, Result, Store};
 use crate::ids::{Platform, RoomRef};
-use crate::model::SessionId;
+use crate::model::{CommandKey, SessionId};
+
+/// A claimed command (see [`CommandKey`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CommandClaim {
+    /// The reply it got; `None` for commands claimed before replies were kept.
+    pub reply: Option<String>,
+    pub reply_private: bool,
+    /// Whether the reply has gone out.
+    pub replied: bool,
+}
 
 impl Store {
     /// The saved position in `account`'s event stream on `platform`, if any.
@@ -45,21 +55,66 @@ impl Store {
         Ok(())
     }
 
-    /// Claims the command carried by `platform_msg_id`: `true` the first time, `false` when it
-    /// was claimed before and must not act again.
-    pub async fn claim_command(&self, platform: Platform, platform_msg_id: &str) -> Result<bool> {
+    /// What became of the command `key`, if it has been claimed.
+    pub async fn command_claim(&self, key: &CommandKey) -> Result<Option<CommandClaim>> {
+        let mut conn = self.conn().await?;
+        let row = sqlx::query(
+            "SELECT reply, reply_private, replied_at FROM handled_commands \
+             WHERE platform = $1 AND platform_msg_id = $2",
+        )
+        .bind(key.platform.as_str())
+        .bind(key.platform_msg_id.as_str())
+        .fetch_optional(&mut *conn)
+        .await
+        .ctx("reading a command's claim")?;
+        row.map(|r| {
+            Ok(CommandClaim {
+                reply: col(&r, "reply")?,
+                reply_private: col::<i64>(&r, "reply_private")? != 0,
+                replied: col::<Option<i64>>(&r, "replied_at")?.is_some(),
+            })
+        })
+        .transpose()
+    }
+
+    /// Claims the command `key`, once its effect is in the store, with the reply it gets:
+    /// `true` the first time, `false` when it was claimed before (by a second reading of the
+    /// same event) and must not be answered again here.
+    pub async fn claim_command(
+        &self,
+        key: &CommandKey,
+        reply: &str,
+        private: bool,
+    ) -> Result<bool> {
         let mut conn = self.conn().await?;
         let done = sqlx::query(
-            "INSERT INTO handled_commands (platform, platform_msg_id, handled_at) VALUES ($1, $2, $3) \
-             ON CONFLICT (platform, platform_msg_id) DO NOTHING",
+            "INSERT INTO handled_commands (platform, platform_msg_id, handled_at, reply, reply_private) \
+             VALUES ($1, $2, $3, $4, $5) ON CONFLICT (platform, platform_msg_id) DO NOTHING",
         )
-        .bind(platform.as_str())
-        .bind(platform_msg_id)
+        .bind(key.platform.as_str())
+        .bind(key.platform_msg_id.as_str())
         .bind(to_ms(Utc::now()))
+        .bind(reply)
+        .bind(i64::from(private))
         .execute(&mut *conn)
         .await
         .ctx("claiming a command")?;
         Ok(done.rows_affected() > 0)
+    }
+
+    /// Notes that the command's reply has gone out.
+    pub async fn mark_command_replied(&self, key: &CommandKey) -> Result<()> {
+        let mut conn = self.conn().await?;
+        sqlx::query(
+            "UPDATE handled_commands SET replied_at = $3 WHERE platform = $1 AND platform_msg_id = $2",
+        )
+        .bind(key.platform.as_str())
+        .bind(key.platform_msg_id.as_str())
+        .bind(to_ms(Utc::now()))
+        .execute(&mut *conn)
+        .await
+        .ctx("marking a command answered")?;
+        Ok(())
     }
 
     /// The session that was running in `room` at `at` (started, and not ended before it), with

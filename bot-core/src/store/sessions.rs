@@ -4,7 +4,7 @@ use std::collections::HashMap;
 
 use chrono::Utc;
 use sqlx::pool::PoolConnection;
-use sqlx::Any;
+use sqlx::{Any, Transaction};
 
 use super::codec::{
     col, col_opt_time, col_opt_u32, col_parse, col_time, col_u32, opt_ms, opt_u32, parse_room,
@@ -12,7 +12,7 @@ use super::codec::{
 };
 use super::{Context, Result, Row, Store, StoreError};
 use crate::ids::RoomRef;
-use crate::model::{NewSession, Session, SessionId, SessionSummary, SessionUpdate};
+use crate::model::{CommandKey, NewSession, Session, SessionId, SessionSummary, SessionUpdate};
 
 /// The session columns, in the order [`decode_session`] reads them (by name).
 macro_rules! session_cols {
@@ -136,6 +136,9 @@ impl Store {
             .await
             .ctx("inserting a session room")?;
         }
+        if let Some(command) = &new.command {
+            record_command_effect(&mut tx, command, id).await?;
+        }
         tx.commit().await.ctx("committing a new session")?;
         Ok(id)
     }
@@ -198,7 +201,7 @@ impl Store {
     /// Overwrites the session's mutable fields with `update`, unconditionally. Returns whether
     /// the session exists. To advance a step, use [`Store::emit_step`], which is guarded.
     pub async fn update_session(&self, id: SessionId, update: &SessionUpdate) -> Result<bool> {
-        let mut conn = self.conn().await?;
+        let mut tx = self.begin_write().await?;
         let done = bind_update(
             sqlx::query(
                 "UPDATE sessions SET state = $1, next_step = $2, next_due_at = $3, \
@@ -208,11 +211,57 @@ impl Store {
             update,
         )
         .bind(id)
-        .execute(&mut *conn)
+        .execute(&mut *tx)
         .await
         .ctx("updating a session")?;
-        Ok(done.rows_affected() > 0)
+        let exists = done.rows_affected() > 0;
+        if let (true, Some(command)) = (exists, &update.command) {
+            record_command_effect(&mut tx, command, id).await?;
+        }
+        tx.commit().await.ctx("committing a session update")?;
+        Ok(exists)
     }
+
+    /// The session `command` changed, if it already acted (see [`CommandKey`]).
+    pub async fn session_changed_by(&self, command: &CommandKey) -> Result<Option<Session>> {
+        let mut conn = self.conn().await?;
+        let row = sqlx::query(
+            "SELECT session_id FROM command_effects WHERE platform = $1 AND platform_msg_id = $2",
+        )
+        .bind(command.platform.as_str())
+        .bind(command.platform_msg_id.as_str())
+        .fetch_optional(&mut *conn)
+        .await
+        .ctx("reading what a command did")?;
+        let Some(row) = row else {
+            return Ok(None);
+        };
+        let id: SessionId = col(&row, "session_id")?;
+        drop(conn);
+        self.get_session(id).await
+    }
+}
+
+/// Notes, inside the transaction making a command's change, that `command` acted on
+/// `session`. A command makes its changes one after another (`stop` updates the session, then
+/// emits the wrap-up): the first one records it.
+pub(crate) async fn record_command_effect(
+    tx: &mut Transaction<'static, Any>,
+    command: &CommandKey,
+    session: SessionId,
+) -> Result<()> {
+    sqlx::query(
+        "INSERT INTO command_effects (platform, platform_msg_id, session_id, applied_at) \
+         VALUES ($1, $2, $3, $4) ON CONFLICT (platform, platform_msg_id) DO NOTHING",
+    )
+    .bind(command.platform.as_str())
+    .bind(command.platform_msg_id.as_str())
+    .bind(session)
+    .bind(to_ms(Utc::now()))
+    .execute(&mut **tx)
+    .await
+    .ctx("recording what a command did")?;
+    Ok(())
 }
 
 /// Binds `$1..=$7` of a session UPDATE in the order `state, next_step, next_due_at,

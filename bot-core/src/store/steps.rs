@@ -4,7 +4,7 @@
 use chrono::{DateTime, Utc};
 
 use super::codec::{col, col_opt_u32, col_time, col_u32, opt_u32, to_ms, u32_arg};
-use super::sessions::bind_update;
+use super::sessions::{bind_update, record_command_effect};
 use super::{Context, Result, Store, StoreError};
 use crate::model::{ChatSnapshot, NewPost, PostStatus, SessionId, SessionUpdate, StepEmission};
 
@@ -21,7 +21,8 @@ impl Store {
     /// 3. if `timeline_point` is `Some(p)`, the timeline records that step
     ///    `expected_next_step` was emitted at `now` with point `p` on screen;
     /// 4. (through [`Store::emit_steps`] only) a [`StepEmission::snapshot`] is kept as the
-    ///    session's chat snapshot, unless it already has one.
+    ///    session's chat snapshot, unless it already has one;
+    /// 5. the command making the change, if `update` names one, is recorded as having acted.
     ///
     /// Returns `Ok(true)` when all of it was committed, `Ok(false)` with nothing written when
     /// the session is missing or has already moved past (or elsewhere from) that step. So a
@@ -132,6 +133,9 @@ impl Store {
             }
             if let Some(snapshot) = &emission.snapshot {
                 insert_snapshot(&mut tx, session_id, snapshot, now_ms).await?;
+            }
+            if let Some(command) = &emission.update.command {
+                record_command_effect(&mut tx, command, session_id).await?;
             }
             applied.push(true);
         }

@@ -133,6 +133,83 @@ impl World {
         World::in_dir(dir, chat, now).await
     }
 
+    /// Runs `text` as the platform event `event_id` on a second engine over the same store
+    /// that stops dead after the command's effect, before its claim (as a process killed
+    /// there would), once `effect_done` says the effect is in the store. Nothing is replied.
+    pub async fn crash_during_command<F, Fut>(
+        &self,
+        user: &str,
+        text: &str,
+        event_id: &str,
+        effect_done: F,
+    ) where
+        F: Fn(Store) -> Fut,
+        Fut: std::future::Future<Output = bool>,
+    {
+        let doomed = Engine::new(
+            self.engine.store().clone(),
+            Arc::new(self.clock.clone()),
+            vec![self.chat.clone()],
+            EngineSettings {
+                hold_before_claiming_commands: true,
+                ..EngineSettings::default()
+            },
+        );
+        doomed.register_adapter(self.loopback.clone());
+        doomed.load().await.unwrap();
+        let replies_before = self.replies().len();
+        let running = tokio::spawn({
+            let doomed = doomed.clone();
+            let command = self.command_event(user, text, event_id);
+            async move { doomed.handle(command).await }
+        });
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while !effect_done(self.engine.store().clone()).await {
+            assert!(
+                !running.is_finished(),
+                "the command finished instead of holding"
+            );
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the command never acted"
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
+        // Past the effect, the command waits for ever before its claim: let it get there.
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        assert!(!running.is_finished(), "the command held before its claim");
+        running.abort();
+        let _ = running.await;
+        assert_eq!(
+            self.replies().len(),
+            replies_before,
+            "no reply before the crash"
+        );
+    }
+
+    /// A command as the platform hands it over: with the id of the event that carried it.
+    pub fn command_event(&self, user: &str, text: &str, event_id: &str) -> Inbound {
+        match LoopbackAdapter::command(ROOM, user, text) {
+            Inbound::Command(mut invocation) => {
+                invocation.platform_msg_id = Some(event_id.to_owned());
+                Inbound::Command(invocation)
+            }
+            other => other,
+        }
+    }
+
+    /// The text of every command reply, in order.
+    pub fn replies(&self) -> Vec<String> {
+        self.loopback
+            .history()
+            .into_iter()
+            .filter_map(|e| match e {
+                LoopbackEvent::Reply { text, .. } => Some(text),
+                _ => None,
+            })
+            .collect()
+    }
+
     pub async fn command(&self, user: &str, text: &str) -> String {
         self.engine
             .handle(LoopbackAdapter::command(ROOM, user, text))
