@@ -46,6 +46,44 @@ fn check_config_reports_each_problem_as_file_line_field() {
     }
 }
 
+/// The platform tables and ids are read by their adapter crates, with the core's located
+/// reader: their problems come out like every other, in line order, and a table no adapter
+/// owns is an unknown key.
+#[test]
+fn check_config_reports_platform_tables_and_ids_by_their_adapters_rules() {
+    let scratch = Scratch::new();
+    let config = scratch.write_config();
+    let mut toml = read(&config);
+    toml.push_str(
+        "\n[matrix]\nhomeserver = \"matrix.example.org\"\nuser = \"bot\"\n\n[irc]\nserver = \"x\"\n",
+    );
+    std::fs::write(&config, &toml).unwrap();
+    let first_line = toml.lines().take_while(|l| *l != "[matrix]").count() + 1;
+    scratch.write(
+        "chats/rooms.toml",
+        "slug = \"rooms\"\ntitle = \"Rooms\"\nhashtag = \"#rooms\"\nintro = \"hi\"\nwrap_up = \"bye\"\ntime_zone = \"UTC\"\n\
+         rooms = [\"matrix:room:example.org\", \"discord:12ab\", \"web:two words\"]\n\
+         moderators = [\"matrix:alice\"]\n\n[[points]]\ntext = \"Q\"\n",
+    );
+    let output = scratch.output(&["check-config", "--config", config.to_str().unwrap()]);
+    let (stdout, stderr) = text(&output);
+    assert!(!output.status.success(), "{stdout}{stderr}");
+    let file = config.display();
+    let chat = scratch.path("chats/rooms.toml");
+    let chat = chat.display();
+    let expected = [
+        format!("{file}:{}: matrix.homeserver: `matrix.example.org` is not an http(s) URL, e.g. `https://matrix.example.org`", first_line + 1),
+        format!("{file}:{}: matrix.user: `bot` is not a Matrix user id (`@name:server`)", first_line + 2),
+        format!("{file}:{}: irc: unknown key (accepted keys: database, chats, scheduler, log, data, media, web, matrix)", first_line + 4),
+        format!("{chat}:7: rooms[1]: `room:example.org` is not a Matrix room id (`!opaque:server`) or alias (`#name:server`)"),
+        format!("{chat}:7: rooms[2]: `12ab` is not a Discord channel id (a number of up to 20 digits)"),
+        format!("{chat}:7: rooms[3]: `two words` is not an id (1 to 255 bytes, no spaces or control characters)"),
+        format!("{chat}:8: moderators[1]: `alice` is not a Matrix user id (`@name:server`)"),
+    ];
+    let lines: Vec<&str> = stdout.lines().collect();
+    assert_eq!(lines, expected, "{stderr}");
+}
+
 #[test]
 fn the_demo_runs_the_example_chat_and_keeps_it_when_asked() {
     let scratch = Scratch::new();

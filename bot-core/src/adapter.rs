@@ -124,4 +124,10 @@ pub trait Adapter: Send + Sync + 'static {
     async fn post(&self, post: &Post) -> Result<String, AdapterError>;
 
     async fn reply(&self, reply: &Reply) -> Result<(), AdapterError>;
+
+    /// What starts a command on this platform (`!chat` on Matrix, `/chat` on Discord), for
+    /// the help to say; `None` when commands need no prefix.
+    fn command_prefix(&self) -> Option<String> {
+        None
+    }
 }

@@ -6,10 +6,12 @@
 //! `FILE:LINE: field: message`, and unknown keys are errors.
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use chrono::Duration;
 
 use crate::chat::{load_chat_dir, parse_document, read_text, LocatedError, Node, Reader};
+use crate::platforms::Platforms;
 
 /// Keys accepted at the top of hashchat.toml (all tables).
 pub const CONFIG_KEYS: &[&str] = &[
@@ -20,7 +22,6 @@ pub const CONFIG_KEYS: &[&str] = &[
     "data",
     "media",
     "web",
-    "matrix",
 ];
 
 /// Environment variable that overrides `database.url` (applied by the binary).
@@ -39,8 +40,8 @@ pub struct Config {
     pub data: DataConfig,
     pub media: MediaConfig,
     pub web: WebConfig,
-    /// `None`: the bot does not sit on Matrix.
-    pub matrix: Option<MatrixConfig>,
+    /// The tables that platform adapters own (`[matrix]`, `[discord]`), for them to read.
+    pub platforms: Vec<PlatformSection>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -98,33 +99,64 @@ pub struct WebConfig {
     pub listen: Option<std::net::SocketAddr>,
 }
 
-/// The bot's Matrix account and how it behaves in rooms. Secrets are never in the file: the
-/// access token or password comes from [`MATRIX_ACCESS_TOKEN_ENV`] / [`MATRIX_PASSWORD_ENV`] or
-/// from a file named here.
+/// A table of hashchat.toml that a platform's adapter owns (`[matrix]`, `[discord]`). The core
+/// only checks that an adapter claims it; the adapter reads it with [`PlatformSection::read`],
+/// through the core's located reader, so its problems are reported as
+/// `FILE:LINE: field: message` like every other.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct MatrixConfig {
-    /// The homeserver's client API base URL, e.g. `https://matrix.example.org`.
-    pub homeserver: String,
-    /// The bot's user id, `@name:server`.
-    pub user: String,
-    pub access_token_file: Option<PathBuf>,
-    pub password_file: Option<PathBuf>,
-    /// The device name shown to people, chosen at the first login.
-    pub device_name: String,
-    /// What starts a command, e.g. `!chat` in `!chat start interlibnet`.
-    pub command_prefix: String,
-    /// Room members with at least this power level moderate (room creators of room version 12
-    /// always do).
-    pub moderator_power_level: u32,
-    /// Whose invitations the bot accepts: `@user:server`, `*:server` (anyone on that server) or
-    /// `*` (anyone). Empty: it joins only rooms named in chat files when invited there.
-    pub accept_invites_from: Vec<String>,
+pub struct PlatformSection {
+    name: String,
+    file: PathBuf,
+    text: Arc<str>,
+    base_dir: PathBuf,
 }
 
-pub const MATRIX_ACCESS_TOKEN_ENV: &str = "HASHCHAT_MATRIX_ACCESS_TOKEN";
-pub const MATRIX_PASSWORD_ENV: &str = "HASHCHAT_MATRIX_PASSWORD";
-pub const DEFAULT_MATRIX_PREFIX: &str = "!chat";
-pub const DEFAULT_MATRIX_MODERATOR_LEVEL: u32 = 50;
+impl PlatformSection {
+    /// The table's name, e.g. `matrix`.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// A file named in the table is relative to this: the config file's directory.
+    pub fn resolve(&self, path: impl Into<PathBuf>) -> PathBuf {
+        let path = path.into();
+        if path.is_relative() {
+            self.base_dir.join(path)
+        } else {
+            path
+        }
+    }
+
+    /// Reads the table with `read`, which reports each problem through the reader and returns
+    /// `None` when it found any: the adapter's settings, or every problem, in file order.
+    pub fn read<T>(
+        &self,
+        read: impl FnOnce(&mut Reader<'_>, &Node<'_>) -> Option<T>,
+    ) -> Result<T, Vec<LocatedError>> {
+        let doc = parse_document(&self.file, &self.text).map_err(|e| vec![e])?;
+        let mut r = Reader::new(&self.file, &self.text);
+        let root = Node::root(doc.as_table());
+        let Some(node) = r.table(&root, &self.name) else {
+            let mut errors = r.into_errors();
+            if errors.is_empty() {
+                errors.push(LocatedError::new(&self.file, 1, &self.name, "missing"));
+            }
+            return Err(errors);
+        };
+        let value = read(&mut r, &node);
+        let errors = r.into_errors();
+        match value {
+            Some(value) if errors.is_empty() => Ok(value),
+            _ if !errors.is_empty() => Err(errors),
+            _ => Err(vec![LocatedError::new(
+                &self.file,
+                node.line,
+                &self.name,
+                "could not be read",
+            )]),
+        }
+    }
+}
 
 pub const DEFAULT_MEDIA_MAX_MEGABYTES: u32 = 20;
 
@@ -156,26 +188,35 @@ impl Default for Config {
                 max_megabytes: DEFAULT_MEDIA_MAX_MEGABYTES,
             },
             web: WebConfig::default(),
-            matrix: None,
+            platforms: Vec::new(),
         }
     }
 }
 
 impl Config {
-    /// Reads and checks a config file.
-    pub fn load(path: &Path) -> Result<Config, Vec<LocatedError>> {
+    /// Reads and checks a config file, with the tables and rules of `platforms`.
+    pub fn load(path: &Path, platforms: &Platforms) -> Result<Config, Vec<LocatedError>> {
         let text = read_text(path).map_err(|e| vec![e])?;
-        Config::parse(path, &text)
+        Config::parse(path, &text, platforms)
     }
 
     /// Checks config text; `path` names it in messages and anchors `chats.dir`.
-    pub fn parse(path: &Path, text: &str) -> Result<Config, Vec<LocatedError>> {
-        let (config, errors) = read_config(path, text);
+    pub fn parse(
+        path: &Path,
+        text: &str,
+        platforms: &Platforms,
+    ) -> Result<Config, Vec<LocatedError>> {
+        let (config, errors) = read_config(path, text, platforms);
         if errors.is_empty() {
             Ok(config)
         } else {
             Err(errors)
         }
+    }
+
+    /// The table `name` (`matrix`), when the file has it.
+    pub fn platform(&self, name: &str) -> Option<&PlatformSection> {
+        self.platforms.iter().find(|p| p.name == name)
     }
 
     /// The chats directory: `chats.dir` joined to the config file's directory.
@@ -208,24 +249,26 @@ impl Config {
     }
 }
 
-/// Checks the config file and every chat in its chats directory; empty means all is well.
-pub fn check(config_path: &Path) -> Vec<LocatedError> {
+/// Checks the config file (its platform tables by their adapters' rules) and every chat in its
+/// chats directory; empty means all is well.
+pub fn check(config_path: &Path, platforms: &Platforms) -> Vec<LocatedError> {
     let text = match read_text(config_path) {
         Ok(text) => text,
         Err(e) => return vec![e],
     };
-    let (config, mut errors) = read_config(config_path, &text);
+    let (config, mut errors) = read_config(config_path, &text, platforms);
     // Check the chats even when other settings are wrong, unless `chats` itself is.
     if !errors.iter().any(|e| e.field.starts_with("chats")) {
-        if let Err(e) = load_chat_dir(&config.chats_dir()) {
+        if let Err(e) = load_chat_dir(&config.chats_dir(), platforms) {
             errors.extend(e);
         }
     }
     errors
 }
 
-/// The config with defaults for anything absent or wrong, and every problem found.
-fn read_config(path: &Path, text: &str) -> (Config, Vec<LocatedError>) {
+/// The config with defaults for anything absent or wrong, and every problem found, the platform
+/// tables' by their owners, in file order.
+fn read_config(path: &Path, text: &str, platforms: &Platforms) -> (Config, Vec<LocatedError>) {
     let mut config = Config {
         source: Some(path.to_path_buf()),
         base_dir: match path.parent() {
@@ -240,7 +283,24 @@ fn read_config(path: &Path, text: &str) -> (Config, Vec<LocatedError>) {
     };
     let mut r = Reader::new(path, text);
     let root = Node::root(doc.as_table());
-    r.unknown_keys(&root, CONFIG_KEYS);
+    let sections = platforms.config_sections();
+    let accepted: Vec<&str> = CONFIG_KEYS
+        .iter()
+        .copied()
+        .chain(sections.iter().copied())
+        .collect();
+    r.unknown_keys(&root, &accepted);
+    let shared_text: Arc<str> = Arc::from(text);
+    for name in sections {
+        if r.table(&root, name).is_some() {
+            config.platforms.push(PlatformSection {
+                name: name.to_owned(),
+                file: path.to_path_buf(),
+                text: shared_text.clone(),
+                base_dir: config.base_dir.clone(),
+            });
+        }
+    }
 
     if let Some(node) = r.table(&root, "database") {
         r.unknown_keys(&node, &["url"]);
@@ -333,143 +393,14 @@ fn read_config(path: &Path, text: &str) -> (Config, Vec<LocatedError>) {
             }
         }
     }
-    if let Some(node) = r.table(&root, "matrix") {
-        config.matrix = read_matrix(&mut r, &node, &config.base_dir);
-    }
-    (config, r.into_errors())
-}
-
-fn read_matrix(r: &mut Reader<'_>, node: &Node<'_>, base_dir: &Path) -> Option<MatrixConfig> {
-    r.unknown_keys(
-        node,
-        &[
-            "homeserver",
-            "user",
-            "access_token_file",
-            "password_file",
-            "device_name",
-            "command_prefix",
-            "moderator_power_level",
-            "accept_invites_from",
-        ],
-    );
-    let mut ok = true;
-    let homeserver = r.text(
-        node,
-        "homeserver",
-        Some("the homeserver's URL, e.g. `https://matrix.example.org`"),
-        2048,
-        "",
-    );
-    if let Some(h) = &homeserver {
-        let v = h.value.trim();
-        let rest = v
-            .strip_prefix("https://")
-            .or_else(|| v.strip_prefix("http://"));
-        if rest.is_none_or(|rest| rest.is_empty() || rest.contains(char::is_whitespace)) {
-            r.error(
-                h.line,
-                h.field.clone(),
-                format!("`{v}` is not an http(s) URL, e.g. `https://matrix.example.org`"),
-            );
-            ok = false;
+    let mut errors = r.into_errors();
+    for section in &config.platforms {
+        if let Some(owner) = platforms.owner_of(&section.name) {
+            errors.extend(owner.check_config(section));
         }
     }
-    let user = r.text(
-        node,
-        "user",
-        Some("the bot's user id, e.g. `@hashchat:example.org`"),
-        255,
-        "",
-    );
-    if let Some(u) = &user {
-        if !is_matrix_user_id(u.value.trim()) {
-            r.error(
-                u.line,
-                u.field.clone(),
-                format!("`{}` is not a Matrix user id (`@name:server`)", u.value),
-            );
-            ok = false;
-        }
-    }
-    let file = |r: &mut Reader<'_>, key: &str| {
-        r.text(node, key, None, 4096, "").map(|f| {
-            let path = PathBuf::from(f.value);
-            if path.is_relative() {
-                base_dir.join(path)
-            } else {
-                path
-            }
-        })
-    };
-    let access_token_file = file(r, "access_token_file");
-    let password_file = file(r, "password_file");
-    let device_name = r
-        .text(node, "device_name", None, 100, "")
-        .map_or_else(|| "hashchat".to_owned(), |d| d.value);
-    let command_prefix = match r.text(node, "command_prefix", None, 32, "") {
-        Some(p) if p.value.contains(char::is_whitespace) => {
-            r.error(
-                p.line,
-                p.field,
-                "a command prefix has no spaces, e.g. `!chat`",
-            );
-            ok = false;
-            String::new()
-        }
-        Some(p) => p.value,
-        None => DEFAULT_MATRIX_PREFIX.to_owned(),
-    };
-    let moderator_power_level = match r.integer(node, "moderator_power_level", 0..=1_000_000) {
-        Some(level) => level.unwrap_or(DEFAULT_MATRIX_MODERATOR_LEVEL),
-        None => {
-            ok = false;
-            0
-        }
-    };
-    let mut accept_invites_from = Vec::new();
-    for entry in r
-        .strings(node, "accept_invites_from", None)
-        .unwrap_or_default()
-    {
-        let v = entry.value.trim();
-        let valid = v == "*"
-            || v.strip_prefix("*:")
-                .is_some_and(|server| !server.is_empty() && !server.contains(char::is_whitespace))
-            || is_matrix_user_id(v);
-        if valid {
-            accept_invites_from.push(v.to_owned());
-        } else {
-            r.error(
-                entry.line,
-                entry.field,
-                format!("`{v}` is not `@user:server`, `*:server` or `*`"),
-            );
-            ok = false;
-        }
-    }
-    let (homeserver, user) = (homeserver?, user?);
-    ok.then(|| MatrixConfig {
-        homeserver: homeserver.value.trim().trim_end_matches('/').to_owned(),
-        user: user.value.trim().to_owned(),
-        access_token_file,
-        password_file,
-        device_name,
-        command_prefix,
-        moderator_power_level,
-        accept_invites_from,
-    })
-}
-
-fn is_matrix_user_id(id: &str) -> bool {
-    id.strip_prefix('@')
-        .and_then(|rest| rest.split_once(':'))
-        .is_some_and(|(local, server)| {
-            !local.is_empty()
-                && !server.is_empty()
-                && !id.contains(char::is_whitespace)
-                && id.len() <= 255
-        })
+    errors.sort_by_key(|e| e.line);
+    (config, errors)
 }
 
 #[cfg(test)]
@@ -482,24 +413,29 @@ mod tests {
 
     #[test]
     fn the_shipped_config_and_chats_pass_check() {
-        let errors = check(&shipped());
+        let errors = check(&shipped(), &Platforms::default());
         let lines: Vec<String> = errors.iter().map(ToString::to_string).collect();
         assert!(errors.is_empty(), "{lines:#?}");
-        let config = Config::load(&shipped()).unwrap();
+        let config = Config::load(&shipped(), &Platforms::default()).unwrap();
         assert!(config.chats_dir().ends_with("config/chats"));
-        let chats = load_chat_dir(&config.chats_dir()).unwrap();
+        let chats = load_chat_dir(&config.chats_dir(), &Platforms::default()).unwrap();
         assert!(chats.iter().any(|c| c.slug == "interlibnet"));
     }
 
     #[test]
     fn the_web_section_is_read_and_checked() {
         assert_eq!(Config::default().web.listen, None);
-        let config =
-            Config::parse(Path::new("h.toml"), "[web]\nlisten = \"127.0.0.1:8080\"\n").unwrap();
+        let config = Config::parse(
+            Path::new("h.toml"),
+            "[web]\nlisten = \"127.0.0.1:8080\"\n",
+            &Platforms::default(),
+        )
+        .unwrap();
         assert_eq!(config.web.listen, Some("127.0.0.1:8080".parse().unwrap()));
         let errors: Vec<String> = Config::parse(
             Path::new("h.toml"),
             "[web]\nlisten = \"localhost\"\nport = 1\n",
+            &Platforms::default(),
         )
         .unwrap_err()
         .iter()
@@ -514,35 +450,52 @@ mod tests {
         );
     }
 
-    #[test]
-    fn the_matrix_section_is_read_with_defaults() {
-        assert_eq!(Config::default().matrix, None);
-        let config = Config::parse(
-            Path::new("etc/h.toml"),
-            "[matrix]\nhomeserver = \"https://matrix.example.org/\"\nuser = \"@bot:example.org\"\n\
-             password_file = \"secrets/pw\"\naccept_invites_from = [\"@mod:example.org\", \"*:lib.example\", \"*\"]\n",
-        )
-        .unwrap();
-        let m = config.matrix.unwrap();
-        assert_eq!(m.homeserver, "https://matrix.example.org");
-        assert_eq!(m.user, "@bot:example.org");
-        assert_eq!(m.password_file, Some(PathBuf::from("etc/secrets/pw")));
-        assert_eq!(m.access_token_file, None);
-        assert_eq!(m.command_prefix, "!chat");
-        assert_eq!(m.moderator_power_level, 50);
-        assert_eq!(m.device_name, "hashchat");
-        assert_eq!(
-            m.accept_invites_from,
-            ["@mod:example.org", "*:lib.example", "*"]
-        );
+    /// A platform that owns `[fake]`: `name` is required and at most 8 characters.
+    struct Fake;
+    impl crate::platforms::PlatformRules for Fake {
+        fn platform(&self) -> crate::ids::Platform {
+            crate::ids::Platform::Discord
+        }
+        fn check_room(&self, _: &str) -> Result<(), String> {
+            Ok(())
+        }
+        fn check_user(&self, _: &str) -> Result<(), String> {
+            Ok(())
+        }
+        fn config_section(&self) -> Option<&'static str> {
+            Some("fake")
+        }
+        fn check_config(&self, section: &PlatformSection) -> Vec<LocatedError> {
+            section.read(read_fake).err().unwrap_or_default()
+        }
+    }
+
+    fn read_fake(r: &mut Reader<'_>, node: &Node<'_>) -> Option<String> {
+        r.unknown_keys(node, &["name"]);
+        r.text(node, "name", Some("a name"), 8, "").map(|n| n.value)
+    }
+
+    fn with_fake() -> Platforms {
+        Platforms::with([Arc::new(Fake) as Arc<dyn crate::platforms::PlatformRules>])
     }
 
     #[test]
-    fn a_bad_matrix_section_is_reported_line_by_line() {
+    fn a_platform_table_is_kept_for_its_adapter_which_reads_it_with_lines() {
+        let config = Config::parse(
+            Path::new("etc/h.toml"),
+            "[log]\nlevel = \"info\"\n[fake]\nname = \"bot\"\n",
+            &with_fake(),
+        )
+        .unwrap();
+        let section = config.platform("fake").expect("kept");
+        assert_eq!(section.read(read_fake), Ok("bot".to_owned()));
+        assert_eq!(section.resolve("pw"), Path::new("etc/pw"));
+        assert_eq!(section.resolve("/abs/pw"), Path::new("/abs/pw"));
+
         let errors: Vec<String> = Config::parse(
             Path::new("h.toml"),
-            "[matrix]\nhomeserver = \"matrix.example.org\"\nuser = \"bot\"\ncommand_prefix = \"! chat\"\n\
-             moderator_power_level = -5\naccept_invites_from = [\"mod\"]\npassword = \"hunter2\"\n",
+            "[fake]\nname = \"far too long\"\nnick = 1\n",
+            &with_fake(),
         )
         .unwrap_err()
         .iter()
@@ -551,29 +504,50 @@ mod tests {
         assert_eq!(
             errors,
             [
-                "h.toml:2: matrix.homeserver: `matrix.example.org` is not an http(s) URL, e.g. `https://matrix.example.org`",
-                "h.toml:3: matrix.user: `bot` is not a Matrix user id (`@name:server`)",
-                "h.toml:4: matrix.command_prefix: a command prefix has no spaces, e.g. `!chat`",
-                "h.toml:5: matrix.moderator_power_level: -5 is out of range (0 to 1000000)",
-                "h.toml:6: matrix.accept_invites_from[1]: `mod` is not `@user:server`, `*:server` or `*`",
-                "h.toml:7: matrix.password: unknown key (accepted keys: homeserver, user, access_token_file, password_file, device_name, command_prefix, moderator_power_level, accept_invites_from)",
+                "h.toml:2: fake.name: too long: 12 characters (at most 8)",
+                "h.toml:3: fake.nick: unknown key (accepted keys: name)",
             ]
-        );
-        let missing: Vec<String> = Config::parse(Path::new("h.toml"), "[matrix]\n")
-            .unwrap_err()
-            .iter()
-            .map(ToString::to_string)
-            .collect();
-        assert_eq!(missing.len(), 2, "{missing:?}");
-        assert!(
-            missing[0].contains("matrix.homeserver: missing"),
-            "{missing:?}"
         );
     }
 
     #[test]
+    fn a_platform_table_no_adapter_owns_is_an_unknown_key() {
+        let errors: Vec<String> = Config::parse(
+            Path::new("h.toml"),
+            "[fake]\nname = \"bot\"\n",
+            &Platforms::default(),
+        )
+        .unwrap_err()
+        .iter()
+        .map(ToString::to_string)
+        .collect();
+        assert_eq!(
+            errors,
+            ["h.toml:1: fake: unknown key (accepted keys: database, chats, scheduler, log, data, media, web)"]
+        );
+    }
+
+    #[test]
+    fn check_reports_platform_problems_in_line_order_with_the_others() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir(dir.path().join("chats")).unwrap();
+        let config = dir.path().join("hashchat.toml");
+        std::fs::write(
+            &config,
+            "[fake]\nname = \"far too long\"\n[log]\nformat = \"xml\"\n",
+        )
+        .unwrap();
+        let fields: Vec<String> = check(&config, &with_fake())
+            .into_iter()
+            .map(|e| format!("{}:{}", e.line, e.field))
+            .collect();
+        assert_eq!(fields, ["2:fake.name", "4:log.format"]);
+    }
+
+    #[test]
     fn defaults_apply_to_an_empty_file_and_without_a_file() {
-        let config = Config::parse(Path::new("etc/hashchat.toml"), "").unwrap();
+        let config =
+            Config::parse(Path::new("etc/hashchat.toml"), "", &Platforms::default()).unwrap();
         assert_eq!(config.chats_dir(), Path::new("etc/chats"));
         assert_eq!(config.database_url(), DEFAULT_DATABASE_URL);
         assert_eq!(config.catch_up_grace(), Duration::minutes(30));
@@ -581,7 +555,7 @@ mod tests {
         let default = Config::default();
         assert_eq!(default.chats_dir(), Path::new("config/chats"));
         assert_eq!(default.data_dir(), Path::new("data"));
-        let bare = Config::parse(Path::new("hashchat.toml"), "").unwrap();
+        let bare = Config::parse(Path::new("hashchat.toml"), "", &Platforms::default()).unwrap();
         assert_eq!(bare.chats_dir(), Path::new("./chats"));
     }
 
@@ -597,7 +571,7 @@ levl = \"debug\"
 catch_up_grace_minutes = -5
 [extra]
 ";
-        let errors: Vec<String> = Config::parse(Path::new("h.toml"), text)
+        let errors: Vec<String> = Config::parse(Path::new("h.toml"), text, &Platforms::default())
             .unwrap_err()
             .iter()
             .map(ToString::to_string)
@@ -609,7 +583,7 @@ catch_up_grace_minutes = -5
                 "h.toml:4: log.format: unknown format `xml` (accepted: human, json)",
                 "h.toml:5: log.levl: unknown key (did you mean `level`?)",
                 "h.toml:7: scheduler.catch_up_grace_minutes: -5 is out of range (0 to 10080)",
-                "h.toml:8: extra: unknown key (accepted keys: database, chats, scheduler, log, data, media, web, matrix)",
+                "h.toml:8: extra: unknown key (accepted keys: database, chats, scheduler, log, data, media, web)",
             ]
         );
     }
@@ -619,7 +593,7 @@ catch_up_grace_minutes = -5
         let dir = tempfile::tempdir().unwrap();
         let config = dir.path().join("hashchat.toml");
         std::fs::write(&config, "[chats]\ndir = \"nowhere\"\n").unwrap();
-        let errors = check(&config);
+        let errors = check(&config, &Platforms::default());
         assert_eq!(errors.len(), 1);
         assert!(errors[0].file.ends_with("nowhere"));
         assert!(errors[0].message.starts_with("cannot read chat directory"));
@@ -627,11 +601,11 @@ catch_up_grace_minutes = -5
         std::fs::create_dir(dir.path().join("chats")).unwrap();
         std::fs::write(dir.path().join("chats/a.toml"), "slug = 1\n").unwrap();
         std::fs::write(&config, "[log]\nformat = \"xml\"\n").unwrap();
-        let errors = check(&config);
+        let errors = check(&config, &Platforms::default());
         assert!(errors.iter().any(|e| e.field == "log.format"));
         assert!(errors
             .iter()
             .any(|e| e.file.ends_with("a.toml") && e.field == "slug"));
-        assert!(!check(&dir.path().join("missing.toml")).is_empty());
+        assert!(!check(&dir.path().join("missing.toml"), &Platforms::default()).is_empty());
     }
 }

@@ -17,6 +17,7 @@ pub mod loopback;
 pub mod media;
 pub mod model;
 pub mod plan;
+pub mod platforms;
 pub mod render;
 pub mod store;
 pub mod transcript;

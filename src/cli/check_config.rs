@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use super::common::DEFAULT_CONFIG;
+use super::common::{platforms, DEFAULT_CONFIG};
 use super::ConfigArg;
 
 pub fn check_config(arg: &ConfigArg) -> ExitCode {
@@ -11,7 +11,7 @@ pub fn check_config(arg: &ConfigArg) -> ExitCode {
         .config
         .clone()
         .unwrap_or_else(|| PathBuf::from(DEFAULT_CONFIG));
-    let errors = bot_core::config::check(&path);
+    let errors = bot_core::config::check(&path, &platforms());
     if errors.is_empty() {
         println!("{}: OK", path.display());
         ExitCode::SUCCESS

@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{bail, Context};
 use bot_core::chat::{load_chat_dir, Chat};
 use bot_core::config::{Config, LogFormat};
+use bot_core::platforms::Platforms;
 use bot_core::store::Store;
 
 use super::{ConfigArg, StoreArgs};
@@ -20,7 +21,7 @@ pub fn load_config(arg: &ConfigArg) -> anyhow::Result<(Config, Option<PathBuf>)>
         None if Path::new(DEFAULT_CONFIG).exists() => PathBuf::from(DEFAULT_CONFIG),
         None => return Ok((Config::default(), None)),
     };
-    match Config::load(&path) {
+    match Config::load(&path, &platforms()) {
         Ok(config) => Ok((config, Some(path))),
         Err(errors) => {
             for error in &errors {
@@ -29,6 +30,15 @@ pub fn load_config(arg: &ConfigArg) -> anyhow::Result<(Config, Option<PathBuf>)>
             bail!("{} problem(s) in {}", errors.len(), path.display())
         }
     }
+}
+
+/// The rules of every platform this build has an adapter for: their config tables and ids.
+pub fn platforms() -> Platforms {
+    Platforms::with([
+        hashchat_matrix::rules(),
+        hashchat_discord::rules(),
+        hashchat_web::rules(),
+    ])
 }
 
 /// `--db`, else `HASHCHAT_DATABASE_URL`, else the config's `database.url`.
@@ -113,7 +123,7 @@ pub async fn shutdown_signal() {
 
 /// Every chat in the configured chats directory, or all their problems as one error.
 pub fn load_chats(config: &Config) -> anyhow::Result<Vec<Chat>> {
-    load_chat_dir(&config.chats_dir()).map_err(|errors| {
+    load_chat_dir(&config.chats_dir(), &platforms()).map_err(|errors| {
         anyhow::anyhow!(
             "the chat files have problems (`hashchat check-config` lists them):\n{}",
             errors

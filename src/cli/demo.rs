@@ -19,7 +19,7 @@ use chrono::Duration;
 use clap::Args;
 use tokio::sync::oneshot;
 
-use super::common::{init_logging, open_store};
+use super::common::{init_logging, open_store, platforms};
 use super::demo_script::{display_name, lines_for_point};
 
 const DEMO_ROOM: &str = "demo";
@@ -149,9 +149,15 @@ pub async fn demo(args: DemoArgs) -> anyhow::Result<ExitCode> {
 
 fn load_demo_chat(path: Option<&Path>) -> anyhow::Result<Chat> {
     let result = match path {
-        Some(path) => load_chat_file(path),
-        None if Path::new(EXAMPLE_CHAT).exists() => load_chat_file(Path::new(EXAMPLE_CHAT)),
-        None => parse_chat(Path::new("interlibnet.toml (built in)"), BUILT_IN_CHAT),
+        Some(path) => load_chat_file(path, &platforms()),
+        None if Path::new(EXAMPLE_CHAT).exists() => {
+            load_chat_file(Path::new(EXAMPLE_CHAT), &platforms())
+        }
+        None => parse_chat(
+            Path::new("interlibnet.toml (built in)"),
+            BUILT_IN_CHAT,
+            &platforms(),
+        ),
     };
     result.map_err(|errors| {
         anyhow::anyhow!(

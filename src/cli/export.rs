@@ -51,7 +51,7 @@ pub async fn export(args: &ExportArgs) -> anyhow::Result<ExitCode> {
     // The configured chat is only needed for a session that keeps no snapshot of its own.
     let fallback = match store.session_snapshot(session.id).await? {
         Some(_) => None,
-        None => load_chat_dir(&config.chats_dir())
+        None => load_chat_dir(&config.chats_dir(), &super::common::platforms())
             .ok()
             .and_then(|chats| chats.into_iter().find(|c| c.slug == session.chat_slug)),
     };

@@ -74,7 +74,15 @@ pub async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     };
     let web_chats = chats.clone();
     let engine = Engine::new(store.clone(), clock, chats, settings);
-    let matrix = match &config.matrix {
+    let matrix_config = config
+        .platform(hashchat_matrix::config::SECTION)
+        .map(hashchat_matrix::MatrixConfig::from_section)
+        .transpose()
+        .map_err(|errors| {
+            // Config::load has reported these already; this is the same reading.
+            anyhow::anyhow!("[matrix] has {} problem(s)", errors.len())
+        })?;
+    let matrix = match &matrix_config {
         Some(matrix_config) => {
             let bot = hashchat_matrix::MatrixBot::connect(matrix_config, config.data_dir())
                 .await

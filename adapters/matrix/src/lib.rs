@@ -9,7 +9,8 @@
 //! - [`events`]: check and translate raw event JSON;
 //! - [`outbound`]: the engine's [`Adapter`](bot_core::adapter::Adapter): posts and replies;
 //! - [`format`]: what those posts look like;
-//! - [`invites`], [`media`]: joining rooms, fetching `mxc://` attachments.
+//! - [`invites`], [`media`]: joining rooms, fetching `mxc://` attachments;
+//! - [`config`]: the `[matrix]` table and Matrix's id rules, for the core ([`rules`]).
 
 use std::future::Future;
 use std::path::Path;
@@ -17,11 +18,11 @@ use std::sync::Arc;
 
 use matrix_sdk::Client;
 
-use bot_core::config::MatrixConfig;
 use bot_core::engine::Engine;
 use bot_core::store::Store;
 
 pub mod aliases;
+pub mod config;
 pub mod events;
 pub mod format;
 pub mod invites;
@@ -31,6 +32,7 @@ pub mod outbound;
 mod room_state;
 mod sync;
 
+pub use config::{MatrixConfig, MatrixRules};
 pub use media::MxcFetcher;
 pub use outbound::MatrixAdapter;
 
@@ -44,6 +46,11 @@ pub enum MatrixError {
     Connect(String),
     #[error("archive: {0}")]
     Store(String),
+}
+
+/// What the core is told of Matrix: its config table and what its ids look like.
+pub fn rules() -> Arc<dyn bot_core::platforms::PlatformRules> {
+    Arc::new(MatrixRules)
 }
 
 /// How the bot behaves in rooms, from `[matrix]`.
@@ -86,6 +93,7 @@ impl MatrixBot {
             self.client.clone(),
             self.aliases.clone(),
             self.room_state.clone(),
+            self.settings.command_prefix.clone(),
         ))
     }
 

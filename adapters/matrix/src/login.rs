@@ -15,7 +15,7 @@ use matrix_sdk::SqliteCryptoStore;
 use matrix_sdk::{Client, SessionMeta, SessionTokens};
 use serde::{Deserialize, Serialize};
 
-use bot_core::config::{MatrixConfig, MATRIX_ACCESS_TOKEN_ENV, MATRIX_PASSWORD_ENV};
+use crate::config::{MatrixConfig, ACCESS_TOKEN_ENV, PASSWORD_ENV};
 
 use crate::MatrixError;
 
@@ -47,8 +47,8 @@ impl std::fmt::Debug for Credentials {
 impl Credentials {
     pub fn from_config(config: &MatrixConfig) -> Result<Credentials, MatrixError> {
         Ok(Credentials {
-            access_token: secret(MATRIX_ACCESS_TOKEN_ENV, config.access_token_file.as_deref())?,
-            password: secret(MATRIX_PASSWORD_ENV, config.password_file.as_deref())?,
+            access_token: secret(ACCESS_TOKEN_ENV, config.access_token_file.as_deref())?,
+            password: secret(PASSWORD_ENV, config.password_file.as_deref())?,
         })
     }
 }
@@ -216,7 +216,7 @@ async fn password_login(
 ) -> Result<Client, MatrixError> {
     let Some(password) = &credentials.password else {
         return Err(MatrixError::Login(format!(
-            "no Matrix credentials: set {MATRIX_ACCESS_TOKEN_ENV} or {MATRIX_PASSWORD_ENV} \
+            "no Matrix credentials: set {ACCESS_TOKEN_ENV} or {PASSWORD_ENV} \
              (or matrix.access_token_file / matrix.password_file in the config)"
         )));
     };

@@ -17,6 +17,7 @@ pub struct MatrixAdapter {
     client: Client,
     aliases: Aliases,
     room_state: RoomStateLoaded,
+    command_prefix: String,
 }
 
 impl MatrixAdapter {
@@ -24,8 +25,10 @@ impl MatrixAdapter {
         client: Client,
         aliases: Aliases,
         room_state: RoomStateLoaded,
+        command_prefix: String,
     ) -> MatrixAdapter {
         MatrixAdapter {
+            command_prefix,
             client,
             aliases,
             room_state,
@@ -119,6 +122,10 @@ impl Adapter for MatrixAdapter {
             None => format!("hc-reply-{}", uuid::Uuid::new_v4().simple()),
         };
         self.send(&room, content, &key).await.map(|_| ())
+    }
+
+    fn command_prefix(&self) -> Option<String> {
+        Some(self.command_prefix.clone())
     }
 }
 

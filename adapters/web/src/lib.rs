@@ -22,6 +22,7 @@ pub mod health;
 pub mod index;
 pub mod page;
 pub mod params;
+mod rules;
 pub mod search;
 pub mod session;
 pub mod upcoming;
@@ -85,6 +86,11 @@ impl WebState {
 }
 
 /// Every route, with the security headers on every response (404s included).
+/// What the core is told of the web platform.
+pub fn rules() -> std::sync::Arc<dyn bot_core::platforms::PlatformRules> {
+    std::sync::Arc::new(rules::WebRules)
+}
+
 pub fn router(state: WebState) -> Router {
     Router::new()
         .route("/", get(index::index))

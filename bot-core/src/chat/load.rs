@@ -13,6 +13,7 @@ use super::locate::{closest, parse_document, read_text, Node, Reader, Spanned};
 use super::schedule::{parse_start, parse_until, Repeat, Schedule};
 use super::{Chat, Point, Visibility};
 use crate::ids::{RoomRef, UserRef};
+use crate::platforms::Platforms;
 
 #[derive(Debug, thiserror::Error)]
 #[error("{} problem(s) in chat files", .0.len())]
@@ -61,20 +62,25 @@ pub const DEFAULT_REMINDER_MINUTES: u32 = 60;
 
 const WHY_TEXT: &str = ", so a post fits in a Discord message";
 
-/// Parses and checks one chat file's text; `path` is only used in messages and `Chat::source`.
-pub fn parse_chat(path: &Path, text: &str) -> Result<Chat, Vec<LocatedError>> {
-    parse_with_slug_line(path, text).map(|(chat, _)| chat)
+/// Parses and checks one chat file's text, its room and user ids by the rules of `platforms`;
+/// `path` is only used in messages and `Chat::source`.
+pub fn parse_chat(
+    path: &Path,
+    text: &str,
+    platforms: &Platforms,
+) -> Result<Chat, Vec<LocatedError>> {
+    parse_with_slug_line(path, text, platforms).map(|(chat, _)| chat)
 }
 
 /// Reads and checks one chat file.
-pub fn load_chat_file(path: &Path) -> Result<Chat, Vec<LocatedError>> {
+pub fn load_chat_file(path: &Path, platforms: &Platforms) -> Result<Chat, Vec<LocatedError>> {
     let text = read_text(path).map_err(|e| vec![e])?;
-    parse_chat(path, &text)
+    parse_chat(path, &text, platforms)
 }
 
 /// Reads every `*.toml` file in `dir` (sorted by name) as a chat; slugs must be unique.
 /// Returns every problem in every file, or all the chats.
-pub fn load_chat_dir(dir: &Path) -> Result<Vec<Chat>, Vec<LocatedError>> {
+pub fn load_chat_dir(dir: &Path, platforms: &Platforms) -> Result<Vec<Chat>, Vec<LocatedError>> {
     let entries = std::fs::read_dir(dir).map_err(|e| {
         vec![LocatedError::new(
             dir,
@@ -96,7 +102,7 @@ pub fn load_chat_dir(dir: &Path) -> Result<Vec<Chat>, Vec<LocatedError>> {
     for file in files {
         let parsed = read_text(&file)
             .map_err(|e| vec![e])
-            .and_then(|text| parse_with_slug_line(&file, &text));
+            .and_then(|text| parse_with_slug_line(&file, &text, platforms));
         match parsed {
             Ok((chat, slug_line)) => {
                 if let Some(first) = seen.get(&chat.slug) {
@@ -125,7 +131,11 @@ pub fn load_chat_dir(dir: &Path) -> Result<Vec<Chat>, Vec<LocatedError>> {
     }
 }
 
-fn parse_with_slug_line(path: &Path, text: &str) -> Result<(Chat, usize), Vec<LocatedError>> {
+fn parse_with_slug_line(
+    path: &Path,
+    text: &str,
+    platforms: &Platforms,
+) -> Result<(Chat, usize), Vec<LocatedError>> {
     let doc = parse_document(path, text).map_err(|e| vec![e])?;
     let mut r = Reader::new(path, text);
     let root = Node::root(doc.as_table());
@@ -197,8 +207,8 @@ fn parse_with_slug_line(path: &Path, text: &str) -> Result<(Chat, usize), Vec<Lo
             }
         },
     };
-    let rooms = read_rooms(&mut r, &root);
-    let moderators = read_moderators(&mut r, &root);
+    let rooms = read_rooms(&mut r, &root, platforms);
+    let moderators = read_moderators(&mut r, &root, platforms);
     let schedule = read_schedule(&mut r, &root);
     let points = read_points(&mut r, &root);
 
@@ -336,11 +346,11 @@ fn parse_zone(name: &str) -> Result<Tz, String> {
     Err(format!("unknown time zone `{name}`{hint}"))
 }
 
-fn read_rooms(r: &mut Reader<'_>, root: &Node<'_>) -> Option<Vec<RoomRef>> {
+fn read_rooms(r: &mut Reader<'_>, root: &Node<'_>, platforms: &Platforms) -> Option<Vec<RoomRef>> {
     let items = r.strings(
         root,
         "rooms",
-        Some("at least one room, e.g. `discord:123456789012345678`"),
+        Some("at least one room, written `platform:id`"),
     )?;
     let line = r.line(root.table.get("rooms").and_then(|i| i.span()));
     if items.is_empty() && r.errors.iter().all(|e| e.field != "rooms") {
@@ -351,7 +361,8 @@ fn read_rooms(r: &mut Reader<'_>, root: &Node<'_>) -> Option<Vec<RoomRef>> {
     let mut seen: HashMap<RoomRef, String> = HashMap::new();
     let mut ok = true;
     for s in items {
-        match s.value.parse::<RoomRef>() {
+        let parsed = s.value.parse::<RoomRef>().map_err(|e| e.to_string());
+        match parsed.and_then(|room| platforms.check_room(&room).map(|()| room)) {
             Ok(room) => {
                 if let Some(first) = seen.get(&room) {
                     r.error(
@@ -366,7 +377,7 @@ fn read_rooms(r: &mut Reader<'_>, root: &Node<'_>) -> Option<Vec<RoomRef>> {
                 }
             }
             Err(e) => {
-                r.error(s.line, s.field, e.to_string());
+                r.error(s.line, s.field, e);
                 ok = false;
             }
         }
@@ -374,7 +385,11 @@ fn read_rooms(r: &mut Reader<'_>, root: &Node<'_>) -> Option<Vec<RoomRef>> {
     ok.then_some(rooms)
 }
 
-fn read_moderators(r: &mut Reader<'_>, root: &Node<'_>) -> Option<Vec<UserRef>> {
+fn read_moderators(
+    r: &mut Reader<'_>,
+    root: &Node<'_>,
+    platforms: &Platforms,
+) -> Option<Vec<UserRef>> {
     let Some(items) = r.strings(root, "moderators", None) else {
         // Absent is fine; present but not an array has been reported.
         return root.table.get("moderators").is_none().then(Vec::new);
@@ -383,14 +398,15 @@ fn read_moderators(r: &mut Reader<'_>, root: &Node<'_>) -> Option<Vec<UserRef>> 
     let mut seen = HashSet::new();
     let mut ok = true;
     for s in items {
-        match s.value.parse::<UserRef>() {
+        let parsed = s.value.parse::<UserRef>().map_err(|e| e.to_string());
+        match parsed.and_then(|user| platforms.check_user(&user).map(|()| user)) {
             Ok(user) if !seen.insert(user.clone()) => {
                 r.error(s.line, s.field, format!("duplicate moderator `{user}`"));
                 ok = false;
             }
             Ok(user) => users.push(user),
             Err(e) => {
-                r.error(s.line, s.field, e.to_string());
+                r.error(s.line, s.field, e);
                 ok = false;
             }
         }
@@ -524,7 +540,7 @@ minutes = 5
 
     /// The error lines for `text`, as `check-config` prints them.
     fn errors(text: &str) -> Vec<String> {
-        parse_chat(Path::new("chats/x.toml"), text)
+        parse_chat(Path::new("chats/x.toml"), text, &Platforms::default())
             .unwrap_err()
             .iter()
             .map(ToString::to_string)
@@ -534,7 +550,7 @@ minutes = 5
     #[test]
     fn the_shipped_example_chat_loads() {
         let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../config/chats/interlibnet.toml");
-        let chat = load_chat_file(&path).unwrap();
+        let chat = load_chat_file(&path, &Platforms::default()).unwrap();
         assert_eq!(chat.slug, "interlibnet");
         assert_eq!(chat.hashtag, "#interlibnet");
         assert_eq!(chat.points.len(), 6);
@@ -558,7 +574,7 @@ minutes = 5
 
     #[test]
     fn a_minimal_chat_gets_the_defaults() {
-        let chat = parse_chat(Path::new("x.toml"), GOOD).unwrap();
+        let chat = parse_chat(Path::new("x.toml"), GOOD, &Platforms::default()).unwrap();
         assert_eq!(chat.minutes_between_points, DEFAULT_MINUTES_BETWEEN_POINTS);
         assert_eq!(chat.intro_minutes, DEFAULT_INTRO_MINUTES);
         assert_eq!(chat.reminder_minutes, DEFAULT_REMINDER_MINUTES);
@@ -575,7 +591,7 @@ minutes = 5
         let text = GOOD.split("[[points]]").next().unwrap().to_owned()
             + "points = [{ text = \"One\" }, { text = \"Two\", minutes = 3 }]\n"
             + "schedule = { start = 2026-12-01T19:00:00, every = \"month\", until = 2027-06-30 }\n";
-        let chat = parse_chat(Path::new("x.toml"), &text).unwrap();
+        let chat = parse_chat(Path::new("x.toml"), &text, &Platforms::default()).unwrap();
         assert_eq!(chat.points.len(), 2);
         let schedule = chat.schedule.unwrap();
         assert_eq!(schedule.first, parse_start("2026-12-01 19:00").unwrap());
@@ -620,12 +636,12 @@ minutes = 5
     fn bad_and_duplicate_rooms_are_reported_each_on_its_line() {
         let text = GOOD.replace(
             "rooms = [\"loopback:demo\"]",
-            "rooms = [\n  \"loopback:demo\",\n  \"discord:12ab\",\n  \"irc:x\",\n  \"loopback:demo\",\n]",
+            "rooms = [\n  \"loopback:demo\",\n  \"loopback:has.dot\",\n  \"irc:x\",\n  \"loopback:demo\",\n]",
         );
         assert_eq!(
             errors(&text),
             [
-                "chats/x.toml:9: rooms[2]: `12ab` is not a Discord channel id (a number of up to 20 digits)",
+                "chats/x.toml:9: rooms[2]: `has.dot` is not a name (1 to 64 letters, digits, `-` or `_`): a loopback room",
                 "chats/x.toml:10: rooms[3]: unknown platform `irc` (accepted: discord, matrix, web, loopback)",
                 "chats/x.toml:11: rooms[4]: duplicate room `loopback:demo` (already rooms[1])",
             ]
@@ -636,7 +652,7 @@ minutes = 5
         );
         assert_eq!(
             errors(&GOOD.replace("\"loopback:demo\"]", "\"lobby\"]")),
-            ["chats/x.toml:7: rooms[1]: expected `platform:id`, e.g. `discord:123456789012345678` or `matrix:!room:example.org`"]
+            ["chats/x.toml:7: rooms[1]: expected `platform:id`, where the platform is one of: discord, matrix, web, loopback"]
         );
     }
 
@@ -666,7 +682,7 @@ minutes = 5
     fn over_long_texts_are_reported_in_characters_not_bytes() {
         // 1800 two-byte characters are fine; 1801 are not.
         let ok = GOOD.replace("Hello", &"é".repeat(MAX_TEXT_CHARS));
-        assert!(parse_chat(Path::new("x.toml"), &ok).is_ok());
+        assert!(parse_chat(Path::new("x.toml"), &ok, &Platforms::default()).is_ok());
         let long = GOOD
             .replace("Hello", &"é".repeat(MAX_TEXT_CHARS + 1))
             .replace("A demo chat", &"t".repeat(201))
@@ -693,7 +709,7 @@ minutes_between_points = 0
 intro_minutes = "two"
 reminder_minutes = 99999999999
 rooms = "loopback:demo"
-moderators = ["matrix:alice"]
+moderators = ["loopback:al.ice"]
 
 [schedule]
 start = "2026-12-01 7pm"
@@ -714,7 +730,7 @@ minutes = -1
                 "chats/x.toml:8: intro_minutes: expected a whole number, found a string",
                 "chats/x.toml:9: reminder_minutes: 99999999999 is out of range (0 to 10080)",
                 "chats/x.toml:10: rooms: expected an array, found a string",
-                "chats/x.toml:11: moderators[1]: `alice` is not a Matrix user id (`@name:server`)",
+                "chats/x.toml:11: moderators[1]: `al.ice` is not a name (1 to 64 letters, digits, `-` or `_`): a loopback user",
                 "chats/x.toml:14: schedule.start: `2026-12-01 7pm` is not a local date and time like `2026-12-01 19:00`",
                 "chats/x.toml:15: schedule.every: `fortnight`: unknown unit `fortnight`; expected `day`, `N days`, `week`, `N weeks`, `month` or `N months`",
                 "chats/x.toml:19: points[1].text: expected a string, found a number",
@@ -741,7 +757,7 @@ minutes = -1
     #[test]
     fn syntax_errors_name_their_line() {
         let text = GOOD.replace("intro = \"Hello\"", "intro = \"Hello");
-        let e = parse_chat(Path::new("x.toml"), &text).unwrap_err();
+        let e = parse_chat(Path::new("x.toml"), &text, &Platforms::default()).unwrap_err();
         assert_eq!(e.len(), 1);
         assert_eq!((e[0].line, e[0].field.as_str()), (4, "toml"));
         assert!(e[0].to_string().starts_with("x.toml:4: toml: syntax error"));
@@ -753,7 +769,7 @@ minutes = -1
         std::fs::write(dir.path().join("a.toml"), GOOD).unwrap();
         std::fs::write(dir.path().join("b.toml"), format!("# another\n{GOOD}")).unwrap();
         std::fs::write(dir.path().join("notes.txt"), "not a chat").unwrap();
-        let errors = load_chat_dir(dir.path()).unwrap_err();
+        let errors = load_chat_dir(dir.path(), &Platforms::default()).unwrap_err();
         assert_eq!(errors.len(), 1);
         assert_eq!(
             errors[0].to_string(),
@@ -768,12 +784,12 @@ minutes = -1
             GOOD.replace("\"demo\"\n", "\"demo-2\"\n"),
         )
         .unwrap();
-        let chats = load_chat_dir(dir.path()).unwrap();
+        let chats = load_chat_dir(dir.path(), &Platforms::default()).unwrap();
         assert_eq!(
             chats.iter().map(|c| c.slug.as_str()).collect::<Vec<_>>(),
             ["demo", "demo-2"]
         );
-        assert!(load_chat_dir(&dir.path().join("missing")).is_err());
+        assert!(load_chat_dir(&dir.path().join("missing"), &Platforms::default()).is_err());
     }
 
     #[test]
@@ -781,7 +797,7 @@ minutes = -1
         let dir = tempfile::tempdir().unwrap();
         std::fs::write(dir.path().join("a.toml"), GOOD.replace("#demo", "demo")).unwrap();
         std::fs::write(dir.path().join("b.toml"), [0xff, 0xfe, 0x00]).unwrap();
-        let errors = load_chat_dir(dir.path()).unwrap_err();
+        let errors = load_chat_dir(dir.path(), &Platforms::default()).unwrap_err();
         assert_eq!(errors.len(), 2);
         assert!(errors[0].file.ends_with("a.toml"));
         assert_eq!(errors[1].line, 0);
@@ -817,7 +833,7 @@ minutes = -1
             inputs.push(String::from_utf8_lossy(&text).into_owned());
         }
         for text in inputs {
-            let _ = parse_chat(Path::new("x.toml"), &text);
+            let _ = parse_chat(Path::new("x.toml"), &text, &Platforms::default());
         }
         let schedule = Schedule {
             first: parse_start("9999-12-31 23:59").unwrap(),
@@ -834,6 +850,7 @@ mod visibility_tests {
 
     use super::parse_chat;
     use crate::chat::Visibility;
+    use crate::platforms::Platforms;
 
     const BASE: &str =
         "slug = \"v\"\ntitle = \"V\"\nhashtag = \"#v\"\nintro = \"hi\"\nwrap_up = \"bye\"\n\
@@ -842,7 +859,12 @@ mod visibility_tests {
     #[test]
     fn visibility_defaults_to_public_and_accepts_the_three_words() {
         let points = "[[points]]\ntext = \"Q?\"\n";
-        let chat = parse_chat(Path::new("v.toml"), &format!("{BASE}{points}")).unwrap();
+        let chat = parse_chat(
+            Path::new("v.toml"),
+            &format!("{BASE}{points}"),
+            &Platforms::default(),
+        )
+        .unwrap();
         assert_eq!(chat.visibility, Visibility::Public);
         for (word, expected) in [
             ("unlisted", Visibility::Unlisted),
@@ -850,12 +872,14 @@ mod visibility_tests {
         ] {
             let text = format!("{BASE}visibility = \"{word}\"\n{points}");
             assert_eq!(
-                parse_chat(Path::new("v.toml"), &text).unwrap().visibility,
+                parse_chat(Path::new("v.toml"), &text, &Platforms::default())
+                    .unwrap()
+                    .visibility,
                 expected
             );
         }
         let text = format!("{BASE}visibility = \"secret\"\n{points}");
-        let errors = parse_chat(Path::new("v.toml"), &text).unwrap_err();
+        let errors = parse_chat(Path::new("v.toml"), &text, &Platforms::default()).unwrap_err();
         assert_eq!(
             errors.iter().map(ToString::to_string).collect::<Vec<_>>(),
             ["v.toml:8: visibility: must be `public`, `unlisted` or `private`"]

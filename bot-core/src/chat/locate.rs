@@ -105,15 +105,15 @@ impl LineIndex {
 
 /// A value read from the file, with where it was.
 #[derive(Debug, Clone)]
-pub(crate) struct Spanned<T> {
+pub struct Spanned<T> {
     pub value: T,
     pub line: usize,
     pub field: String,
 }
 
 /// A table (standard, inline or implicit) and its key path.
-pub(crate) struct Node<'d> {
-    pub table: &'d dyn TableLike,
+pub struct Node<'d> {
+    pub(crate) table: &'d dyn TableLike,
     /// Key path prefix, e.g. `schedule` or `points[2]`; empty at the root.
     pub path: String,
     /// Line to blame for keys missing from this table.
@@ -121,10 +121,10 @@ pub(crate) struct Node<'d> {
 }
 
 /// Collects located errors while walking a document.
-pub(crate) struct Reader<'a> {
+pub struct Reader<'a> {
     pub file: &'a Path,
     lines: LineIndex,
-    pub errors: Vec<LocatedError>,
+    pub(crate) errors: Vec<LocatedError>,
 }
 
 impl<'d> Node<'d> {
@@ -150,12 +150,7 @@ impl<'a> Reader<'a> {
         span.map(|s| self.lines.line_of(s.start))
     }
 
-    pub(crate) fn error(
-        &mut self,
-        line: usize,
-        field: impl Into<String>,
-        message: impl Into<String>,
-    ) {
+    pub fn error(&mut self, line: usize, field: impl Into<String>, message: impl Into<String>) {
         self.errors
             .push(LocatedError::new(self.file, line, field, message));
     }
@@ -166,7 +161,7 @@ impl<'a> Reader<'a> {
         self.errors
     }
 
-    pub(crate) fn field(path: &str, key: &str) -> String {
+    pub fn field(path: &str, key: &str) -> String {
         if path.is_empty() {
             key.to_owned()
         } else {
@@ -185,7 +180,7 @@ impl<'a> Reader<'a> {
     }
 
     /// Reports keys not in `accepted`, with a close match or the accepted list as a hint.
-    pub(crate) fn unknown_keys(&mut self, node: &Node<'_>, accepted: &[&str]) {
+    pub fn unknown_keys(&mut self, node: &Node<'_>, accepted: &[&str]) {
         for (key, item) in node.table.iter() {
             if accepted.contains(&key) {
                 continue;
@@ -223,7 +218,7 @@ impl<'a> Reader<'a> {
 
     /// A string value; `required` says what to put in the "missing" message, or `None` if the
     /// key is optional.
-    pub(crate) fn string(
+    pub fn string(
         &mut self,
         node: &Node<'_>,
         key: &str,
@@ -250,7 +245,7 @@ impl<'a> Reader<'a> {
     }
 
     /// A non-empty string of at most `max` characters (counted as chars, not bytes).
-    pub(crate) fn text(
+    pub fn text(
         &mut self,
         node: &Node<'_>,
         key: &str,
@@ -276,7 +271,7 @@ impl<'a> Reader<'a> {
     }
 
     /// A string or a TOML date/time literal, as text.
-    pub(crate) fn string_or_datetime(
+    pub fn string_or_datetime(
         &mut self,
         node: &Node<'_>,
         key: &str,
@@ -301,7 +296,7 @@ impl<'a> Reader<'a> {
     }
 
     /// An integer in `range`; `default` when absent, `None` (after an error) when bad.
-    pub(crate) fn integer(
+    pub fn integer(
         &mut self,
         node: &Node<'_>,
         key: &str,
@@ -329,7 +324,7 @@ impl<'a> Reader<'a> {
     }
 
     /// A sub-table (`[name]`, `name = { … }` or dotted keys), if present.
-    pub(crate) fn table<'d>(&mut self, node: &Node<'d>, key: &str) -> Option<Node<'d>> {
+    pub fn table<'d>(&mut self, node: &Node<'d>, key: &str) -> Option<Node<'d>> {
         let (item, line) = self.entry(node, key)?;
         let path = Self::field(&node.path, key);
         match item.as_table_like() {
@@ -372,7 +367,7 @@ impl<'a> Reader<'a> {
     }
 
     /// The elements of an array of strings.
-    pub(crate) fn strings(
+    pub fn strings(
         &mut self,
         node: &Node<'_>,
         key: &str,

@@ -16,7 +16,8 @@ pub use load::{
     DEFAULT_INTRO_MINUTES, DEFAULT_MINUTES_BETWEEN_POINTS, DEFAULT_REMINDER_MINUTES,
     MAX_TEXT_CHARS, MAX_TITLE_CHARS,
 };
-pub(crate) use locate::{parse_document, read_text, Node, Reader};
+pub(crate) use locate::{parse_document, read_text};
+pub use locate::{Node, Reader, Spanned};
 pub use schedule::{parse_start, parse_until, resolve_local, Repeat, Schedule};
 
 /// One themed chat, validated.

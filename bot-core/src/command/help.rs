@@ -53,9 +53,9 @@ pub(super) fn render(topic: Option<&str>) -> String {
 }
 
 fn overview() -> String {
-    let mut out = String::from(
-        "hashchat commands: type them after `!chat` on Matrix, or use `/chat` on Discord.\n",
-    );
+    // How a command is typed is the platform's: the engine says so above this (see
+    // `Adapter::command_prefix`).
+    let mut out = String::from("hashchat commands:\n");
     for (heading, for_moderators) in [("For moderators:", true), ("For everyone:", false)] {
         out.push_str(heading);
         out.push('\n');

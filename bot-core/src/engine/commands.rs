@@ -164,7 +164,20 @@ impl Engine {
             }
         }
         match command {
-            Command::Help { topic } => Ok(ok(command::help(topic.as_deref()))),
+            Command::Help { topic } => {
+                let text = command::help(topic.as_deref());
+                let prefix = self
+                    .adapter(inv.room.platform)
+                    .and_then(|adapter| adapter.command_prefix());
+                Ok(ok(match (prefix, topic) {
+                    (Some(prefix), None) => {
+                        format!(
+                            "Type each command after `{prefix}`, e.g. `{prefix} upcoming`.\n{text}"
+                        )
+                    }
+                    _ => text,
+                }))
+            }
             Command::Start { chat } => self.cmd_start(inv, &chat).await,
             Command::Stop | Command::Pause | Command::Resume | Command::Next => {
                 self.cmd_in_session(inv, &command).await

@@ -490,7 +490,7 @@ mod tests {
         t.points[0].number = 2;
         t.messages[1].platform_message_id = "lb-1".into();
         t.messages[0].point = Some(9);
-        t.session.rooms[0] = "discord:general".into();
+        t.session.rooms[0] = "discord:two words".into();
         t.session.state = "exploded".into();
         t.chat.time_zone = "Mars/Olympus".into();
         let Err(ImportError::Invalid(problems)) = from_json(&to_json(&t)) else {

@@ -1,0 +1,435 @@
+//! The REST API through serenity 0.12.5's own `Http` client: every response body the fake
+//! sends is parsed by serenity's typed methods (a body serenity rejects fails the call), and
+//! Discord's rules (nonces, paging, double acknowledgements, 401, 429, 404) hold.
+
+use std::time::{Duration, Instant};
+
+use discord_fake::{FakeDiscord, Post, SlashCommand};
+use serenity::all::{
+    ApplicationId, AutoArchiveDuration, ChannelId, ChannelType, CreateAllowedMentions,
+    CreateAttachment, CreateCommand, CreateInteractionResponse, CreateInteractionResponseFollowup,
+    CreateInteractionResponseMessage, CreateMessage, CreateThread, CreateWebhook,
+    EditInteractionResponse, EditMessage, EditThread, ExecuteWebhook, GetMessages, GuildId,
+    HttpBuilder, MessageId, ReactionType, UserId,
+};
+use serenity::http::{Http, HttpError};
+
+fn http(fake: &FakeDiscord) -> Http {
+    HttpBuilder::new(fake.token())
+        .proxy(fake.base_url())
+        .ratelimiter_disabled(true)
+        .application_id(ApplicationId::new(fake.application_id().get()))
+        .build()
+}
+
+fn discord_code(e: &serenity::Error) -> Option<(u16, isize)> {
+    match e {
+        serenity::Error::Http(HttpError::UnsuccessfulRequest(r)) => {
+            Some((r.status_code.as_u16(), r.error.code))
+        }
+        _ => None,
+    }
+}
+
+#[tokio::test]
+async fn discovery_user_application_guild_and_member_parse_as_serenity_models() {
+    let fake = FakeDiscord::start().await.unwrap();
+    let d = fake.defaults().clone();
+    let http = http(&fake);
+    assert_eq!(http.get_gateway().await.unwrap().url, fake.gateway_url());
+    let bot_gw = http.get_bot_gateway().await.unwrap();
+    assert_eq!(bot_gw.shards, 1);
+    assert_eq!(
+        http.get_current_user().await.unwrap().id.get(),
+        fake.bot_user_id().get()
+    );
+    let app = http.get_current_application_info().await.unwrap();
+    assert_eq!(app.id.get(), fake.application_id().get());
+    assert_eq!(app.owner.map(|o| o.id.get()), Some(d.owner.get()));
+    let guild = GuildId::new(d.guild.get());
+    let g = http.get_guild(guild).await.unwrap();
+    assert!(g
+        .roles
+        .contains_key(&serenity::all::RoleId::new(d.moderator_role.get())));
+    assert!(http.get_channels(guild).await.unwrap().len() >= 2);
+    assert!(http.get_guild_roles(guild).await.unwrap().len() >= 3);
+    let member = http
+        .get_member(guild, UserId::new(d.moderator.get()))
+        .await
+        .unwrap();
+    assert_eq!(
+        member.roles,
+        vec![serenity::all::RoleId::new(d.moderator_role.get())]
+    );
+    // Permissions are computable from the guild's roles, as a bot does it.
+    let perms = g.member_permissions(&member);
+    assert!(perms.manage_events());
+    let ch = http
+        .get_channel(ChannelId::new(d.channel.get()))
+        .await
+        .unwrap();
+    assert_eq!(ch.guild().map(|c| c.kind), Some(ChannelType::Text));
+    let e = http.get_member(guild, UserId::new(1)).await.unwrap_err();
+    assert_eq!(discord_code(&e), Some((404, 10007)));
+}
+
+#[tokio::test]
+async fn bot_messages_replies_edits_reactions_and_enforced_nonces() {
+    let fake = FakeDiscord::start().await.unwrap();
+    let d = fake.defaults().clone();
+    let http = http(&fake);
+    let channel = ChannelId::new(d.channel.get());
+    let human = fake
+        .post(Post::new(d.channel, d.alice, "A1 hi"))
+        .await
+        .unwrap();
+    let sent = channel
+        .send_message(
+            &http,
+            CreateMessage::new()
+                .content(format!("thanks <@{}>", d.alice))
+                .reference_message((channel, MessageId::new(human.id.get())))
+                .allowed_mentions(CreateAllowedMentions::new().replied_user(false))
+                .nonce(serenity::all::Nonce::String("relay-1".into()))
+                .enforce_nonce(true)
+                .add_file(CreateAttachment::bytes(b"transcript".to_vec(), "t.md")),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        sent.referenced_message.as_ref().map(|m| m.id.get()),
+        Some(human.id.get())
+    );
+    assert_eq!(sent.attachments[0].filename, "t.md");
+    let again = channel
+        .send_message(
+            &http,
+            CreateMessage::new()
+                .content("thanks")
+                .nonce(serenity::all::Nonce::String("relay-1".into()))
+                .enforce_nonce(true),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        again.id, sent.id,
+        "same nonce: the first message back, nothing new"
+    );
+    let stored = fake
+        .message(d.channel, discord_fake::MessageId(sent.id.get()))
+        .unwrap();
+    assert!(
+        stored.mentions.is_empty(),
+        "allowed_mentions without parse suppresses the ping"
+    );
+    assert!(stored.allowed_mentions.is_some());
+
+    let edited = channel
+        .edit_message(&http, sent.id, EditMessage::new().content("thanks!"))
+        .await
+        .unwrap();
+    assert!(edited.edited_timestamp.is_some());
+    // Editing a human's message is Discord's 50005.
+    let e = channel
+        .edit_message(
+            &http,
+            MessageId::new(human.id.get()),
+            EditMessage::new().content("x"),
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(discord_code(&e), Some((403, 50005)));
+
+    let thumbs = ReactionType::Unicode("👍".into());
+    http.create_reaction(channel, MessageId::new(human.id.get()), &thumbs)
+        .await
+        .unwrap();
+    let users = http
+        .get_reaction_users(channel, MessageId::new(human.id.get()), &thumbs, 10, None)
+        .await
+        .unwrap();
+    assert_eq!(users[0].id.get(), fake.bot_user_id().get());
+    http.delete_reaction_me(channel, MessageId::new(human.id.get()), &thumbs)
+        .await
+        .unwrap();
+    assert!(fake
+        .message(d.channel, human.id)
+        .unwrap()
+        .reactions
+        .is_empty());
+
+    let m = channel.message(&http, sent.id).await.unwrap();
+    assert_eq!(m.content, "thanks!");
+    channel.delete_message(&http, sent.id).await.unwrap();
+    let e = channel.message(&http, sent.id).await.unwrap_err();
+    assert_eq!(discord_code(&e), Some((404, 10008)));
+    assert!(fake.unknown_requests().is_empty());
+}
+
+#[tokio::test]
+async fn history_pages_newest_first_and_ten_thousand_messages_page_quickly() {
+    let fake = FakeDiscord::start().await.unwrap();
+    let d = fake.defaults().clone();
+    let http = http(&fake);
+    let ids = fake
+        .seed_history(d.channel, d.alice, 10_000, |i| format!("m{i}"))
+        .unwrap();
+    let channel = ChannelId::new(d.channel.get());
+    let newest = channel
+        .messages(&http, GetMessages::new().limit(100))
+        .await
+        .unwrap();
+    assert_eq!(newest.len(), 100);
+    assert_eq!(newest[0].content, "m9999", "newest first");
+    let started = Instant::now();
+    let mut before = newest.last().unwrap().id;
+    let mut total = newest.len();
+    loop {
+        let page = channel
+            .messages(&http, GetMessages::new().before(before).limit(100))
+            .await
+            .unwrap();
+        if page.is_empty() {
+            break;
+        }
+        assert!(page.windows(2).all(|w| w[0].id > w[1].id));
+        total += page.len();
+        before = page.last().unwrap().id;
+    }
+    assert_eq!(total, 10_000);
+    assert!(
+        started.elapsed() < Duration::from_secs(20),
+        "paging took {:?}",
+        started.elapsed()
+    );
+    let after = channel
+        .messages(
+            &http,
+            GetMessages::new()
+                .after(MessageId::new(ids[10].get()))
+                .limit(5),
+        )
+        .await
+        .unwrap();
+    let got: Vec<&str> = after.iter().map(|m| m.content.as_str()).collect();
+    assert_eq!(got, vec!["m15", "m14", "m13", "m12", "m11"]);
+    let around = channel
+        .messages(
+            &http,
+            GetMessages::new()
+                .around(MessageId::new(ids[500].get()))
+                .limit(5),
+        )
+        .await
+        .unwrap();
+    assert!(around.iter().any(|m| m.content == "m500"));
+    assert_eq!(around.len(), 5);
+}
+
+#[tokio::test]
+async fn commands_and_interaction_responses_follow_discords_rules() {
+    let fake = FakeDiscord::start().await.unwrap();
+    let d = fake.defaults().clone();
+    let http = http(&fake);
+    let guild = GuildId::new(d.guild.get());
+    let cmds = http
+        .create_guild_commands(
+            guild,
+            &vec![CreateCommand::new("chat").description("chats")],
+        )
+        .await
+        .unwrap();
+    assert_eq!(cmds[0].name, "chat");
+    http.create_global_commands(&vec![CreateCommand::new("help").description("help")])
+        .await
+        .unwrap();
+    assert_eq!(http.get_guild_commands(guild).await.unwrap().len(), 1);
+    assert_eq!(http.get_global_commands().await.unwrap().len(), 1);
+    // Re-registering the same names keeps the ids.
+    let again = http
+        .create_guild_commands(
+            guild,
+            &vec![CreateCommand::new("chat").description("chats")],
+        )
+        .await
+        .unwrap();
+    assert_eq!(again[0].id, cmds[0].id);
+
+    // Deferred, then the original edited: the user sees the edit.
+    let h = fake
+        .invoke(d.alice, d.channel, SlashCommand::new("chat"))
+        .await
+        .unwrap();
+    let id = serenity::all::InteractionId::new(h.id.get());
+    let defer =
+        CreateInteractionResponse::Defer(CreateInteractionResponseMessage::new().ephemeral(true));
+    http.create_interaction_response(id, &h.token, &defer, vec![])
+        .await
+        .unwrap();
+    let e = http
+        .create_interaction_response(id, &h.token, &defer, vec![])
+        .await
+        .unwrap_err();
+    assert_eq!(
+        discord_code(&e),
+        Some((400, 40060)),
+        "a second callback is refused"
+    );
+    let cb = h.callback(Duration::from_secs(1)).await.unwrap();
+    assert_eq!(cb.callback.kind, 5);
+    assert!(cb.answered_after.is_none());
+    let orig = http
+        .edit_original_interaction_response(
+            &h.token,
+            &EditInteractionResponse::new().content("done"),
+            vec![],
+        )
+        .await
+        .unwrap();
+    assert_eq!(orig.content, "done");
+    let seen = h.answered(Duration::from_secs(1)).await.unwrap();
+    assert_eq!(seen.content, "done");
+    assert!(seen.ephemeral);
+    assert!(
+        fake.bot_messages(d.channel).is_empty(),
+        "ephemeral answers are not in the channel"
+    );
+    let got = http
+        .get_original_interaction_response(&h.token)
+        .await
+        .unwrap();
+    assert_eq!(got.content, "done");
+    let fu = http
+        .create_followup_message(
+            &h.token,
+            &CreateInteractionResponseFollowup::new().content("more"),
+            vec![],
+        )
+        .await
+        .unwrap();
+    assert_eq!(fu.content, "more");
+
+    // Too late: Discord forgets an interaction after three seconds.
+    let fake2 = FakeDiscord::start_with(discord_fake::Config {
+        interaction_deadline: Duration::from_millis(50),
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    let http2 = self::http(&fake2);
+    let d2 = fake2.defaults().clone();
+    http2
+        .create_guild_commands(
+            GuildId::new(d2.guild.get()),
+            &vec![CreateCommand::new("chat").description("c")],
+        )
+        .await
+        .unwrap();
+    let late = fake2
+        .invoke(d2.alice, d2.channel, SlashCommand::new("chat"))
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let msg =
+        CreateInteractionResponse::Message(CreateInteractionResponseMessage::new().content("hi"));
+    let e = http2
+        .create_interaction_response(
+            serenity::all::InteractionId::new(late.id.get()),
+            &late.token,
+            &msg,
+            vec![],
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(discord_code(&e), Some((404, 10062)));
+}
+
+#[tokio::test]
+async fn threads_webhooks_and_scheduled_events_parse_as_serenity_models() {
+    let fake = FakeDiscord::start().await.unwrap();
+    let d = fake.defaults().clone();
+    let http = http(&fake);
+    let channel = ChannelId::new(d.channel.get());
+    let t = channel
+        .create_thread(
+            &http,
+            CreateThread::new("#interlibnet")
+                .kind(ChannelType::PublicThread)
+                .auto_archive_duration(AutoArchiveDuration::OneDay),
+        )
+        .await
+        .unwrap();
+    assert_eq!(t.parent_id, Some(channel));
+    t.id.say(&http, "in the thread").await.unwrap();
+    let t2 =
+        t.id.edit_thread(&http, EditThread::new().archived(true).locked(true))
+            .await
+            .unwrap();
+    assert!(t2.thread_metadata.is_some_and(|m| m.archived && m.locked));
+    let e = t.id.say(&http, "closed").await.unwrap_err();
+    assert_eq!(discord_code(&e), Some((400, 50083)));
+
+    let hook = channel
+        .create_webhook(&http, CreateWebhook::new("hashchat relay"))
+        .await
+        .unwrap();
+    let relayed = hook
+        .execute(
+            &http,
+            true,
+            ExecuteWebhook::new()
+                .content("from Matrix")
+                .username("alice (Matrix)"),
+        )
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(relayed.author.name, "alice (Matrix)");
+    assert_eq!(relayed.webhook_id, Some(hook.id));
+
+    let events = GuildId::new(d.guild.get())
+        .scheduled_events(&http, false)
+        .await
+        .unwrap();
+    assert!(events.is_empty());
+}
+
+#[tokio::test]
+async fn wrong_token_is_401_unknown_routes_are_404_and_recorded_and_429s_are_injected() {
+    let fake = FakeDiscord::start().await.unwrap();
+    let d = fake.defaults().clone();
+    let bad = HttpBuilder::new("not-the-token")
+        .proxy(fake.base_url())
+        .ratelimiter_disabled(true)
+        .build();
+    let e = bad.get_current_user().await.unwrap_err();
+    assert_eq!(discord_code(&e).map(|c| c.0), Some(401));
+
+    let http = http(&fake);
+    let e = http
+        .get_guild_preview(GuildId::new(d.guild.get()))
+        .await
+        .unwrap_err();
+    assert_eq!(discord_code(&e), Some((404, 0)));
+    let unknown = fake.unknown_requests();
+    assert_eq!(unknown.len(), 1);
+    assert!(unknown[0].path.ends_with("/preview"));
+
+    fake.rate_limit(
+        "POST /channels/*/messages",
+        1,
+        Duration::from_millis(1500),
+        false,
+    );
+    let channel = ChannelId::new(d.channel.get());
+    let e = channel.say(&http, "first try").await.unwrap_err();
+    assert_eq!(discord_code(&e).map(|c| c.0), Some(429));
+    channel.say(&http, "second try").await.unwrap();
+    assert_eq!(fake.bot_messages(d.channel).len(), 1);
+    let statuses: Vec<u16> = fake
+        .requests_matching("POST /channels/*/messages")
+        .iter()
+        .map(|r| r.status)
+        .collect();
+    assert_eq!(statuses, vec![429, 200]);
+}
