@@ -94,6 +94,10 @@ fn realistic_batch(session_id: SessionId, start: DateTime<Utc>) -> Vec<ArchivedM
                     // Time moves on from batch to batch, as in a live chat.
                     sent_at: start + chrono::Duration::milliseconds((id - FIRST_ID) as i64 * 20),
                     reply_to: id.is_multiple_of(5).then(|| (id - 3).to_string()),
+                    platform_label: Some("Discord".to_owned()),
+                    permalink: Some(format!(
+                        "https://discord.com/channels/1019283746501928300/1019283746501928374/{id}"
+                    )),
                     attachments: if id.is_multiple_of(20) {
                         vec![Attachment {
                             url: format!("https://cdn.discordapp.com/attachments/1/{id}/photo.jpg"),
@@ -168,9 +172,10 @@ async fn raw_insert(pool: &SqlitePool, batch: &[ArchivedMessage]) -> u64 {
         };
         let mut sql = values_sql(
             "INSERT INTO messages (session_id, point, platform, room, platform_msg_id, \
-             author_id, author_name, avatar_url, body, formatted_body, sent_at, reply_to) VALUES ",
+             author_id, author_name, avatar_url, body, formatted_body, sent_at, reply_to, \
+             platform_label, permalink) VALUES ",
             chunk.len(),
-            12,
+            14,
         );
         sql.push_str(" ON CONFLICT (platform, platform_msg_id) DO NOTHING");
         let mut q = sqlx::query(AssertSqlSafe(sql));
@@ -188,7 +193,9 @@ async fn raw_insert(pool: &SqlitePool, batch: &[ArchivedMessage]) -> u64 {
                 .bind(m.body.as_str())
                 .bind(m.formatted_body.as_deref())
                 .bind(m.sent_at.timestamp_millis())
-                .bind(m.reply_to.as_deref());
+                .bind(m.reply_to.as_deref())
+                .bind(m.platform_label.as_deref())
+                .bind(m.permalink.as_deref());
         }
         inserted += q.execute(&mut *tx).await.unwrap().rows_affected();
 

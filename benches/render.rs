@@ -235,6 +235,20 @@ fn transcript() -> Transcript {
             } else {
                 "900".into()
             },
+            platform_label: Some(
+                if platform == "matrix" {
+                    "Matrix"
+                } else {
+                    "Discord"
+                }
+                .into(),
+            ),
+            permalink: (platform == "matrix").then(|| {
+                format!(
+                    "https://matrix.to/#/!room%3Aexample.org/{}",
+                    id.replace('$', "%24")
+                )
+            }),
             platform_message_id: id,
             author: author.clone(),
             body: if withheld {

@@ -60,6 +60,10 @@ fn big_transcript() -> Transcript {
                     name: format!("Person {}", i % 37),
                     avatar_url: None,
                 },
+                platform_label: Some("Matrix".into()),
+                permalink: Some(format!(
+                    "https://matrix.to/#/!room%3Aexample.org/%24m{i:04}"
+                )),
                 body,
                 formatted_body: None,
                 sent_at: start + Duration::minutes(3) + Duration::seconds(i as i64 * 7),

@@ -182,6 +182,13 @@ async fn a_session_runs_in_a_matrix_room_and_is_archived_under_its_points() {
         message(&transcript, &reply)["reactions"],
         serde_json::json!([{ "key": "🎉", "count": 1 }])
     );
+    // The adapter recorded where each message can be seen, and under which name.
+    let encode = hashchat_matrix::links::percent_encode_component;
+    assert_eq!(message(&transcript, &a1)["platform_label"], "Matrix");
+    assert_eq!(
+        message(&transcript, &a1)["permalink"],
+        format!("https://matrix.to/#/{}/{}", encode(&room), encode(&a1))
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -652,7 +659,7 @@ async fn a_reminder_mentions_the_people_who_said_they_are_coming() {
         .unwrap()
         .contains(&format!(
             "https://matrix.to/#/{}",
-            bot_core::render::html::escape::percent_encode_component(&ann.user_id)
+            hashchat_matrix::links::percent_encode_component(&ann.user_id)
         )));
     assert!(bot.stop().success(), "{}", bot.logs());
 }

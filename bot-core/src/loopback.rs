@@ -147,6 +147,8 @@ impl LoopbackAdapter {
             sent_at,
             reply_to,
             attachments: Vec::new(),
+            platform_label: Some("Loopback".to_owned()),
+            permalink: None,
         }
     }
 

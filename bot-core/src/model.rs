@@ -299,6 +299,11 @@ pub struct IncomingMessage {
     /// The platform id of the message this one replies to.
     pub reply_to: Option<String>,
     pub attachments: Vec<Attachment>,
+    /// The platform's name as people know it (`Matrix`), from the adapter that captured it.
+    pub platform_label: Option<String>,
+    /// A link to the message on its platform, where it has one; the adapter builds it (the
+    /// core knows no platform's links).
+    pub permalink: Option<String>,
 }
 
 impl IncomingMessage {

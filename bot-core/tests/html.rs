@@ -42,6 +42,21 @@ fn msg(
             name: author.1.into(),
             avatar_url: Some("https://cdn.example/avatar.png".into()),
         },
+        // As the adapters record them: Matrix links each message, Discord (here) does not.
+        platform_label: Some(
+            match platform {
+                "matrix" => "Matrix",
+                "discord" => "Discord",
+                other => other,
+            }
+            .into(),
+        ),
+        permalink: (platform == "matrix").then(|| {
+            format!(
+                "https://matrix.to/#/!room%3Aexample.org/{}",
+                id.replace('$', "%24").replace(':', "%3A")
+            )
+        }),
         body: body.into(),
         formatted_body: None,
         sent_at,
@@ -415,7 +430,7 @@ fn structure() {
         .next()
         .is_none());
 
-    // Permalinks: matrix.to for Matrix, none for Discord (no guild id yet).
+    // Permalinks as the adapters recorded them: matrix.to for Matrix, none for this Discord one.
     let perma = m1.select(&sel("a.perma")).next().unwrap();
     assert_eq!(
         perma.value().attr("href"),
@@ -614,6 +629,14 @@ fn hostile_transcript() -> (Transcript, Vec<(&'static str, String)>) {
                 avatar_url: Some(s.clone()),
             };
             m.room = s.clone();
+            // A label and a link as an imported document may carry them: the link either the
+            // hostile string itself (no link at all unless it is a web URL) or one ending in it.
+            m.platform_label = Some(s.clone());
+            m.permalink = Some(if i % 2 == 0 {
+                s.clone()
+            } else {
+                format!("https://example.org/{s}")
+            });
             m.attachments = vec![AttachmentRecord {
                 url: s.clone(),
                 name: s.clone(),

@@ -122,6 +122,8 @@ fn msg(
             sent_at,
             reply_to: None,
             attachments: Vec::new(),
+            platform_label: Some("Matrix".to_owned()),
+            permalink: Some(format!("https://matrix.to/#/%21zeta%3Aexample.org/{id}")),
         },
     }
 }

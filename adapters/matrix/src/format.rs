@@ -5,7 +5,9 @@ use serde_json::{json, Value};
 
 use bot_core::ids::Platform;
 use bot_core::model::{PostContent, PostKind};
-use bot_core::render::html::escape::{percent_encode_component, text_string};
+use bot_core::render::html::escape::text_string;
+
+use crate::links::matrix_to;
 use bot_core::render::plain::{post_label, post_text};
 
 /// The `m.room.message` content of a session step. People who said they are coming (RSVPs on
@@ -31,11 +33,7 @@ pub fn post_content(content: &PostContent) -> Value {
             .iter()
             .map(|id| {
                 // The encoded id is plain ASCII that needs no escaping in an attribute.
-                format!(
-                    "<a href=\"https://matrix.to/#/{}\">{}</a>",
-                    percent_encode_component(id),
-                    text_string(id)
-                )
+                format!("<a href=\"{}\">{}</a>", matrix_to(&[id]), text_string(id))
             })
             .collect();
         html.push_str(&format!(" (cc {})", pills.join(", ")));

@@ -26,6 +26,7 @@ pub mod config;
 pub mod events;
 pub mod format;
 pub mod invites;
+pub mod links;
 pub mod login;
 pub mod media;
 pub mod outbound;

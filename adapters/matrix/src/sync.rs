@@ -21,6 +21,7 @@ use matrix_sdk::sync::SyncResponse;
 use matrix_sdk::{Client, Room};
 use serde_json::Value;
 
+use crate::links::matrix_to;
 use bot_core::adapter::{CommandInvocation, Inbound, MessageDeleted, MessageEdited, Reaction};
 use bot_core::engine::Engine;
 use bot_core::ids::{Platform, RoomRef, UserRef};
@@ -327,6 +328,7 @@ impl Listener {
                 } else {
                     parts.body
                 };
+                let permalink = matrix_to(&[&room_ref.id, &envelope.event_id]);
                 Inbound::Message(IncomingMessage {
                     platform: Platform::Matrix,
                     room: room_ref.id,
@@ -339,6 +341,8 @@ impl Listener {
                     sent_at: at,
                     reply_to: parts.reply_to,
                     attachments: parts.attachments,
+                    platform_label: Some("Matrix".to_owned()),
+                    permalink: Some(permalink),
                 })
             }
         };

@@ -209,7 +209,8 @@ impl Store {
             let inserted = sqlx::query(
                 "INSERT INTO messages (session_id, point, platform, room, platform_msg_id, \
                  author_id, author_name, avatar_url, body, formatted_body, sent_at, reply_to, \
-                 edited_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) \
+                 edited_at, platform_label, permalink) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15) \
                  ON CONFLICT (platform, platform_msg_id) DO NOTHING RETURNING id",
             )
             .bind(id)
@@ -225,6 +226,8 @@ impl Store {
             .bind(to_ms(m.sent_at))
             .bind(m.reply_to.as_deref())
             .bind(opt_ms(m.edited_at))
+            .bind(m.platform_label.as_deref())
+            .bind(m.permalink.as_deref())
             .fetch_optional(&mut *tx)
             .await
             .ctx("inserting an imported message")?;

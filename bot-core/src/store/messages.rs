@@ -14,7 +14,7 @@ use crate::model::{
 };
 
 /// Columns bound per message by the ingest INSERT.
-const MESSAGE_PARAMS: usize = 12;
+const MESSAGE_PARAMS: usize = 14;
 /// Messages per INSERT statement: 6,000 parameters, well under SQLite's 32,766 (and
 /// PostgreSQL's 65,535). Full chunks share one SQL text, so the prepared statement is reused.
 const MESSAGE_CHUNK: usize = 500;
@@ -27,7 +27,7 @@ const _: () = assert!(
 
 const INSERT_MESSAGES_HEAD: &str = "INSERT INTO messages (session_id, point, platform, room, \
      platform_msg_id, author_id, author_name, avatar_url, body, formatted_body, sent_at, \
-     reply_to) VALUES ";
+     reply_to, platform_label, permalink) VALUES ";
 const INSERT_MESSAGES_TAIL: &str = " ON CONFLICT (platform, platform_msg_id) DO NOTHING";
 const INSERT_ATTACHMENTS_HEAD: &str =
     "INSERT INTO attachments (message_id, position, url, name, content_type, size_bytes) VALUES ";
@@ -37,7 +37,7 @@ macro_rules! select_messages {
         concat!(
             "SELECT m.id, m.session_id, m.point, m.platform, m.room, m.platform_msg_id, \
              m.author_id, m.author_name, m.avatar_url, m.body, m.formatted_body, m.sent_at, \
-             m.reply_to, m.deleted_at FROM messages m ",
+             m.reply_to, m.platform_label, m.permalink, m.deleted_at FROM messages m ",
             $rest
         )
     };
@@ -105,7 +105,9 @@ impl Store {
                     .bind(m.body.as_str())
                     .bind(m.formatted_body.as_deref())
                     .bind(to_ms(m.sent_at))
-                    .bind(m.reply_to.as_deref());
+                    .bind(m.reply_to.as_deref())
+                    .bind(m.platform_label.as_deref())
+                    .bind(m.permalink.as_deref());
             }
             let done = q.execute(&mut *tx).await.ctx("archiving messages")?;
             inserted += done.rows_affected();
@@ -473,6 +475,8 @@ fn decode_message(row: &Row) -> Result<StoredMessage> {
                 sent_at: col_time(row, "sent_at")?,
                 reply_to: col(row, "reply_to")?,
                 attachments: Vec::new(),
+                platform_label: col(row, "platform_label")?,
+                permalink: col(row, "permalink")?,
             },
             edits: Vec::new(),
             deleted_at: col_opt_time(row, "deleted_at")?,

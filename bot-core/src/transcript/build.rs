@@ -235,6 +235,8 @@ fn message_record(stored: StoredMessage) -> MessageRecord {
             name: m.author_name,
             avatar_url: m.avatar_url,
         },
+        platform_label: m.platform_label,
+        permalink: m.permalink,
         body: m.body,
         formatted_body: m.formatted_body,
         sent_at: m.sent_at,

@@ -20,6 +20,7 @@ use serde::Deserialize;
 use super::{Transcript, ACCEPTED_SCHEMA_VERSIONS, WITHHELD};
 use crate::ids::{Platform, RoomRef, UserRef};
 use crate::model::SessionState;
+use crate::render::html::escape::is_web_url;
 
 /// The transcript as its JSON document, ending with a newline.
 pub fn to_json(transcript: &Transcript) -> String {
@@ -263,6 +264,23 @@ pub fn check(t: &Transcript) -> Vec<Problem> {
             }
             Err(e) => bad(path("platform"), e.to_string()),
         }
+        if let Some(label) = &m.platform_label {
+            let chars = label.chars().count();
+            if chars == 0 || chars > 64 || label.chars().any(char::is_control) {
+                bad(
+                    path("platform_label"),
+                    "must be 1 to 64 characters without control characters".into(),
+                );
+            }
+        }
+        if let Some(link) = &m.permalink {
+            if !is_web_url(link) || link.len() > 2048 {
+                bad(
+                    path("permalink"),
+                    "must be an http(s) URL of at most 2048 bytes".into(),
+                );
+            }
+        }
         if m.platform_message_id.is_empty() {
             bad(path("platform_message_id"), "must not be empty".into());
         } else if !keys.insert(m.key()) {
@@ -387,6 +405,8 @@ mod tests {
                 name: "Ann".into(),
                 avatar_url: None,
             },
+            platform_label: None,
+            permalink: None,
             body: "A1 yes".into(),
             formatted_body: None,
             sent_at: at,
@@ -491,6 +511,8 @@ mod tests {
         t.messages[1].platform_message_id = "lb-1".into();
         t.messages[0].point = Some(9);
         t.session.rooms[0] = "discord:two words".into();
+        t.messages[0].permalink = Some("javascript:alert(1)".into());
+        t.messages[1].platform_label = Some("Bad\nlabel".into());
         t.session.state = "exploded".into();
         t.chat.time_zone = "Mars/Olympus".into();
         let Err(ImportError::Invalid(problems)) = from_json(&to_json(&t)) else {
@@ -504,7 +526,9 @@ mod tests {
                 "session.state",
                 "session.rooms[0]",
                 "points[0].number",
+                "messages[0].permalink",
                 "messages[0].point",
+                "messages[1].platform_label",
                 "messages[1].platform_message_id",
             ],
             "{problems:#?}"

@@ -113,6 +113,13 @@ pub struct MessageRecord {
     pub author: Author,
     /// The current text, or [`WITHHELD`] when the author opted out.
     pub body: String,
+    /// The platform's name as people know it (`Matrix`), recorded when the message was
+    /// captured; absent in documents from before it was.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub platform_label: Option<String>,
+    /// A link (`https://…`) to the message on its platform, recorded when it was captured.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub permalink: Option<String>,
     /// The platform's formatted version (Matrix HTML), if any; dropped when withheld.
     pub formatted_body: Option<String>,
     #[serde(with = "time")]

@@ -54,31 +54,6 @@ pub fn text_string(s: &str) -> String {
     String::from_utf8(out).expect("escaping keeps UTF-8")
 }
 
-/// Percent-encodes one component of a matrix.to link (RFC 3986: everything but the unreserved
-/// characters, and `!`, which the Matrix specification's own examples leave as it is). The
-/// result needs no further escaping in an attribute.
-pub fn percent_encode_component(s: &str) -> String {
-    let mut out = Vec::with_capacity(s.len() + 8);
-    write_percent_encoded(&mut out, s).expect("writing to a Vec does not fail");
-    String::from_utf8(out).expect("ASCII")
-}
-
-/// [`percent_encode_component`], written straight to `out`.
-pub fn write_percent_encoded<W: Write + ?Sized>(out: &mut W, s: &str) -> io::Result<()> {
-    const HEX: &[u8; 16] = b"0123456789ABCDEF";
-    let bytes = s.as_bytes();
-    let mut start = 0;
-    for (i, &b) in bytes.iter().enumerate() {
-        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~' | b'!') {
-            continue;
-        }
-        out.write_all(&bytes[start..i])?;
-        out.write_all(&[b'%', HEX[usize::from(b >> 4)], HEX[usize::from(b & 15)]])?;
-        start = i + 1;
-    }
-    out.write_all(&bytes[start..])
-}
-
 /// Whether `url` may go into an `<a href>`: an absolute `http:` or `https:` URL with a host,
 /// without whitespace or control characters (which browsers strip, and which can smuggle a
 /// different scheme past a naive check).
@@ -154,16 +129,6 @@ mod tests {
     #[test]
     fn keeps_multibyte_characters_around_replacements() {
         assert_eq!(text_string("é<ü>\u{202E}"), "é&lt;ü&gt;\u{202E}");
-    }
-
-    #[test]
-    fn percent_encodes_matrix_ids() {
-        assert_eq!(
-            percent_encode_component("!room:example.org"),
-            "!room%3Aexample.org"
-        );
-        assert_eq!(percent_encode_component("$ev/+="), "%24ev%2F%2B%3D");
-        assert_eq!(percent_encode_component("é"), "%C3%A9");
     }
 
     #[test]

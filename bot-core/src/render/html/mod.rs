@@ -9,8 +9,8 @@
 //!   `src`), no remote image is ever referenced (avatars are initials until the media store can
 //!   supply a local copy through [`MediaResolver`]), and the page carries its own
 //!   Content-Security-Policy ([`CONTENT_SECURITY_POLICY`]) as a second line of defence. The only
-//!   absolute URLs are in `<a href>`: permalinks we build (matrix.to) and attachment links that
-//!   are plain `http(s)`.
+//!   absolute URLs are in `<a href>`: the permalinks adapters recorded with the messages and
+//!   attachment links, each only when it is plain `http(s)`.
 //! - **Text is text.** Everything from the transcript goes through [`escape`]. Message bodies are
 //!   shown as plain text with their line breaks (`white-space: pre-wrap`); `formatted_body`
 //!   (Matrix HTML) is deliberately not rendered in this version, so there is no sanitiser to get
@@ -141,8 +141,8 @@ struct Index<'t> {
     shown: usize,
     /// [`Transcript::participant_count`], computed once.
     participants: usize,
-    /// The platforms of shown messages, sorted (as [`Transcript::platforms`], without sorting
-    /// every message).
+    /// The platforms of shown messages by their labels, sorted (as [`Transcript::platforms`],
+    /// without sorting every message).
     platforms: Vec<&'t str>,
 }
 
@@ -229,8 +229,8 @@ impl<'t> Index<'t> {
                 continue;
             }
             shown += 1;
-            if !platforms.contains(&m.platform.as_str()) {
-                platforms.push(&m.platform);
+            if !platforms.contains(&label(m)) {
+                platforms.push(label(m));
             }
             let s = m
                 .point
@@ -364,7 +364,7 @@ impl Page<'_> {
                         b", "
                     })?;
                 }
-                text(w, platform_label(p))?;
+                text(w, p)?;
             }
             w.write_all(b"</li>\n")?;
         }
@@ -512,7 +512,7 @@ impl Page<'_> {
             attr(w, &m.platform)?;
         }
         w.write_all(b"\">")?;
-        text(w, platform_label(&m.platform))?;
+        text(w, label(m))?;
         w.write_all(b"</span></p>\n")
     }
 
@@ -573,25 +573,19 @@ impl Page<'_> {
         w.write_all(b"</article>\n")
     }
 
-    /// The link to the message on its platform, if it has one we can build.
+    /// The link to the message on its platform, as its adapter recorded it: only a web URL
+    /// becomes a link (an imported document may carry anything).
     fn permalink<W: Write>(&self, w: &mut W, m: &MessageRecord) -> io::Result<()> {
-        match m.platform.as_str() {
-            "matrix" => {
-                w.write_all(b"<a class=\"perma\" href=\"https://matrix.to/#/")?;
-                escape::write_percent_encoded(w, &m.room)?;
-                w.write_all(b"/")?;
-                escape::write_percent_encoded(w, &m.platform_message_id)?;
-                w.write_all(b"\"")?;
-                w.write_all(LINK_REL.as_bytes())?;
-                w.write_all(b">on Matrix</a>")
-            }
-            // A Discord jump link is https://discord.com/channels/<guild>/<channel>/<message>,
-            // and the transcript doesn't carry the guild id yet: no link until the Discord
-            // adapter records it with the room.
-            "discord" => Ok(()),
-            // Loopback and web messages have no page of their own elsewhere.
-            _ => Ok(()),
-        }
+        let Some(url) = m.permalink.as_deref().filter(|u| escape::is_web_url(u)) else {
+            return Ok(());
+        };
+        w.write_all(b"<a class=\"perma\" href=\"")?;
+        attr(w, url)?;
+        w.write_all(b"\"")?;
+        w.write_all(LINK_REL.as_bytes())?;
+        w.write_all(b">on ")?;
+        text(w, label(m))?;
+        w.write_all(b"</a>")
     }
 
     fn reply<W: Write>(&self, w: &mut W, m: &MessageRecord, parent: &str) -> io::Result<()> {
@@ -726,14 +720,9 @@ fn is_known_platform(p: &str) -> bool {
     matches!(p, "discord" | "matrix" | "web" | "loopback")
 }
 
-fn platform_label(p: &str) -> &str {
-    match p {
-        "discord" => "Discord",
-        "matrix" => "Matrix",
-        "web" => "Web",
-        "loopback" => "Loopback",
-        other => other,
-    }
+/// The platform's name as its adapter recorded it with the message; its id where none was.
+fn label(m: &MessageRecord) -> &str {
+    m.platform_label.as_deref().unwrap_or(&m.platform)
 }
 
 fn plural<'s>(n: usize, one: &'s str, many: &'s str) -> &'s str {
