@@ -20,8 +20,12 @@
 //! Each reply is timed twice: as *seen* (the command sent → the observer's sync returns the
 //! answer) and as *stamped* (the homeserver's `origin_server_ts` of the answer minus that of the
 //! command: how long the responder took to react, without the observer's leg).
-//! Plus the bot process's resident memory (`VmRSS`) once connected and idle.
+//! Plus the bot process's memory once connected and idle: RSS, PSS (`smaps_rollup`: shared
+//! pages divided among the processes that map them) and anonymous memory.
 //! Run: `cargo bench --bench matrix_latency` (builds the release binary; about 90 s once built).
+//! Memory goals are judged on the deployed build: `cargo build --profile dist`, then
+//! `HASHCHAT_BENCH_BIN=target/dist/hashchat cargo bench --bench matrix_latency` runs that
+//! executable instead of the release one.
 
 #![recursion_limit = "256"]
 
@@ -243,6 +247,25 @@ fn rss_kib(pid: u32) -> u64 {
     status_kib(pid, "VmRSS")
 }
 
+/// The process's proportional set size in KiB (`/proc/PID/smaps_rollup`).
+fn pss_kib(pid: u32) -> u64 {
+    let rollup = std::fs::read_to_string(format!("/proc/{pid}/smaps_rollup")).unwrap_or_default();
+    rollup
+        .lines()
+        .find(|l| l.starts_with("Pss:"))
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(0)
+}
+
+/// The executable under test: `HASHCHAT_BENCH_BIN` (e.g. the `dist` build), else the one cargo
+/// built for this bench.
+fn hashchat_bin() -> PathBuf {
+    std::env::var_os("HASHCHAT_BENCH_BIN")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_BIN_EXE_hashchat")))
+}
+
 /// CPU time the process has used, user and system (`/proc/PID/stat`, in clock ticks of 10 ms).
 fn cpu_time(pid: u32) -> Duration {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
@@ -320,7 +343,7 @@ fn start_bot(
         ),
     )
     .unwrap();
-    Command::new(env!("CARGO_BIN_EXE_hashchat"))
+    Command::new(hashchat_bin())
         .args(["run", "--config"])
         .arg(dir.join("hashchat.toml"))
         .env("HASHCHAT_MATRIX_PASSWORD", password)
@@ -403,6 +426,7 @@ async fn main() {
     tokio::time::sleep(Duration::from_secs(10)).await;
     let cpu_idle = cpu_time(bot.id()) - cpu_idle_start;
     let idle = rss_kib(bot.id());
+    let pss = pss_kib(bot.id());
     let (anon, file) = (
         status_kib(bot.id(), "RssAnon"),
         status_kib(bot.id(), "RssFile"),
@@ -523,7 +547,7 @@ async fn main() {
         .status();
     let _ = bot.wait();
 
-    println!("Matrix latency, {RUNS} samples each, Synapse on 127.0.0.1 (release hashchat):");
+    println!("Matrix latency, {RUNS} samples each, Synapse on 127.0.0.1:");
     let (leg, leg90) = summary("one leg: send -> observer's sync", &mut one_leg);
     let (echo_m, echo90) = summary("bare echo bot, plain: reply seen", &mut echo_rt);
     let (shaped_m, shaped90) = summary("bare echo bot, reply-shaped: seen", &mut shaped_rt);
@@ -558,8 +582,10 @@ async fn main() {
         arch90 - leg90
     );
     println!(
-        "  bot resident memory: {:.1} MiB idle and connected ({:.1} MiB anonymous, {:.1} MiB file-backed, {threads} threads), {:.1} MiB after the samples",
+        "  bot resident memory ({}): {:.1} MiB RSS idle and connected, {:.1} MiB PSS ({:.1} MiB anonymous, {:.1} MiB file-backed, {threads} threads), {:.1} MiB RSS after the samples",
+        hashchat_bin().display(),
         idle as f64 / 1024.0,
+        pss as f64 / 1024.0,
         anon as f64 / 1024.0,
         file as f64 / 1024.0,
         after as f64 / 1024.0

@@ -74,7 +74,7 @@ fn check_config_reports_platform_tables_and_ids_by_their_adapters_rules() {
     let expected = [
         format!("{file}:{}: matrix.homeserver: `matrix.example.org` is not an http(s) URL, e.g. `https://matrix.example.org`", first_line + 1),
         format!("{file}:{}: matrix.user: `bot` is not a Matrix user id (`@name:server`)", first_line + 2),
-        format!("{file}:{}: irc: unknown key (accepted keys: database, chats, scheduler, log, data, media, web, matrix)", first_line + 4),
+        format!("{file}:{}: irc: unknown key (accepted keys: database, chats, scheduler, log, data, media, web, matrix, discord)", first_line + 4),
         format!("{chat}:7: rooms[1]: `room:example.org` is not a Matrix room id (`!opaque:server`) or alias (`#name:server`)"),
         format!("{chat}:7: rooms[2]: `12ab` is not a Discord channel id (a number of up to 20 digits)"),
         format!("{chat}:7: rooms[3]: `two words` is not an id (1 to 255 bytes, no spaces or control characters)"),

@@ -70,6 +70,10 @@ pub async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
         )),
         hold_before_claiming_commands: std::env::var_os("HASHCHAT_TEST_HOLD_BEFORE_CLAIM")
             .is_some(),
+        command_delay: std::env::var("HASHCHAT_TEST_COMMAND_DELAY_MS")
+            .ok()
+            .and_then(|ms| ms.parse().ok())
+            .map(std::time::Duration::from_millis),
         ..EngineSettings::default()
     };
     let web_chats = chats.clone();
@@ -89,6 +93,31 @@ pub async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
                 .context("cannot connect to Matrix")?;
             engine.register_adapter(bot.adapter());
             Some(bot)
+        }
+        None => None,
+    };
+    let discord_config = config
+        .platform(hashchat_discord::config::SECTION)
+        .map(hashchat_discord::DiscordConfig::from_section)
+        .transpose()
+        .map_err(|errors| anyhow::anyhow!("[discord] has {} problem(s)", errors.len()))?;
+    let discord = match &discord_config {
+        Some(discord_config) => {
+            let bot = hashchat_discord::DiscordBot::new(discord_config)
+                .context("cannot set up the Discord bot")?;
+            match bot {
+                Some(bot) => {
+                    engine.register_adapter(bot.adapter());
+                    Some(bot)
+                }
+                None => {
+                    tracing::warn!(
+                        "[discord] is configured but no token was given (token_file or {}); not connecting to Discord",
+                        hashchat_discord::config::TOKEN_ENV
+                    );
+                    None
+                }
+            }
         }
         None => None,
     };
@@ -145,6 +174,20 @@ pub async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
             listened
         })
     });
+    let discord_listener = discord.map(|bot| {
+        let mut stop_rx = stop_tx.subscribe();
+        let engine = engine.clone();
+        tokio::spawn(async move {
+            let stopped = async move {
+                let _ = stop_rx.wait_for(|stop| *stop).await;
+            };
+            let listened = bot.listen(engine, stopped).await;
+            if let Err(e) = &listened {
+                tracing::error!(error = %e, "the Discord listener stopped; the bot no longer hears Discord");
+            }
+            listened
+        })
+    });
     let outcome = engine
         .run(async move {
             shutdown_signal().await;
@@ -166,6 +209,14 @@ pub async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
             .is_err()
         {
             tracing::warn!("the Matrix listener did not stop within 10 s");
+        }
+    }
+    if let Some(listener) = discord_listener {
+        if tokio::time::timeout(std::time::Duration::from_secs(10), listener)
+            .await
+            .is_err()
+        {
+            tracing::warn!("the Discord listener did not stop within 10 s");
         }
     }
     outcome?;

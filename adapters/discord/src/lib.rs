@@ -1,61 +1,126 @@
-//! hashchat on Discord. So far: what Discord's ids look like, for the core to check chat files
-//! by ([`rules`]). The serenity adapter (slash commands, capture, posting) is to come here.
+//! hashchat on Discord: a bot that runs `/chat` (and `!chat` text) commands, posts each
+//! session's steps and archives what people say in the chats' channels and their threads.
+//!
+//! - [`config`]: the `[discord]` table; [`rules`]: Discord's ids, for the core;
+//! - `gateway`: our own gateway connection, events strictly in order (why: its module docs);
+//! - `listener`: the events handed to the engine, back-fill from per-channel cursors;
+//! - [`events`]: raw dispatch JSON checked field by field;
+//! - [`commands`]: `/chat` generated from the core's command table, options → command text;
+//! - `interactions`: the 3-second rule (answer, or defer and edit);
+//! - [`outbound`]: the engine's [`Adapter`](bot_core::adapter::Adapter): posts and replies;
+//! - [`format`]: what posts look like, nonces, allowed mentions, splitting;
+//! - [`rest`]: REST calls through serenity's `Http`, failures sorted.
 
+use std::future::Future;
 use std::sync::Arc;
 
-use bot_core::ids::Platform;
+use bot_core::engine::Engine;
 use bot_core::platforms::PlatformRules;
 
-/// What the core is told of Discord.
+pub mod commands;
+pub mod config;
+pub mod events;
+pub mod format;
+mod gateway;
+mod interactions;
+mod listener;
+pub mod outbound;
+pub mod rest;
+mod rules;
+mod state;
+
+pub use config::DiscordConfig;
+pub use outbound::DiscordAdapter;
+pub use rules::DiscordRules;
+
+#[derive(Debug, thiserror::Error)]
+pub enum DiscordError {
+    #[error("Discord configuration: {0}")]
+    Config(String),
+    #[error(transparent)]
+    Rest(#[from] rest::RestError),
+    #[error("Discord gateway: {0}")]
+    Gateway(#[source] gateway::GatewayError),
+    #[error("archive: {0}")]
+    Store(String),
+    #[error("stopped")]
+    Stopped,
+}
+
+/// What the core is told of Discord: its config table and what its ids look like.
 pub fn rules() -> Arc<dyn PlatformRules> {
     Arc::new(DiscordRules)
 }
 
-/// Discord's rules for the core: channels and users are snowflakes.
-pub struct DiscordRules;
-
-impl PlatformRules for DiscordRules {
-    fn platform(&self) -> Platform {
-        Platform::Discord
-    }
-
-    fn check_room(&self, id: &str) -> Result<(), String> {
-        snowflake(id, "Discord channel id")
-    }
-
-    fn check_user(&self, id: &str) -> Result<(), String> {
-        snowflake(id, "Discord user id")
-    }
+/// How the bot behaves in guilds, from `[discord]`.
+#[derive(Debug, Clone)]
+pub(crate) struct Settings {
+    pub guilds: Vec<u64>,
+    pub register_globally: bool,
+    pub moderator_roles: Vec<u64>,
+    pub command_prefix: String,
+    pub cdn_url: String,
 }
 
-/// A snowflake: a 64-bit number written in decimal.
-fn snowflake(id: &str, what: &str) -> Result<(), String> {
-    if !id.is_empty() && id.bytes().all(|b| b.is_ascii_digit()) && id.parse::<u64>().is_ok() {
-        Ok(())
-    } else {
-        Err(format!(
-            "`{id}` is not a {what} (a number of up to 20 digits)"
-        ))
-    }
+/// The bot with its token, ready to listen. Nothing is sent to Discord until [`listen`].
+///
+/// [`listen`]: DiscordBot::listen
+pub struct DiscordBot {
+    rest: rest::Rest,
+    token: String,
+    known: Arc<state::Known>,
+    interactions: interactions::Interactions,
+    settings: Arc<Settings>,
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
+impl DiscordBot {
+    /// The bot for `config`, or `None` when no token is given (in `token_file` or
+    /// `HASHCHAT_DISCORD_TOKEN`).
+    pub fn new(config: &DiscordConfig) -> Result<Option<DiscordBot>, DiscordError> {
+        let Some(token) = config.token().map_err(DiscordError::Config)? else {
+            return Ok(None);
+        };
+        Ok(Some(DiscordBot {
+            rest: rest::Rest::new(&token, config.api_url.as_deref()),
+            token,
+            known: Arc::default(),
+            interactions: interactions::Interactions::default(),
+            settings: Arc::new(Settings {
+                guilds: config.guilds.clone(),
+                register_globally: config.register_globally,
+                moderator_roles: config.moderator_roles.clone(),
+                command_prefix: config.command_prefix.clone(),
+                cdn_url: config.cdn_url.clone(),
+            }),
+        }))
+    }
 
-    #[test]
-    fn channels_and_users_are_snowflakes() {
-        assert!(DiscordRules.check_room("123456789012345678").is_ok());
-        assert!(DiscordRules.check_user("80351110224678912").is_ok());
-        assert_eq!(
-            DiscordRules.check_room("12ab"),
-            Err("`12ab` is not a Discord channel id (a number of up to 20 digits)".to_owned())
-        );
-        assert!(DiscordRules.check_user("alice").is_err());
-        assert!(
-            DiscordRules.check_room("99999999999999999999").is_err(),
-            "past u64"
-        );
-        assert!(DiscordRules.check_room("+1").is_err());
+    /// What the engine posts and replies through.
+    pub fn adapter(&self) -> Arc<DiscordAdapter> {
+        Arc::new(DiscordAdapter {
+            rest: self.rest.clone(),
+            known: self.known.clone(),
+            interactions: self.interactions.clone(),
+        })
+    }
+
+    /// Connects and listens until `shutdown` completes, handing every event to `engine`.
+    pub async fn listen(
+        &self,
+        engine: Engine,
+        shutdown: impl Future<Output = ()>,
+    ) -> Result<(), DiscordError> {
+        listener::Listener {
+            rest: self.rest.clone(),
+            token: self.token.clone(),
+            known: self.known.clone(),
+            interactions: self.interactions.clone(),
+            settings: self.settings.clone(),
+            engine,
+            cursors: Default::default(),
+            registered: false,
+        }
+        .run(shutdown)
+        .await
     }
 }

@@ -323,6 +323,21 @@ impl<'a> Reader<'a> {
         }
     }
 
+    /// A boolean: `Some(None)` when absent, `None` (after an error) when not `true`/`false`.
+    pub fn boolean(&mut self, node: &Node<'_>, key: &str) -> Option<Option<bool>> {
+        let field = Self::field(&node.path, key);
+        let Some((item, line)) = self.entry(node, key) else {
+            return Some(None);
+        };
+        match item.as_bool() {
+            Some(b) => Some(Some(b)),
+            None => {
+                self.wrong_type(line, field, "true or false", item);
+                None
+            }
+        }
+    }
+
     /// A sub-table (`[name]`, `name = { … }` or dotted keys), if present.
     pub fn table<'d>(&mut self, node: &Node<'d>, key: &str) -> Option<Node<'d>> {
         let (item, line) = self.entry(node, key)?;

@@ -69,6 +69,9 @@ impl Engine {
                 return Ok(());
             }
         }
+        if let Some(delay) = self.inner.settings.command_delay {
+            tokio::time::sleep(delay).await;
+        }
         let answer = self.answer(&invocation).await?;
         if self.inner.settings.hold_before_claiming_commands {
             tracing::warn!(room = %invocation.room, "held before claiming a command");

@@ -52,6 +52,10 @@ pub struct EngineSettings {
     /// `held before claiming a command` and wait for ever, so that a test can kill the process
     /// exactly there. The binary sets it from `HASHCHAT_TEST_HOLD_BEFORE_CLAIM`.
     pub hold_before_claiming_commands: bool,
+    /// For tests of slow answers only: every command waits this long (real time) before it
+    /// is carried out, as a slow store or platform would make it. The binary sets it from
+    /// `HASHCHAT_TEST_COMMAND_DELAY_MS`.
+    pub command_delay: Option<std::time::Duration>,
 }
 
 impl Default for EngineSettings {
@@ -61,6 +65,7 @@ impl Default for EngineSettings {
             max_post_attempts: 20,
             retry_delay: Duration::seconds(15),
             hold_before_claiming_commands: false,
+            command_delay: None,
         }
     }
 }

@@ -556,8 +556,8 @@ impl FakeDiscord {
         timeout: Duration,
         mut f: impl FnMut(&Self) -> Option<T>,
     ) -> Option<T> {
-        let me = self;
-        self.shared.wait_for(timeout, |_| f(me)).await
+        // `f` calls the fake's own methods, which take the world's lock: it must run without it.
+        self.shared.wait_until(timeout, || f(self)).await
     }
     /// Waits until the bot has identified (or resumed) and is connected.
     pub async fn wait_connected(&self, timeout: Duration) -> bool {

@@ -445,11 +445,22 @@ impl Shared {
         timeout: Duration,
         mut f: impl FnMut(&World) -> Option<T>,
     ) -> Option<T> {
+        self.wait_until(timeout, || self.read(&mut f)).await
+    }
+
+    /// Like [`Shared::wait_for`], but `f` takes the lock itself (if at all): for conditions
+    /// written with the public API, whose methods lock the world (holding it while calling
+    /// them would deadlock on the non-reentrant mutex).
+    pub(crate) async fn wait_until<T>(
+        &self,
+        timeout: Duration,
+        mut f: impl FnMut() -> Option<T>,
+    ) -> Option<T> {
         let mut rx = self.changed.subscribe();
         let deadline = tokio::time::Instant::now() + timeout;
         loop {
             rx.borrow_and_update();
-            if let Some(v) = self.read(&mut f) {
+            if let Some(v) = f() {
                 return Some(v);
             }
             // Some conditions depend on time passing rather than on a change (an interaction
@@ -460,7 +471,7 @@ impl Shared {
                 Ok(Ok(())) => {}
                 Ok(Err(_)) => return None,
                 Err(_) if tokio::time::Instant::now() >= deadline => {
-                    return self.read(&mut f);
+                    return f();
                 }
                 Err(_) => {}
             }

@@ -1,0 +1,696 @@
+//! The bot's ear: takes the gateway's dispatches in order, one at a time, and hands them to
+//! the engine; back-fills each chat channel from its saved cursor whenever a new gateway
+//! session starts, before any newer event is handled.
+
+use std::collections::{HashMap, HashSet};
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde_json::{json, Value};
+use serenity::http::{LightMethod, Route};
+use serenity::model::id::{ChannelId, GuildId};
+use tokio::sync::{mpsc, watch};
+
+use bot_core::adapter::{CommandInvocation, Inbound, MessageDeleted, MessageEdited, Reaction};
+use bot_core::engine::Engine;
+use bot_core::ids::{Platform, RoomRef, UserRef};
+use bot_core::model::IncomingMessage;
+
+use crate::commands::{command_text, definitions, focused};
+use crate::events::{parse_dispatch, parse_message, Dispatch, InteractionData, MessageData};
+use crate::gateway::{Gateway, GatewayItem, INTENTS};
+use crate::interactions::{suggest, Interactions};
+use crate::rest::Rest;
+use crate::state::{Known, ADMINISTRATOR, MANAGE_EVENTS};
+use crate::{DiscordError, Settings};
+
+const PAGE: usize = 100;
+/// At most this many pages of history are read per channel per back-fill (100,000 messages).
+const MAX_PAGES: usize = 1000;
+const MAX_BACKOFF: Duration = Duration::from_secs(30);
+
+pub(crate) struct Listener {
+    pub rest: Rest,
+    pub token: String,
+    pub known: Arc<Known>,
+    pub interactions: Interactions,
+    pub settings: Arc<Settings>,
+    pub engine: Engine,
+    /// Saved cursors, by channel.
+    pub cursors: HashMap<u64, u64>,
+    pub registered: bool,
+}
+
+fn account(channel: u64) -> String {
+    format!("channel:{channel}")
+}
+
+impl Listener {
+    /// The Discord channels the chat files name.
+    fn chat_channels(&self) -> HashSet<u64> {
+        self.engine
+            .chats()
+            .iter()
+            .flat_map(|c| c.rooms.iter())
+            .filter(|r| r.platform == Platform::Discord)
+            .filter_map(|r| r.id.parse().ok())
+            .collect()
+    }
+
+    /// The chat channel a channel's messages belong to: itself, or a thread's parent.
+    fn room_of(&self, channel: u64, chats: &HashSet<u64>) -> Option<u64> {
+        if chats.contains(&channel) {
+            return Some(channel);
+        }
+        self.known.parent_of(channel).filter(|p| chats.contains(p))
+    }
+
+    pub async fn run(mut self, shutdown: impl Future<Output = ()>) -> Result<(), DiscordError> {
+        let (stop_tx, stop_rx) = watch::channel(false);
+        let mut stop = stop_rx.clone();
+        let rest = self.rest.clone();
+        let token = self.token.clone();
+        let (tx, mut rx) = mpsc::unbounded_channel();
+        let gateway = tokio::spawn(async move {
+            let url = gateway_url(&rest, stop_rx.clone()).await?;
+            Gateway {
+                url,
+                token,
+                intents: INTENTS,
+            }
+            .run(tx, stop_rx)
+            .await
+            .map_err(DiscordError::Gateway)
+        });
+        tokio::pin!(shutdown);
+        loop {
+            let item = tokio::select! {
+                _ = &mut shutdown => break,
+                item = rx.recv() => item,
+            };
+            let Some(item) = item else {
+                break;
+            };
+            self.item(item, &mut stop).await;
+        }
+        let _ = stop_tx.send(true);
+        let ended = tokio::time::timeout(Duration::from_secs(5), gateway).await;
+        tracing::info!("Discord listener stopped");
+        match ended {
+            Ok(Ok(Err(e))) => Err(e),
+            _ => Ok(()),
+        }
+    }
+
+    async fn item(&mut self, item: GatewayItem, stop: &mut watch::Receiver<bool>) {
+        match item {
+            GatewayItem::Ready { me, application } => {
+                self.known.set_identity(me, application);
+                let was_online = self.known.set_online(true);
+                tracing::info!(was_online, "connected to the Discord gateway (new session)");
+                if !self.registered {
+                    self.registered = self.register_commands(application).await;
+                }
+                self.backfill_all(stop).await;
+                // Posts that waited for Discord go out now.
+                self.engine.wake();
+            }
+            GatewayItem::Resumed => {
+                self.known.set_online(true);
+                tracing::info!("resumed the Discord gateway session");
+                self.engine.wake();
+            }
+            GatewayItem::Lost => {
+                if self.known.set_online(false) {
+                    tracing::warn!("lost the Discord gateway; reconnecting");
+                }
+            }
+            GatewayItem::Dispatch { t, d } => {
+                let parsed = match parse_dispatch(&t, &d) {
+                    Ok(p) => p,
+                    Err(e) => {
+                        tracing::warn!(event = %t, id = ?d.get("id"), error = %e, "malformed Discord event skipped");
+                        return;
+                    }
+                };
+                self.dispatch(parsed, stop).await;
+            }
+        }
+    }
+
+    async fn register_commands(&self, application: u64) -> bool {
+        let Some(app) = std::num::NonZeroU64::new(application) else {
+            return false;
+        };
+        let app = serenity::model::id::ApplicationId::from(app);
+        let body = serde_json::to_value(definitions()).unwrap_or(Value::Null);
+        let mut ok = true;
+        for guild in &self.settings.guilds {
+            let route = Route::GuildCommands {
+                application_id: app,
+                guild_id: GuildId::new((*guild).max(1)),
+            };
+            match self
+                .rest
+                .call(
+                    LightMethod::Put,
+                    route,
+                    Some(&body),
+                    None,
+                    "registering /chat",
+                )
+                .await
+            {
+                Ok(_) => tracing::info!(guild, "registered /chat"),
+                Err(e) => {
+                    ok = false;
+                    tracing::warn!(guild, error = %e, "could not register /chat in a guild");
+                }
+            }
+        }
+        if self.settings.register_globally {
+            let route = Route::Commands {
+                application_id: app,
+            };
+            match self
+                .rest
+                .call(
+                    LightMethod::Put,
+                    route,
+                    Some(&body),
+                    None,
+                    "registering /chat globally",
+                )
+                .await
+            {
+                Ok(_) => tracing::info!("registered /chat globally"),
+                Err(e) => {
+                    ok = false;
+                    tracing::warn!(error = %e, "could not register /chat globally");
+                }
+            }
+        }
+        ok
+    }
+
+    async fn dispatch(&mut self, parsed: Dispatch, stop: &mut watch::Receiver<bool>) {
+        let chats = self.chat_channels();
+        match parsed {
+            Dispatch::Ignored => {}
+            Dispatch::Guild(g) => self.known.add_guild(g),
+            Dispatch::Thread { id, parent, guild } => self.known.add_thread(id, parent, guild),
+            Dispatch::Message(m) => self.message(*m, &chats, stop).await,
+            Dispatch::Edited {
+                id,
+                channel,
+                content,
+                at,
+            } => {
+                if self.room_of(channel, &chats).is_some() {
+                    let edit = Inbound::Edited(MessageEdited {
+                        platform: Platform::Discord,
+                        platform_msg_id: id.to_string(),
+                        // Only the author can edit a Discord message.
+                        editor_id: None,
+                        body: content,
+                        formatted_body: None,
+                        edited_at: self.engine.platform_time(at),
+                    });
+                    self.hand(edit, stop).await;
+                }
+            }
+            Dispatch::Deleted { ids, channel } => {
+                if self.room_of(channel, &chats).is_some() {
+                    for id in ids {
+                        let deleted = Inbound::Deleted(MessageDeleted {
+                            platform: Platform::Discord,
+                            platform_msg_id: id.to_string(),
+                            deleted_at: self.engine.now(),
+                        });
+                        self.hand(deleted, stop).await;
+                    }
+                }
+            }
+            Dispatch::Reaction {
+                added,
+                channel,
+                message,
+                user,
+                emoji,
+            } => {
+                if self.room_of(channel, &chats).is_none() || user == self.known.me() {
+                    return;
+                }
+                let id = reaction_id(message, user, &emoji);
+                let inbound = if added {
+                    Inbound::Reacted(Reaction {
+                        platform: Platform::Discord,
+                        platform_reaction_id: id,
+                        target_msg_id: message.to_string(),
+                        author_id: user.to_string(),
+                        key: emoji,
+                        at: self.engine.now(),
+                    })
+                } else {
+                    Inbound::Deleted(MessageDeleted {
+                        platform: Platform::Discord,
+                        platform_msg_id: id,
+                        deleted_at: self.engine.now(),
+                    })
+                };
+                self.hand(inbound, stop).await;
+            }
+            Dispatch::Interaction(i) => self.interaction(*i, &chats, stop).await,
+        }
+    }
+
+    /// Hands an event to the engine; if the archive cannot take it, tries again with backoff
+    /// (skipping would lose it) until it can or the bot stops.
+    async fn hand(&self, inbound: Inbound, stop: &mut watch::Receiver<bool>) -> bool {
+        let mut backoff = Duration::from_millis(500);
+        loop {
+            match self.engine.handle(inbound.clone()).await {
+                Ok(()) => return true,
+                Err(e) => {
+                    tracing::error!(error = %e, ?backoff, "could not archive a Discord event; trying again");
+                    tokio::select! {
+                        _ = crate::gateway::stopped(stop) => return false,
+                        _ = tokio::time::sleep(backoff) => {}
+                    }
+                    backoff = (backoff * 2).min(MAX_BACKOFF);
+                }
+            }
+        }
+    }
+
+    fn avatar(&self, m: &MessageData) -> String {
+        let cdn = &self.settings.cdn_url;
+        match &m.author.avatar {
+            Some(hash) if hash.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') => {
+                format!("{cdn}/avatars/{}/{hash}.png", m.author.id)
+            }
+            _ => format!("{cdn}/embed/avatars/{}.png", (m.author.id >> 22) % 6),
+        }
+    }
+
+    /// The guild a channel is in: known from the gateway, else asked of Discord once.
+    async fn guild_of(&self, channel: u64) -> Option<u64> {
+        if let Some(g) = self.known.guild_of(channel) {
+            return Some(g);
+        }
+        let route = Route::Channel {
+            channel_id: ChannelId::new(channel.max(1)),
+        };
+        let c = self
+            .rest
+            .call(LightMethod::Get, route, None, None, "reading a channel")
+            .await
+            .ok()?;
+        let g = c["guild_id"].as_str()?.parse().ok()?;
+        self.known.remember_channel_guild(channel, g);
+        Some(g)
+    }
+
+    async fn message(
+        &mut self,
+        m: MessageData,
+        chats: &HashSet<u64>,
+        stop: &mut watch::Receiver<bool>,
+    ) {
+        let room = self.room_of(m.channel, chats);
+        let ours = m.author.id == self.known.me()
+            || m.webhook.is_some_and(|w| w == self.known.application());
+        let command = self.command_in(&m.content);
+        if !ours {
+            let inbound = match (&command, room) {
+                (Some(text), _) => {
+                    let guild = match m.guild {
+                        Some(g) => Some(g),
+                        None => self.guild_of(m.channel).await,
+                    };
+                    let roles = m.roles.clone().unwrap_or_default();
+                    let moderator = guild
+                        .is_some_and(|g| self.known.moderates_by_roles(g, m.author.id, &roles))
+                        || roles
+                            .iter()
+                            .any(|r| self.settings.moderator_roles.contains(r));
+                    Some(Inbound::Command(CommandInvocation {
+                        room: RoomRef::new(
+                            Platform::Discord,
+                            room.unwrap_or(m.channel).to_string(),
+                        ),
+                        user: UserRef::new(Platform::Discord, m.author.id.to_string()),
+                        display_name: m.display_name(),
+                        platform_moderator: moderator,
+                        text: text.clone(),
+                        platform_msg_id: Some(m.id.to_string()),
+                        reply_to: m.reply_to.map(|r| r.to_string()),
+                    }))
+                }
+                (None, Some(room)) => {
+                    let guild = match m.guild {
+                        Some(g) => Some(g),
+                        None => self.guild_of(m.channel).await,
+                    };
+                    let permalink = guild.map(|g| {
+                        format!("https://discord.com/channels/{g}/{}/{}", m.channel, m.id)
+                    });
+                    Some(Inbound::Message(IncomingMessage {
+                        platform: Platform::Discord,
+                        room: room.to_string(),
+                        platform_msg_id: m.id.to_string(),
+                        author_id: m.author.id.to_string(),
+                        author_name: m.display_name(),
+                        avatar_url: Some(self.avatar(&m)),
+                        body: m.content.clone(),
+                        formatted_body: None,
+                        sent_at: self.engine.platform_time(m.sent_at),
+                        reply_to: m.reply_to.map(|r| r.to_string()),
+                        attachments: m.attachments.clone(),
+                        platform_label: Some("Discord".to_owned()),
+                        permalink,
+                    }))
+                }
+                (None, None) => None,
+            };
+            if let Some(inbound) = inbound {
+                if !self.hand(inbound, stop).await {
+                    return;
+                }
+            }
+        }
+        if chats.contains(&m.channel) {
+            self.save_cursor(m.channel, m.id).await;
+        }
+        tracing::debug!(
+            channel = m.channel,
+            message = m.id,
+            "Discord message handled"
+        );
+    }
+
+    /// The command text after the configured prefix, if the message is a command.
+    fn command_in(&self, content: &str) -> Option<String> {
+        let rest = content
+            .trim_start()
+            .strip_prefix(&self.settings.command_prefix)?;
+        (rest.is_empty() || rest.starts_with(char::is_whitespace)).then(|| rest.trim().to_owned())
+    }
+
+    async fn save_cursor(&mut self, channel: u64, id: u64) {
+        if self.cursors.get(&channel).is_some_and(|c| *c >= id) {
+            return;
+        }
+        match self
+            .engine
+            .store()
+            .set_sync_cursor(Platform::Discord, &account(channel), &id.to_string())
+            .await
+        {
+            Ok(()) => {
+                self.cursors.insert(channel, id);
+            }
+            // Reading again from the old cursor is harmless; the next message saves it.
+            Err(e) => tracing::warn!(channel, error = %e, "could not save the Discord cursor"),
+        }
+    }
+
+    async fn interaction(
+        &self,
+        i: InteractionData,
+        chats: &HashSet<u64>,
+        stop: &mut watch::Receiver<bool>,
+    ) {
+        if i.kind == 4 {
+            // Suggestions are answered beside the event stream: they change nothing.
+            let choices = self.choices(&i.data).await;
+            let rest = self.rest.clone();
+            tokio::spawn(async move {
+                if let Err(e) = suggest(&rest, i.id, &i.token, choices).await {
+                    tracing::debug!(error = %e, "could not answer an autocomplete");
+                }
+            });
+            return;
+        }
+        self.interactions.begin(&self.rest, i.id, i.token.clone());
+        let text = match command_text(&i.data) {
+            Ok(text) => text,
+            Err(e) => {
+                tracing::warn!(interaction = i.id, error = %e, "unreadable /chat invocation");
+                let _ = self
+                    .interactions
+                    .answer(
+                        &self.rest,
+                        self.known.application(),
+                        i.id,
+                        "That command could not be read; try `/chat help`.",
+                        true,
+                    )
+                    .await;
+                return;
+            }
+        };
+        let moderator = i.permissions & (ADMINISTRATOR | MANAGE_EVENTS) != 0
+            || i.roles
+                .iter()
+                .any(|r| self.settings.moderator_roles.contains(r));
+        let room = self.room_of(i.channel, chats).unwrap_or(i.channel);
+        let invocation = Inbound::Command(CommandInvocation {
+            room: RoomRef::new(Platform::Discord, room.to_string()),
+            user: UserRef::new(Platform::Discord, i.user.to_string()),
+            display_name: i.display_name.clone(),
+            platform_moderator: moderator,
+            text,
+            // The interaction's id is the command's identity: the engine's claim makes it act
+            // once, even when read again after a crash.
+            platform_msg_id: Some(i.id.to_string()),
+            reply_to: None,
+        });
+        if self.hand(invocation, stop).await && !self.interactions.answered(i.id).await {
+            // The engine had nothing to say, or its answer could not be delivered: the person
+            // should not be left with "the application did not respond".
+            let _ = self
+                .interactions
+                .answer(
+                    &self.rest,
+                    self.known.application(),
+                    i.id,
+                    "Sorry, that did not work; please try again.",
+                    true,
+                )
+                .await;
+        }
+    }
+
+    /// Autocomplete choices for the option being typed: chat slugs, or sessions.
+    async fn choices(&self, data: &Value) -> Vec<Value> {
+        let Some((option, typed)) = focused(data) else {
+            return Vec::new();
+        };
+        let typed = typed.to_lowercase();
+        match option.as_str() {
+            "chat" => self
+                .engine
+                .chats()
+                .iter()
+                .filter(|c| c.slug.contains(&typed) || c.title.to_lowercase().contains(&typed))
+                .take(25)
+                .map(|c| json!({ "name": truncate(&format!("{} ({})", c.slug, c.title), 100), "value": c.slug }))
+                .collect(),
+            "session" => match self.engine.store().list_sessions().await {
+                Ok(sessions) => sessions
+                    .iter()
+                    .filter(|s| s.session.id.to_string().starts_with(&typed) || s.session.chat_slug.contains(&typed))
+                    .take(25)
+                    .map(|s| {
+                        json!({
+                            "name": truncate(&format!("{} {} ({}, {})", s.session.id, s.session.chat_slug, s.session.state, s.session.scheduled_start.format("%Y-%m-%d %H:%M UTC")), 100),
+                            "value": s.session.id,
+                        })
+                    })
+                    .collect(),
+                Err(_) => Vec::new(),
+            },
+            _ => Vec::new(),
+        }
+    }
+
+    /// Reads what was said in every chat channel since its cursor, oldest first, before any
+    /// newer event is handled (the caller is the one event loop, so events wait meanwhile).
+    async fn backfill_all(&mut self, stop: &mut watch::Receiver<bool>) {
+        let mut channels: Vec<u64> = self.chat_channels().into_iter().collect();
+        channels.sort_unstable();
+        for channel in channels {
+            let mut backoff = Duration::from_secs(1);
+            loop {
+                match self.backfill(channel, stop).await {
+                    Ok(n) => {
+                        if n > 0 {
+                            tracing::info!(channel, messages = n, "read messages sent while away");
+                        }
+                        break;
+                    }
+                    Err(e) => {
+                        // New events would move the cursor past the gap: wait until it can be read.
+                        tracing::warn!(channel, error = %e, ?backoff, "could not read a channel's history; trying again");
+                        tokio::select! {
+                            _ = crate::gateway::stopped(stop) => return,
+                            _ = tokio::time::sleep(backoff) => {}
+                        }
+                        backoff = (backoff * 2).min(MAX_BACKOFF);
+                    }
+                }
+            }
+        }
+    }
+
+    async fn backfill(
+        &mut self,
+        channel: u64,
+        stop: &mut watch::Receiver<bool>,
+    ) -> Result<usize, DiscordError> {
+        let saved = match self.cursors.get(&channel) {
+            Some(c) => Some(*c),
+            None => self
+                .engine
+                .store()
+                .sync_cursor(Platform::Discord, &account(channel))
+                .await
+                .map_err(|e| DiscordError::Store(e.to_string()))?
+                .and_then(|c| c.parse().ok()),
+        };
+        let route = || Route::ChannelMessages {
+            channel_id: ChannelId::new(channel.max(1)),
+        };
+        let Some(mut after) = saved else {
+            // The first run only notes where history ends: what came before is not ours.
+            let page = self
+                .rest
+                .call(
+                    LightMethod::Get,
+                    route(),
+                    None,
+                    Some(vec![("limit", "1".to_owned())]),
+                    "reading a channel's newest message",
+                )
+                .await?;
+            let newest = page
+                .as_array()
+                .and_then(|p| p.first())
+                .and_then(|m| m["id"].as_str())
+                .and_then(|id| id.parse().ok())
+                .unwrap_or(0);
+            tracing::info!(
+                channel,
+                "first look at a Discord channel; archiving from now on"
+            );
+            self.save_cursor(channel, newest).await;
+            self.cursors.insert(channel, newest);
+            return Ok(0);
+        };
+        let chats = self.chat_channels();
+        let mut handled = 0;
+        for _ in 0..MAX_PAGES {
+            let page = self
+                .rest
+                .call(
+                    LightMethod::Get,
+                    route(),
+                    None,
+                    Some(vec![
+                        ("after", after.to_string()),
+                        ("limit", PAGE.to_string()),
+                    ]),
+                    "reading a channel's history",
+                )
+                .await?;
+            let mut messages: Vec<(u64, Value)> = page
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(|m| Some((m["id"].as_str()?.parse::<u64>().ok()?, m.clone())))
+                .filter(|(id, _)| *id > after)
+                .collect();
+            // Discord pages newest first; the archive wants them in the order they were said.
+            messages.sort_by_key(|(id, _)| *id);
+            let full = page.as_array().is_some_and(|p| p.len() >= PAGE);
+            for (id, raw) in messages {
+                match parse_message(&raw) {
+                    Ok(Some(m)) => self.message(m, &chats, stop).await,
+                    Ok(None) => {}
+                    Err(e) => {
+                        tracing::warn!(channel, id, error = %e, "malformed Discord message skipped")
+                    }
+                }
+                self.save_cursor(channel, id).await;
+                after = after.max(id);
+                handled += 1;
+            }
+            if !full {
+                return Ok(handled);
+            }
+        }
+        tracing::warn!(
+            channel,
+            "too many missed messages; the rest is read at the next reconnect"
+        );
+        Ok(handled)
+    }
+}
+
+/// Discord reactions have no id of their own: this one is stable for one person's one emoji
+/// on one message, so taking it back finds it.
+pub(crate) fn reaction_id(message: u64, user: u64, emoji: &str) -> String {
+    use sha2::{Digest, Sha256};
+    let hash = hex::encode(Sha256::digest(emoji.as_bytes()));
+    format!("reaction-{message}-{user}-{}", &hash[..16])
+}
+
+fn truncate(s: &str, max: usize) -> String {
+    s.chars().take(max).collect()
+}
+
+/// Where the gateway is, asked of Discord (with backoff while it cannot be reached).
+async fn gateway_url(rest: &Rest, mut stop: watch::Receiver<bool>) -> Result<String, DiscordError> {
+    let mut backoff = Duration::from_secs(1);
+    loop {
+        match rest
+            .call(
+                LightMethod::Get,
+                Route::GatewayBot,
+                None,
+                None,
+                "finding the gateway",
+            )
+            .await
+        {
+            Ok(v) => {
+                if let Some(url) = v["url"].as_str() {
+                    return Ok(url.to_owned());
+                }
+            }
+            Err(e) if e.status() == Some(401) => return Err(DiscordError::Rest(e)),
+            Err(e) => tracing::warn!(error = %e, ?backoff, "cannot find the Discord gateway yet"),
+        }
+        tokio::select! {
+            _ = crate::gateway::stopped(&mut stop) => return Err(DiscordError::Stopped),
+            _ = tokio::time::sleep(backoff) => {}
+        }
+        backoff = (backoff * 2).min(MAX_BACKOFF);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reaction_ids_are_stable_and_distinct() {
+        let a = reaction_id(1, 2, "👍");
+        assert_eq!(a, reaction_id(1, 2, "👍"));
+        assert_ne!(a, reaction_id(1, 2, "👎"));
+        assert_ne!(a, reaction_id(1, 3, "👍"));
+        assert!(a.len() < 80);
+    }
+}

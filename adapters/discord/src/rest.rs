@@ -1,0 +1,166 @@
+//! Discord's REST API through serenity's `Http`, answering raw JSON and sorting failures.
+//!
+//! We call `Http::request` rather than serenity's typed methods because a post must tell a
+//! 429 (wait `Retry-After`, try again) from a 5xx (try later) from any other 4xx (give up) and
+//! from no connection at all (wait for Discord, using up no attempts); the typed methods fold
+//! the status and `Retry-After` into one error. With serenity's ratelimiter on (production)
+//! the ratelimiter itself waits out 429s; with `api_url` set it is off, a proxy is meant to do
+//! the rate limiting, and a 429 that still reaches us is waited out here.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde_json::Value;
+use serenity::http::{Http, HttpBuilder, LightMethod, Request, Route};
+
+/// How many 429s one call waits out before it reports a temporary failure.
+const MAX_RATE_LIMITED: u32 = 5;
+/// The longest `Retry-After` waited inside a call; longer ones are reported temporary.
+const MAX_RETRY_AFTER: Duration = Duration::from_secs(30);
+
+#[derive(Debug, thiserror::Error)]
+pub enum RestError {
+    /// No answer from Discord at all: connection refused, reset, DNS, timeout.
+    #[error("Discord unreachable while {doing}: {source}")]
+    Unreachable {
+        doing: String,
+        #[source]
+        source: Box<serenity::Error>,
+    },
+    /// Discord answered with an error status.
+    #[error("Discord answered {status} while {doing}: {message}")]
+    Status {
+        doing: String,
+        status: u16,
+        /// Discord's JSON error code (e.g. 10062 unknown interaction), when it sent one.
+        code: Option<i64>,
+        message: String,
+    },
+    /// Discord's answer was not the JSON we expected.
+    #[error("unreadable answer from Discord while {doing}: {message}")]
+    Decode { doing: String, message: String },
+}
+
+impl RestError {
+    pub fn status(&self) -> Option<u16> {
+        match self {
+            RestError::Status { status, .. } => Some(*status),
+            _ => None,
+        }
+    }
+}
+
+impl From<RestError> for bot_core::adapter::AdapterError {
+    fn from(e: RestError) -> Self {
+        use bot_core::adapter::AdapterError;
+        match &e {
+            RestError::Unreachable { .. } => AdapterError::Unreachable(e.to_string()),
+            RestError::Status { status, .. } if *status == 429 || *status >= 500 => {
+                AdapterError::Temporary(e.to_string())
+            }
+            RestError::Status { .. } => AdapterError::Permanent(e.to_string()),
+            RestError::Decode { .. } => AdapterError::Temporary(e.to_string()),
+        }
+    }
+}
+
+/// The REST client: one serenity `Http`, shared.
+#[derive(Clone)]
+pub struct Rest {
+    http: Arc<Http>,
+}
+
+impl Rest {
+    /// `api_url`: a proxy that does the rate limiting (serenity's ratelimiter is then off: it
+    /// would ignore the proxy, serenity issue #1739).
+    pub fn new(token: &str, api_url: Option<&str>) -> Rest {
+        let mut builder = HttpBuilder::new(token);
+        if let Some(url) = api_url {
+            builder = builder.proxy(url).ratelimiter_disabled(true);
+        }
+        Rest {
+            http: Arc::new(builder.build()),
+        }
+    }
+
+    /// One request, with 429s waited out; the answer's JSON (`Null` for 204).
+    pub async fn call(
+        &self,
+        method: LightMethod,
+        route: Route<'_>,
+        body: Option<&Value>,
+        params: Option<Vec<(&'static str, String)>>,
+        doing: &str,
+    ) -> Result<Value, RestError> {
+        let bytes = body.map(|b| serde_json::to_vec(b).unwrap_or_default());
+        let mut limited = 0;
+        loop {
+            let request = Request::new(route, method)
+                .body(bytes.clone())
+                .params(params.clone());
+            let response = match self.http.request(request).await {
+                Ok(r) => r,
+                Err(e) => return Err(sort_failure(e, doing)),
+            };
+            let status = response.status().as_u16();
+            let retry_after = response
+                .headers()
+                .get("retry-after")
+                .and_then(|v| v.to_str().ok())
+                .and_then(|s| s.trim().parse::<f64>().ok());
+            let text = response.text().await.map_err(|e| RestError::Decode {
+                doing: doing.to_owned(),
+                message: e.to_string(),
+            })?;
+            if (200..300).contains(&status) {
+                if text.trim().is_empty() {
+                    return Ok(Value::Null);
+                }
+                return serde_json::from_str(&text).map_err(|e| RestError::Decode {
+                    doing: doing.to_owned(),
+                    message: e.to_string(),
+                });
+            }
+            let json: Value = serde_json::from_str(&text).unwrap_or(Value::Null);
+            if status == 429 && limited < MAX_RATE_LIMITED {
+                let wait = retry_after
+                    .or_else(|| json.get("retry_after").and_then(Value::as_f64))
+                    .map_or(Duration::from_secs(1), |s| {
+                        Duration::from_secs_f64(s.clamp(0.0, 3600.0))
+                    });
+                if wait <= MAX_RETRY_AFTER {
+                    limited += 1;
+                    tracing::info!(
+                        doing,
+                        wait_ms = wait.as_millis() as u64,
+                        "rate limited by Discord; waiting"
+                    );
+                    tokio::time::sleep(wait).await;
+                    continue;
+                }
+            }
+            return Err(RestError::Status {
+                doing: doing.to_owned(),
+                status,
+                code: json.get("code").and_then(Value::as_i64),
+                message: json
+                    .get("message")
+                    .and_then(Value::as_str)
+                    .map_or_else(|| truncate(&text, 200), str::to_owned),
+            });
+        }
+    }
+}
+
+/// serenity's own failures before any status: a connection problem, or a request it could not
+/// even build (reported unreachable too, since trying again later is all we can do).
+fn sort_failure(e: serenity::Error, doing: &str) -> RestError {
+    RestError::Unreachable {
+        doing: doing.to_owned(),
+        source: Box::new(e),
+    }
+}
+
+fn truncate(s: &str, max: usize) -> String {
+    s.chars().take(max).collect()
+}

@@ -1,0 +1,136 @@
+//! What the listener learns from the gateway and the adapter needs too: who the bot is, the
+//! guilds' roles and owners, which channel is in which guild, which thread under which channel.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Mutex;
+
+use crate::events::GuildInfo;
+
+/// Permission bits that make a member a moderator.
+pub const ADMINISTRATOR: u64 = 1 << 3;
+pub const MANAGE_EVENTS: u64 = 1 << 33;
+
+#[derive(Default)]
+pub(crate) struct Known {
+    /// The bot's own user id (0 until READY).
+    me: AtomicU64,
+    /// The application's id (0 until READY): interaction follow-ups need it.
+    application: AtomicU64,
+    /// Connected to the gateway now.
+    online: AtomicBool,
+    guilds: Mutex<Guilds>,
+}
+
+#[derive(Default)]
+struct Guilds {
+    by_id: HashMap<u64, GuildInfo>,
+    /// Channel (and thread) → guild.
+    channel_guild: HashMap<u64, u64>,
+    /// Thread → the channel it belongs to.
+    thread_parent: HashMap<u64, u64>,
+}
+
+impl Known {
+    pub fn me(&self) -> u64 {
+        self.me.load(Ordering::Relaxed)
+    }
+
+    pub fn application(&self) -> u64 {
+        self.application.load(Ordering::Relaxed)
+    }
+
+    pub fn set_identity(&self, me: u64, application: u64) {
+        self.me.store(me, Ordering::Relaxed);
+        self.application.store(application, Ordering::Relaxed);
+    }
+
+    /// Sets whether the gateway is connected; returns what it was.
+    pub fn set_online(&self, online: bool) -> bool {
+        self.online.swap(online, Ordering::Relaxed)
+    }
+
+    fn with<T>(&self, f: impl FnOnce(&mut Guilds) -> T) -> T {
+        // A panic while holding this lock cannot leave it half-written in a way that matters:
+        // every write is a single insert.
+        let mut g = self
+            .guilds
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        f(&mut g)
+    }
+
+    pub fn add_guild(&self, guild: GuildInfo) {
+        self.with(|g| {
+            for (channel, parent) in &guild.channels {
+                g.channel_guild.insert(*channel, guild.id);
+                if let Some(p) = parent {
+                    g.thread_parent.insert(*channel, *p);
+                }
+            }
+            g.by_id.insert(guild.id, guild);
+        });
+    }
+
+    pub fn add_thread(&self, thread: u64, parent: u64, guild: Option<u64>) {
+        self.with(|g| {
+            g.thread_parent.insert(thread, parent);
+            if let Some(guild) = guild {
+                g.channel_guild.insert(thread, guild);
+            }
+        });
+    }
+
+    pub fn remember_channel_guild(&self, channel: u64, guild: u64) {
+        self.with(|g| g.channel_guild.insert(channel, guild));
+    }
+
+    pub fn guild_of(&self, channel: u64) -> Option<u64> {
+        self.with(|g| g.channel_guild.get(&channel).copied())
+    }
+
+    pub fn parent_of(&self, thread: u64) -> Option<u64> {
+        self.with(|g| g.thread_parent.get(&thread).copied())
+    }
+
+    /// A member moderates by the guild's own rules: its owner, or a role (or `@everyone`)
+    /// with Administrator or Manage Events. Unknown guild: no.
+    pub fn moderates_by_roles(&self, guild: u64, user: u64, roles: &[u64]) -> bool {
+        self.with(|g| {
+            let Some(info) = g.by_id.get(&guild) else {
+                return false;
+            };
+            if info.owner == user {
+                return true;
+            }
+            roles
+                .iter()
+                .chain(std::iter::once(&guild))
+                .filter_map(|r| info.roles.get(r))
+                .any(|perms| perms & (ADMINISTRATOR | MANAGE_EVENTS) != 0)
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn moderators_are_the_owner_and_roles_with_the_permissions() {
+        let known = Known::default();
+        known.add_guild(GuildInfo {
+            id: 1,
+            owner: 9,
+            roles: HashMap::from([(1, 0), (2, MANAGE_EVENTS), (3, ADMINISTRATOR), (4, 1 << 11)]),
+            channels: vec![(10, None), (11, Some(10))],
+        });
+        assert!(known.moderates_by_roles(1, 9, &[]));
+        assert!(known.moderates_by_roles(1, 5, &[2]));
+        assert!(known.moderates_by_roles(1, 5, &[4, 3]));
+        assert!(!known.moderates_by_roles(1, 5, &[4]));
+        assert!(!known.moderates_by_roles(2, 9, &[2]), "unknown guild");
+        assert_eq!(known.parent_of(11), Some(10));
+        assert_eq!(known.guild_of(11), Some(1));
+    }
+}

@@ -1,0 +1,479 @@
+//! The `hashchat` binary as a Discord bot, end to end against the fake Discord started in this
+//! process (`discord-fake`: REST + gateway on 127.0.0.1, which serenity and our gateway runner
+//! speak to unmodified): slash commands within the 3-second rule, points on accelerated time,
+//! every kind of answer archived under its point, and nothing sent anywhere but the fake.
+
+#[path = "support/discord.rs"]
+mod discord;
+mod support;
+
+use std::time::Duration;
+
+use discord::*;
+use discord_fake::{FakeDiscord, Post, SlashCommand};
+use serde_json::{json, Value};
+
+fn message(transcript: &Value, id: impl ToString) -> &Value {
+    let id = id.to_string();
+    transcript["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["platform_message_id"] == id.as_str())
+        .unwrap_or_else(|| panic!("{id} is not in the archive: {transcript:#}"))
+}
+
+/// Starts the bot and waits until `/chat` is registered in the test guild.
+async fn started_bot(fake: &FakeDiscord) -> Bot {
+    let d = fake.defaults();
+    let mut bot = Bot::new(fake, d.channel);
+    bot.start();
+    let registered = fake
+        .wait_for_request(
+            &format!("PUT /applications/*/guilds/{}/commands", d.guild),
+            WAIT,
+        )
+        .await;
+    assert!(
+        registered.is_some(),
+        "/chat never registered; log:\n{}",
+        bot.logs()
+    );
+    assert!(
+        fake.wait_connected(WAIT).await,
+        "never connected; log:\n{}",
+        bot.logs()
+    );
+    bot
+}
+
+/// `/chat <line>` from `user` in the default channel; what they see.
+async fn slash(
+    fake: &FakeDiscord,
+    user: discord_fake::UserId,
+    line: &str,
+    bot: &Bot,
+) -> discord_fake::InteractionReply {
+    let d = fake.defaults();
+    let handle = fake
+        .invoke(
+            user,
+            d.channel,
+            SlashCommand::parse(line).expect("a command line"),
+        )
+        .await
+        .expect("the fake dispatches it");
+    match handle.answered(Duration::from_secs(20)).await {
+        Some(r) => r,
+        None => panic!("{line} was never answered; log:\n{}", bot.logs()),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_moderators_slash_start_runs_the_session_and_the_transcript_holds_every_answer_under_its_point(
+) {
+    let fake = FakeDiscord::start().await.unwrap();
+    let d = fake.defaults().clone();
+    let mut bot = started_bot(&fake).await;
+
+    let started = slash(&fake, d.moderator, "/chat start chat:quick", &bot).await;
+    assert!(started.content.starts_with("Started"), "{started:?}");
+    assert!(!started.ephemeral, "a confirmation is for the channel");
+    assert!(
+        started.callback_latency < Duration::from_secs(3),
+        "answered within Discord's window: {started:?}"
+    );
+    let session = session_number(&started.content);
+
+    wait_for_step(&fake, d.channel, "Q1", &bot).await;
+    let a1 = fake
+        .post(Post::new(
+            d.channel,
+            d.alice,
+            "A1 I came for the books @everyone",
+        ))
+        .await
+        .unwrap();
+    let reply = fake
+        .post(Post::new(d.channel, d.bob, "same here").reply_to(a1.id))
+        .await
+        .unwrap();
+    let typo = fake
+        .post(Post::new(d.channel, d.alice, "A1 shelvse"))
+        .await
+        .unwrap();
+    fake.edit(d.channel, typo.id, "A1 shelves").await.unwrap();
+    let gone = fake
+        .post(Post::new(d.channel, d.bob, "A1 oops, wrong channel"))
+        .await
+        .unwrap();
+    fake.delete(d.channel, gone.id).await.unwrap();
+    fake.react(d.channel, a1.id, d.bob, "👍").await.unwrap();
+    fake.react(d.channel, a1.id, d.moderator, "🎉")
+        .await
+        .unwrap();
+    fake.unreact(d.channel, a1.id, d.moderator, "🎉")
+        .await
+        .unwrap();
+    let picture = fake
+        .post(
+            Post::new(d.channel, d.alice, "my reading corner").attachment(
+                "corner.png",
+                "image/png",
+                PNG,
+            ),
+        )
+        .await
+        .unwrap();
+
+    wait_for_step(&fake, d.channel, "Q2", &bot).await;
+    let on_screen = fake
+        .post(Post::new(
+            d.channel,
+            d.bob,
+            "this answers the point on screen",
+        ))
+        .await
+        .unwrap();
+
+    let stopped = slash(&fake, d.moderator, "/chat stop", &bot).await;
+    assert!(!stopped.ephemeral, "{stopped:?}");
+    wait_for_step(&fake, d.channel, "Wrap-up", &bot).await;
+    let labels = step_labels(&fake.bot_messages(d.channel));
+    assert_eq!(
+        labels,
+        ["Intro", "Q1", "Q2", "Wrap-up"],
+        "each step once, in order"
+    );
+
+    // The image is copied into the media store in the background.
+    let media = bot.scratch.path("data/media");
+    support::wait_for(WAIT, "the image in the media store", || {
+        walk(&media).iter().any(|bytes| bytes == PNG)
+    });
+    let status = bot.stop();
+    assert!(status.success(), "clean exit: {status:?}\n{}", bot.logs());
+
+    let transcript = bot.transcript(&session);
+    let (alice, bob) = (d.alice.to_string(), d.bob.to_string());
+    assert_eq!(
+        archived(&transcript),
+        vec![
+            (
+                alice.clone(),
+                "A1 I came for the books @everyone".into(),
+                Some(1)
+            ),
+            (bob.clone(), "same here".into(), Some(1)),
+            (alice.clone(), "A1 shelves".into(), Some(1)),
+            (alice.clone(), "my reading corner".into(), Some(1)),
+            (
+                bob.clone(),
+                "this answers the point on screen".into(),
+                Some(2)
+            ),
+        ],
+        "exactly the answers, under their points: no command, no deleted message"
+    );
+    assert_eq!(
+        message(&transcript, reply.id)["reply_to"],
+        a1.id.to_string()
+    );
+    assert_eq!(
+        message(&transcript, typo.id)["edits"][0]["body"],
+        "A1 shelvse"
+    );
+    assert_eq!(
+        message(&transcript, a1.id)["reactions"],
+        json!([{ "key": "👍", "count": 1 }]),
+        "the reaction kept, the one taken back gone"
+    );
+    let image = &message(&transcript, picture.id)["attachments"][0];
+    assert_eq!(image["name"], "corner.png");
+    assert_eq!(message(&transcript, on_screen.id)["point"], 2);
+    let first = message(&transcript, a1.id);
+    assert_eq!(first["platform_label"], "Discord");
+    assert_eq!(
+        first["permalink"],
+        format!(
+            "https://discord.com/channels/{}/{}/{}",
+            d.guild, d.channel, a1.id
+        )
+    );
+    assert_eq!(
+        first["author"]["name"], "Alice",
+        "the global name, for want of a nickname"
+    );
+
+    // Every post carried its nonce (enforced) and let nobody be pinged by parsing.
+    let posts = fake.requests_matching("POST /channels/*/messages");
+    assert!(posts.len() >= 4, "{posts:?}");
+    for p in &posts {
+        let body = p.body.as_ref().expect("a JSON body");
+        assert_eq!(body["enforce_nonce"], true, "{body}");
+        assert!(
+            body["nonce"].as_str().is_some_and(|n| n.len() <= 25),
+            "{body}"
+        );
+        assert_eq!(body["allowed_mentions"]["parse"], json!([]), "{body}");
+    }
+    assert!(
+        fake.unknown_requests().is_empty(),
+        "{:?}",
+        fake.unknown_requests()
+    );
+}
+
+/// Every file's bytes under `dir`, recursively.
+fn walk(dir: &std::path::Path) -> Vec<Vec<u8>> {
+    let mut out = Vec::new();
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return out;
+    };
+    for e in entries.flatten() {
+        let path = e.path();
+        if path.is_dir() {
+            out.extend(walk(&path));
+        } else if let Ok(bytes) = std::fs::read(&path) {
+            out.push(bytes);
+        }
+    }
+    out
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_non_moderators_slash_start_is_refused_privately_and_nothing_starts() {
+    let fake = FakeDiscord::start().await.unwrap();
+    let d = fake.defaults().clone();
+    let bot = started_bot(&fake).await;
+
+    let refused = slash(&fake, d.alice, "/chat start chat:quick", &bot).await;
+    assert!(
+        refused.ephemeral,
+        "a refusal is only for the person who asked: {refused:?}"
+    );
+    assert!(
+        refused.content.to_lowercase().contains("moderator"),
+        "{refused:?}"
+    );
+    assert_eq!(refused.callback.kind, 4, "answered at once, not deferred");
+    // Nothing started: no intro comes.
+    let intro = fake
+        .wait_for(Duration::from_secs(4), |f| {
+            f.bot_messages(d.channel)
+                .into_iter()
+                .find(|m| m.content.starts_with("**Intro:**"))
+        })
+        .await;
+    assert!(intro.is_none(), "{intro:?}");
+    assert!(
+        fake.unknown_requests().is_empty(),
+        "{:?}",
+        fake.unknown_requests()
+    );
+}
+
+/// Starts the bot with `env` and waits until `/chat` is registered.
+async fn started_bot_with(fake: &FakeDiscord, env: &[(&str, &str)]) -> Bot {
+    let d = fake.defaults();
+    let mut bot = Bot::new(fake, d.channel);
+    bot.env = env
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    bot.start();
+    let registered = fake
+        .wait_for_request(
+            &format!("PUT /applications/*/guilds/{}/commands", d.guild),
+            WAIT,
+        )
+        .await;
+    assert!(
+        registered.is_some(),
+        "/chat never registered; log:\n{}",
+        bot.logs()
+    );
+    bot
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_slow_answer_is_deferred_within_three_seconds_then_edited_in() {
+    let fake = FakeDiscord::start().await.unwrap();
+    let d = fake.defaults().clone();
+    // Every command takes 2.5 s in the engine: past Discord's 3-second window once the
+    // dispatch and the callback are counted.
+    let bot = started_bot_with(&fake, &[("HASHCHAT_TEST_COMMAND_DELAY_MS", "2500")]).await;
+
+    let started = slash(&fake, d.moderator, "/chat start chat:quick", &bot).await;
+    assert_eq!(started.callback.kind, 5, "deferred: {started:?}");
+    assert!(
+        started.callback_latency < Duration::from_secs(3),
+        "{started:?}"
+    );
+    assert!(
+        started.content.starts_with("Started"),
+        "then followed up: {started:?}"
+    );
+    assert!(!started.ephemeral, "{started:?}");
+    assert!(
+        started
+            .answered_after
+            .is_some_and(|a| a >= Duration::from_millis(2500)),
+        "{started:?}"
+    );
+    let edits = fake.requests_matching("PATCH /webhooks/*/*/messages/@original");
+    assert_eq!(
+        edits.len(),
+        1,
+        "the deferred answer edited, not a second callback"
+    );
+    let callbacks = fake.requests_matching("POST /interactions/*/*/callback");
+    assert_eq!(callbacks.len(), 1, "{callbacks:?}");
+
+    // A refusal after a public deferral still reaches only the person who asked.
+    let refused = fake
+        .invoke(
+            d.alice,
+            d.channel,
+            SlashCommand::parse("/chat stop").unwrap(),
+        )
+        .await
+        .unwrap();
+    let followup = fake
+        .wait_for_request("POST /webhooks/*/*", WAIT)
+        .await
+        .expect("an ephemeral follow-up");
+    assert_eq!(followup.body.as_ref().unwrap()["flags"], 64, "{followup:?}");
+    assert!(
+        fake.requests_matching("DELETE /webhooks/*/*/messages/@original")
+            .len()
+            == 1
+    );
+    assert_eq!(refused.callback(WAIT).await.unwrap().callback.kind, 5);
+    assert!(
+        fake.unknown_requests().is_empty(),
+        "{:?}",
+        fake.unknown_requests()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rate_limited_posts_are_waited_out_and_each_step_shows_once() {
+    let fake = FakeDiscord::start().await.unwrap();
+    let d = fake.defaults().clone();
+    let bot = started_bot(&fake).await;
+
+    // The intro and Q1 each meet a 429 first.
+    fake.rate_limit(
+        "POST /channels/*/messages",
+        2,
+        Duration::from_millis(1500),
+        false,
+    );
+    let started = slash(&fake, d.moderator, "/chat start chat:quick", &bot).await;
+    assert!(started.content.starts_with("Started"), "{started:?}");
+    wait_for_step(&fake, d.channel, "Q2", &bot).await;
+    assert_eq!(
+        step_labels(&fake.bot_messages(d.channel)),
+        ["Intro", "Q1", "Q2"],
+        "nothing dropped, nothing twice; log:\n{}",
+        bot.logs()
+    );
+    let statuses: Vec<u16> = fake
+        .requests_matching("POST /channels/*/messages")
+        .iter()
+        .map(|r| r.status)
+        .collect();
+    assert_eq!(
+        statuses.iter().filter(|s| **s == 429).count(),
+        2,
+        "{statuses:?}"
+    );
+    assert!(
+        fake.unknown_requests().is_empty(),
+        "{:?}",
+        fake.unknown_requests()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn killed_mid_session_the_bot_back_fills_what_was_said_meanwhile_in_order_and_posts_each_step_once(
+) {
+    let fake = FakeDiscord::start().await.unwrap();
+    let d = fake.defaults().clone();
+    let mut bot = started_bot(&fake).await;
+    let started = slash(&fake, d.moderator, "/chat start chat:quick", &bot).await;
+    let session = session_number(&started.content);
+    wait_for_step(&fake, d.channel, "Q1", &bot).await;
+    let before = fake
+        .post(Post::new(d.channel, d.alice, "A1 before the crash"))
+        .await
+        .unwrap();
+    // Archived before the kill: the cursor is past it.
+    // (The log names a participant's message only when it has been handled.)
+    bot.wait_for_log(&before.id.to_string(), 1, WAIT).await;
+
+    bot.kill();
+    // While the bot is down: more than one page of history, and Q2 falls due.
+    fake.post(Post::new(d.channel, d.bob, "A1 while away, first"))
+        .await
+        .unwrap();
+    let seeded = fake
+        .seed_history(d.channel, d.alice, 150, |i| format!("A1 missed {i}"))
+        .unwrap();
+    let last = fake
+        .post(Post::new(d.channel, d.bob, "A1 while away, last"))
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_secs(4)).await;
+
+    bot.start();
+    wait_for_step(&fake, d.channel, "Q2", &bot).await;
+    let after = fake
+        .post(Post::new(d.channel, d.alice, "A2 after the restart"))
+        .await
+        .unwrap();
+    slash(&fake, d.moderator, "/chat stop", &bot).await;
+    wait_for_step(&fake, d.channel, "Wrap-up", &bot).await;
+    assert_eq!(
+        step_labels(&fake.bot_messages(d.channel)),
+        ["Intro", "Q1", "Q2", "Wrap-up"],
+        "each step once, in order; log:\n{}",
+        bot.logs()
+    );
+    let status = bot.stop();
+    assert!(status.success(), "{status:?}");
+
+    let transcript = bot.transcript(&session);
+    let ids: Vec<String> = transcript["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["platform_message_id"].as_str().unwrap().to_owned())
+        .collect();
+    let mut expected = vec![before.id.to_string()];
+    let first_away = fake
+        .messages(d.channel)
+        .into_iter()
+        .find(|m| m.content == "A1 while away, first")
+        .unwrap();
+    expected.push(first_away.id.to_string());
+    expected.extend(seeded.iter().map(ToString::to_string));
+    expected.push(last.id.to_string());
+    expected.push(after.id.to_string());
+    assert_eq!(
+        ids, expected,
+        "every message once, in the order it was said"
+    );
+    let paged = fake
+        .requests_matching("GET /channels/*/messages")
+        .into_iter()
+        .filter(|r| r.query.contains("after="))
+        .count();
+    assert!(paged >= 2, "read back in pages of 100");
+    assert!(
+        fake.unknown_requests().is_empty(),
+        "{:?}",
+        fake.unknown_requests()
+    );
+}

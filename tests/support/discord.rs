@@ -1,0 +1,231 @@
+//! The `hashchat` binary as a Discord bot against the in-process fake Discord
+//! (`discord-fake`): its config, starting and killing it, reading its archive.
+
+#![allow(dead_code)]
+
+use std::time::{Duration, Instant};
+
+use discord_fake::{ChannelId, FakeDiscord, Message};
+use serde_json::Value;
+
+use crate::support::{read, text, Scratch};
+
+/// Virtual minutes per real second: with a minute between points, a point every three seconds.
+pub const SPEED: f64 = 20.0;
+pub const WAIT: Duration = Duration::from_secs(60);
+
+/// The bot as a process, configured for `fake` with one chat, `quick`, of three points one
+/// minute apart in `channel`.
+pub struct Bot {
+    pub scratch: Scratch,
+    args: Vec<String>,
+    token: String,
+    child: Option<std::process::Child>,
+    runs: u32,
+    /// Extra environment for the next start (test aids such as
+    /// `HASHCHAT_TEST_COMMAND_DELAY_MS`).
+    pub env: Vec<(String, String)>,
+}
+
+impl Bot {
+    pub fn new(fake: &FakeDiscord, channel: ChannelId) -> Bot {
+        let scratch = Scratch::new();
+        let config = scratch.write_config();
+        let mut text = read(&config);
+        text.push_str(&format!(
+            "\n[discord]\nguilds = [\"{}\"]\napi_url = \"{}\"\ncdn_url = \"{}\"\n",
+            fake.defaults().guild,
+            fake.base_url(),
+            fake.base_url()
+        ));
+        std::fs::write(&config, text).unwrap();
+        scratch.write("chats/quick.toml", &chat_file("quick", channel));
+        let args = vec![
+            "run".to_owned(),
+            "--config".to_owned(),
+            config.display().to_string(),
+            "--speed".to_owned(),
+            SPEED.to_string(),
+            "--time-anchor".to_owned(),
+            chrono::Utc::now().to_rfc3339(),
+        ];
+        Bot {
+            scratch,
+            args,
+            token: fake.token().to_owned(),
+            child: None,
+            runs: 0,
+            env: Vec::new(),
+        }
+    }
+
+    pub fn start(&mut self) {
+        assert!(self.child.is_none(), "the bot is already running");
+        self.runs += 1;
+        let log =
+            std::fs::File::create(self.scratch.path(&format!("bot{}.log", self.runs))).unwrap();
+        let args: Vec<&str> = self.args.iter().map(String::as_str).collect();
+        let mut command = self.scratch.hashchat(&args);
+        command.env_remove("HASHCHAT_TEST_COMMAND_DELAY_MS");
+        for (k, v) in &self.env {
+            command.env(k, v);
+        }
+        let child = command
+            .env("HASHCHAT_DISCORD_TOKEN", &self.token)
+            .env("RUST_LOG", "info,hashchat_discord=debug")
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::from(log))
+            .spawn()
+            .expect("hashchat starts");
+        self.child = Some(child);
+    }
+
+    /// SIGKILL: no chance to tidy up.
+    pub fn kill(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            child.kill().expect("SIGKILL");
+            child.wait().unwrap();
+        }
+    }
+
+    /// SIGTERM, and the exit status.
+    pub fn stop(&mut self) -> std::process::ExitStatus {
+        let mut child = self.child.take().expect("the bot is running");
+        let sent = std::process::Command::new("kill")
+            .args(["-TERM", &child.id().to_string()])
+            .status()
+            .expect("kill runs");
+        assert!(sent.success());
+        child.wait().expect("hashchat exits")
+    }
+
+    pub fn logs(&self) -> String {
+        (1..=self.runs)
+            .map(|n| read(&self.scratch.path(&format!("bot{n}.log"))))
+            .collect::<Vec<_>>()
+            .join("\n---\n")
+    }
+
+    pub async fn wait_for_log(&self, needle: &str, times: usize, limit: Duration) {
+        let start = Instant::now();
+        while self.logs().matches(needle).count() < times {
+            assert!(
+                start.elapsed() < limit,
+                "gave up after {limit:?} waiting for `{needle}` in the bot's log:\n{}",
+                self.logs()
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// The session's transcript document, as `hashchat export --format json` writes it.
+    pub fn transcript(&self, session: &str) -> Value {
+        let config = self.scratch.path("hashchat.toml");
+        let out = self.scratch.output(&[
+            "export",
+            session,
+            "--format",
+            "json",
+            "--config",
+            config.to_str().unwrap(),
+        ]);
+        let (stdout, stderr) = text(&out);
+        assert!(out.status.success(), "export failed: {stderr}");
+        serde_json::from_str(&stdout).expect("a JSON transcript")
+    }
+}
+
+impl Drop for Bot {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+pub fn chat_file(slug: &str, channel: ChannelId) -> String {
+    format!(
+        r##"slug = "{slug}"
+title = "A Discord chat"
+hashtag = "#{slug}"
+description = "Three points"
+intro = "Welcome, everyone"
+wrap_up = "Thank you all"
+time_zone = "UTC"
+minutes_between_points = 1
+intro_minutes = 1
+rooms = ["discord:{channel}"]
+
+[[points]]
+text = "What brought you here?"
+[[points]]
+text = "What would you change?"
+[[points]]
+text = "What comes next?"
+"##
+    )
+}
+
+/// The labels of the bot's step posts in a channel, in order: `Intro`, `Q1`, … `Wrap-up`.
+pub fn step_labels(messages: &[Message]) -> Vec<String> {
+    messages
+        .iter()
+        .filter_map(|m| m.content.strip_prefix("**"))
+        .filter_map(|c| c.split_once(":**").map(|(label, _)| label.to_owned()))
+        .collect()
+}
+
+/// Waits for the bot's post whose label is `label` (e.g. `Q2`) in `channel`.
+pub async fn wait_for_step(
+    fake: &FakeDiscord,
+    channel: ChannelId,
+    label: &str,
+    bot: &Bot,
+) -> Message {
+    let prefix = format!("**{label}:**");
+    match fake
+        .wait_for(WAIT, |f| {
+            f.bot_messages(channel)
+                .into_iter()
+                .find(|m| m.content.starts_with(&prefix))
+        })
+        .await
+    {
+        Some(m) => m,
+        None => panic!("no {label} was posted; log:\n{}", bot.logs()),
+    }
+}
+
+/// The session number in a "Started …, session N: …" answer.
+pub fn session_number(text: &str) -> String {
+    let after = text
+        .split("session ")
+        .nth(1)
+        .unwrap_or_else(|| panic!("no session number in {text:?}"));
+    after.chars().take_while(char::is_ascii_digit).collect()
+}
+
+/// `(author id, body, point)` of every archived message, in order.
+pub fn archived(transcript: &Value) -> Vec<(String, String, Option<u64>)> {
+    transcript["messages"]
+        .as_array()
+        .expect("messages")
+        .iter()
+        .map(|m| {
+            (
+                m["author"]["id"].as_str().unwrap_or_default().to_owned(),
+                m["body"].as_str().unwrap_or_default().to_owned(),
+                m["point"].as_u64(),
+            )
+        })
+        .collect()
+}
+/// A 1×1 PNG.
+pub const PNG: &[u8] = &[
+    0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 0x00, 0x00, 0x00, 0x0d, 0x49, 0x48, 0x44, 0x52,
+    0x00, 0x00, 0x00, 0x01, 0x00, 0x00, 0x00, 0x01, 0x08, 0x06, 0x00, 0x00, 0x00, 0x1f, 0x15, 0xc4,
+    0x89, 0x00, 0x00, 0x00, 0x0d, 0x49, 0x44, 0x41, 0x54, 0x78, 0x9c, 0x63, 0xf8, 0xcf, 0xc0, 0xf0,
+    0x1f, 0x00, 0x05, 0x00, 0x01, 0xff, 0x89, 0x99, 0x3d, 0x1d, 0x00, 0x00, 0x00, 0x00, 0x49, 0x45,
+    0x4e, 0x44, 0xae, 0x42, 0x60, 0x82,
+];
