@@ -477,3 +477,57 @@ async fn killed_mid_session_the_bot_back_fills_what_was_said_meanwhile_in_order_
         fake.unknown_requests()
     );
 }
+
+/// A participant types `@everyone` where the bot repeats it (an unknown chat's name, quoted in
+/// the refusal): the reply shows the text but lets Discord ping nobody, whether the command
+/// came as text or as a slash command.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn everyone_typed_by_a_participant_and_echoed_in_a_reply_pings_nobody() {
+    let fake = FakeDiscord::start().await.unwrap();
+    let d = fake.defaults().clone();
+    let bot = started_bot(&fake).await;
+
+    fake.post(Post::new(d.channel, d.alice, "!chat start @everyone"))
+        .await
+        .unwrap();
+    let echoed = fake
+        .wait_for(WAIT, |f| {
+            f.bot_messages(d.channel)
+                .into_iter()
+                .find(|m| m.content.contains("@everyone"))
+        })
+        .await;
+    assert!(echoed.is_some(), "no reply; log:\n{}", bot.logs());
+    let replies: Vec<_> = fake
+        .requests_matching("POST /channels/*/messages")
+        .into_iter()
+        .filter_map(|r| r.body)
+        .filter(|b| {
+            b["content"]
+                .as_str()
+                .is_some_and(|c| c.contains("@everyone"))
+        })
+        .collect();
+    assert_eq!(replies.len(), 1, "{replies:?}");
+    let mentions = &replies[0]["allowed_mentions"];
+    assert_eq!(mentions["parse"], json!([]), "{mentions}");
+    assert!(
+        mentions["roles"].as_array().is_none_or(|r| r.is_empty()),
+        "{mentions}"
+    );
+
+    let answered = slash(&fake, d.alice, "/chat start chat:@here", &bot).await;
+    assert!(answered.content.contains("@here"), "{answered:?}");
+    let callbacks: Vec<_> = fake
+        .requests_matching("POST /interactions/*/*/callback")
+        .into_iter()
+        .filter_map(|r| r.body)
+        .collect();
+    assert_eq!(callbacks.len(), 1, "{callbacks:?}");
+    assert_eq!(
+        callbacks[0]["data"]["allowed_mentions"]["parse"],
+        json!([]),
+        "{}",
+        callbacks[0]
+    );
+}
