@@ -531,3 +531,54 @@ async fn everyone_typed_by_a_participant_and_echoed_in_a_reply_pings_nobody() {
         callbacks[0]
     );
 }
+
+/// The gateway connection drops mid-session (no close frame): the bot resumes the same session,
+/// Discord replays what was said meanwhile, and every message is archived once, in order.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_gateway_dropped_mid_session_resumes_and_loses_nothing() {
+    let fake = FakeDiscord::start().await.unwrap();
+    let d = fake.defaults().clone();
+    let mut bot = started_bot(&fake).await;
+    let started = slash(&fake, d.moderator, "/chat start chat:quick", &bot).await;
+    let session = session_number(&started.content);
+    wait_for_step(&fake, d.channel, "Q1", &bot).await;
+
+    fake.post(Post::new(d.channel, d.alice, "A1 before the drop"))
+        .await
+        .unwrap();
+    fake.drop_gateway();
+    for text in ["A1 while reconnecting", "A1 and another"] {
+        fake.post(Post::new(d.channel, d.bob, text)).await.unwrap();
+    }
+    let resumed = fake
+        .wait_for(WAIT, |f| (f.gateway_stats().resumes >= 1).then_some(()))
+        .await;
+    assert!(resumed.is_some(), "never resumed; log:\n{}", bot.logs());
+    fake.post(Post::new(d.channel, d.alice, "A1 after the resume"))
+        .await
+        .unwrap();
+    // The gateway hands the bot that message before the stop, and it handles them in order.
+    let stopped = slash(&fake, d.moderator, "/chat stop", &bot).await;
+    assert!(stopped.content.contains("stopped"), "{stopped:?}");
+    wait_for_step(&fake, d.channel, "Wrap-up", &bot).await;
+    assert!(bot.stop().success(), "{}", bot.logs());
+
+    let stats = fake.gateway_stats();
+    assert_eq!(
+        stats.identifies, 1,
+        "resumed, not identified again: {stats:?}"
+    );
+    let bodies: Vec<String> = archived(&bot.transcript(&session))
+        .into_iter()
+        .map(|m| m.1)
+        .collect();
+    assert_eq!(
+        bodies,
+        [
+            "A1 before the drop",
+            "A1 while reconnecting",
+            "A1 and another",
+            "A1 after the resume"
+        ]
+    );
+}
