@@ -95,19 +95,12 @@ fn read(r: &mut Reader<'_>, node: &Node<'_>, section: &PlatformSection) -> Optio
             false
         }
     };
-    let command_prefix = match r.text(node, "command_prefix", None, 32, "") {
-        Some(p) if p.value.contains(char::is_whitespace) => {
-            r.error(
-                p.line,
-                p.field,
-                "a command prefix has no spaces, e.g. `!chat`",
-            );
+    let command_prefix = r
+        .command_prefix(node, "command_prefix", DEFAULT_PREFIX)
+        .unwrap_or_else(|| {
             ok = false;
             String::new()
-        }
-        Some(p) => p.value,
-        None => DEFAULT_PREFIX.to_owned(),
-    };
+        });
     let mut url = |r: &mut Reader<'_>, key: &str| -> Option<String> {
         let u = r.text(node, key, None, 2048, "")?;
         let v = u.value.trim();

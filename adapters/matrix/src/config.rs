@@ -154,19 +154,12 @@ fn read(r: &mut Reader<'_>, node: &Node<'_>, section: &PlatformSection) -> Optio
     let device_name = r
         .text(node, "device_name", None, 100, "")
         .map_or_else(|| "hashchat".to_owned(), |d| d.value);
-    let command_prefix = match r.text(node, "command_prefix", None, 32, "") {
-        Some(p) if p.value.contains(char::is_whitespace) => {
-            r.error(
-                p.line,
-                p.field,
-                "a command prefix has no spaces, e.g. `!chat`",
-            );
+    let command_prefix = r
+        .command_prefix(node, "command_prefix", DEFAULT_PREFIX)
+        .unwrap_or_else(|| {
             ok = false;
             String::new()
-        }
-        Some(p) => p.value,
-        None => DEFAULT_PREFIX.to_owned(),
-    };
+        });
     let moderator_power_level = match r.integer(node, "moderator_power_level", 0..=1_000_000) {
         Some(level) => level.unwrap_or(DEFAULT_MODERATOR_LEVEL),
         None => {

@@ -270,6 +270,25 @@ impl<'a> Reader<'a> {
         Some(s)
     }
 
+    /// A command prefix (`!chat`): `default` when absent; `None` (reported) when it is empty,
+    /// longer than 32 characters or holds a space. Every platform that reads text commands
+    /// takes its prefix this way.
+    pub fn command_prefix(&mut self, node: &Node<'_>, key: &str, default: &str) -> Option<String> {
+        match self.text(node, key, None, 32, "") {
+            Some(p) if p.value.contains(char::is_whitespace) => {
+                self.error(
+                    p.line,
+                    p.field,
+                    "a command prefix has no spaces, e.g. `!chat`",
+                );
+                None
+            }
+            Some(p) => Some(p.value),
+            None if node.table.contains_key(key) => None,
+            None => Some(default.to_owned()),
+        }
+    }
+
     /// A string or a TOML date/time literal, as text.
     pub fn string_or_datetime(
         &mut self,
