@@ -3,12 +3,12 @@
 
 #![allow(dead_code)]
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use discord_fake::{ChannelId, FakeDiscord, Message};
 use serde_json::Value;
 
-use crate::support::{read, text, Scratch};
+use crate::support::{read, text, BotProcess, Scratch};
 
 /// Virtual minutes per real second: with a minute between points, a point every three seconds.
 pub const SPEED: f64 = 20.0;
@@ -17,11 +17,8 @@ pub const WAIT: Duration = Duration::from_secs(60);
 /// The bot as a process, configured for `fake` with one chat, `quick`, of three points one
 /// minute apart in `channel`.
 pub struct Bot {
-    pub scratch: Scratch,
-    args: Vec<String>,
+    pub process: BotProcess,
     token: String,
-    child: Option<std::process::Child>,
-    runs: u32,
     /// Extra environment for the next start (test aids such as
     /// `HASHCHAT_TEST_COMMAND_DELAY_MS`).
     pub env: Vec<(String, String)>,
@@ -50,72 +47,23 @@ impl Bot {
             chrono::Utc::now().to_rfc3339(),
         ];
         Bot {
-            scratch,
-            args,
+            process: BotProcess::new(scratch, args),
             token: fake.token().to_owned(),
-            child: None,
-            runs: 0,
             env: Vec::new(),
         }
     }
 
     pub fn start(&mut self) {
-        assert!(self.child.is_none(), "the bot is already running");
-        self.runs += 1;
-        let log =
-            std::fs::File::create(self.scratch.path(&format!("bot{}.log", self.runs))).unwrap();
-        let args: Vec<&str> = self.args.iter().map(String::as_str).collect();
-        let mut command = self.scratch.hashchat(&args);
-        command.env_remove("HASHCHAT_TEST_COMMAND_DELAY_MS");
-        for (k, v) in &self.env {
-            command.env(k, v);
-        }
-        let child = command
-            .env("HASHCHAT_DISCORD_TOKEN", &self.token)
-            .env("RUST_LOG", "info,hashchat_discord=debug")
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::from(log))
-            .spawn()
-            .expect("hashchat starts");
-        self.child = Some(child);
-    }
-
-    /// SIGKILL: no chance to tidy up.
-    pub fn kill(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            child.kill().expect("SIGKILL");
-            child.wait().unwrap();
-        }
-    }
-
-    /// SIGTERM, and the exit status.
-    pub fn stop(&mut self) -> std::process::ExitStatus {
-        let mut child = self.child.take().expect("the bot is running");
-        let sent = std::process::Command::new("kill")
-            .args(["-TERM", &child.id().to_string()])
-            .status()
-            .expect("kill runs");
-        assert!(sent.success());
-        child.wait().expect("hashchat exits")
-    }
-
-    pub fn logs(&self) -> String {
-        (1..=self.runs)
-            .map(|n| read(&self.scratch.path(&format!("bot{n}.log"))))
-            .collect::<Vec<_>>()
-            .join("\n---\n")
-    }
-
-    pub async fn wait_for_log(&self, needle: &str, times: usize, limit: Duration) {
-        let start = Instant::now();
-        while self.logs().matches(needle).count() < times {
-            assert!(
-                start.elapsed() < limit,
-                "gave up after {limit:?} waiting for `{needle}` in the bot's log:\n{}",
-                self.logs()
-            );
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
+        let (token, env) = (self.token.clone(), self.env.clone());
+        self.process.start(|command| {
+            command.env_remove("HASHCHAT_TEST_COMMAND_DELAY_MS");
+            for (k, v) in &env {
+                command.env(k, v);
+            }
+            command
+                .env("HASHCHAT_DISCORD_TOKEN", &token)
+                .env("RUST_LOG", "info,hashchat_discord=debug");
+        });
     }
 
     /// The session's transcript document, as `hashchat export --format json` writes it.
@@ -135,12 +83,16 @@ impl Bot {
     }
 }
 
-impl Drop for Bot {
-    fn drop(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
+impl std::ops::Deref for Bot {
+    type Target = BotProcess;
+    fn deref(&self) -> &BotProcess {
+        &self.process
+    }
+}
+
+impl std::ops::DerefMut for Bot {
+    fn deref_mut(&mut self) -> &mut BotProcess {
+        &mut self.process
     }
 }
 

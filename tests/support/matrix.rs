@@ -17,7 +17,7 @@ use matrix_sdk::{Client, Room};
 use serde_json::{json, Value};
 
 use crate::support::synapse::Homeserver;
-use crate::support::{read, text, Scratch};
+use crate::support::{read, text, BotProcess, Scratch};
 
 /// A fresh localpart: tests share one homeserver, so every name is new (the counter keeps two
 /// tests of one process apart within the same microsecond).
@@ -369,10 +369,7 @@ pub struct Bot {
     pub registered_token: String,
     /// Sign in with `registered_token` instead of the password.
     pub use_token: bool,
-    pub scratch: Scratch,
-    args: Vec<String>,
-    child: Option<std::process::Child>,
-    runs: u32,
+    pub process: BotProcess,
     /// What starts a command in this bot's rooms (`matrix.command_prefix`).
     pub prefix: String,
     /// Set for the next start: the bot stops dead after a command acts, before its claim
@@ -425,10 +422,7 @@ impl Bot {
             password: format!("{localpart}-password"),
             registered_token: registered.access_token,
             use_token: false,
-            scratch,
-            args,
-            child: None,
-            runs: 0,
+            process: BotProcess::new(scratch, args),
             prefix: "!chat".to_owned(),
             hold_before_claiming: false,
         }
@@ -445,77 +439,32 @@ impl Bot {
     }
 
     pub fn start(&mut self) {
-        assert!(self.child.is_none(), "the bot is already running");
-        self.runs += 1;
-        let log =
-            std::fs::File::create(self.scratch.path(&format!("bot{}.log", self.runs))).unwrap();
-        let args: Vec<&str> = self.args.iter().map(String::as_str).collect();
-        let mut command = self.scratch.hashchat(&args);
-        if self.use_token {
-            command
-                .env("HASHCHAT_MATRIX_ACCESS_TOKEN", &self.registered_token)
-                .env_remove("HASHCHAT_MATRIX_PASSWORD");
-        } else {
-            command
-                .env("HASHCHAT_MATRIX_PASSWORD", &self.password)
-                .env_remove("HASHCHAT_MATRIX_ACCESS_TOKEN");
-        }
-        if self.hold_before_claiming {
-            command.env("HASHCHAT_TEST_HOLD_BEFORE_CLAIM", "1");
-        } else {
-            command.env_remove("HASHCHAT_TEST_HOLD_BEFORE_CLAIM");
-        }
-        let child = command
-            .env(
+        let (use_token, token, password) = (
+            self.use_token,
+            self.registered_token.clone(),
+            self.password.clone(),
+        );
+        let hold = self.hold_before_claiming;
+        self.process.start(|command| {
+            if use_token {
+                command
+                    .env("HASHCHAT_MATRIX_ACCESS_TOKEN", &token)
+                    .env_remove("HASHCHAT_MATRIX_PASSWORD");
+            } else {
+                command
+                    .env("HASHCHAT_MATRIX_PASSWORD", &password)
+                    .env_remove("HASHCHAT_MATRIX_ACCESS_TOKEN");
+            }
+            if hold {
+                command.env("HASHCHAT_TEST_HOLD_BEFORE_CLAIM", "1");
+            } else {
+                command.env_remove("HASHCHAT_TEST_HOLD_BEFORE_CLAIM");
+            }
+            command.env(
                 "RUST_LOG",
                 "info,matrix_sdk=warn,matrix_sdk_crypto=warn,matrix_sdk_base=warn",
-            )
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::from(log))
-            .spawn()
-            .expect("hashchat starts");
-        self.child = Some(child);
-    }
-
-    /// SIGKILL: no chance to tidy up.
-    pub fn kill(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            child.kill().expect("SIGKILL");
-            child.wait().unwrap();
-        }
-    }
-
-    /// SIGTERM, and the exit status.
-    pub fn stop(&mut self) -> std::process::ExitStatus {
-        let mut child = self.child.take().expect("the bot is running");
-        let sent = std::process::Command::new("kill")
-            .args(["-TERM", &child.id().to_string()])
-            .status()
-            .expect("kill runs");
-        assert!(sent.success());
-        child.wait().expect("hashchat exits")
-    }
-
-    /// Waits until the bot's log (all runs) holds `needle` `times` times; a timeout fails with
-    /// the log.
-    pub async fn wait_for_log(&self, needle: &str, times: usize, limit: Duration) {
-        let start = Instant::now();
-        while self.logs().matches(needle).count() < times {
-            assert!(
-                start.elapsed() < limit,
-                "gave up after {limit:?} waiting for `{needle}` in the bot's log:\n{}",
-                self.logs()
             );
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-    }
-
-    /// Everything the bot logged, all runs.
-    pub fn logs(&self) -> String {
-        (1..=self.runs)
-            .map(|n| read(&self.scratch.path(&format!("bot{n}.log"))))
-            .collect::<Vec<_>>()
-            .join("\n---\n")
+        });
     }
 
     /// `hashchat export SESSION --format FORMAT` on the bot's archive; its output.
@@ -563,12 +512,16 @@ impl Bot {
     }
 }
 
-impl Drop for Bot {
-    fn drop(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
+impl std::ops::Deref for Bot {
+    type Target = BotProcess;
+    fn deref(&self) -> &BotProcess {
+        &self.process
+    }
+}
+
+impl std::ops::DerefMut for Bot {
+    fn deref_mut(&mut self) -> &mut BotProcess {
+        &mut self.process
     }
 }
 

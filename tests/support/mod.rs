@@ -71,6 +71,94 @@ impl Scratch {
     }
 }
 
+/// The `hashchat` binary run again and again in one scratch directory, each run logging to a
+/// file of its own (`bot1.log`, `bot2.log`, …): how the platform tests start, kill and read a
+/// bot. Dropping it kills a run still going.
+pub struct BotProcess {
+    pub scratch: Scratch,
+    args: Vec<String>,
+    child: Option<Child>,
+    runs: u32,
+}
+
+impl BotProcess {
+    pub fn new(scratch: Scratch, args: Vec<String>) -> BotProcess {
+        BotProcess {
+            scratch,
+            args,
+            child: None,
+            runs: 0,
+        }
+    }
+
+    /// Starts a run, its stderr to the run's log; `configure` sets its environment.
+    pub fn start(&mut self, configure: impl FnOnce(&mut Command)) {
+        assert!(self.child.is_none(), "the bot is already running");
+        self.runs += 1;
+        let log =
+            std::fs::File::create(self.scratch.path(&format!("bot{}.log", self.runs))).unwrap();
+        let args: Vec<&str> = self.args.iter().map(String::as_str).collect();
+        let mut command = self.scratch.hashchat(&args);
+        configure(&mut command);
+        let child = command
+            .stdout(Stdio::null())
+            .stderr(Stdio::from(log))
+            .spawn()
+            .expect("hashchat starts");
+        self.child = Some(child);
+    }
+
+    /// SIGKILL: no chance to tidy up.
+    pub fn kill(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            child.kill().expect("SIGKILL");
+            child.wait().unwrap();
+        }
+    }
+
+    /// SIGTERM, and the exit status.
+    pub fn stop(&mut self) -> std::process::ExitStatus {
+        let mut child = self.child.take().expect("the bot is running");
+        let sent = Command::new("kill")
+            .args(["-TERM", &child.id().to_string()])
+            .status()
+            .expect("kill runs");
+        assert!(sent.success());
+        child.wait().expect("hashchat exits")
+    }
+
+    /// Everything the bot logged, all runs.
+    pub fn logs(&self) -> String {
+        (1..=self.runs)
+            .map(|n| read(&self.scratch.path(&format!("bot{n}.log"))))
+            .collect::<Vec<_>>()
+            .join("\n---\n")
+    }
+
+    /// Waits until the bot's log (all runs) holds `needle` `times` times; a timeout fails with
+    /// the log.
+    pub async fn wait_for_log(&self, needle: &str, times: usize, limit: Duration) {
+        let start = Instant::now();
+        while self.logs().matches(needle).count() < times {
+            assert!(
+                start.elapsed() < limit,
+                "gave up after {limit:?} waiting for `{needle}` in the bot's log:\n{}",
+                self.logs()
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+}
+
+impl Drop for BotProcess {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
 /// Waits until `condition` holds, checking every 50 ms, for at most `limit`.
 pub fn wait_for(limit: Duration, what: &str, mut condition: impl FnMut() -> bool) {
     let start = Instant::now();
