@@ -582,3 +582,244 @@ async fn a_gateway_dropped_mid_session_resumes_and_loses_nothing() {
         ]
     );
 }
+
+/// Discord ends the session (Invalid Session, not resumable) and is unreachable for a while:
+/// the bot identifies anew, and what was said while no events reached it is read back from
+/// the channel's history, in order, before anything newer; nothing is archived twice.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_session_discord_will_not_resume_is_identified_anew_and_the_gap_is_back_filled() {
+    let fake = FakeDiscord::start().await.unwrap();
+    let d = fake.defaults().clone();
+    let mut bot = started_bot(&fake).await;
+    let started = slash(&fake, d.moderator, "/chat start chat:quick", &bot).await;
+    let session = session_number(&started.content);
+    wait_for_step(&fake, d.channel, "Q1", &bot).await;
+    let before = fake
+        .post(Post::new(d.channel, d.alice, "A1 before the gap"))
+        .await
+        .unwrap();
+    bot.wait_for_log(&before.id.to_string(), 1, WAIT).await;
+
+    // From here until the next Identify no event is delivered, and a Resume fails.
+    fake.invalidate_session(false);
+    fake.refuse_gateway(None);
+    let mut missed = Vec::new();
+    for text in ["A1 in the gap", "A1 also in the gap"] {
+        missed.push(fake.post(Post::new(d.channel, d.bob, text)).await.unwrap());
+    }
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    fake.restore_gateway();
+    let identified = fake
+        .wait_for(WAIT, |f| (f.gateway_stats().identifies >= 2).then_some(()))
+        .await;
+    assert!(
+        identified.is_some(),
+        "never identified again; log:\n{}",
+        bot.logs()
+    );
+    let after = fake
+        .post(Post::new(d.channel, d.alice, "A1 after the gap"))
+        .await
+        .unwrap();
+    bot.wait_for_log(&after.id.to_string(), 1, WAIT).await;
+    let stopped = slash(&fake, d.moderator, "/chat stop", &bot).await;
+    assert!(stopped.content.contains("stopped"), "{stopped:?}");
+    wait_for_step(&fake, d.channel, "Wrap-up", &bot).await;
+    assert!(bot.stop().success(), "{}", bot.logs());
+
+    let ids: Vec<String> = bot.transcript(&session)["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["platform_message_id"].as_str().unwrap().to_owned())
+        .collect();
+    let expected: Vec<String> = std::iter::once(&before)
+        .chain(&missed)
+        .chain(std::iter::once(&after))
+        .map(|m| m.id.to_string())
+        .collect();
+    assert_eq!(
+        ids,
+        expected,
+        "each message once, in order; log:\n{}",
+        bot.logs()
+    );
+    let backfilled = fake
+        .requests_matching("GET /channels/*/messages")
+        .into_iter()
+        .filter(|r| r.query.contains(&format!("after={}", before.id)))
+        .count();
+    assert!(
+        backfilled >= 1,
+        "the gap was read from the history after the last archived message"
+    );
+}
+
+/// Discord is wholly unreachable (REST answers 502, the gateway refuses connections) while
+/// two points and the wrap-up fall due: they wait, then go out once each, in order, and what
+/// people said meanwhile is archived.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn posts_due_while_discord_is_unreachable_wait_and_go_out_once_in_order() {
+    let fake = FakeDiscord::start().await.unwrap();
+    let d = fake.defaults().clone();
+    let mut bot = started_bot(&fake).await;
+    let started = slash(&fake, d.moderator, "/chat start chat:quick", &bot).await;
+    let session = session_number(&started.content);
+    wait_for_step(&fake, d.channel, "Q1", &bot).await;
+
+    fake.set_rest_down(true);
+    fake.refuse_gateway(None);
+    let meanwhile = fake
+        .post(Post::new(d.channel, d.alice, "A1 while Discord is away"))
+        .await
+        .unwrap();
+    // Q2, Q3 and the wrap-up fall due, a minute apart (three seconds here).
+    tokio::time::sleep(Duration::from_secs(12)).await;
+    assert_eq!(
+        step_labels(&fake.bot_messages(d.channel)),
+        ["Intro", "Q1"],
+        "nothing could be posted meanwhile"
+    );
+    assert!(
+        bot.logs().contains("the post waits"),
+        "the outage is a wait, not a failure; log:\n{}",
+        bot.logs()
+    );
+    fake.set_rest_down(false);
+    fake.restore_gateway();
+
+    wait_for_step(&fake, d.channel, "Wrap-up", &bot).await;
+    assert_eq!(
+        step_labels(&fake.bot_messages(d.channel)),
+        ["Intro", "Q1", "Q2", "Q3", "Wrap-up"],
+        "each step once, in order; log:\n{}",
+        bot.logs()
+    );
+    bot.wait_for_log(&meanwhile.id.to_string(), 1, WAIT).await;
+    assert!(bot.stop().success(), "{}", bot.logs());
+    let bodies: Vec<String> = archived(&bot.transcript(&session))
+        .into_iter()
+        .map(|m| m.1)
+        .collect();
+    assert_eq!(bodies, ["A1 while Discord is away"]);
+}
+
+/// The bot's answer to the text command `message` in the default channel: its reply to it.
+async fn text_reply(fake: &FakeDiscord, message: &discord_fake::Message, bot: &Bot) -> String {
+    let d = fake.defaults();
+    match fake
+        .wait_for(WAIT, |f| {
+            f.bot_messages(d.channel)
+                .into_iter()
+                .find(|m| m.reply_to == Some(message.id))
+        })
+        .await
+    {
+        Some(reply) => reply.content,
+        None => panic!("no reply to {:?}; log:\n{}", message.content, bot.logs()),
+    }
+}
+
+/// `!chat …` typed in the channel works as `/chat …` does: a moderator starts and stops a
+/// session, a participant is refused, and each answer is a reply to its command.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn text_commands_start_and_stop_a_session_and_refuse_a_participant() {
+    let fake = FakeDiscord::start().await.unwrap();
+    let d = fake.defaults().clone();
+    let mut bot = started_bot(&fake).await;
+
+    let start = fake
+        .post(Post::new(d.channel, d.moderator, "!chat start quick"))
+        .await
+        .unwrap();
+    let started = text_reply(&fake, &start, &bot).await;
+    assert!(started.starts_with("Started"), "{started}");
+    let session = session_number(&started);
+    wait_for_step(&fake, d.channel, "Q1", &bot).await;
+
+    let refused = fake
+        .post(Post::new(d.channel, d.alice, "!chat stop"))
+        .await
+        .unwrap();
+    let refusal = text_reply(&fake, &refused, &bot).await;
+    assert!(refusal.contains("moderator"), "{refusal}");
+    let answer = fake
+        .post(Post::new(d.channel, d.alice, "A1 typed, not slashed"))
+        .await
+        .unwrap();
+    bot.wait_for_log(&answer.id.to_string(), 1, WAIT).await;
+
+    let stop = fake
+        .post(Post::new(d.channel, d.moderator, "!chat stop"))
+        .await
+        .unwrap();
+    let stopped = text_reply(&fake, &stop, &bot).await;
+    assert!(stopped.contains("stopped"), "{stopped}");
+    wait_for_step(&fake, d.channel, "Wrap-up", &bot).await;
+    assert!(bot.stop().success(), "{}", bot.logs());
+    assert_eq!(
+        archived(&bot.transcript(&session)),
+        [(
+            d.alice.to_string(),
+            "A1 typed, not slashed".to_owned(),
+            Some(1)
+        )],
+        "the answer archived under Q1; no command is archived"
+    );
+}
+
+/// Typing a chat's or a session's option offers what exists, as Discord's autocomplete.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_chat_and_session_options_are_autocompleted_from_what_exists() {
+    let fake = FakeDiscord::start().await.unwrap();
+    let d = fake.defaults().clone();
+    let mut bot = Bot::new(&fake, d.channel);
+    bot.scratch
+        .write("chats/other.toml", &chat_file("other", d.second_channel));
+    bot.start();
+    assert!(fake.wait_connected(WAIT).await, "{}", bot.logs());
+    fake.wait_for_request(
+        &format!("PUT /applications/*/guilds/{}/commands", d.guild),
+        WAIT,
+    )
+    .await
+    .expect("/chat registered");
+
+    let offered = |reply: discord_fake::InteractionReply| -> Vec<String> {
+        assert_eq!(reply.callback.kind, 8, "an autocomplete result: {reply:?}");
+        reply
+            .choices
+            .iter()
+            .map(|c| {
+                c["value"]
+                    .as_str()
+                    .map_or_else(|| c["value"].to_string(), str::to_owned)
+            })
+            .collect()
+    };
+    let typing = fake
+        .autocomplete(
+            d.alice,
+            d.channel,
+            SlashCommand::parse("/chat start chat:qu").unwrap(),
+            "chat",
+        )
+        .await
+        .unwrap();
+    let chats = offered(typing.callback(WAIT).await.expect("choices"));
+    assert_eq!(chats, ["quick"]);
+
+    let started = slash(&fake, d.moderator, "/chat start chat:quick", &bot).await;
+    let session = session_number(&started.content);
+    let typing = fake
+        .autocomplete(
+            d.alice,
+            d.channel,
+            SlashCommand::parse("/chat transcript session:").unwrap(),
+            "session",
+        )
+        .await
+        .unwrap();
+    let sessions = offered(typing.callback(WAIT).await.expect("choices"));
+    assert!(sessions.contains(&session), "{sessions:?} lacks {session}");
+}

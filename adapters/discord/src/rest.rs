@@ -15,6 +15,8 @@ use serenity::http::{Http, HttpBuilder, LightMethod, Request, Route};
 
 /// How many 429s one call waits out before it reports a temporary failure.
 const MAX_RATE_LIMITED: u32 = 5;
+/// Statuses that mean Discord itself is down (bad gateway, unavailable, gateway timeout).
+const DISCORD_DOWN: [u16; 3] = [502, 503, 504];
 /// The longest `Retry-After` waited inside a call; longer ones are reported temporary.
 const MAX_RETRY_AFTER: Duration = Duration::from_secs(30);
 
@@ -55,6 +57,11 @@ impl From<RestError> for bot_core::adapter::AdapterError {
         use bot_core::adapter::AdapterError;
         match &e {
             RestError::Unreachable { .. } => AdapterError::Unreachable(e.to_string()),
+            // Discord's edge answering for a Discord that is down: an outage, which may last
+            // longer than a post's attempts, not a failure of this request.
+            RestError::Status { status, .. } if DISCORD_DOWN.contains(status) => {
+                AdapterError::Unreachable(e.to_string())
+            }
             RestError::Status { status, .. } if *status == 429 || *status >= 500 => {
                 AdapterError::Temporary(e.to_string())
             }
