@@ -323,6 +323,7 @@ fn transcript() -> Transcript {
             started_at: Some(start),
             ended_at: Some(start + TimeDelta::minutes(65)),
             rooms: vec!["discord:900".into(), "matrix:!room:example.org".into()],
+            link: None,
         },
         intro: Some("Welcome to #interlibnet!".into()),
         points,

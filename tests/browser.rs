@@ -94,6 +94,7 @@ fn big_transcript() -> Transcript {
             started_at: Some(start),
             ended_at: Some(start + Duration::minutes(62)),
             rooms: vec!["matrix:!room:example.org".into()],
+            link: None,
         },
         intro: Some("Welcome!".into()),
         points,

@@ -88,6 +88,32 @@ pub struct Post {
     /// Stable across retries: the platform must show a post with the same key once.
     pub idempotency_key: String,
     pub content: PostContent,
+    /// The chat's options for the room's platform (its table in the chat file, as the
+    /// platform's own rules read it: [`PlatformRules::read_chat_section`]); `None` when the
+    /// file has no such table or the chat is no longer configured.
+    ///
+    /// [`PlatformRules::read_chat_section`]: crate::platforms::PlatformRules::read_chat_section
+    pub options: Option<serde_json::Value>,
+    /// The session the step belongs to.
+    pub session: PostSession,
+}
+
+/// What an adapter may need of a post's session: to name a place for it (a Discord thread)
+/// and to key what it keeps about it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PostSession {
+    /// Stable across retries, restarts and instances (see [`Session::uid`]).
+    ///
+    /// [`Session::uid`]: crate::model::Session::uid
+    pub uid: String,
+    /// The number people type in commands (`/chat stop 12`).
+    pub number: Option<i64>,
+    /// The chat's title (its slug when the chat is no longer configured).
+    pub chat_title: String,
+    /// When the session started, else when it is due to.
+    pub starts_at: DateTime<Utc>,
+    /// The chat's time zone, in which people read that time.
+    pub time_zone: chrono_tz::Tz,
 }
 
 /// An answer to a command.

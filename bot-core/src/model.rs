@@ -121,6 +121,17 @@ impl FromStr for SessionOrigin {
     }
 }
 
+/// Where a session took place when its platform gave it a place of its own: "Discord thread"
+/// and its `https://` link. Recorded by the adapter that made the place.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SessionLink {
+    /// What the link is, as people know it: `Discord thread`.
+    pub label: String,
+    /// An `http(s)://` URL.
+    pub url: String,
+}
+
 /// One run of a chat, as the store keeps it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Session {

@@ -1,12 +1,13 @@
 //! What the core is told of each platform by the crate that adapts it, before anything
-//! connects: the table of `hashchat.toml` the adapter owns and how it is checked, and what the
-//! platform's room and user ids look like. The binary gathers them into [`Platforms`] and hands
+//! connects: the table of `hashchat.toml` the adapter owns and how it is checked, the table of a
+//! chat file it owns (options for that chat's rooms on the platform), and what the platform's
+//! room and user ids look like. The binary gathers them into [`Platforms`] and hands
 //! them to whatever reads the config and the chat files; the core itself names the platforms
 //! ([`Platform`]) and nothing more.
 
 use std::sync::Arc;
 
-use crate::chat::LocatedError;
+use crate::chat::{LocatedError, Node, Reader};
 use crate::config::PlatformSection;
 use crate::ids::{check_name, Platform, RoomRef, UserRef};
 
@@ -24,6 +25,22 @@ pub trait PlatformRules: Send + Sync {
     /// Every problem in that table, located (read it with [`PlatformSection::read`]).
     fn check_config(&self, _section: &PlatformSection) -> Vec<LocatedError> {
         Vec::new()
+    }
+    /// The table of a chat file the adapter owns (`discord` for `[discord]`), if any: how that
+    /// chat runs in its rooms on this platform.
+    fn chat_section(&self) -> Option<&'static str> {
+        None
+    }
+    /// Reads that table (`node`) with the core's located reader, reporting each problem
+    /// through `r`: the options as the adapter wants them handed back with each post
+    /// ([`Post::options`](crate::adapter::Post::options)), which the chat keeps; `None` when
+    /// there were problems. The core keeps the value and never looks inside it.
+    fn read_chat_section(
+        &self,
+        _r: &mut Reader<'_>,
+        _node: &Node<'_>,
+    ) -> Option<serde_json::Value> {
+        Some(serde_json::Value::Null)
     }
 }
 
@@ -77,6 +94,19 @@ impl Platforms {
             .iter()
             .filter_map(|r| r.config_section())
             .collect()
+    }
+
+    /// The chat-file tables the adapters own.
+    pub fn chat_sections(&self) -> Vec<&'static str> {
+        self.rules.iter().filter_map(|r| r.chat_section()).collect()
+    }
+
+    /// The rules owning the chat-file table `name`.
+    pub(crate) fn chat_section_owner(&self, name: &str) -> Option<&dyn PlatformRules> {
+        self.rules
+            .iter()
+            .find(|r| r.chat_section() == Some(name))
+            .map(|r| r.as_ref())
     }
 
     /// The rules owning the config table `name`.

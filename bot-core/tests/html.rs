@@ -184,6 +184,7 @@ fn fixture() -> Transcript {
             started_at: Some(at(19, 0)),
             ended_at: Some(at(19, 40)),
             rooms: vec!["discord:900".into(), "matrix:!room:example.org".into()],
+            link: None,
         },
         intro: Some("Welcome to #interlibnet!".into()),
         points: vec![
@@ -898,4 +899,39 @@ fn hostile_corpus_survives_json_exactly() {
     );
     let back: Transcript = serde_json::from_str(&json).unwrap();
     assert_eq!(back, t);
+}
+
+#[test]
+fn the_header_links_to_where_the_session_took_place_only_over_http() {
+    let mut t = fixture();
+    assert!(!render(&t).contains("class=\"where\""), "no link, no line");
+    t.session.link = Some(bot_core::model::SessionLink {
+        label: "Discord <thread>".into(),
+        url: "https://discord.com/channels/1/2?a=1&b=\"2\"".into(),
+    });
+    let page = render(&t);
+    let doc = Html::parse_document(&page);
+    let link = doc
+        .select(&sel("header .where a"))
+        .next()
+        .expect("a link in the header");
+    assert_eq!(
+        link.value().attr("href"),
+        Some("https://discord.com/channels/1/2?a=1&b=\"2\"")
+    );
+    assert_eq!(text_of(link), "Discord <thread>");
+    assert!(link.value().attr("rel").unwrap().contains("noopener"));
+
+    t.session.link = Some(bot_core::model::SessionLink {
+        label: "Somewhere".into(),
+        url: "javascript:alert(1)".into(),
+    });
+    let page = render(&t);
+    let doc = Html::parse_document(&page);
+    assert_eq!(doc.select(&sel("header .where a")).count(), 0);
+    assert_eq!(
+        text_of(doc.select(&sel("header .where")).next().unwrap()),
+        "Took place in Somewhere"
+    );
+    assert!(!page.contains("javascript:alert"));
 }

@@ -37,6 +37,7 @@ store_tests!(
     curation_is_kept_with_who_and_when,
     purging_erases_only_opted_out_words_in_that_chat,
     sessions_get_a_unique_uid_and_are_found_by_it,
+    where_a_session_took_place_is_recorded_by_uid_and_replaced,
     the_chat_snapshot_is_kept_with_its_step_once,
     search_finds_words_and_respects_curation,
     search_never_fails_on_hostile_queries,
@@ -456,6 +457,32 @@ async fn sessions_get_a_unique_uid_and_are_found_by_it(store: Store) {
     assert_ne!(a.uid, b.uid);
     assert_eq!(store.find_session_by_uid(&b.uid).await.unwrap(), Some(b));
     assert_eq!(store.find_session_by_uid("nope").await.unwrap(), None);
+}
+
+async fn where_a_session_took_place_is_recorded_by_uid_and_replaced(store: Store) {
+    let id = session(&store, "linked").await;
+    let uid = store.get_session(id).await.unwrap().unwrap().uid;
+    assert_eq!(store.session_link(id).await.unwrap(), None);
+    let link = |url: &str| bot_core::model::SessionLink {
+        label: "Discord thread".into(),
+        url: url.into(),
+    };
+    assert!(store
+        .set_session_link(&uid, &link("https://discord.com/channels/1/2"))
+        .await
+        .unwrap());
+    assert!(store
+        .set_session_link(&uid, &link("https://discord.com/channels/1/3"))
+        .await
+        .unwrap());
+    assert_eq!(
+        store.session_link(id).await.unwrap(),
+        Some(link("https://discord.com/channels/1/3"))
+    );
+    assert!(!store
+        .set_session_link("no-such-uid", &link("https://x.example"))
+        .await
+        .unwrap());
 }
 
 async fn the_chat_snapshot_is_kept_with_its_step_once(store: Store) {

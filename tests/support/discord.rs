@@ -66,6 +66,28 @@ impl Bot {
         });
     }
 
+    /// The session's transcript in `format` (`html`, `md`, `json`), as `hashchat export`
+    /// writes it.
+    pub fn export(&self, session: &str, format: &str) -> String {
+        let config = self.scratch.path("hashchat.toml");
+        let out = self.scratch.output(&[
+            "export",
+            session,
+            "--format",
+            format,
+            "--config",
+            config.to_str().unwrap(),
+        ]);
+        let (stdout, stderr) = text(&out);
+        assert!(out.status.success(), "export failed: {stderr}");
+        stdout
+    }
+
+    /// Replaces the chat file `quick` (before the bot starts).
+    pub fn set_chat(&self, text: &str) {
+        self.scratch.write("chats/quick.toml", text);
+    }
+
     /// The session's transcript document, as `hashchat export --format json` writes it.
     pub fn transcript(&self, session: &str) -> Value {
         let config = self.scratch.path("hashchat.toml");
@@ -116,6 +138,14 @@ text = "What would you change?"
 [[points]]
 text = "What comes next?"
 "##
+    )
+}
+
+/// [`chat_file`] with each session in a thread of its own (`[discord] thread_per_session`).
+pub fn threaded_chat_file(slug: &str, channel: ChannelId) -> String {
+    format!(
+        "{}\n[discord]\nthread_per_session = true\n",
+        chat_file(slug, channel)
     )
 }
 

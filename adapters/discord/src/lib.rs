@@ -8,6 +8,7 @@
 //! - [`commands`]: `/chat` generated from the core's command table, options → command text;
 //! - `interactions`: the 3-second rule (answer, or defer and edit);
 //! - [`outbound`]: the engine's [`Adapter`](bot_core::adapter::Adapter): posts and replies;
+//! - [`threads`]: a session in a thread of its own (a chat file's `[discord]` table);
 //! - [`format`]: what posts look like, nonces, allowed mentions, splitting;
 //! - [`rest`]: REST calls through serenity's `Http`, failures sorted.
 
@@ -28,6 +29,7 @@ pub mod outbound;
 pub mod rest;
 mod rules;
 mod state;
+pub mod threads;
 
 pub use config::DiscordConfig;
 pub use outbound::DiscordAdapter;
@@ -71,6 +73,7 @@ pub struct DiscordBot {
     known: Arc<state::Known>,
     interactions: interactions::Interactions,
     settings: Arc<Settings>,
+    threads: Arc<threads::Threads>,
 }
 
 impl DiscordBot {
@@ -85,6 +88,7 @@ impl DiscordBot {
             token,
             known: Arc::default(),
             interactions: interactions::Interactions::default(),
+            threads: Arc::default(),
             settings: Arc::new(Settings {
                 guilds: config.guilds.clone(),
                 register_globally: config.register_globally,
@@ -101,6 +105,7 @@ impl DiscordBot {
             rest: self.rest.clone(),
             known: self.known.clone(),
             interactions: self.interactions.clone(),
+            threads: self.threads.clone(),
         })
     }
 
@@ -116,6 +121,7 @@ impl DiscordBot {
             known: self.known.clone(),
             interactions: self.interactions.clone(),
             settings: self.settings.clone(),
+            threads: self.threads.clone(),
             engine,
             cursors: Default::default(),
             registered: false,

@@ -1,6 +1,6 @@
 //! The bot's ear: takes the gateway's dispatches in order, one at a time, and hands them to
-//! the engine; back-fills each chat channel from its saved cursor whenever a new gateway
-//! session starts, before any newer event is handled.
+//! the engine; back-fills each chat channel, and each active thread of them, from its saved
+//! cursor whenever a new gateway session starts, before any newer event is handled.
 
 use std::collections::{HashMap, HashSet};
 use std::future::Future;
@@ -23,6 +23,7 @@ use crate::gateway::{Gateway, GatewayItem, INTENTS};
 use crate::interactions::{suggest, Interactions};
 use crate::rest::Rest;
 use crate::state::{Known, ADMINISTRATOR, MANAGE_EVENTS};
+use crate::threads::Threads;
 use crate::{DiscordError, Settings};
 
 const PAGE: usize = 100;
@@ -36,8 +37,9 @@ pub(crate) struct Listener {
     pub known: Arc<Known>,
     pub interactions: Interactions,
     pub settings: Arc<Settings>,
+    pub threads: Arc<Threads>,
     pub engine: Engine,
-    /// Saved cursors, by channel.
+    /// Saved cursors, by channel (and thread).
     pub cursors: HashMap<u64, u64>,
     pub registered: bool,
 }
@@ -67,6 +69,7 @@ impl Listener {
     }
 
     pub async fn run(mut self, shutdown: impl Future<Output = ()>) -> Result<(), DiscordError> {
+        self.threads.attach(self.engine.store().clone());
         let (stop_tx, stop_rx) = watch::channel(false);
         let mut stop = stop_rx.clone();
         let rest = self.rest.clone();
@@ -380,7 +383,8 @@ impl Listener {
                 }
             }
         }
-        if chats.contains(&m.channel) {
+        if room.is_some() {
+            // A chat channel, or a thread of one: each has its own cursor.
             self.save_cursor(m.channel, m.id).await;
         }
         tracing::debug!(
@@ -516,40 +520,140 @@ impl Listener {
         }
     }
 
-    /// Reads what was said in every chat channel since its cursor, oldest first, before any
-    /// newer event is handled (the caller is the one event loop, so events wait meanwhile).
+    /// Reads what was said in every chat channel since its cursor, then in every active thread
+    /// of them and every running session's thread, oldest first, before any newer event is
+    /// handled (the caller is the one event loop, so events wait meanwhile). Whatever cannot be
+    /// read is tried again with backoff: new events would move the cursors past the gap.
     async fn backfill_all(&mut self, stop: &mut watch::Receiver<bool>) {
         let mut channels: Vec<u64> = self.chat_channels().into_iter().collect();
         channels.sort_unstable();
-        for channel in channels {
+        let mut first_looks = HashSet::new();
+        for &channel in &channels {
             let mut backoff = Duration::from_secs(1);
             loop {
-                match self.backfill(channel, stop).await {
-                    Ok(n) => {
-                        if n > 0 {
-                            tracing::info!(channel, messages = n, "read messages sent while away");
+                match self.backfill(channel, Start::Newest, stop).await {
+                    Ok(read) => {
+                        if read == Read::FirstLook {
+                            first_looks.insert(channel);
                         }
                         break;
                     }
                     Err(e) => {
-                        // New events would move the cursor past the gap: wait until it can be read.
                         tracing::warn!(channel, error = %e, ?backoff, "could not read a channel's history; trying again");
-                        tokio::select! {
-                            _ = crate::gateway::stopped(stop) => return,
-                            _ = tokio::time::sleep(backoff) => {}
+                        if !pause(stop, &mut backoff).await {
+                            return;
                         }
-                        backoff = (backoff * 2).min(MAX_BACKOFF);
                     }
+                }
+            }
+        }
+        let mut backoff = Duration::from_secs(1);
+        let threads = loop {
+            match self.threads_to_read().await {
+                Ok(threads) => break threads,
+                Err(e) => {
+                    tracing::warn!(error = %e, ?backoff, "could not list the threads to read; trying again");
+                    if !pause(stop, &mut backoff).await {
+                        return;
+                    }
+                }
+            }
+        };
+        for (thread, parent) in threads {
+            // History from before the bot first looked at a channel is not ours, in its threads
+            // either; a thread of a channel it knew is new to it: read from its start.
+            let start = if first_looks.contains(&parent) {
+                Start::Newest
+            } else {
+                Start::After(thread)
+            };
+            let mut backoff = Duration::from_secs(1);
+            while let Err(e) = self.backfill(thread, start, stop).await {
+                tracing::warn!(thread, error = %e, ?backoff, "could not read a thread's history; trying again");
+                if !pause(stop, &mut backoff).await {
+                    return;
                 }
             }
         }
     }
 
+    /// The threads to back-fill, each with its chat channel, in id order: the guilds' active
+    /// threads under chat channels (asked of Discord) and the running sessions' own threads
+    /// (from the store: an archived one is not in the active list).
+    async fn threads_to_read(&mut self) -> Result<Vec<(u64, u64)>, DiscordError> {
+        let chats = self.chat_channels();
+        let mut guilds = HashSet::new();
+        for &channel in &chats {
+            if let Some(g) = self.guild_of(channel).await {
+                guilds.insert(g);
+            }
+        }
+        let mut threads = std::collections::BTreeMap::new();
+        let mut guilds: Vec<u64> = guilds.into_iter().collect();
+        guilds.sort_unstable();
+        for guild in guilds {
+            let active = self
+                .rest
+                .call(
+                    LightMethod::Get,
+                    Route::GuildThreadsActive {
+                        guild_id: GuildId::new(guild.max(1)),
+                    },
+                    None,
+                    None,
+                    "listing a guild's active threads",
+                )
+                .await?;
+            for t in active["threads"].as_array().into_iter().flatten() {
+                let id = t["id"].as_str().and_then(|id| id.parse::<u64>().ok());
+                let parent = t["parent_id"]
+                    .as_str()
+                    .and_then(|id| id.parse::<u64>().ok());
+                if let (Some(id), Some(parent)) = (id, parent) {
+                    if chats.contains(&parent) {
+                        self.known.add_thread(id, parent, Some(guild));
+                        threads.insert(id, parent);
+                    }
+                }
+            }
+        }
+        let sessions = self
+            .engine
+            .store()
+            .active_sessions()
+            .await
+            .map_err(|e| DiscordError::Store(e.to_string()))?;
+        for session in sessions.iter().filter(|s| s.state.is_live()) {
+            for room in session
+                .rooms
+                .iter()
+                .filter(|r| r.platform == Platform::Discord)
+            {
+                let Ok(channel) = room.id.parse::<u64>() else {
+                    continue;
+                };
+                let place = self
+                    .threads
+                    .place(channel, &session.uid)
+                    .await
+                    .map_err(|e| DiscordError::Store(e.to_string()))?;
+                if let Some(thread) = place.and_then(|p| p.thread()) {
+                    self.known
+                        .add_thread(thread, channel, self.known.guild_of(channel));
+                    threads.insert(thread, channel);
+                }
+            }
+        }
+        Ok(threads.into_iter().collect())
+    }
+
+    /// Reads a channel (or thread) from its saved cursor; without one, from `start`.
     async fn backfill(
         &mut self,
         channel: u64,
+        start: Start,
         stop: &mut watch::Receiver<bool>,
-    ) -> Result<usize, DiscordError> {
+    ) -> Result<Read, DiscordError> {
         let saved = match self.cursors.get(&channel) {
             Some(c) => Some(*c),
             None => self
@@ -563,7 +667,10 @@ impl Listener {
         let route = || Route::ChannelMessages {
             channel_id: ChannelId::new(channel.max(1)),
         };
-        let Some(mut after) = saved else {
+        let Some(mut after) = saved.or(match start {
+            Start::After(id) => Some(id),
+            Start::Newest => None,
+        }) else {
             // The first run only notes where history ends: what came before is not ours.
             let page = self
                 .rest
@@ -587,7 +694,7 @@ impl Listener {
             );
             self.save_cursor(channel, newest).await;
             self.cursors.insert(channel, newest);
-            return Ok(0);
+            return Ok(Read::FirstLook);
         };
         let chats = self.chat_channels();
         let mut handled = 0;
@@ -628,15 +735,46 @@ impl Listener {
                 handled += 1;
             }
             if !full {
-                return Ok(handled);
+                if handled > 0 {
+                    tracing::info!(channel, messages = handled, "read messages sent while away");
+                }
+                return Ok(Read::Messages(handled));
             }
         }
         tracing::warn!(
             channel,
             "too many missed messages; the rest is read at the next reconnect"
         );
-        Ok(handled)
+        Ok(Read::Messages(handled))
     }
+}
+
+/// Where a channel without a saved cursor is read from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Start {
+    /// Nowhere: only its newest message is noted (history from before the bot is not ours).
+    Newest,
+    /// Everything after this id: a thread new to the bot, from its start.
+    After(u64),
+}
+
+/// What a back-fill of one channel did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Read {
+    /// It had no cursor; its newest message is noted.
+    FirstLook,
+    /// This many messages read.
+    Messages(usize),
+}
+
+/// Waits out `backoff` (doubling it for next time); `false` when the bot stops meanwhile.
+async fn pause(stop: &mut watch::Receiver<bool>, backoff: &mut Duration) -> bool {
+    let stopped = tokio::select! {
+        _ = crate::gateway::stopped(stop) => true,
+        _ = tokio::time::sleep(*backoff) => false,
+    };
+    *backoff = (*backoff * 2).min(MAX_BACKOFF);
+    !stopped
 }
 
 /// Discord reactions have no id of their own: this one is stable for one person's one emoji

@@ -1,4 +1,5 @@
-//! Carrying out the engine's posts and replies in Discord channels.
+//! Carrying out the engine's posts and replies in Discord channels (and a session's thread,
+//! for chats that ask for one: see [`crate::threads`]).
 
 use std::sync::Arc;
 
@@ -9,17 +10,20 @@ use serenity::model::id::ChannelId;
 
 use bot_core::adapter::{Adapter, AdapterError, Post, Reply};
 use bot_core::ids::Platform;
+use bot_core::model::PostKind;
 
 use crate::format::{mentioned_users, message_bodies, post_text};
 use crate::interactions::Interactions;
 use crate::rest::Rest;
 use crate::state::Known;
+use crate::threads::{ChatOptions, Place, Threads};
 
 /// The engine's [`Adapter`] for Discord.
 pub struct DiscordAdapter {
     pub(crate) rest: Rest,
     pub(crate) known: Arc<Known>,
     pub(crate) interactions: Interactions,
+    pub(crate) threads: Arc<Threads>,
 }
 
 fn channel(id: &str) -> Result<ChannelId, AdapterError> {
@@ -58,6 +62,62 @@ impl DiscordAdapter {
     }
 }
 
+impl DiscordAdapter {
+    /// A step of a session that runs in a thread of its own: the reminder in the channel, the
+    /// intro in the channel with the thread started from it, the rest in the thread, which the
+    /// wrap-up closes. What a retry must find again is in the store before this returns.
+    async fn post_with_thread(
+        &self,
+        channel: ChannelId,
+        post: &Post,
+        bodies: &[Value],
+    ) -> Result<String, AdapterError> {
+        let uid = &post.session.uid;
+        let parent = channel.get();
+        match post.content.kind {
+            PostKind::Reminder => self.send(channel, bodies).await,
+            PostKind::Intro => {
+                let intro = self.send(channel, bodies).await?;
+                if self.threads.place(parent, uid).await?.is_none() {
+                    let id = intro.parse::<u64>().map_err(|_| {
+                        AdapterError::Temporary(format!("`{intro}` is not a message id"))
+                    })?;
+                    self.threads
+                        .open(&self.rest, &self.known, parent, id, &post.session)
+                        .await?;
+                }
+                Ok(intro)
+            }
+            PostKind::Point { .. } => match self.threads.place(parent, uid).await? {
+                Some(Place::Thread { thread }) => self.send(ChannelId::new(thread), bodies).await,
+                // No thread (it could not be made, or the intro went out before the chat asked
+                // for one), or the session was already wrapped up: the channel.
+                _ => self.send(channel, bodies).await,
+            },
+            PostKind::WrapUp => match self.threads.place(parent, uid).await? {
+                Some(Place::Thread { thread }) => {
+                    let wrap_up = self.send(ChannelId::new(thread), bodies).await?;
+                    let id = wrap_up.parse::<u64>().map_err(|_| {
+                        AdapterError::Temporary(format!("`{wrap_up}` is not a message id"))
+                    })?;
+                    self.threads
+                        .close(&self.rest, parent, uid, thread, id)
+                        .await?;
+                    Ok(wrap_up)
+                }
+                // Sent before; the thread may not have been closed yet.
+                Some(Place::Closed { thread, wrap_up }) => {
+                    self.threads
+                        .close(&self.rest, parent, uid, thread, wrap_up)
+                        .await?;
+                    Ok(wrap_up.to_string())
+                }
+                Some(Place::Channel) | None => self.send(channel, bodies).await,
+            },
+        }
+    }
+}
+
 #[async_trait]
 impl Adapter for DiscordAdapter {
     fn platform(&self) -> Platform {
@@ -73,7 +133,10 @@ impl Adapter for DiscordAdapter {
             &users,
             None,
         );
-        self.send(channel, &bodies).await
+        if !ChatOptions::of(post).thread_per_session {
+            return self.send(channel, &bodies).await;
+        }
+        self.post_with_thread(channel, post, &bodies).await
     }
 
     async fn reply(&self, reply: &Reply) -> Result<(), AdapterError> {

@@ -107,7 +107,17 @@ impl Rest {
                 .params(params.clone());
             let response = match self.http.request(request).await {
                 Ok(r) => r,
-                Err(e) => return Err(sort_failure(e, doing)),
+                Err(e) => {
+                    let e = sort_failure(e, doing);
+                    if e.status() == Some(429) && limited < MAX_RATE_LIMITED {
+                        // serenity has read the answer by now and kept no Retry-After.
+                        limited += 1;
+                        tracing::info!(doing, "rate limited by Discord; waiting");
+                        tokio::time::sleep(Duration::from_secs(1)).await;
+                        continue;
+                    }
+                    return Err(e);
+                }
             };
             let status = response.status().as_u16();
             let retry_after = response
@@ -159,12 +169,24 @@ impl Rest {
     }
 }
 
-/// serenity's own failures before any status: a connection problem, or a request it could not
-/// even build (reported unreachable too, since trying again later is all we can do).
+/// serenity's failures: an error status (serenity's `Http::request` turns every non-2xx answer
+/// into `UnsuccessfulRequest`, with Discord's JSON error read), else a connection problem or a
+/// request it could not even build (reported unreachable, since trying again later is all we
+/// can do).
 fn sort_failure(e: serenity::Error, doing: &str) -> RestError {
-    RestError::Unreachable {
-        doing: doing.to_owned(),
-        source: Box::new(e),
+    match e {
+        serenity::Error::Http(serenity::http::HttpError::UnsuccessfulRequest(r)) => {
+            RestError::Status {
+                doing: doing.to_owned(),
+                status: r.status_code.as_u16(),
+                code: Some(r.error.code as i64).filter(|c| *c > 0),
+                message: truncate(&r.error.message, 200),
+            }
+        }
+        e => RestError::Unreachable {
+            doing: doing.to_owned(),
+            source: Box::new(e),
+        },
     }
 }
 

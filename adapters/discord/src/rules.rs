@@ -1,7 +1,7 @@
 //! What Discord's ids look like, and the `[discord]` table: the rules the core is given for
 //! this platform.
 
-use bot_core::chat::LocatedError;
+use bot_core::chat::{LocatedError, Node, Reader};
 use bot_core::config::PlatformSection;
 use bot_core::ids::Platform;
 use bot_core::platforms::PlatformRules;
@@ -32,6 +32,14 @@ impl PlatformRules for DiscordRules {
         DiscordConfig::from_section(section)
             .err()
             .unwrap_or_default()
+    }
+
+    fn chat_section(&self) -> Option<&'static str> {
+        Some(crate::threads::CHAT_SECTION)
+    }
+
+    fn read_chat_section(&self, r: &mut Reader<'_>, node: &Node<'_>) -> Option<serde_json::Value> {
+        crate::threads::read_chat_options(r, node)
     }
 }
 

@@ -3,7 +3,7 @@
 //! See `config/chats/interlibnet.toml` for a documented example. Array elements are numbered
 //! from 1 in error messages, so `points[3].text` is the text of Q3.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::{Path, PathBuf};
 
 use chrono_tz::Tz;
@@ -12,7 +12,7 @@ pub use super::locate::LocatedError;
 use super::locate::{closest, parse_document, read_text, Node, Reader, Spanned};
 use super::schedule::{parse_start, parse_until, Repeat, Schedule};
 use super::{Chat, Point, Visibility};
-use crate::ids::{RoomRef, UserRef};
+use crate::ids::{Platform, RoomRef, UserRef};
 use crate::platforms::Platforms;
 
 #[derive(Debug, thiserror::Error)]
@@ -139,7 +139,14 @@ fn parse_with_slug_line(
     let doc = parse_document(path, text).map_err(|e| vec![e])?;
     let mut r = Reader::new(path, text);
     let root = Node::root(doc.as_table());
-    r.unknown_keys(&root, CHAT_KEYS);
+    let sections = platforms.chat_sections();
+    let accepted: Vec<&str> = CHAT_KEYS
+        .iter()
+        .copied()
+        .chain(sections.iter().copied())
+        .collect();
+    r.unknown_keys(&root, &accepted);
+    let platform_options = read_platform_tables(&mut r, &root, platforms, &sections);
 
     let slug = r
         .string(&root, "slug", Some("a short name of a-z, 0-9 and `-`"))
@@ -260,6 +267,7 @@ fn parse_with_slug_line(
                 rooms,
                 moderators,
                 visibility: visibility.unwrap_or_default(),
+                platform_options: platform_options.unwrap_or_default(),
                 source: path.to_path_buf(),
             },
             slug_line,
@@ -272,6 +280,34 @@ fn parse_with_slug_line(
         )]),
         _ => Err(errors),
     }
+}
+
+/// The platforms' own tables of a chat file (`[discord]`), each read by the adapter that owns
+/// it; `None` when one had problems (reported through `r`).
+fn read_platform_tables(
+    r: &mut Reader<'_>,
+    root: &Node<'_>,
+    platforms: &Platforms,
+    sections: &[&'static str],
+) -> Option<BTreeMap<Platform, serde_json::Value>> {
+    let mut options = BTreeMap::new();
+    let mut ok = true;
+    for name in sections {
+        let Some(node) = r.table(root, name) else {
+            ok &= !root.table.contains_key(name);
+            continue;
+        };
+        let Some(owner) = platforms.chat_section_owner(name) else {
+            continue;
+        };
+        match owner.read_chat_section(r, &node) {
+            Some(value) => {
+                options.insert(owner.platform(), value);
+            }
+            None => ok = false,
+        }
+    }
+    ok.then_some(options)
 }
 
 /// Records `result`'s error against `s`; true when fine.
@@ -545,6 +581,93 @@ minutes = 5
             .iter()
             .map(ToString::to_string)
             .collect()
+    }
+
+    /// A platform owning `[fake]` in chat files: `mode` is `a` or `b`, nothing else is allowed.
+    struct FakeRules;
+    impl crate::platforms::PlatformRules for FakeRules {
+        fn platform(&self) -> Platform {
+            Platform::Discord
+        }
+        fn check_room(&self, _: &str) -> Result<(), String> {
+            Ok(())
+        }
+        fn check_user(&self, _: &str) -> Result<(), String> {
+            Ok(())
+        }
+        fn chat_section(&self) -> Option<&'static str> {
+            Some("fake")
+        }
+        fn read_chat_section(
+            &self,
+            r: &mut Reader<'_>,
+            node: &Node<'_>,
+        ) -> Option<serde_json::Value> {
+            r.unknown_keys(node, &["mode"]);
+            let mode = r.string(node, "mode", Some("`a` or `b`"))?;
+            if mode.value != "a" && mode.value != "b" {
+                r.error(mode.line, mode.field, "must be `a` or `b`");
+                return None;
+            }
+            Some(serde_json::json!({ "mode": mode.value }))
+        }
+    }
+
+    fn with_fake() -> Platforms {
+        Platforms::with([
+            std::sync::Arc::new(FakeRules) as std::sync::Arc<dyn crate::platforms::PlatformRules>
+        ])
+    }
+
+    #[test]
+    fn a_platform_table_is_read_by_its_adapter_and_kept_with_the_chat() {
+        let text = format!("{GOOD}\n[fake]\nmode = \"b\"\n");
+        let chat = parse_chat(Path::new("chats/x.toml"), &text, &with_fake()).unwrap();
+        assert_eq!(
+            chat.options_for(Platform::Discord),
+            Some(&serde_json::json!({ "mode": "b" }))
+        );
+        assert_eq!(chat.options_for(Platform::Matrix), None);
+        let plain = parse_chat(Path::new("chats/x.toml"), GOOD, &with_fake()).unwrap();
+        assert!(plain.platform_options.is_empty());
+    }
+
+    #[test]
+    fn a_platform_tables_problems_are_located_in_line_order_with_the_others() {
+        // GOOD has 14 lines; the table starts on line 16.
+        let text = format!("{GOOD}\n[fake]\nmode = \"c\"\nmood = 1\n")
+            .replace("title = \"A demo chat\"", "title = \"\"");
+        let errors: Vec<String> = parse_chat(Path::new("chats/x.toml"), &text, &with_fake())
+            .unwrap_err()
+            .iter()
+            .map(ToString::to_string)
+            .collect();
+        assert_eq!(
+            errors,
+            [
+                "chats/x.toml:2: title: must not be empty",
+                "chats/x.toml:17: fake.mode: must be `a` or `b`",
+                "chats/x.toml:18: fake.mood: unknown key (did you mean `mode`?)",
+            ]
+        );
+        let not_a_table = format!("fake = 3\n{GOOD}");
+        assert_eq!(
+            parse_chat(Path::new("chats/x.toml"), &not_a_table, &with_fake())
+                .unwrap_err()
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>(),
+            ["chats/x.toml:1: fake: expected a table, found a number"]
+        );
+    }
+
+    #[test]
+    fn a_platform_table_no_adapter_claims_is_an_unknown_key() {
+        let text = format!("{GOOD}\n[fake]\nmode = \"a\"\n");
+        assert_eq!(
+            errors(&text),
+            ["chats/x.toml:16: fake: unknown key (accepted keys: slug, title, hashtag, description, intro, wrap_up, time_zone, minutes_between_points, intro_minutes, reminder_minutes, rooms, moderators, visibility, schedule, points)"]
+        );
     }
 
     #[test]

@@ -4,12 +4,13 @@ mod load;
 mod locate;
 mod schedule;
 
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
 
-use crate::ids::{RoomRef, UserRef};
+use crate::ids::{Platform, RoomRef, UserRef};
 
 pub use load::{
     load_chat_dir, load_chat_file, parse_chat, ChatError, LocatedError, CHAT_KEYS,
@@ -47,6 +48,10 @@ pub struct Chat {
     pub moderators: Vec<UserRef>,
     /// Who may read its transcripts on the web.
     pub visibility: Visibility,
+    /// Each platform's options for this chat (`[discord]` in the file), as that platform's
+    /// adapter read and checked them; handed back to it with every post. Only platforms whose
+    /// table the file has are here.
+    pub platform_options: BTreeMap<Platform, serde_json::Value>,
     /// The file it was read from, for messages about it.
     pub source: PathBuf,
 }
@@ -98,6 +103,11 @@ impl Chat {
             .get(number.saturating_sub(1) as usize)
             .and_then(|p| p.minutes)
             .unwrap_or(self.minutes_between_points)
+    }
+
+    /// The chat's options for `platform` (its table in the chat file), if the file has them.
+    pub fn options_for(&self, platform: Platform) -> Option<&serde_json::Value> {
+        self.platform_options.get(&platform)
     }
 
     pub fn is_moderator(&self, user: &UserRef) -> bool {

@@ -1,9 +1,11 @@
 //! Delivering the outbox: posts enqueued by steps, carried out through the adapters.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
 
 use super::{lock, Engine, EngineError};
-use crate::adapter::{AdapterError, Post};
+use crate::adapter::{AdapterError, Post, PostSession};
+use crate::chat::Chat;
 use crate::ids::RoomRef;
 use crate::model::SessionId;
 
@@ -18,6 +20,7 @@ impl Engine {
         let pending = self.inner.store.pending_posts().await?;
         let mut blocked: HashSet<(SessionId, RoomRef)> = HashSet::new();
         let mut retry_needed = false;
+        let mut contexts: HashMap<SessionId, Option<PostContext>> = HashMap::new();
         for entry in pending {
             let lane = (entry.session_id, entry.room.clone());
             if blocked.contains(&lane) {
@@ -27,10 +30,43 @@ impl Engine {
                 blocked.insert(lane);
                 continue;
             };
+            let context = match contexts.get(&entry.session_id) {
+                Some(c) => c.clone(),
+                None => {
+                    let c = self.post_context(entry.session_id).await?;
+                    contexts.insert(entry.session_id, c.clone());
+                    c
+                }
+            };
+            let Some(context) = context else {
+                // The outbox row's session is gone (purged): nothing to post it for.
+                tracing::warn!(
+                    session = entry.session_id,
+                    step = entry.step,
+                    "post of a session that no longer exists dropped"
+                );
+                self.inner
+                    .store
+                    .mark_attempt_failed(
+                        entry.session_id,
+                        entry.step,
+                        &entry.room,
+                        "the session no longer exists",
+                        true,
+                    )
+                    .await?;
+                continue;
+            };
             let post = Post {
                 room: entry.room.clone(),
                 idempotency_key: entry.idempotency_key(),
                 content: entry.content.clone(),
+                options: context
+                    .chat
+                    .as_ref()
+                    .and_then(|c| c.options_for(entry.room.platform))
+                    .cloned(),
+                session: context.session,
             };
             match adapter.post(&post).await {
                 Ok(platform_id) => {
@@ -82,4 +118,31 @@ impl Engine {
             retry_needed.then(|| self.now() + self.inner.settings.retry_delay);
         Ok(())
     }
+
+    /// What the posts of session `id` carry besides their content; `None` when the session
+    /// is gone.
+    async fn post_context(&self, id: SessionId) -> Result<Option<PostContext>, EngineError> {
+        let Some(session) = self.inner.store.get_session(id).await? else {
+            return Ok(None);
+        };
+        let chat = self.chat(&session.chat_slug);
+        Ok(Some(PostContext {
+            session: PostSession {
+                uid: session.uid.clone(),
+                number: Some(session.id),
+                chat_title: chat
+                    .as_ref()
+                    .map_or_else(|| session.chat_slug.clone(), |c| c.title.clone()),
+                starts_at: session.started_at.unwrap_or(session.scheduled_start),
+                time_zone: chat.as_ref().map_or(chrono_tz::UTC, |c| c.zone),
+            },
+            chat,
+        }))
+    }
+}
+
+#[derive(Clone)]
+struct PostContext {
+    session: PostSession,
+    chat: Option<Arc<Chat>>,
 }

@@ -40,6 +40,9 @@ pub fn render(t: &Transcript, out: &mut impl Write) -> fmt::Result {
         local(start, "%A %-d %B %Y, %H:%M %Z"),
         escape(&t.chat.time_zone)
     )?;
+    if let Some(link) = &t.session.link {
+        writeln!(out, "**Where:** {}  ", web_link(&link.label, &link.url))?;
+    }
     let platforms = t.platforms().join(", ");
     writeln!(
         out,
@@ -103,7 +106,7 @@ pub fn render(t: &Transcript, out: &mut impl Write) -> fmt::Result {
         };
         writeln!(out, "  {}", body.trim_start())?;
         for a in &m.attachments {
-            writeln!(out, "  📎 {}", attachment(&a.name, &a.url))?;
+            writeln!(out, "  📎 {}", web_link(&a.name, &a.url))?;
         }
         if !m.reactions.is_empty() {
             let counts: Vec<String> = m
@@ -217,8 +220,8 @@ fn short(text: &str, max: usize) -> String {
     }
 }
 
-/// An attachment as a link when its URL is http(s), else as plain text.
-fn attachment(name: &str, url: &str) -> String {
+/// A link (an attachment, where a session took place) when its URL is http(s), else plain text.
+fn web_link(name: &str, url: &str) -> String {
     let lower = url.to_ascii_lowercase();
     if lower.starts_with("https://") || lower.starts_with("http://") {
         let mut safe = String::with_capacity(url.len());
@@ -324,6 +327,18 @@ mod tests {
     }
 
     #[test]
+    fn where_a_session_took_place_is_a_link_only_over_http() {
+        assert_eq!(
+            web_link("Discord thread", "https://discord.com/channels/1/2"),
+            "[Discord thread](<https://discord.com/channels/1/2>)"
+        );
+        assert_eq!(
+            web_link("[x](y)", "javascript:alert(1)"),
+            "\\[x\\]\\(y\\) (not a web link: javascript:alert\\(1\\))"
+        );
+    }
+
+    #[test]
     fn hostile_text_is_shown_not_obeyed() {
         for text in hostile() {
             let escaped = block(&text, "  ");
@@ -363,11 +378,11 @@ mod tests {
     #[test]
     fn attachments_link_only_to_web_urls() {
         assert_eq!(
-            attachment("a.png", "https://cdn.example/a b(1).png"),
+            web_link("a.png", "https://cdn.example/a b(1).png"),
             "[a.png](<https://cdn.example/a%20b%281%29.png>)"
         );
         assert_eq!(
-            attachment("x", "javascript:alert(1)"),
+            web_link("x", "javascript:alert(1)"),
             "x (not a web link: javascript:alert\\(1\\))"
         );
     }

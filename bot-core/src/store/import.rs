@@ -92,8 +92,9 @@ impl Store {
             .map(|p| p.number);
         let row = sqlx::query(
             "INSERT INTO sessions (chat_slug, state, origin, scheduled_start, started_at, \
-             ended_at, next_step, next_due_at, paused_remaining_ms, current_point, created_at, uid) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, NULL, NULL, $8, $9, $10) RETURNING id",
+             ended_at, next_step, next_due_at, paused_remaining_ms, current_point, created_at, uid, \
+             link_label, link_url) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, NULL, NULL, $8, $9, $10, $11, $12) RETURNING id",
         )
         .bind(t.chat.slug.as_str())
         .bind(state.as_str())
@@ -105,6 +106,8 @@ impl Store {
         .bind(opt_u32(current_point))
         .bind(now_ms)
         .bind(t.session.uid.as_str())
+        .bind(t.session.link.as_ref().map(|l| l.label.as_str()))
+        .bind(t.session.link.as_ref().map(|l| l.url.as_str()))
         .fetch_one(&mut *tx)
         .await
         .ctx("inserting an imported session")?;

@@ -20,6 +20,7 @@
 mod codec;
 mod curation;
 mod import;
+mod links;
 mod media;
 mod messages;
 mod outbox;

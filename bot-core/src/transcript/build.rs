@@ -141,6 +141,7 @@ pub async fn build(
             started_at: session.started_at,
             ended_at: session.ended_at,
             rooms: session.rooms.iter().map(ToString::to_string).collect(),
+            link: store.session_link(session_id).await?,
         },
         intro: emitted_at
             .contains_key(&INTRO_STEP)

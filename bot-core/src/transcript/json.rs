@@ -131,12 +131,19 @@ pub fn from_json(text: &str) -> Result<Transcript, ImportError> {
     }
 }
 
+/// A platform's or a link's label: 1 to 64 characters, none of them control characters.
+fn label_ok(label: &str) -> bool {
+    let chars = label.chars().count();
+    chars > 0 && chars <= 64 && !label.chars().any(char::is_control)
+}
+
 /// Every inconsistency in a transcript (empty when it holds together):
 ///
 /// - `schema_version` is one this build reads;
 /// - the chat's slug is non-empty, its hashtag starts with `#`, its time zone is an IANA name;
 /// - the session's uid is 1 to 64 letters, digits, `-` or `_`; its state is a known state; its
-///   rooms are `platform:id` with a known platform and a well-formed id;
+///   rooms are `platform:id` with a known platform and a well-formed id; its link, if any, has
+///   a label of 1 to 64 characters and an http(s) URL;
 /// - points are numbered 1..n in order;
 /// - posts have a known kind, a point (in range) exactly when the kind is `point`, a valid room,
 ///   a platform id, and no two are the same step in the same room;
@@ -205,6 +212,20 @@ pub fn check(t: &Transcript) -> Vec<Problem> {
             bad(format!("session.rooms[{i}]"), format!("`{room}`: {e}"));
         }
     }
+    if let Some(link) = &t.session.link {
+        if !label_ok(&link.label) {
+            bad(
+                "session.link.label".into(),
+                "must be 1 to 64 characters without control characters".into(),
+            );
+        }
+        if !is_web_url(&link.url) || link.url.len() > 2048 {
+            bad(
+                "session.link.url".into(),
+                "must be an http(s) URL of at most 2048 bytes".into(),
+            );
+        }
+    }
 
     for (i, point) in t.points.iter().enumerate() {
         if point.number as usize != i + 1 {
@@ -265,8 +286,7 @@ pub fn check(t: &Transcript) -> Vec<Problem> {
             Err(e) => bad(path("platform"), e.to_string()),
         }
         if let Some(label) = &m.platform_label {
-            let chars = label.chars().count();
-            if chars == 0 || chars > 64 || label.chars().any(char::is_control) {
+            if !label_ok(label) {
                 bad(
                     path("platform_label"),
                     "must be 1 to 64 characters without control characters".into(),
@@ -435,6 +455,7 @@ mod tests {
                 started_at: Some(at),
                 ended_at: None,
                 rooms: vec!["loopback:main".into()],
+                link: None,
             },
             intro: None,
             points: vec![PointRecord {
@@ -467,6 +488,25 @@ mod tests {
             t,
             "a dangling reply_to is allowed"
         );
+    }
+
+    #[test]
+    fn a_sessions_link_is_optional_and_reads_back_as_written() {
+        let mut t = sample();
+        assert!(
+            !to_json(&t).contains("\"link\""),
+            "absent when there is none"
+        );
+        t.session.link = Some(crate::model::SessionLink {
+            label: "Discord thread".into(),
+            url: "https://discord.com/channels/1/2".into(),
+        });
+        let text = to_json(&t);
+        assert!(
+            text.contains("\"link\": {\n      \"label\": \"Discord thread\""),
+            "{text}"
+        );
+        assert_eq!(from_json(&text).unwrap(), t);
     }
 
     #[test]
@@ -514,6 +554,10 @@ mod tests {
         t.messages[0].permalink = Some("javascript:alert(1)".into());
         t.messages[1].platform_label = Some("Bad\nlabel".into());
         t.session.state = "exploded".into();
+        t.session.link = Some(crate::model::SessionLink {
+            label: String::new(),
+            url: "javascript:alert(1)".into(),
+        });
         t.chat.time_zone = "Mars/Olympus".into();
         let Err(ImportError::Invalid(problems)) = from_json(&to_json(&t)) else {
             panic!("expected problems");
@@ -525,6 +569,8 @@ mod tests {
                 "chat.time_zone",
                 "session.state",
                 "session.rooms[0]",
+                "session.link.label",
+                "session.link.url",
                 "points[0].number",
                 "messages[0].permalink",
                 "messages[0].point",

@@ -8,6 +8,8 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
+pub use crate::model::SessionLink;
+
 mod build;
 pub mod json;
 pub mod time;
@@ -75,6 +77,10 @@ pub struct SessionRecord {
     pub ended_at: Option<DateTime<Utc>>,
     /// `platform:id` of each room, in the chat's order.
     pub rooms: Vec<String>,
+    /// Where it took place, when its platform gave it a place of its own (a Discord thread);
+    /// absent otherwise, and in documents from before it was recorded.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub link: Option<SessionLink>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -55,12 +55,12 @@ pub const SCRIPT_CSP_HASH: &str = "'sha256-cn3Cng3BCwC3tOJbX4QP2DlNk1B8I9MbKf/XQ
 pub const STYLE: &str = include_str!("transcript.css");
 
 /// The CSP source for [`STYLE`] (checked by a test).
-pub const STYLE_CSP_HASH: &str = "'sha256-0nycIztHXd/Cc066NwW0lcRIRngqxs3NuZG+9EZuTQg='";
+pub const STYLE_CSP_HASH: &str = "'sha256-0oubNYtprbaUyrszWyk6nwCacMn9+nnuY7pKUOcJaP8='";
 
 /// The policy the page declares in a `<meta http-equiv>`, and that a web server serving it
 /// should send as a header: nothing loads but the inline style and script (by hash) and images
 /// that are `data:` URIs or local to the server.
-pub const CONTENT_SECURITY_POLICY: &str = "default-src 'none'; img-src 'self' data:; style-src 'sha256-0nycIztHXd/Cc066NwW0lcRIRngqxs3NuZG+9EZuTQg='; script-src 'sha256-cn3Cng3BCwC3tOJbX4QP2DlNk1B8I9MbKf/XQ8fy7ds='; base-uri 'none'; form-action 'none'";
+pub const CONTENT_SECURITY_POLICY: &str = "default-src 'none'; img-src 'self' data:; style-src 'sha256-0oubNYtprbaUyrszWyk6nwCacMn9+nnuY7pKUOcJaP8='; script-src 'sha256-cn3Cng3BCwC3tOJbX4QP2DlNk1B8I9MbKf/XQ8fy7ds='; base-uri 'none'; form-action 'none'";
 
 /// Two messages of one author at most this far apart share one avatar and name.
 pub const GROUP_WINDOW: chrono::TimeDelta = chrono::TimeDelta::minutes(7);
@@ -340,6 +340,7 @@ impl Page<'_> {
         w.write_all(b"</h1>\n<p class=\"when\">")?;
         self.time(w, self.session_start(), true)?;
         w.write_all(b"</p>\n")?;
+        self.session_link(w)?;
         if !chat.description.is_empty() {
             w.write_all(b"<p class=\"desc\" dir=\"auto\">")?;
             text(w, &chat.description)?;
@@ -571,6 +572,29 @@ impl Page<'_> {
             w.write_all(b"</p>\n")?;
         }
         w.write_all(b"</article>\n")
+    }
+
+    /// Where the session took place (a Discord thread), as its adapter recorded it: a link only
+    /// when the URL is a web URL (an imported document may carry anything), else the label.
+    fn session_link<W: Write>(&self, w: &mut W) -> io::Result<()> {
+        let Some(link) = &self.t.session.link else {
+            return Ok(());
+        };
+        w.write_all(b"<p class=\"where\">Took place in ")?;
+        if escape::is_web_url(&link.url) {
+            w.write_all(b"<a href=\"")?;
+            attr(w, &link.url)?;
+            w.write_all(b"\"")?;
+            w.write_all(LINK_REL.as_bytes())?;
+            w.write_all(b"><bdi>")?;
+            text(w, &link.label)?;
+            w.write_all(b"</bdi></a>")?;
+        } else {
+            w.write_all(b"<bdi>")?;
+            text(w, &link.label)?;
+            w.write_all(b"</bdi>")?;
+        }
+        w.write_all(b"</p>\n")
     }
 
     /// The link to the message on its platform, as its adapter recorded it: only a web URL

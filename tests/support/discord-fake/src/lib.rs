@@ -298,6 +298,15 @@ impl FakeDiscord {
             Err(FakeError::UnknownGuild(guild))
         }
     }
+    /// Takes permission `bits` ([`permissions`]) away from the bot in `guild`, from @everyone
+    /// and its own roles (what an admin does in the server settings).
+    pub fn revoke_bot_permissions(&self, guild: GuildId, bits: u64) -> Result<(), FakeError> {
+        if self.shared.with(|w| w.revoke_bot_permissions(guild, bits)) {
+            Ok(())
+        } else {
+            Err(FakeError::UnknownGuild(guild))
+        }
+    }
     /// A human starts a public thread, from `message` if given (the thread then has the
     /// message's id, as on Discord). Dispatches THREAD_CREATE.
     pub fn create_thread(

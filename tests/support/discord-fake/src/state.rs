@@ -708,6 +708,35 @@ impl World {
         true
     }
 
+    /// Takes `bits` away from the bot in `guild`: from @everyone and from every role it has.
+    /// Dispatches GUILD_ROLE_UPDATE for each role changed.
+    pub(crate) fn revoke_bot_permissions(&mut self, guild: GuildId, bits: u64) -> bool {
+        let bot = self.bot_id();
+        let Some(g) = self.guilds.get_mut(&guild) else {
+            return false;
+        };
+        let mut roles = vec![RoleId(guild.0)];
+        roles.extend(
+            g.members
+                .get(&bot)
+                .map(|m| m.roles.clone())
+                .unwrap_or_default(),
+        );
+        let mut changed = Vec::new();
+        for r in roles {
+            if let Some(role) = g.roles.get_mut(&r) {
+                if role.permissions & bits != 0 {
+                    role.permissions &= !bits;
+                    changed.push(r);
+                }
+            }
+        }
+        for r in changed {
+            self.dispatch_role_event("GUILD_ROLE_UPDATE", guild, r);
+        }
+        true
+    }
+
     /// The DM channel between the bot and `user`, created on first use.
     pub(crate) fn dm_channel(&mut self, user: UserId) -> ChannelId {
         if let Some(c) = self

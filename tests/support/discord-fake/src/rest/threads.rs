@@ -5,7 +5,7 @@ use serde_json::{json, Value};
 
 use super::{Reply, Req, Unknown};
 use crate::ids::*;
-use crate::state::{Channel, ChannelKind, Message, ThreadState, World};
+use crate::state::{permissions, Channel, ChannelKind, Message, ThreadState, World};
 
 fn id(s: &str) -> Option<u64> {
     s.parse().ok()
@@ -120,11 +120,27 @@ fn auto_archive(body: &Value) -> u32 {
         .unwrap_or(1440) as u32
 }
 
+/// Whether the bot may start a thread of `kind` in `guild` (channel overwrites are not
+/// modelled): Discord answers 403 50013 otherwise.
+fn may_start(w: &World, guild: GuildId, kind: ChannelKind) -> Result<(), Reply> {
+    let needed = match kind {
+        ChannelKind::PrivateThread => permissions::CREATE_PRIVATE_THREADS,
+        _ => permissions::CREATE_PUBLIC_THREADS,
+    };
+    if w.member_permissions(guild, w.bot_id()) & needed == 0 {
+        return Err(Reply::error(403, 50013, "Missing Permissions"));
+    }
+    Ok(())
+}
+
 fn from_message(w: &mut World, r: &Req<'_>, cid: ChannelId, mid: MessageId) -> Reply {
     let guild = match parent_ok(w, cid) {
         Ok(g) => g,
         Err(e) => return e,
     };
+    if let Err(e) = may_start(w, guild, ChannelKind::PublicThread) {
+        return e;
+    }
     let name = match thread_name(&r.body) {
         Ok(n) => n,
         Err(e) => return e,
@@ -180,6 +196,9 @@ fn standalone(w: &mut World, r: &Req<'_>, cid: ChannelId) -> Reply {
             )
         }
     };
+    if let Err(e) = may_start(w, guild, kind) {
+        return e;
+    }
     let tid = ChannelId(w.next_id());
     let bot = w.bot_id();
     make_thread(w, tid, cid, guild, name, kind, bot, auto_archive(&r.body));
