@@ -9,7 +9,8 @@
 //! - `interactions`: the 3-second rule (answer, or defer and edit);
 //! - [`outbound`]: the engine's [`Adapter`](bot_core::adapter::Adapter): posts and replies;
 //! - [`format`]: what posts look like, nonces, allowed mentions, splitting;
-//! - [`rest`]: REST calls through serenity's `Http`, failures sorted.
+//! - [`rest`]: REST calls through serenity's `Http`, failures sorted;
+//! - `scheduled_events`: sessions shown as guild scheduled events, beside the listener.
 
 use std::future::Future;
 use std::sync::Arc;
@@ -27,6 +28,7 @@ mod listener;
 pub mod outbound;
 pub mod rest;
 mod rules;
+mod scheduled_events;
 mod state;
 
 pub use config::DiscordConfig;
@@ -60,6 +62,7 @@ pub(crate) struct Settings {
     pub moderator_roles: Vec<u64>,
     pub command_prefix: String,
     pub cdn_url: String,
+    pub scheduled_events: bool,
 }
 
 /// The bot with its token, ready to listen. Nothing is sent to Discord until [`listen`].
@@ -91,6 +94,7 @@ impl DiscordBot {
                 moderator_roles: config.moderator_roles.clone(),
                 command_prefix: config.command_prefix.clone(),
                 cdn_url: config.cdn_url.clone(),
+                scheduled_events: config.scheduled_events,
             }),
         }))
     }
@@ -104,13 +108,24 @@ impl DiscordBot {
         })
     }
 
-    /// Connects and listens until `shutdown` completes, handing every event to `engine`.
+    /// Connects and listens until `shutdown` completes, handing every event to `engine`; with
+    /// `scheduled_events` set, keeps the guilds' scheduled events in step with the sessions
+    /// meanwhile (a task of its own, so nothing it waits for holds up an event).
     pub async fn listen(
         &self,
         engine: Engine,
         shutdown: impl Future<Output = ()>,
     ) -> Result<(), DiscordError> {
-        listener::Listener {
+        let (stop_events, stop) = tokio::sync::watch::channel(false);
+        let events = self.settings.scheduled_events.then(|| {
+            let reconciler = scheduled_events::Reconciler::new(
+                self.rest.clone(),
+                engine.clone(),
+                std::env::var_os(HOLD_AFTER_EVENT_CREATE).is_some(),
+            );
+            tokio::spawn(reconciler.run(stop))
+        });
+        let listened = listener::Listener {
             rest: self.rest.clone(),
             token: self.token.clone(),
             known: self.known.clone(),
@@ -121,6 +136,20 @@ impl DiscordBot {
             registered: false,
         }
         .run(shutdown)
-        .await
+        .await;
+        let _ = stop_events.send(true);
+        if let Some(events) = events {
+            if tokio::time::timeout(std::time::Duration::from_secs(5), events)
+                .await
+                .is_err()
+            {
+                tracing::warn!("the scheduled-event reconciler did not stop within 5 s");
+            }
+        }
+        listened
     }
 }
+
+/// For the crash tests only: the reconciler stops for good between creating an event and
+/// recording it, so a test can kill the bot exactly there.
+const HOLD_AFTER_EVENT_CREATE: &str = "HASHCHAT_TEST_HOLD_AFTER_EVENT_CREATE";
