@@ -944,3 +944,62 @@ async fn next_while_paused_moves_on_and_runs_again() {
     assert_eq!(stored.state, SessionState::Running);
     assert_eq!(stored.current_point, Some(2));
 }
+
+/// What the engine announced on `session_changes` since the last call, with each session's state
+/// in the store at that moment (so the change was written before it was announced).
+async fn announced(
+    world: &World,
+    changes: &mut tokio::sync::broadcast::Receiver<i64>,
+) -> Vec<(i64, SessionState)> {
+    let mut seen = Vec::new();
+    while let Ok(id) = changes.try_recv() {
+        let session = world.engine.store().get_session(id).await.unwrap().unwrap();
+        if seen.last() != Some(&(id, session.state)) {
+            seen.push((id, session.state));
+        }
+    }
+    seen
+}
+
+#[tokio::test]
+async fn every_session_change_is_announced_after_it_is_stored() {
+    let world = World::new(chat()).await;
+    let mut changes = world.engine.session_changes();
+
+    let reply = world.command(MODERATOR, "schedule interlibnet in 3h").await;
+    assert!(reply.starts_with("Scheduled"), "{reply}");
+    let planned = world.engine.store().upcoming_sessions(1).await.unwrap()[0].id;
+    assert_eq!(
+        announced(&world, &mut changes).await,
+        [(planned, SessionState::Scheduled)]
+    );
+
+    let reply = world.command(MODERATOR, &format!("cancel {planned}")).await;
+    assert!(reply.contains("ancelled"), "{reply}");
+    assert_eq!(
+        announced(&world, &mut changes).await,
+        [(planned, SessionState::Cancelled)]
+    );
+
+    let running = started(&world).await;
+    let seen = announced(&world, &mut changes).await;
+    assert_eq!(
+        seen.last(),
+        Some(&(running, SessionState::Running)),
+        "{seen:?}"
+    );
+    assert!(world.command(MODERATOR, "pause").await.contains("aused"));
+    assert_eq!(
+        announced(&world, &mut changes).await,
+        [(running, SessionState::Paused)]
+    );
+    assert!(world.command(MODERATOR, "stop").await.contains("stopped"));
+    assert_eq!(
+        announced(&world, &mut changes).await.last(),
+        Some(&(running, SessionState::Ended))
+    );
+    assert!(
+        announced(&world, &mut changes).await.is_empty(),
+        "nothing else"
+    );
+}

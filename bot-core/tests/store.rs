@@ -42,6 +42,7 @@ store_tests!(
     search_finds_words_and_respects_curation,
     search_never_fails_on_hostile_queries,
     sync_cursors_are_kept_per_account_and_replaced,
+    sync_cursors_are_listed_by_exact_prefix_and_deleted,
     a_command_is_claimed_once_with_its_reply_until_it_is_answered,
     what_a_command_changed_is_recorded_with_the_change,
     the_session_running_in_a_room_at_an_instant_is_found,
@@ -1648,6 +1649,62 @@ async fn sync_cursors_are_kept_per_account_and_replaced(store: Store) {
             .await
             .unwrap(),
         None
+    );
+}
+
+async fn sync_cursors_are_listed_by_exact_prefix_and_deleted(store: Store) {
+    for (platform, account, value) in [
+        (Platform::Discord, "event:b", "2"),
+        (Platform::Discord, "event:a", "1"),
+        (Platform::Discord, "Event:c", "case differs"),
+        (Platform::Discord, "eventXd", "no colon"),
+        (Platform::Discord, "channel:9", "a cursor"),
+        (Platform::Matrix, "event:e", "another platform"),
+    ] {
+        store
+            .set_sync_cursor(platform, account, value)
+            .await
+            .unwrap();
+    }
+    let listed = store
+        .sync_cursors_under(Platform::Discord, "event:")
+        .await
+        .unwrap();
+    assert_eq!(
+        listed,
+        [
+            ("event:a".to_owned(), "1".to_owned()),
+            ("event:b".to_owned(), "2".to_owned())
+        ],
+        "exactly the prefix (no case folding, no wildcards), this platform, in order"
+    );
+    assert!(store
+        .sync_cursors_under(Platform::Discord, "e_ent%")
+        .await
+        .unwrap()
+        .is_empty());
+    store
+        .delete_sync_cursor(Platform::Discord, "event:a")
+        .await
+        .unwrap();
+    store
+        .delete_sync_cursor(Platform::Discord, "event:none")
+        .await
+        .unwrap();
+    assert_eq!(
+        store
+            .sync_cursors_under(Platform::Discord, "event:")
+            .await
+            .unwrap(),
+        [("event:b".to_owned(), "2".to_owned())]
+    );
+    assert_eq!(
+        store
+            .sync_cursor(Platform::Matrix, "event:e")
+            .await
+            .unwrap()
+            .as_deref(),
+        Some("another platform")
     );
 }
 

@@ -34,6 +34,9 @@ pub struct DiscordConfig {
     pub api_url: Option<String>,
     /// Where avatar links are built from.
     pub cdn_url: String,
+    /// Show each upcoming session of a chat with a Discord channel as a guild scheduled event
+    /// (needs the Manage Events permission).
+    pub scheduled_events: bool,
 }
 
 impl DiscordConfig {
@@ -64,6 +67,7 @@ const KEYS: &[&str] = &[
     "command_prefix",
     "api_url",
     "cdn_url",
+    "scheduled_events",
 ];
 
 fn read(r: &mut Reader<'_>, node: &Node<'_>, section: &PlatformSection) -> Option<DiscordConfig> {
@@ -88,13 +92,15 @@ fn read(r: &mut Reader<'_>, node: &Node<'_>, section: &PlatformSection) -> Optio
     };
     let guilds = ids(r, "guilds", "Discord guild id");
     let moderator_roles = ids(r, "moderator_roles", "Discord role id");
-    let register_globally = match r.boolean(node, "register_globally") {
+    let mut flag = |r: &mut Reader<'_>, key: &str| match r.boolean(node, key) {
         Some(b) => b.unwrap_or(false),
         None => {
             ok = false;
             false
         }
     };
+    let register_globally = flag(r, "register_globally");
+    let scheduled_events = flag(r, "scheduled_events");
     let command_prefix = r
         .command_prefix(node, "command_prefix", DEFAULT_PREFIX)
         .unwrap_or_else(|| {
@@ -128,6 +134,7 @@ fn read(r: &mut Reader<'_>, node: &Node<'_>, section: &PlatformSection) -> Optio
         command_prefix,
         api_url,
         cdn_url,
+        scheduled_events,
     })
 }
 
@@ -156,6 +163,7 @@ mod tests {
         assert_eq!(d.cdn_url, "https://cdn.discordapp.com");
         assert_eq!(d.api_url, None);
         assert!(!d.register_globally);
+        assert!(!d.scheduled_events, "scheduled events only when asked for");
         assert!(d.guilds.is_empty() && d.moderator_roles.is_empty());
         assert_eq!(d.token_file, None);
     }
@@ -165,7 +173,8 @@ mod tests {
         let d = parse(
             "[discord]\ntoken_file = \"secrets/discord\"\nguilds = [\"81384788765712384\"]\n\
              register_globally = true\nmoderator_roles = [\"1\"]\ncommand_prefix = \"?chat\"\n\
-             api_url = \"http://127.0.0.1:8080/\"\ncdn_url = \"http://127.0.0.1:8080\"\n",
+             api_url = \"http://127.0.0.1:8080/\"\ncdn_url = \"http://127.0.0.1:8080\"\n\
+             scheduled_events = true\n",
         )
         .unwrap();
         assert_eq!(d.token_file, Some(PathBuf::from("etc/secrets/discord")));
@@ -175,13 +184,15 @@ mod tests {
         assert_eq!(d.command_prefix, "?chat");
         assert_eq!(d.api_url.as_deref(), Some("http://127.0.0.1:8080"));
         assert_eq!(d.cdn_url, "http://127.0.0.1:8080");
+        assert!(d.scheduled_events);
     }
 
     #[test]
     fn a_bad_discord_section_is_reported_line_by_line() {
         let errors = parse(
             "[discord]\nguilds = [\"general\"]\nregister_globally = \"yes\"\nmoderator_roles = [\"12\", \"x\"]\n\
-             command_prefix = \"! chat\"\napi_url = \"discord.example\"\ntoken = \"secret\"\n",
+             command_prefix = \"! chat\"\napi_url = \"discord.example\"\ntoken = \"secret\"\n\
+             scheduled_events = 1\n",
         )
         .unwrap_err();
         assert_eq!(
@@ -192,7 +203,8 @@ mod tests {
                 "etc/h.toml:4: discord.moderator_roles[2]: `x` is not a Discord role id (a number of up to 20 digits)",
                 "etc/h.toml:5: discord.command_prefix: a command prefix has no spaces, e.g. `!chat`",
                 "etc/h.toml:6: discord.api_url: `discord.example` is not an http(s) URL",
-                "etc/h.toml:7: discord.token: unknown key (accepted keys: token_file, guilds, register_globally, moderator_roles, command_prefix, api_url, cdn_url)",
+                "etc/h.toml:7: discord.token: unknown key (accepted keys: token_file, guilds, register_globally, moderator_roles, command_prefix, api_url, cdn_url, scheduled_events)",
+                "etc/h.toml:8: discord.scheduled_events: expected true or false, found a number",
             ]
         );
     }

@@ -10,7 +10,8 @@
 //! - [`outbound`]: the engine's [`Adapter`](bot_core::adapter::Adapter): posts and replies;
 //! - [`threads`]: a session in a thread of its own (a chat file's `[discord]` table);
 //! - [`format`]: what posts look like, nonces, allowed mentions, splitting;
-//! - [`rest`]: REST calls through serenity's `Http`, failures sorted.
+//! - [`rest`]: REST calls through serenity's `Http`, failures sorted;
+//! - `scheduled_events`: sessions shown as guild scheduled events, beside the listener.
 
 use std::future::Future;
 use std::sync::Arc;
@@ -28,6 +29,7 @@ mod listener;
 pub mod outbound;
 pub mod rest;
 mod rules;
+mod scheduled_events;
 mod state;
 pub mod threads;
 
@@ -62,6 +64,7 @@ pub(crate) struct Settings {
     pub moderator_roles: Vec<u64>,
     pub command_prefix: String,
     pub cdn_url: String,
+    pub scheduled_events: bool,
 }
 
 /// The bot with its token, ready to listen. Nothing is sent to Discord until [`listen`].
@@ -95,6 +98,7 @@ impl DiscordBot {
                 moderator_roles: config.moderator_roles.clone(),
                 command_prefix: config.command_prefix.clone(),
                 cdn_url: config.cdn_url.clone(),
+                scheduled_events: config.scheduled_events,
             }),
         }))
     }
@@ -109,13 +113,24 @@ impl DiscordBot {
         })
     }
 
-    /// Connects and listens until `shutdown` completes, handing every event to `engine`.
+    /// Connects and listens until `shutdown` completes, handing every event to `engine`; with
+    /// `scheduled_events` set, keeps the guilds' scheduled events in step with the sessions
+    /// meanwhile (a task of its own, so nothing it waits for holds up an event).
     pub async fn listen(
         &self,
         engine: Engine,
         shutdown: impl Future<Output = ()>,
     ) -> Result<(), DiscordError> {
-        listener::Listener {
+        let (stop_events, stop) = tokio::sync::watch::channel(false);
+        let events = self.settings.scheduled_events.then(|| {
+            let reconciler = scheduled_events::Reconciler::new(
+                self.rest.clone(),
+                engine.clone(),
+                std::env::var_os(HOLD_AFTER_EVENT_CREATE).is_some(),
+            );
+            tokio::spawn(reconciler.run(stop))
+        });
+        let listened = listener::Listener {
             rest: self.rest.clone(),
             token: self.token.clone(),
             known: self.known.clone(),
@@ -127,6 +142,20 @@ impl DiscordBot {
             registered: false,
         }
         .run(shutdown)
-        .await
+        .await;
+        let _ = stop_events.send(true);
+        if let Some(events) = events {
+            if tokio::time::timeout(std::time::Duration::from_secs(5), events)
+                .await
+                .is_err()
+            {
+                tracing::warn!("the scheduled-event reconciler did not stop within 5 s");
+            }
+        }
+        listened
     }
 }
+
+/// For the crash tests only: the reconciler stops for good between creating an event and
+/// recording it, so a test can kill the bot exactly there.
+const HOLD_AFTER_EVENT_CREATE: &str = "HASHCHAT_TEST_HOLD_AFTER_EVENT_CREATE";

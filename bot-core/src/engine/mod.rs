@@ -18,7 +18,7 @@ use std::future::Future;
 use std::sync::{Arc, Mutex, RwLock};
 
 use chrono::{DateTime, Duration, Utc};
-use tokio::sync::Notify;
+use tokio::sync::{broadcast, Notify};
 
 use crate::adapter::{Adapter, Inbound};
 use crate::chat::Chat;
@@ -88,6 +88,8 @@ struct Inner {
     /// When undelivered posts should next be retried.
     retry_at: Mutex<Option<DateTime<Utc>>>,
     wake: Notify,
+    /// Every session whose change the engine has taken in (see [`Engine::session_changes`]).
+    session_changes: broadcast::Sender<SessionId>,
     /// Serialises changes to sessions so a command and the scheduler never advance one at once.
     session_writes: tokio::sync::Mutex<()>,
     /// Serialises outbox delivery so the scheduler and a command never post one entry twice.
@@ -102,6 +104,10 @@ struct LiveSession {
     id: SessionId,
     chat_slug: Arc<str>,
 }
+
+/// How many session changes a slow [`Engine::session_changes`] receiver may fall behind before
+/// it is told it lagged (and should read every session again).
+const SESSION_CHANGES_BACKLOG: usize = 1024;
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     // A panic elsewhere while holding one of these small maps leaves it consistent.
@@ -130,6 +136,7 @@ impl Engine {
                 live_rooms: Mutex::new(HashMap::new()),
                 retry_at: Mutex::new(None),
                 wake: Notify::new(),
+                session_changes: broadcast::channel(SESSION_CHANGES_BACKLOG).0,
                 session_writes: tokio::sync::Mutex::new(()),
                 delivering: tokio::sync::Mutex::new(()),
                 media: RwLock::new(None),
@@ -224,6 +231,15 @@ impl Engine {
         self.inner.wake.notify_one();
     }
 
+    /// The id of every session the engine writes from now on (created, stepped, paused,
+    /// resumed, cancelled, missed, ended) and of every session it loads, sent once the change is
+    /// in the store. An adapter that mirrors sessions onto its platform (Discord's scheduled
+    /// events) follows this instead of polling the store; a receiver that falls more than
+    /// 1,024 behind gets `Lagged` and should read every session again.
+    pub fn session_changes(&self) -> broadcast::Receiver<SessionId> {
+        self.inner.session_changes.subscribe()
+    }
+
     /// Hands one platform event to the engine.
     pub async fn handle(&self, event: Inbound) -> Result<(), EngineError> {
         match event {
@@ -313,6 +329,8 @@ impl Engine {
         }
         drop(live);
         self.inner.wake.notify_one();
+        // Nobody listening is fine: the send only fails then.
+        let _ = self.inner.session_changes.send(session.id);
     }
 
     /// One turn of the scheduler: emits every step due by now (catching up in order) and

@@ -55,6 +55,42 @@ impl Store {
         Ok(())
     }
 
+    /// Every saved value of `platform` whose account starts with `prefix`, as `(account,
+    /// value)` in account order: an adapter keeps one entry per thing it mirrors (Discord: a
+    /// scheduled event per session) under a prefix of its own, and lists them back here.
+    pub async fn sync_cursors_under(
+        &self,
+        platform: Platform,
+        prefix: &str,
+    ) -> Result<Vec<(String, String)>> {
+        let mut conn = self.conn().await?;
+        // Not LIKE: SQLite's is case-insensitive and both treat `_` and `%` as wildcards.
+        let rows = sqlx::query(
+            "SELECT account, cursor FROM sync_cursors WHERE platform = $1 \
+             AND substr(account, 1, length(CAST($2 AS TEXT))) = CAST($2 AS TEXT) ORDER BY account",
+        )
+        .bind(platform.as_str())
+        .bind(prefix)
+        .fetch_all(&mut *conn)
+        .await
+        .ctx("listing sync cursors")?;
+        rows.iter()
+            .map(|r| Ok((col::<String>(r, "account")?, col::<String>(r, "cursor")?)))
+            .collect()
+    }
+
+    /// Forgets `account`'s saved value on `platform` (nothing happens if there is none).
+    pub async fn delete_sync_cursor(&self, platform: Platform, account: &str) -> Result<()> {
+        let mut conn = self.conn().await?;
+        sqlx::query("DELETE FROM sync_cursors WHERE platform = $1 AND account = $2")
+            .bind(platform.as_str())
+            .bind(account)
+            .execute(&mut *conn)
+            .await
+            .ctx("deleting a sync cursor")?;
+        Ok(())
+    }
+
     /// What became of the command `key`, if it has been claimed.
     pub async fn command_claim(&self, key: &CommandKey) -> Result<Option<CommandClaim>> {
         let mut conn = self.conn().await?;

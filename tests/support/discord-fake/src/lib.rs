@@ -104,6 +104,8 @@ pub enum FakeError {
     UnknownMessage(MessageId),
     #[error("unknown guild {0}")]
     UnknownGuild(GuildId),
+    #[error("unknown role {0}")]
+    UnknownRole(RoleId),
     #[error("user {0} is not a member of the channel's guild")]
     NotAMember(UserId),
     #[error(
@@ -284,6 +286,39 @@ impl FakeDiscord {
         self.shared
             .with(|w| w.add_role(guild, name, perms))
             .ok_or(FakeError::UnknownGuild(guild))
+    }
+    /// Changes a role's permission bits, as a server admin would; dispatches
+    /// GUILD_ROLE_UPDATE. The bot's own role is [`FakeDiscord::bot_role`].
+    pub fn set_role_permissions(
+        &self,
+        guild: GuildId,
+        role: RoleId,
+        perms: u64,
+    ) -> Result<(), FakeError> {
+        self.shared.with(|w| {
+            let r = w
+                .guilds
+                .get_mut(&guild)
+                .ok_or(FakeError::UnknownGuild(guild))?
+                .roles
+                .get_mut(&role)
+                .ok_or(FakeError::UnknownRole(role))?;
+            r.permissions = perms;
+            w.dispatch_role_event("GUILD_ROLE_UPDATE", guild, role);
+            Ok(())
+        })
+    }
+    /// The role Discord made for the bot when it joined `guild` (managed by the bot).
+    pub fn bot_role(&self, guild: GuildId) -> Option<RoleId> {
+        let bot = self.bot_user_id;
+        self.shared.read(|w| {
+            w.guilds
+                .get(&guild)?
+                .roles
+                .values()
+                .find(|r| r.managed_by_bot == Some(bot))
+                .map(|r| r.id)
+        })
     }
     /// Adds `user` to `guild` (or adds roles to an existing member).
     pub fn add_member(

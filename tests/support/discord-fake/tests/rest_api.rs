@@ -433,3 +433,161 @@ async fn wrong_token_is_401_unknown_routes_are_404_and_recorded_and_429s_are_inj
         .collect();
     assert_eq!(statuses, vec![429, 200]);
 }
+
+#[tokio::test]
+async fn scheduled_events_keep_discords_rules_and_parse_as_serenity_models() {
+    use serenity::all::{
+        CreateScheduledEvent, EditScheduledEvent, ScheduledEventStatus, ScheduledEventType,
+        Timestamp,
+    };
+    let fake = FakeDiscord::start().await.unwrap();
+    let d = fake.defaults().clone();
+    let http = http(&fake);
+    let guild = GuildId::new(d.guild.get());
+    let at = |minutes: i64| {
+        Timestamp::from_unix_timestamp(chrono::Utc::now().timestamp() + minutes * 60).unwrap()
+    };
+    let external = |name: &str, start, end| {
+        CreateScheduledEvent::new(ScheduledEventType::External, name, start)
+            .end_time(end)
+            .location("#general · https://discord.com/channels/1/2")
+    };
+
+    let past = guild
+        .create_scheduled_event(&http, external("late", at(-5), at(30)))
+        .await
+        .unwrap_err();
+    assert_eq!(discord_code(&past), Some((400, 50035)), "{past:?}");
+    let backwards = guild
+        .create_scheduled_event(&http, external("backwards", at(60), at(30)))
+        .await
+        .unwrap_err();
+    assert_eq!(discord_code(&backwards), Some((400, 50035)));
+    let wordy = guild
+        .create_scheduled_event(
+            &http,
+            external("wordy", at(60), at(90)).description("é".repeat(1001)),
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(discord_code(&wordy), Some((400, 50035)));
+    let far = guild
+        .create_scheduled_event(
+            &http,
+            CreateScheduledEvent::new(ScheduledEventType::External, "far", at(60))
+                .end_time(at(90))
+                .location("x".repeat(101)),
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(discord_code(&far), Some((400, 50035)));
+    assert!(
+        fake.scheduled_events(d.guild).is_empty(),
+        "nothing refused was kept"
+    );
+
+    // A thousand characters (not bytes) is within the limit.
+    let made = guild
+        .create_scheduled_event(
+            &http,
+            external("#interlibnet", at(60), at(120)).description("é".repeat(1000)),
+        )
+        .await
+        .unwrap();
+    assert_eq!(made.kind, ScheduledEventType::External);
+    assert_eq!(made.status, ScheduledEventStatus::Scheduled);
+    assert_eq!(
+        made.creator_id.map(|u| u.get()),
+        Some(fake.bot_user_id().get())
+    );
+    assert_eq!(
+        made.metadata.as_ref().and_then(|m| m.location.as_deref()),
+        Some("#general · https://discord.com/channels/1/2")
+    );
+    assert_eq!(made.end_time, Some(at(120)));
+    let renamed = guild
+        .edit_scheduled_event(&http, made.id, EditScheduledEvent::new().name("renamed"))
+        .await
+        .unwrap();
+    assert_eq!(renamed.name, "renamed");
+    assert_eq!(renamed.start_time, at(60), "untouched fields stay");
+    let listed = guild.scheduled_events(&http, false).await.unwrap();
+    assert_eq!(listed.iter().map(|e| e.id).collect::<Vec<_>>(), [made.id]);
+    let got = guild.scheduled_event(&http, made.id, false).await.unwrap();
+    assert_eq!(got.name, "renamed");
+
+    let skip = guild
+        .edit_scheduled_event(
+            &http,
+            made.id,
+            EditScheduledEvent::new().status(ScheduledEventStatus::Completed),
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(
+        discord_code(&skip),
+        Some((400, 50035)),
+        "scheduled → completed"
+    );
+    for status in [
+        ScheduledEventStatus::Active,
+        ScheduledEventStatus::Completed,
+    ] {
+        let moved = guild
+            .edit_scheduled_event(&http, made.id, EditScheduledEvent::new().status(status))
+            .await
+            .unwrap();
+        assert_eq!(moved.status, status);
+    }
+    for edit in [
+        EditScheduledEvent::new().status(ScheduledEventStatus::Canceled),
+        EditScheduledEvent::new().name("after the end"),
+    ] {
+        let e = guild
+            .edit_scheduled_event(&http, made.id, edit)
+            .await
+            .unwrap_err();
+        assert_eq!(
+            discord_code(&e),
+            Some((400, 50035)),
+            "a completed event is final"
+        );
+    }
+
+    let second = guild
+        .create_scheduled_event(&http, external("second", at(60), at(120)))
+        .await
+        .unwrap();
+    let cancelled = guild
+        .edit_scheduled_event(
+            &http,
+            second.id,
+            EditScheduledEvent::new().status(ScheduledEventStatus::Canceled),
+        )
+        .await
+        .unwrap();
+    assert_eq!(cancelled.status, ScheduledEventStatus::Canceled);
+    guild
+        .delete_scheduled_event(&http, second.id)
+        .await
+        .unwrap();
+    let gone = guild
+        .scheduled_event(&http, second.id, false)
+        .await
+        .unwrap_err();
+    assert_eq!(discord_code(&gone), Some((404, 10070)));
+
+    // Without Manage Events, and without Create Events (which @everyone has by default), the
+    // bot may not make one.
+    use discord_fake::permissions::{CREATE_EVENTS, EVERYONE_DEFAULT};
+    let everyone = discord_fake::RoleId(d.guild.get());
+    for role in [fake.bot_role(d.guild).expect("the bot's role"), everyone] {
+        fake.set_role_permissions(d.guild, role, EVERYONE_DEFAULT & !CREATE_EVENTS)
+            .unwrap();
+    }
+    let refused = guild
+        .create_scheduled_event(&http, external("refused", at(60), at(120)))
+        .await
+        .unwrap_err();
+    assert_eq!(discord_code(&refused), Some((403, 50013)));
+}

@@ -19,9 +19,12 @@ pub(super) fn route(w: &mut World, r: &Req<'_>, m: &str, segs: &[&str]) -> Optio
         return Some(Reply::unknown(Unknown::Guild));
     }
     let bot = w.bot_id();
-    let can_manage = w.member_permissions(gid, bot)
-        & (permissions::MANAGE_EVENTS | permissions::CREATE_EVENTS)
-        != 0;
+    let perms = w.member_permissions(gid, bot);
+    // Create Events covers making events and changing one's own; Manage Events, everyone's.
+    let can_create = perms & (permissions::MANAGE_EVENTS | permissions::CREATE_EVENTS) != 0;
+    let can_manage = |e: &ScheduledEvent| {
+        perms & permissions::MANAGE_EVENTS != 0 || (can_create && e.creator_id == bot)
+    };
     Some(match (m, rest) {
         ("GET", []) => {
             let v: Vec<Value> = w
@@ -33,7 +36,7 @@ pub(super) fn route(w: &mut World, r: &Req<'_>, m: &str, segs: &[&str]) -> Optio
             Reply::ok(json!(v))
         }
         ("POST", []) => {
-            if !can_manage {
+            if !can_create {
                 return Some(Reply::error(403, 50013, "Missing Permissions"));
             }
             let eid = ScheduledEventId(w.next_id());
@@ -75,7 +78,7 @@ pub(super) fn route(w: &mut World, r: &Req<'_>, m: &str, segs: &[&str]) -> Optio
             else {
                 return Some(Reply::unknown(Unknown::ScheduledEvent));
             };
-            if !can_manage {
+            if !can_manage(&e) {
                 return Some(Reply::error(403, 50013, "Missing Permissions"));
             }
             if let Err(reply) = apply(w, &mut e, &r.body, false) {
@@ -92,6 +95,7 @@ pub(super) fn route(w: &mut World, r: &Req<'_>, m: &str, segs: &[&str]) -> Optio
                 .and_then(|k| w.scheduled_events.get(&k))
                 .filter(|e| e.guild_id == gid)
             {
+                Some(e) if !can_manage(e) => Reply::error(403, 50013, "Missing Permissions"),
                 Some(e) => {
                     let v = w.scheduled_event_json(e);
                     let k = e.id;
@@ -104,6 +108,12 @@ pub(super) fn route(w: &mut World, r: &Req<'_>, m: &str, segs: &[&str]) -> Optio
         }
         _ => return None,
     })
+}
+
+fn parse_time(s: &str) -> Option<chrono::DateTime<chrono::Utc>> {
+    chrono::DateTime::parse_from_rfc3339(s)
+        .ok()
+        .map(|t| t.with_timezone(&chrono::Utc))
 }
 
 fn time_field(body: &Value, key: &str) -> Result<Option<String>, Reply> {
@@ -120,9 +130,19 @@ fn time_field(body: &Value, key: &str) -> Result<Option<String>, Reply> {
     }
 }
 
-/// Applies a create or edit body, with Discord's rules: external events need a location and an
-/// end time; status moves only scheduled → active/canceled and active → completed.
+/// Applies a create or edit body, with Discord's rules: names of 1–100 characters,
+/// descriptions of at most 1,000, locations of 1–100; external events need a location and an
+/// end time; a new start must be in the future and the end after the start; status moves
+/// only scheduled → active/canceled and active → completed, and an ended or cancelled event
+/// changes no more.
 fn apply(w: &World, e: &mut ScheduledEvent, b: &Value, creating: bool) -> Result<(), Reply> {
+    if e.status == 3 || e.status == 4 {
+        return Err(Reply::invalid_form(
+            "status",
+            "GUILD_SCHEDULED_EVENT_INVALID_STATUS_TRANSITION",
+            "Cannot edit a completed or canceled event.",
+        ));
+    }
     if let Some(n) = b.get("name").and_then(Value::as_str) {
         if n.is_empty() || n.chars().count() > 100 {
             return Err(Reply::invalid_form(
@@ -140,9 +160,23 @@ fn apply(w: &World, e: &mut ScheduledEvent, b: &Value, creating: bool) -> Result
         ));
     }
     if let Some(d) = b.get("description") {
+        if d.as_str().is_some_and(|d| d.chars().count() > 1000) {
+            return Err(Reply::invalid_form(
+                "description",
+                "BASE_TYPE_MAX_LENGTH",
+                "Must be 1000 or fewer in length.",
+            ));
+        }
         e.description = d.as_str().map(str::to_string);
     }
     if let Some(s) = time_field(b, "scheduled_start_time")? {
+        if parse_time(&s) <= Some(chrono::Utc::now()) {
+            return Err(Reply::invalid_form(
+                "scheduled_start_time",
+                "GUILD_SCHEDULED_EVENT_SCHEDULE_PAST",
+                "Cannot schedule event in the past.",
+            ));
+        }
         e.start = s;
     } else if creating {
         return Err(Reply::invalid_form(
@@ -177,6 +211,16 @@ fn apply(w: &World, e: &mut ScheduledEvent, b: &Value, creating: bool) -> Result
             .get("location")
             .and_then(Value::as_str)
             .map(str::to_string);
+        if e.location
+            .as_deref()
+            .is_some_and(|l| l.chars().count() > 100)
+        {
+            return Err(Reply::invalid_form(
+                "entity_metadata.location",
+                "BASE_TYPE_BAD_LENGTH",
+                "Must be between 1 and 100 in length.",
+            ));
+        }
     }
     if let Some(p) = b.get("privacy_level").and_then(Value::as_u64) {
         if p != 2 {
@@ -205,6 +249,13 @@ fn apply(w: &World, e: &mut ScheduledEvent, b: &Value, creating: bool) -> Result
                 "scheduled_end_time",
                 "BASE_TYPE_REQUIRED",
                 "This field is required for external events",
+            ));
+        }
+        if e.end.as_deref().and_then(parse_time) <= parse_time(&e.start) {
+            return Err(Reply::invalid_form(
+                "scheduled_end_time",
+                "GUILD_SCHEDULED_EVENT_END_BEFORE_START",
+                "Cannot schedule event to end before starting.",
             ));
         }
         e.channel_id = None;
