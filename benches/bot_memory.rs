@@ -153,7 +153,11 @@ async fn measure(setup: Setup, fake: &FakeDiscord, server_tag: &str, run: usize)
         rooms.push(room(d.channel));
     }
     let matrix = if setup.matrix() {
-        let side = MatrixSide::new(Homeserver::from_env(), &format!("{server_tag}r{run}")).await;
+        let side = MatrixSide::new(
+            Homeserver::from_env(),
+            &format!("{server_tag}s{}r{run}", setup as u8),
+        )
+        .await;
         platforms.push_str(&side.section());
         rooms.push(format!("matrix:{}", side.room));
         Some(side)
