@@ -29,16 +29,19 @@
 
 #![recursion_limit = "256"]
 
+mod support;
+
 #[allow(dead_code)]
 #[path = "../tests/support/synapse.rs"]
 mod synapse;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::Child;
 use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
+use support::{cpu_time, hashchat_bin, spawn_hashchat, summary, write_bot_dir, Memory};
 use synapse::{Homeserver, MatrixUser};
 
 const RUNS: usize = 100;
@@ -218,71 +221,6 @@ async fn ask(
     (t1 - t0, observer.stamped_gap(&command, &reply))
 }
 
-fn summary(name: &str, samples: &mut [Duration]) -> (f64, f64) {
-    samples.sort();
-    let ms = |d: Duration| d.as_secs_f64() * 1000.0;
-    let median = ms(samples[samples.len() / 2]);
-    let p90 = ms(samples[samples.len() * 9 / 10]);
-    println!(
-        "  {name:<40} median {median:7.2} ms   p90 {p90:7.2} ms   (min {:.2}, max {:.2}, n={})",
-        ms(samples[0]),
-        ms(samples[samples.len() - 1]),
-        samples.len()
-    );
-    (median, p90)
-}
-
-/// A `/proc/PID/status` field in KiB (`VmRSS`, `RssAnon`, `RssFile`…).
-fn status_kib(pid: u32, field: &str) -> u64 {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
-    status
-        .lines()
-        .find(|l| l.starts_with(field) && l[field.len()..].starts_with(':'))
-        .and_then(|l| l.split_whitespace().nth(1))
-        .and_then(|n| n.parse().ok())
-        .unwrap_or(0)
-}
-
-fn rss_kib(pid: u32) -> u64 {
-    status_kib(pid, "VmRSS")
-}
-
-/// The process's proportional set size in KiB (`/proc/PID/smaps_rollup`).
-fn pss_kib(pid: u32) -> u64 {
-    let rollup = std::fs::read_to_string(format!("/proc/{pid}/smaps_rollup")).unwrap_or_default();
-    rollup
-        .lines()
-        .find(|l| l.starts_with("Pss:"))
-        .and_then(|l| l.split_whitespace().nth(1))
-        .and_then(|n| n.parse().ok())
-        .unwrap_or(0)
-}
-
-/// The executable under test: `HASHCHAT_BENCH_BIN` (e.g. the `dist` build), else the one cargo
-/// built for this bench.
-fn hashchat_bin() -> PathBuf {
-    std::env::var_os("HASHCHAT_BENCH_BIN")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_BIN_EXE_hashchat")))
-}
-
-/// CPU time the process has used, user and system (`/proc/PID/stat`, in clock ticks of 10 ms).
-fn cpu_time(pid: u32) -> Duration {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-    // The command name, field 2, may hold spaces: count the fields after its closing parenthesis.
-    let after = stat
-        .rsplit_once(')')
-        .map(|(_, rest)| rest)
-        .unwrap_or_default();
-    let ticks: u64 = after
-        .split_whitespace()
-        .skip(11)
-        .take(2)
-        .filter_map(|t| t.parse::<u64>().ok())
-        .sum();
-    Duration::from_millis(ticks * 10)
-}
-
 /// A bare echo bot: long-polls and answers at once: `!echo N` with a plain notice `echo N`,
 /// `!echoreply N` with `echo N` shaped as hashchat shapes a refusal (an HTML notice that
 /// replies to the command and mentions its sender), which costs the homeserver more to store
@@ -324,36 +262,15 @@ fn start_bot(
     room: &str,
     inviter: &str,
 ) -> Child {
-    std::fs::create_dir_all(dir.join("chats")).unwrap();
-    std::fs::write(
-        dir.join("hashchat.toml"),
-        format!(
-            "[database]\nurl = \"sqlite://{}/hashchat.db\"\n[chats]\ndir = \"chats\"\n[data]\ndir = \"{}/data\"\n[log]\nlevel = \"warn\"\n[matrix]\nhomeserver = \"{}\"\nuser = \"{}\"\naccept_invites_from = [\"{inviter}\"]\n",
-            dir.display(),
-            dir.display(),
-            server.url,
-            bot.user_id
+    write_bot_dir(
+        dir,
+        &format!(
+            "[matrix]\nhomeserver = \"{}\"\nuser = \"{}\"\naccept_invites_from = [\"{inviter}\"]\n",
+            server.url, bot.user_id
         ),
-    )
-    .unwrap();
-    std::fs::write(
-        dir.join("chats/bench.toml"),
-        format!(
-            "slug = \"bench\"\ntitle = \"Bench\"\nhashtag = \"#bench\"\ndescription = \"d\"\nintro = \"hi\"\nwrap_up = \"bye\"\ntime_zone = \"UTC\"\nminutes_between_points = 60\nintro_minutes = 60\nrooms = [\"matrix:{room}\"]\n[[points]]\ntext = \"One?\"\n"
-        ),
-    )
-    .unwrap();
-    Command::new(hashchat_bin())
-        .args(["run", "--config"])
-        .arg(dir.join("hashchat.toml"))
-        .env("HASHCHAT_MATRIX_PASSWORD", password)
-        .env_remove("HASHCHAT_DATABASE_URL")
-        .stdout(Stdio::null())
-        .stderr(Stdio::from(
-            std::fs::File::create(dir.join("bot.log")).unwrap(),
-        ))
-        .spawn()
-        .expect("hashchat starts")
+        &[format!("matrix:{room}")],
+    );
+    spawn_hashchat(dir, "bot.log", &[("HASHCHAT_MATRIX_PASSWORD", password)])
 }
 
 #[tokio::main]
@@ -425,13 +342,7 @@ async fn main() {
     let cpu_idle_start = cpu_time(bot.id());
     tokio::time::sleep(Duration::from_secs(10)).await;
     let cpu_idle = cpu_time(bot.id()) - cpu_idle_start;
-    let idle = rss_kib(bot.id());
-    let pss = pss_kib(bot.id());
-    let (anon, file) = (
-        status_kib(bot.id(), "RssAnon"),
-        status_kib(bot.id(), "RssFile"),
-    );
-    let threads = status_kib(bot.id(), "Threads");
+    let idle = Memory::of(bot.id());
 
     let cpu_before = cpu_time(bot.id());
     let mut one_leg = Vec::new();
@@ -540,12 +451,9 @@ async fn main() {
         }
         archive.push(t0.elapsed());
     }
-    let after = rss_kib(bot.id());
+    let after = Memory::of(bot.id());
     echo_task.abort();
-    let _ = Command::new("kill")
-        .args(["-TERM", &bot.id().to_string()])
-        .status();
-    let _ = bot.wait();
+    support::stop(&mut bot);
 
     println!("Matrix latency, {RUNS} samples each, Synapse on 127.0.0.1:");
     let (leg, leg90) = summary("one leg: send -> observer's sync", &mut one_leg);
@@ -582,13 +490,10 @@ async fn main() {
         arch90 - leg90
     );
     println!(
-        "  bot resident memory ({}): {:.1} MiB RSS idle and connected, {:.1} MiB PSS ({:.1} MiB anonymous, {:.1} MiB file-backed, {threads} threads), {:.1} MiB RSS after the samples",
+        "  bot memory ({}), idle and connected: {}; after the samples: {:.1} MiB RSS",
         hashchat_bin().display(),
-        idle as f64 / 1024.0,
-        pss as f64 / 1024.0,
-        anon as f64 / 1024.0,
-        file as f64 / 1024.0,
-        after as f64 / 1024.0
+        idle.describe(),
+        support::mib(after.rss)
     );
     println!(
         "  bot CPU time over the {RUNS} rounds: {:.0} ms ({:.2} ms a round, in which it answers one command)",
