@@ -11,62 +11,22 @@ use std::time::Duration;
 
 use discord::*;
 use discord_fake::{FakeDiscord, Post, SlashCommand};
-use serde_json::{json, Value};
+use serde_json::json;
 
-fn message(transcript: &Value, id: impl ToString) -> &Value {
-    let id = id.to_string();
-    transcript["messages"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|m| m["platform_message_id"] == id.as_str())
-        .unwrap_or_else(|| panic!("{id} is not in the archive: {transcript:#}"))
-}
-
-/// Starts the bot and waits until `/chat` is registered in the test guild.
+/// Starts the bot and waits until it is connected with `/chat` registered.
 async fn started_bot(fake: &FakeDiscord) -> Bot {
-    let d = fake.defaults();
-    let mut bot = Bot::new(fake, d.channel);
-    bot.start();
-    let registered = fake
-        .wait_for_request(
-            &format!("PUT /applications/*/guilds/{}/commands", d.guild),
-            WAIT,
-        )
-        .await;
-    assert!(
-        registered.is_some(),
-        "/chat never registered; log:\n{}",
-        bot.logs()
-    );
-    assert!(
-        fake.wait_connected(WAIT).await,
-        "never connected; log:\n{}",
-        bot.logs()
-    );
-    bot
+    started_bot_with(fake, &[]).await
 }
 
-/// `/chat <line>` from `user` in the default channel; what they see.
-async fn slash(
-    fake: &FakeDiscord,
-    user: discord_fake::UserId,
-    line: &str,
-    bot: &Bot,
-) -> discord_fake::InteractionReply {
-    let d = fake.defaults();
-    let handle = fake
-        .invoke(
-            user,
-            d.channel,
-            SlashCommand::parse(line).expect("a command line"),
-        )
-        .await
-        .expect("the fake dispatches it");
-    match handle.answered(Duration::from_secs(20)).await {
-        Some(r) => r,
-        None => panic!("{line} was never answered; log:\n{}", bot.logs()),
-    }
+/// [`started_bot`] with extra environment (test aids).
+async fn started_bot_with(fake: &FakeDiscord, env: &[(&str, &str)]) -> Bot {
+    let mut bot = Bot::new(fake, fake.defaults().channel);
+    bot.env = env
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    bot.start_and_wait(fake).await;
+    bot
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -274,28 +234,6 @@ async fn a_non_moderators_slash_start_is_refused_privately_and_nothing_starts() 
 }
 
 /// Starts the bot with `env` and waits until `/chat` is registered.
-async fn started_bot_with(fake: &FakeDiscord, env: &[(&str, &str)]) -> Bot {
-    let d = fake.defaults();
-    let mut bot = Bot::new(fake, d.channel);
-    bot.env = env
-        .iter()
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .collect();
-    bot.start();
-    let registered = fake
-        .wait_for_request(
-            &format!("PUT /applications/*/guilds/{}/commands", d.guild),
-            WAIT,
-        )
-        .await;
-    assert!(
-        registered.is_some(),
-        "/chat never registered; log:\n{}",
-        bot.logs()
-    );
-    bot
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_slow_answer_is_deferred_within_three_seconds_then_edited_in() {
     let fake = FakeDiscord::start().await.unwrap();
@@ -445,12 +383,7 @@ async fn killed_mid_session_the_bot_back_fills_what_was_said_meanwhile_in_order_
     assert!(status.success(), "{status:?}");
 
     let transcript = bot.transcript(&session);
-    let ids: Vec<String> = transcript["messages"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|m| m["platform_message_id"].as_str().unwrap().to_owned())
-        .collect();
+    let ids = archived_ids(&transcript);
     let mut expected = vec![before.id.to_string()];
     let first_away = fake
         .messages(d.channel)
@@ -627,12 +560,7 @@ async fn a_session_discord_will_not_resume_is_identified_anew_and_the_gap_is_bac
     wait_for_step(&fake, d.channel, "Wrap-up", &bot).await;
     assert!(bot.stop().success(), "{}", bot.logs());
 
-    let ids: Vec<String> = bot.transcript(&session)["messages"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|m| m["platform_message_id"].as_str().unwrap().to_owned())
-        .collect();
+    let ids = archived_ids(&bot.transcript(&session));
     let expected: Vec<String> = std::iter::once(&before)
         .chain(&missed)
         .chain(std::iter::once(&after))
@@ -776,14 +704,7 @@ async fn the_chat_and_session_options_are_autocompleted_from_what_exists() {
     let mut bot = Bot::new(&fake, d.channel);
     bot.scratch
         .write("chats/other.toml", &chat_file("other", d.second_channel));
-    bot.start();
-    assert!(fake.wait_connected(WAIT).await, "{}", bot.logs());
-    fake.wait_for_request(
-        &format!("PUT /applications/*/guilds/{}/commands", d.guild),
-        WAIT,
-    )
-    .await
-    .expect("/chat registered");
+    bot.start_and_wait(&fake).await;
 
     let offered = |reply: discord_fake::InteractionReply| -> Vec<String> {
         assert_eq!(reply.callback.kind, 8, "an autocomplete result: {reply:?}");

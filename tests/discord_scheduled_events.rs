@@ -5,21 +5,15 @@
 mod discord;
 mod support;
 
-use std::time::Duration;
 
 use discord::*;
-use discord_fake::{FakeDiscord, SlashCommand};
+use discord_fake::FakeDiscord;
 
-async fn slash(fake: &FakeDiscord, line: &str, bot: &Bot) -> String {
-    let d = fake.defaults();
-    let handle = fake
-        .invoke(d.moderator, d.channel, SlashCommand::parse(line).unwrap())
+/// `/chat <line>` from the moderator; the answer's text.
+async fn moderator_slash(fake: &FakeDiscord, line: &str, bot: &Bot) -> String {
+    slash(fake, fake.defaults().moderator, line, bot)
         .await
-        .unwrap();
-    match handle.answered(Duration::from_secs(20)).await {
-        Some(r) => r.content,
-        None => panic!("{line} was never answered; log:\n{}", bot.logs()),
-    }
+        .content
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -31,17 +25,9 @@ async fn a_scheduled_session_becomes_an_event_and_cancelling_it_cancels_the_even
     let mut text = support::read(&config);
     text.push_str("scheduled_events = true\n");
     std::fs::write(&config, text).unwrap();
-    bot.start();
-    let registered = fake
-        .wait_for_request(
-            &format!("PUT /applications/*/guilds/{}/commands", d.guild),
-            WAIT,
-        )
-        .await;
-    assert!(registered.is_some(), "{}", bot.logs());
-    assert!(fake.wait_connected(WAIT).await, "{}", bot.logs());
+    bot.start_and_wait(&fake).await;
 
-    let answer = slash(&fake, "/chat schedule chat:quick \"when:in 2h\"", &bot).await;
+    let answer = moderator_slash(&fake, "/chat schedule chat:quick \"when:in 2h\"", &bot).await;
     assert!(answer.starts_with("Scheduled"), "{answer}");
     let session = session_number(&answer);
     let event = fake
@@ -72,7 +58,7 @@ async fn a_scheduled_session_becomes_an_event_and_cancelling_it_cancels_the_even
         "{last}"
     );
 
-    let answer = slash(&fake, &format!("/chat cancel session:{session}"), &bot).await;
+    let answer = moderator_slash(&fake, &format!("/chat cancel session:{session}"), &bot).await;
     assert!(answer.contains("ancelled"), "{answer}");
     let cancelled = fake
         .wait_for(WAIT, |f| {

@@ -12,7 +12,7 @@ mod support;
 use std::time::Duration;
 
 use discord::*;
-use discord_fake::{permissions, ChannelId, FakeDiscord, Post, SlashCommand};
+use discord_fake::{permissions, ChannelId, FakeDiscord, Post};
 use serde_json::{json, Value};
 
 /// Starts the bot with the thread-per-session chat `quick` in the default channel and waits
@@ -21,46 +21,8 @@ async fn started_bot(fake: &FakeDiscord) -> Bot {
     let d = fake.defaults();
     let mut bot = Bot::new(fake, d.channel);
     bot.set_chat(&threaded_chat_file("quick", d.channel));
-    bot.start();
-    let registered = fake
-        .wait_for_request(
-            &format!("PUT /applications/*/guilds/{}/commands", d.guild),
-            WAIT,
-        )
-        .await;
-    assert!(
-        registered.is_some(),
-        "/chat never registered; log:\n{}",
-        bot.logs()
-    );
-    assert!(
-        fake.wait_connected(WAIT).await,
-        "never connected; log:\n{}",
-        bot.logs()
-    );
+    bot.start_and_wait(fake).await;
     bot
-}
-
-/// `/chat <line>` from `user` in the default channel; what they see.
-async fn slash(
-    fake: &FakeDiscord,
-    user: discord_fake::UserId,
-    line: &str,
-    bot: &Bot,
-) -> discord_fake::InteractionReply {
-    let d = fake.defaults();
-    let handle = fake
-        .invoke(
-            user,
-            d.channel,
-            SlashCommand::parse(line).expect("a command line"),
-        )
-        .await
-        .expect("the fake dispatches it");
-    match handle.answered(Duration::from_secs(20)).await {
-        Some(r) => r,
-        None => panic!("{line} was never answered; log:\n{}", bot.logs()),
-    }
 }
 
 /// The session's thread: started from the intro, so it has the intro's id.
@@ -91,25 +53,6 @@ async fn wait_closed(fake: &FakeDiscord, thread: ChannelId, bot: &Bot) {
         "the thread was not archived and locked; log:\n{}",
         bot.logs()
     );
-}
-
-fn message(transcript: &Value, id: impl ToString) -> &Value {
-    let id = id.to_string();
-    transcript["messages"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|m| m["platform_message_id"] == id.as_str())
-        .unwrap_or_else(|| panic!("{id} is not in the archive: {transcript:#}"))
-}
-
-fn archived_ids(transcript: &Value) -> Vec<String> {
-    transcript["messages"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|m| m["platform_message_id"].as_str().unwrap().to_owned())
-        .collect()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

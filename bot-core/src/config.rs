@@ -450,34 +450,7 @@ mod tests {
         );
     }
 
-    /// A platform that owns `[fake]`: `name` is required and at most 8 characters.
-    struct Fake;
-    impl crate::platforms::PlatformRules for Fake {
-        fn platform(&self) -> crate::ids::Platform {
-            crate::ids::Platform::Discord
-        }
-        fn check_room(&self, _: &str) -> Result<(), String> {
-            Ok(())
-        }
-        fn check_user(&self, _: &str) -> Result<(), String> {
-            Ok(())
-        }
-        fn config_section(&self) -> Option<&'static str> {
-            Some("fake")
-        }
-        fn check_config(&self, section: &PlatformSection) -> Vec<LocatedError> {
-            section.read(read_fake).err().unwrap_or_default()
-        }
-    }
-
-    fn read_fake(r: &mut Reader<'_>, node: &Node<'_>) -> Option<String> {
-        r.unknown_keys(node, &["name"]);
-        r.text(node, "name", Some("a name"), 8, "").map(|n| n.value)
-    }
-
-    fn with_fake() -> Platforms {
-        Platforms::with([Arc::new(Fake) as Arc<dyn crate::platforms::PlatformRules>])
-    }
+    use crate::platforms::fake::{read_name as read_fake, with_fake};
 
     #[test]
     fn a_platform_table_is_kept_for_its_adapter_which_reads_it_with_lines() {

@@ -133,6 +133,59 @@ impl PlatformRules for LoopbackRules {
     }
 }
 
+/// For the core's own tests: a platform (standing in as Discord) that owns `[fake]` in
+/// `hashchat.toml` (`name`: required, at most 8 characters) and in chat files (`mode`: `a` or
+/// `b`).
+#[cfg(test)]
+pub(crate) mod fake {
+    use super::*;
+
+    pub(crate) struct FakeRules;
+
+    pub(crate) fn read_name(r: &mut Reader<'_>, node: &Node<'_>) -> Option<String> {
+        r.unknown_keys(node, &["name"]);
+        r.text(node, "name", Some("a name"), 8, "").map(|n| n.value)
+    }
+
+    impl PlatformRules for FakeRules {
+        fn platform(&self) -> Platform {
+            Platform::Discord
+        }
+        fn check_room(&self, _: &str) -> Result<(), String> {
+            Ok(())
+        }
+        fn check_user(&self, _: &str) -> Result<(), String> {
+            Ok(())
+        }
+        fn config_section(&self) -> Option<&'static str> {
+            Some("fake")
+        }
+        fn check_config(&self, section: &PlatformSection) -> Vec<LocatedError> {
+            section.read(read_name).err().unwrap_or_default()
+        }
+        fn chat_section(&self) -> Option<&'static str> {
+            Some("fake")
+        }
+        fn read_chat_section(
+            &self,
+            r: &mut Reader<'_>,
+            node: &Node<'_>,
+        ) -> Option<serde_json::Value> {
+            r.unknown_keys(node, &["mode"]);
+            let mode = r.string(node, "mode", Some("`a` or `b`"))?;
+            if mode.value != "a" && mode.value != "b" {
+                r.error(mode.line, mode.field, "must be `a` or `b`");
+                return None;
+            }
+            Some(serde_json::json!({ "mode": mode.value }))
+        }
+    }
+
+    pub(crate) fn with_fake() -> Platforms {
+        Platforms::with([Arc::new(FakeRules) as Arc<dyn PlatformRules>])
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

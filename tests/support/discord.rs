@@ -5,10 +5,10 @@
 
 use std::time::Duration;
 
-use discord_fake::{ChannelId, FakeDiscord, Message};
+use discord_fake::{ChannelId, FakeDiscord, InteractionReply, Message, SlashCommand, UserId};
 use serde_json::Value;
 
-use crate::support::{read, text, BotProcess, Scratch};
+use crate::support::{read, BotProcess, Scratch};
 
 /// Virtual minutes per real second: with a minute between points, a point every three seconds.
 pub const SPEED: f64 = 20.0;
@@ -66,42 +66,34 @@ impl Bot {
         });
     }
 
-    /// The session's transcript in `format` (`html`, `md`, `json`), as `hashchat export`
-    /// writes it.
-    pub fn export(&self, session: &str, format: &str) -> String {
-        let config = self.scratch.path("hashchat.toml");
-        let out = self.scratch.output(&[
-            "export",
-            session,
-            "--format",
-            format,
-            "--config",
-            config.to_str().unwrap(),
-        ]);
-        let (stdout, stderr) = text(&out);
-        assert!(out.status.success(), "export failed: {stderr}");
-        stdout
-    }
-
     /// Replaces the chat file `quick` (before the bot starts).
     pub fn set_chat(&self, text: &str) {
         self.scratch.write("chats/quick.toml", text);
     }
 
-    /// The session's transcript document, as `hashchat export --format json` writes it.
-    pub fn transcript(&self, session: &str) -> Value {
-        let config = self.scratch.path("hashchat.toml");
-        let out = self.scratch.output(&[
-            "export",
-            session,
-            "--format",
-            "json",
-            "--config",
-            config.to_str().unwrap(),
-        ]);
-        let (stdout, stderr) = text(&out);
-        assert!(out.status.success(), "export failed: {stderr}");
-        serde_json::from_str(&stdout).expect("a JSON transcript")
+    /// Starts the bot and waits until `/chat` is registered in the test guild and the gateway
+    /// is connected.
+    pub async fn start_and_wait(&mut self, fake: &FakeDiscord) {
+        self.start();
+        let registered = fake
+            .wait_for_request(
+                &format!(
+                    "PUT /applications/*/guilds/{}/commands",
+                    fake.defaults().guild
+                ),
+                WAIT,
+            )
+            .await;
+        assert!(
+            registered.is_some(),
+            "/chat never registered; log:\n{}",
+            self.logs()
+        );
+        assert!(
+            fake.wait_connected(WAIT).await,
+            "never connected; log:\n{}",
+            self.logs()
+        );
     }
 }
 
@@ -188,6 +180,27 @@ pub fn session_number(text: &str) -> String {
     after.chars().take_while(char::is_ascii_digit).collect()
 }
 
+/// The archived message with platform id `id`.
+pub fn message(transcript: &Value, id: impl ToString) -> &Value {
+    let id = id.to_string();
+    transcript["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["platform_message_id"] == id.as_str())
+        .unwrap_or_else(|| panic!("{id} is not in the archive: {transcript:#}"))
+}
+
+/// The platform ids of the archived messages, in order.
+pub fn archived_ids(transcript: &Value) -> Vec<String> {
+    transcript["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["platform_message_id"].as_str().unwrap().to_owned())
+        .collect()
+}
+
 /// `(author id, body, point)` of every archived message, in order.
 pub fn archived(transcript: &Value) -> Vec<(String, String, Option<u64>)> {
     transcript["messages"]
@@ -211,3 +224,19 @@ pub const PNG: &[u8] = &[
     0x1f, 0x00, 0x05, 0x00, 0x01, 0xff, 0x89, 0x99, 0x3d, 0x1d, 0x00, 0x00, 0x00, 0x00, 0x49, 0x45,
     0x4e, 0x44, 0xae, 0x42, 0x60, 0x82,
 ];
+
+/// `/chat <line>` from `user` in the default channel; what they see.
+pub async fn slash(fake: &FakeDiscord, user: UserId, line: &str, bot: &Bot) -> InteractionReply {
+    let handle = fake
+        .invoke(
+            user,
+            fake.defaults().channel,
+            SlashCommand::parse(line).expect("a command line"),
+        )
+        .await
+        .expect("the fake dispatches it");
+    match handle.answered(Duration::from_secs(20)).await {
+        Some(r) => r,
+        None => panic!("{line} was never answered; log:\n{}", bot.logs()),
+    }
+}

@@ -17,7 +17,7 @@ use matrix_sdk::{Client, Room};
 use serde_json::{json, Value};
 
 use crate::support::synapse::Homeserver;
-use crate::support::{read, text, BotProcess, Scratch};
+use crate::support::{read, BotProcess, Scratch};
 
 /// A fresh localpart: tests share one homeserver, so every name is new (the counter keeps two
 /// tests of one process apart within the same microsecond).
@@ -465,27 +465,6 @@ impl Bot {
                 "info,matrix_sdk=warn,matrix_sdk_crypto=warn,matrix_sdk_base=warn",
             );
         });
-    }
-
-    /// `hashchat export SESSION --format FORMAT` on the bot's archive; its output.
-    pub fn export(&self, session: &str, format: &str) -> String {
-        let config = self.scratch.path("hashchat.toml");
-        let out = self.scratch.output(&[
-            "export",
-            session,
-            "--format",
-            format,
-            "--config",
-            config.to_str().unwrap(),
-        ]);
-        let (stdout, stderr) = text(&out);
-        assert!(out.status.success(), "export failed: {stderr}");
-        stdout
-    }
-
-    /// The session's transcript document, as `hashchat export` writes it.
-    pub fn transcript(&self, session: &str) -> Value {
-        serde_json::from_str(&self.export(session, "json")).expect("a JSON transcript")
     }
 
     /// Waits until `member`'s own client sees the bot joined to `room`, not only the

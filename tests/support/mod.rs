@@ -127,6 +127,28 @@ impl BotProcess {
         child.wait().expect("hashchat exits")
     }
 
+    /// The session's transcript in `format` (`html`, `md`, `json`), as `hashchat export`
+    /// writes it from the bot's archive.
+    pub fn export(&self, session: &str, format: &str) -> String {
+        let config = self.scratch.path("hashchat.toml");
+        let out = self.scratch.output(&[
+            "export",
+            session,
+            "--format",
+            format,
+            "--config",
+            config.to_str().unwrap(),
+        ]);
+        let (stdout, stderr) = text(&out);
+        assert!(out.status.success(), "export failed: {stderr}");
+        stdout
+    }
+
+    /// The session's transcript document, as `hashchat export --format json` writes it.
+    pub fn transcript(&self, session: &str) -> serde_json::Value {
+        serde_json::from_str(&self.export(session, "json")).expect("a JSON transcript")
+    }
+
     /// Everything the bot logged, all runs.
     pub fn logs(&self) -> String {
         (1..=self.runs)

@@ -583,41 +583,7 @@ minutes = 5
             .collect()
     }
 
-    /// A platform owning `[fake]` in chat files: `mode` is `a` or `b`, nothing else is allowed.
-    struct FakeRules;
-    impl crate::platforms::PlatformRules for FakeRules {
-        fn platform(&self) -> Platform {
-            Platform::Discord
-        }
-        fn check_room(&self, _: &str) -> Result<(), String> {
-            Ok(())
-        }
-        fn check_user(&self, _: &str) -> Result<(), String> {
-            Ok(())
-        }
-        fn chat_section(&self) -> Option<&'static str> {
-            Some("fake")
-        }
-        fn read_chat_section(
-            &self,
-            r: &mut Reader<'_>,
-            node: &Node<'_>,
-        ) -> Option<serde_json::Value> {
-            r.unknown_keys(node, &["mode"]);
-            let mode = r.string(node, "mode", Some("`a` or `b`"))?;
-            if mode.value != "a" && mode.value != "b" {
-                r.error(mode.line, mode.field, "must be `a` or `b`");
-                return None;
-            }
-            Some(serde_json::json!({ "mode": mode.value }))
-        }
-    }
-
-    fn with_fake() -> Platforms {
-        Platforms::with([
-            std::sync::Arc::new(FakeRules) as std::sync::Arc<dyn crate::platforms::PlatformRules>
-        ])
-    }
+    use crate::platforms::fake::with_fake;
 
     #[test]
     fn a_platform_table_is_read_by_its_adapter_and_kept_with_the_chat() {

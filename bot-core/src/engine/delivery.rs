@@ -7,7 +7,7 @@ use super::{lock, Engine, EngineError};
 use crate::adapter::{AdapterError, Post, PostSession};
 use crate::chat::Chat;
 use crate::ids::RoomRef;
-use crate::model::SessionId;
+use crate::model::{OutboxPost, SessionId};
 
 impl Engine {
     /// Posts everything pending, oldest first.
@@ -45,15 +45,7 @@ impl Engine {
                     step = entry.step,
                     "post of a session that no longer exists dropped"
                 );
-                self.inner
-                    .store
-                    .mark_attempt_failed(
-                        entry.session_id,
-                        entry.step,
-                        &entry.room,
-                        "the session no longer exists",
-                        true,
-                    )
+                self.record_failure(&entry, "the session no longer exists", true)
                     .await?;
                 continue;
             };
@@ -79,16 +71,7 @@ impl Engine {
                 Err(AdapterError::Temporary(reason)) => {
                     let give_up = entry.attempts + 1 >= self.inner.settings.max_post_attempts;
                     tracing::warn!(session = entry.session_id, step = entry.step, room = %entry.room, %reason, give_up, "post failed");
-                    self.inner
-                        .store
-                        .mark_attempt_failed(
-                            entry.session_id,
-                            entry.step,
-                            &entry.room,
-                            &reason,
-                            give_up,
-                        )
-                        .await?;
+                    self.record_failure(&entry, &reason, give_up).await?;
                     if !give_up {
                         blocked.insert(lane);
                         retry_needed = true;
@@ -101,16 +84,7 @@ impl Engine {
                 }
                 Err(AdapterError::Permanent(reason)) => {
                     tracing::error!(session = entry.session_id, step = entry.step, room = %entry.room, %reason, "post failed for good");
-                    self.inner
-                        .store
-                        .mark_attempt_failed(
-                            entry.session_id,
-                            entry.step,
-                            &entry.room,
-                            &reason,
-                            true,
-                        )
-                        .await?;
+                    self.record_failure(&entry, &reason, true).await?;
                 }
             }
         }
@@ -121,6 +95,20 @@ impl Engine {
 
     /// What the posts of session `id` carry besides their content; `None` when the session
     /// is gone.
+    /// Notes a failed attempt at `entry`; `give_up` marks it failed for good.
+    async fn record_failure(
+        &self,
+        entry: &OutboxPost,
+        reason: &str,
+        give_up: bool,
+    ) -> Result<(), EngineError> {
+        self.inner
+            .store
+            .mark_attempt_failed(entry.session_id, entry.step, &entry.room, reason, give_up)
+            .await?;
+        Ok(())
+    }
+
     async fn post_context(&self, id: SessionId) -> Result<Option<PostContext>, EngineError> {
         let Some(session) = self.inner.store.get_session(id).await? else {
             return Ok(None);
