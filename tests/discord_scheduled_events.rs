@@ -5,7 +5,6 @@
 mod discord;
 mod support;
 
-
 use discord::*;
 use discord_fake::FakeDiscord;
 

@@ -2,34 +2,19 @@
 //! sends is parsed by serenity's typed methods (a body serenity rejects fails the call), and
 //! Discord's rules (nonces, paging, double acknowledgements, 401, 429, 404) hold.
 
+mod common;
+
 use std::time::{Duration, Instant};
 
+use common::{discord_code, http};
 use discord_fake::{FakeDiscord, Post, SlashCommand};
 use serenity::all::{
-    ApplicationId, AutoArchiveDuration, ChannelId, ChannelType, CreateAllowedMentions,
-    CreateAttachment, CreateCommand, CreateInteractionResponse, CreateInteractionResponseFollowup,
+    AutoArchiveDuration, ChannelId, ChannelType, CreateAllowedMentions, CreateAttachment,
+    CreateCommand, CreateInteractionResponse, CreateInteractionResponseFollowup,
     CreateInteractionResponseMessage, CreateMessage, CreateThread, CreateWebhook,
     EditInteractionResponse, EditMessage, EditThread, ExecuteWebhook, GetMessages, GuildId,
     HttpBuilder, MessageId, ReactionType, UserId,
 };
-use serenity::http::{Http, HttpError};
-
-fn http(fake: &FakeDiscord) -> Http {
-    HttpBuilder::new(fake.token())
-        .proxy(fake.base_url())
-        .ratelimiter_disabled(true)
-        .application_id(ApplicationId::new(fake.application_id().get()))
-        .build()
-}
-
-fn discord_code(e: &serenity::Error) -> Option<(u16, isize)> {
-    match e {
-        serenity::Error::Http(HttpError::UnsuccessfulRequest(r)) => {
-            Some((r.status_code.as_u16(), r.error.code))
-        }
-        _ => None,
-    }
-}
 
 #[tokio::test]
 async fn discovery_user_application_guild_and_member_parse_as_serenity_models() {

@@ -3,29 +3,11 @@
 //! thread has the message's id, a second start is 160004, the active list and the closed thread
 //! parse, and a bot without Create Public Threads gets 403 50013.
 
+mod common;
+
+use common::{discord_code, http};
 use discord_fake::{permissions, FakeDiscord};
-use serenity::all::{
-    ApplicationId, ChannelId, CreateMessage, CreateThread, EditThread, GuildId, HttpBuilder,
-    MessageId,
-};
-use serenity::http::{Http, HttpError};
-
-fn http(fake: &FakeDiscord) -> Http {
-    HttpBuilder::new(fake.token())
-        .proxy(fake.base_url())
-        .ratelimiter_disabled(true)
-        .application_id(ApplicationId::new(fake.application_id().get()))
-        .build()
-}
-
-fn discord_code(e: &serenity::Error) -> Option<(u16, isize)> {
-    match e {
-        serenity::Error::Http(HttpError::UnsuccessfulRequest(r)) => {
-            Some((r.status_code.as_u16(), r.error.code))
-        }
-        _ => None,
-    }
-}
+use serenity::all::{ChannelId, CreateMessage, CreateThread, EditThread, GuildId, MessageId};
 
 #[tokio::test]
 async fn a_thread_started_from_a_message_has_its_id_once_and_lists_as_active_until_archived() {

@@ -1,0 +1,26 @@
+//! What the fake's serenity-driven tests share: serenity's `Http` pointed at the fake, and
+//! Discord's error code out of a failed call.
+
+use discord_fake::FakeDiscord;
+use serenity::all::{ApplicationId, HttpBuilder};
+use serenity::http::{Http, HttpError};
+
+/// serenity's REST client for `fake` (through `proxy`, so its ratelimiter is off: serenity
+/// issue #1739).
+pub fn http(fake: &FakeDiscord) -> Http {
+    HttpBuilder::new(fake.token())
+        .proxy(fake.base_url())
+        .ratelimiter_disabled(true)
+        .application_id(ApplicationId::new(fake.application_id().get()))
+        .build()
+}
+
+/// `(status, Discord's JSON error code)` of a call Discord refused.
+pub fn discord_code(e: &serenity::Error) -> Option<(u16, isize)> {
+    match e {
+        serenity::Error::Http(HttpError::UnsuccessfulRequest(r)) => {
+            Some((r.status_code.as_u16(), r.error.code))
+        }
+        _ => None,
+    }
+}
