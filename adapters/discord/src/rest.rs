@@ -1,11 +1,13 @@
 //! Discord's REST API through serenity's `Http`, answering raw JSON and sorting failures.
 //!
-//! We call `Http::request` rather than serenity's typed methods because a post must tell a
+//! We send `Request`s rather than call serenity's typed methods because a post must tell a
 //! 429 (wait `Retry-After`, try again) from a 5xx (try later) from any other 4xx (give up) and
 //! from no connection at all (wait for Discord, using up no attempts); the typed methods fold
-//! the status and `Retry-After` into one error. With serenity's ratelimiter on (production)
-//! the ratelimiter itself waits out 429s; with `api_url` set it is off, a proxy is meant to do
-//! the rate limiting, and a 429 that still reaches us is waited out here.
+//! all of these into one error. With serenity's ratelimiter on (production) the ratelimiter
+//! itself waits out 429s and an error status comes back as serenity's error, with Discord's
+//! code. With `api_url` set it is off (a proxy is meant to do the rate limiting); we then send
+//! the request with serenity's HTTP client ourselves and read the answer whole, so a 429 that
+//! still reaches us is waited out for its `Retry-After`.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -71,23 +73,45 @@ impl From<RestError> for bot_core::adapter::AdapterError {
     }
 }
 
-/// The REST client: one serenity `Http`, shared.
+/// The REST client: one serenity `Http`, shared, and the HTTP client it sends through.
 #[derive(Clone)]
 pub struct Rest {
     http: Arc<Http>,
+    client: reqwest_serenity::Client,
 }
 
 impl Rest {
     /// `api_url`: a proxy that does the rate limiting (serenity's ratelimiter is then off: it
     /// would ignore the proxy, serenity issue #1739).
     pub fn new(token: &str, api_url: Option<&str>) -> Rest {
-        let mut builder = HttpBuilder::new(token);
+        let client = reqwest_serenity::Client::builder()
+            .use_rustls_tls()
+            .build()
+            .unwrap_or_default();
+        let mut builder = HttpBuilder::new(token).client(client.clone());
         if let Some(url) = api_url {
             builder = builder.proxy(url).ratelimiter_disabled(true);
         }
         Rest {
             http: Arc::new(builder.build()),
+            client,
         }
+    }
+
+    /// Sends one request: through serenity's ratelimiter when it is on (it waits out 429s
+    /// itself, and an error status comes back as its `UnsuccessfulRequest`), else straight to
+    /// the proxy, the answer whatever its status.
+    async fn send(
+        &self,
+        request: Request<'_>,
+    ) -> Result<reqwest_serenity::Response, serenity::Error> {
+        if self.http.ratelimiter.is_some() {
+            return self.http.request(request).await;
+        }
+        let built = request
+            .build(&self.client, self.http.token(), self.http.proxy.as_deref())?
+            .build()?;
+        Ok(self.client.execute(built).await?)
     }
 
     /// One request, with 429s waited out; the answer's JSON (`Null` for 204).
@@ -105,20 +129,10 @@ impl Rest {
             let request = Request::new(route, method)
                 .body(bytes.clone())
                 .params(params.clone());
-            let response = match self.http.request(request).await {
-                Ok(r) => r,
-                Err(e) => {
-                    let e = sort_failure(e, doing);
-                    if e.status() == Some(429) && limited < MAX_RATE_LIMITED {
-                        // serenity has read the answer by now and kept no Retry-After.
-                        limited += 1;
-                        tracing::info!(doing, "rate limited by Discord; waiting");
-                        tokio::time::sleep(Duration::from_secs(1)).await;
-                        continue;
-                    }
-                    return Err(e);
-                }
-            };
+            let response = self
+                .send(request)
+                .await
+                .map_err(|e| sort_failure(e, doing))?;
             let status = response.status().as_u16();
             let retry_after = response
                 .headers()
@@ -169,10 +183,10 @@ impl Rest {
     }
 }
 
-/// serenity's failures: an error status (serenity's `Http::request` turns every non-2xx answer
-/// into `UnsuccessfulRequest`, with Discord's JSON error read), else a connection problem or a
-/// request it could not even build (reported unreachable, since trying again later is all we
-/// can do).
+/// serenity's failures: an error status (with its ratelimiter on, serenity's `Http::request`
+/// turns every non-2xx answer into `UnsuccessfulRequest`, with Discord's JSON error read), else
+/// a connection problem or a request it could not even build (reported unreachable, since
+/// trying again later is all we can do).
 fn sort_failure(e: serenity::Error, doing: &str) -> RestError {
     match e {
         serenity::Error::Http(serenity::http::HttpError::UnsuccessfulRequest(r)) => {
