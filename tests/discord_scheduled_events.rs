@@ -15,15 +15,45 @@ async fn moderator_slash(fake: &FakeDiscord, line: &str, bot: &Bot) -> String {
         .content
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_scheduled_session_becomes_an_event_and_cancelling_it_cancels_the_event() {
-    let fake = FakeDiscord::start().await.unwrap();
-    let d = fake.defaults().clone();
-    let mut bot = Bot::new(&fake, d.channel);
+/// The bot for `fake`, with `[discord] scheduled_events = true` (the config's last table).
+fn bot_with_events(fake: &FakeDiscord) -> Bot {
+    let bot = Bot::new(fake, fake.defaults().channel);
     let config = bot.scratch.path("hashchat.toml");
     let mut text = support::read(&config);
     text.push_str("scheduled_events = true\n");
     std::fs::write(&config, text).unwrap();
+    bot
+}
+
+/// Waits until the guild's only event has `status`.
+async fn wait_for_status(
+    fake: &FakeDiscord,
+    status: u8,
+    bot: &Bot,
+) -> discord_fake::ScheduledEvent {
+    let guild = fake.defaults().guild;
+    match fake
+        .wait_for(WAIT, |f| {
+            f.scheduled_events(guild)
+                .into_iter()
+                .find(|e| e.status == status)
+        })
+        .await
+    {
+        Some(e) => e,
+        None => panic!(
+            "no event with status {status}: {:?}; log:\n{}",
+            fake.scheduled_events(guild),
+            bot.logs()
+        ),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_scheduled_session_becomes_an_event_and_cancelling_it_cancels_the_event() {
+    let fake = FakeDiscord::start().await.unwrap();
+    let d = fake.defaults().clone();
+    let mut bot = bot_with_events(&fake);
     bot.start_and_wait(&fake).await;
 
     let answer = moderator_slash(&fake, "/chat schedule chat:quick \"when:in 2h\"", &bot).await;
@@ -78,4 +108,90 @@ async fn a_scheduled_session_becomes_an_event_and_cancelling_it_cancels_the_even
         1
     );
     assert!(bot.stop().success());
+}
+
+/// The event follows its session: active when the intro is posted, completed after the
+/// wrap-up, and never a second one.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_event_goes_active_at_the_intro_and_completed_after_the_wrap_up() {
+    let fake = FakeDiscord::start().await.unwrap();
+    let d = fake.defaults().clone();
+    let mut bot = bot_with_events(&fake);
+    bot.start_and_wait(&fake).await;
+
+    let answer = moderator_slash(&fake, "/chat schedule chat:quick \"when:in 2m\"", &bot).await;
+    assert!(answer.starts_with("Scheduled"), "{answer}");
+    let scheduled = wait_for_status(&fake, 1, &bot).await;
+    // Two minutes are six seconds here: then the intro, three points and the wrap-up.
+    wait_for_step(&fake, d.channel, "Intro", &bot).await;
+    let active = wait_for_status(&fake, 2, &bot).await;
+    assert_eq!(active.id, scheduled.id);
+    wait_for_step(&fake, d.channel, "Wrap-up", &bot).await;
+    let completed = wait_for_status(&fake, 3, &bot).await;
+    assert_eq!(completed.id, scheduled.id);
+    assert_eq!(fake.scheduled_events(d.guild).len(), 1);
+    assert!(bot.stop().success(), "{}", bot.logs());
+}
+
+/// Killed between Discord creating the event and the bot recording it: after the restart the
+/// bot adopts its own event (found by the session's uid in it) rather than make a second.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_event_created_just_before_a_crash_is_adopted_after_the_restart_not_made_again() {
+    let fake = FakeDiscord::start().await.unwrap();
+    let d = fake.defaults().clone();
+    let mut bot = bot_with_events(&fake);
+    bot.env = vec![(
+        "HASHCHAT_TEST_HOLD_AFTER_EVENT_CREATE".to_owned(),
+        "1".to_owned(),
+    )];
+    bot.start_and_wait(&fake).await;
+    let answer = moderator_slash(&fake, "/chat schedule chat:quick \"when:in 2h\"", &bot).await;
+    assert!(answer.starts_with("Scheduled"), "{answer}");
+    bot.wait_for_log("held after creating a scheduled event", 1, WAIT)
+        .await;
+    bot.kill();
+    assert_eq!(
+        fake.scheduled_events(d.guild).len(),
+        1,
+        "created, not recorded"
+    );
+
+    bot.env.clear();
+    bot.start_and_wait(&fake).await;
+    bot.wait_for_log("adopting a scheduled event made before a crash", 1, WAIT)
+        .await;
+    let session = session_number(&answer);
+    let answer = moderator_slash(&fake, &format!("/chat cancel session:{session}"), &bot).await;
+    assert!(answer.contains("ancelled"), "{answer}");
+    wait_for_status(&fake, 4, &bot).await;
+    assert_eq!(
+        fake.scheduled_events(d.guild).len(),
+        1,
+        "the adopted event was cancelled; no second was made"
+    );
+    assert_eq!(
+        fake.requests_matching("POST /guilds/*/scheduled-events")
+            .len(),
+        1
+    );
+    assert!(bot.stop().success(), "{}", bot.logs());
+}
+
+/// Without `scheduled_events` nothing is sent to Discord's event routes, though a session is
+/// scheduled (the same schedule makes an event within a second when it is set).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_the_setting_no_event_is_made() {
+    let fake = FakeDiscord::start().await.unwrap();
+    let mut bot = Bot::new(&fake, fake.defaults().channel);
+    bot.start_and_wait(&fake).await;
+    let answer = moderator_slash(&fake, "/chat schedule chat:quick \"when:in 2h\"", &bot).await;
+    assert!(answer.starts_with("Scheduled"), "{answer}");
+    tokio::time::sleep(std::time::Duration::from_secs(3)).await;
+    assert!(
+        fake.requests_matching("* /guilds/*/scheduled-events/**")
+            .is_empty(),
+        "{:?}",
+        fake.requests_matching("* /guilds/*/scheduled-events/**")
+    );
+    assert!(bot.stop().success(), "{}", bot.logs());
 }
