@@ -945,8 +945,10 @@ async fn next_while_paused_moves_on_and_runs_again() {
     assert_eq!(stored.current_point, Some(2));
 }
 
-/// What the engine announced on `session_changes` since the last call, with each session's state
-/// in the store at that moment (so the change was written before it was announced).
+/// What the engine announced on `session_changes` since the last call, each id with its
+/// session's state in the store when read here (after the command: this shows which sessions
+/// and states were announced, not that each was stored before its announcement), repeats of
+/// the same pair folded.
 async fn announced(
     world: &World,
     changes: &mut tokio::sync::broadcast::Receiver<i64>,
@@ -962,7 +964,7 @@ async fn announced(
 }
 
 #[tokio::test]
-async fn every_session_change_is_announced_after_it_is_stored() {
+async fn every_session_change_is_announced() {
     let world = World::new(chat()).await;
     let mut changes = world.engine.session_changes();
 

@@ -107,6 +107,9 @@ pub async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
                 .context("cannot set up the Discord bot")?;
             match bot {
                 Some(bot) => {
+                    let bot = bot.hold_after_creating_events(
+                        std::env::var_os("HASHCHAT_TEST_HOLD_AFTER_EVENT_CREATE").is_some(),
+                    );
                     engine.register_adapter(bot.adapter());
                     Some(bot)
                 }

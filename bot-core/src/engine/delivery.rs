@@ -93,8 +93,6 @@ impl Engine {
         Ok(())
     }
 
-    /// What the posts of session `id` carry besides their content; `None` when the session
-    /// is gone.
     /// Notes a failed attempt at `entry`; `give_up` marks it failed for good.
     async fn record_failure(
         &self,
@@ -109,6 +107,8 @@ impl Engine {
         Ok(())
     }
 
+    /// What the posts of session `id` carry besides their content; `None` when the session
+    /// is gone.
     async fn post_context(&self, id: SessionId) -> Result<Option<PostContext>, EngineError> {
         let Some(session) = self.inner.store.get_session(id).await? else {
             return Ok(None);
