@@ -259,6 +259,49 @@ async fn killed_mid_session_the_bot_back_fills_the_thread_in_order_and_shows_eac
     );
 }
 
+/// The session ends while the bot is away: restarted, it posts the overdue steps and closes
+/// the thread before Discord's gateway lets it in (refused here until then). What was said in
+/// the thread before the wrap-up is still read back: a closed thread is not in the guild's
+/// active list, but its session's record names it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_thread_closed_while_the_bot_could_not_read_it_is_still_read_back() {
+    let fake = FakeDiscord::start().await.unwrap();
+    let d = fake.defaults().clone();
+    let mut bot = started_bot(&fake).await;
+    let started = slash(&fake, d.moderator, "/chat start chat:quick", &bot).await;
+    let session = session_number(&started.content);
+    let thread = session_thread(&fake, &bot).await;
+    wait_for_step(&fake, thread, "Q1", &bot).await;
+    let before = fake
+        .post(Post::new(thread, d.alice, "A1 before the crash"))
+        .await
+        .unwrap();
+    bot.wait_for_log(&before.id.to_string(), 1, WAIT).await;
+
+    bot.kill();
+    let away = fake
+        .post(Post::new(thread, d.bob, "A1 while the bot is away"))
+        .await
+        .unwrap();
+    fake.refuse_gateway(None);
+    // Q2, Q3 and the wrap-up fall due, three seconds apart.
+    tokio::time::sleep(Duration::from_secs(10)).await;
+    bot.start();
+    wait_for_step(&fake, thread, "Wrap-up", &bot).await;
+    wait_closed(&fake, thread, &bot).await;
+    fake.restore_gateway();
+    assert!(fake.wait_connected(WAIT).await, "{}", bot.logs());
+    bot.wait_for_log(&away.id.to_string(), 1, WAIT).await;
+    assert!(bot.stop().success(), "{}", bot.logs());
+
+    assert_eq!(
+        archived_ids(&bot.transcript(&session)),
+        [before.id.to_string(), away.id.to_string()],
+        "log:\n{}",
+        bot.logs()
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_bot_that_may_not_start_threads_runs_the_session_in_the_channel_and_warns_once() {
     let fake = FakeDiscord::start().await.unwrap();

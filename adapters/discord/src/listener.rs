@@ -23,7 +23,7 @@ use crate::gateway::{Gateway, GatewayItem, INTENTS};
 use crate::interactions::{suggest, Interactions};
 use crate::rest::Rest;
 use crate::state::{Known, ADMINISTRATOR, MANAGE_EVENTS};
-use crate::threads::Threads;
+use crate::threads::{Place, Threads};
 use crate::{DiscordError, Settings};
 
 const PAGE: usize = 100;
@@ -538,6 +538,12 @@ impl Listener {
                         }
                         break;
                     }
+                    Err(e) if refused(&e) => {
+                        // No such channel any more, or no right to read it: asking again would
+                        // stall every other channel and every new event behind it.
+                        tracing::warn!(channel, error = %e, "Discord refuses to give a channel's history; skipping it");
+                        break;
+                    }
                     Err(e) => {
                         tracing::warn!(channel, error = %e, ?backoff, "could not read a channel's history; trying again");
                         if !pause(stop, &mut backoff).await {
@@ -569,6 +575,10 @@ impl Listener {
             };
             let mut backoff = Duration::from_secs(1);
             while let Err(e) = self.backfill(thread, start, stop).await {
+                if refused(&e) {
+                    tracing::warn!(thread, error = %e, "Discord refuses to give a thread's history (deleted, or private); skipping it");
+                    break;
+                }
                 tracing::warn!(thread, error = %e, ?backoff, "could not read a thread's history; trying again");
                 if !pause(stop, &mut backoff).await {
                     return;
@@ -617,34 +627,51 @@ impl Listener {
                 }
             }
         }
-        let sessions = self
-            .engine
-            .store()
-            .active_sessions()
+        // The sessions' own threads, from the store: an archived one is not in the active list,
+        // and a session may have ended (its thread closed) while the bot was away. A closed
+        // thread is read only while its cursor is short of the wrap-up.
+        let recorded = self
+            .threads
+            .recorded()
             .await
             .map_err(|e| DiscordError::Store(e.to_string()))?;
-        for session in sessions.iter().filter(|s| s.state.is_live()) {
-            for room in session
-                .rooms
-                .iter()
-                .filter(|r| r.platform == Platform::Discord)
-            {
-                let Ok(channel) = room.id.parse::<u64>() else {
-                    continue;
-                };
-                let place = self
-                    .threads
-                    .place(channel, &session.uid)
-                    .await
-                    .map_err(|e| DiscordError::Store(e.to_string()))?;
-                if let Some(thread) = place.and_then(|p| p.thread()) {
-                    self.known
-                        .add_thread(thread, channel, self.known.guild_of(channel));
-                    threads.insert(thread, channel);
-                }
+        for (channel, place) in recorded {
+            if !chats.contains(&channel) {
+                continue;
             }
+            let thread = match place {
+                Place::Thread { thread } => thread,
+                Place::Closed { thread, wrap_up } => {
+                    if self
+                        .saved_cursor(thread)
+                        .await?
+                        .is_some_and(|c| c >= wrap_up)
+                    {
+                        continue;
+                    }
+                    thread
+                }
+                Place::Channel => continue,
+            };
+            self.known
+                .add_thread(thread, channel, self.known.guild_of(channel));
+            threads.insert(thread, channel);
         }
         Ok(threads.into_iter().collect())
+    }
+
+    /// The last message of `channel` (or thread) handled, as saved.
+    async fn saved_cursor(&self, channel: u64) -> Result<Option<u64>, DiscordError> {
+        if let Some(c) = self.cursors.get(&channel) {
+            return Ok(Some(*c));
+        }
+        Ok(self
+            .engine
+            .store()
+            .sync_cursor(Platform::Discord, &account(channel))
+            .await
+            .map_err(|e| DiscordError::Store(e.to_string()))?
+            .and_then(|c| c.parse().ok()))
     }
 
     /// Reads a channel (or thread) from its saved cursor; without one, from `start`.
@@ -654,16 +681,7 @@ impl Listener {
         start: Start,
         stop: &mut watch::Receiver<bool>,
     ) -> Result<Read, DiscordError> {
-        let saved = match self.cursors.get(&channel) {
-            Some(c) => Some(*c),
-            None => self
-                .engine
-                .store()
-                .sync_cursor(Platform::Discord, &account(channel))
-                .await
-                .map_err(|e| DiscordError::Store(e.to_string()))?
-                .and_then(|c| c.parse().ok()),
-        };
+        let saved = self.saved_cursor(channel).await?;
         let route = || Route::ChannelMessages {
             channel_id: ChannelId::new(channel.max(1)),
         };
@@ -775,6 +793,11 @@ async fn pause(stop: &mut watch::Receiver<bool>, backoff: &mut Duration) -> bool
     };
     *backoff = (*backoff * 2).min(MAX_BACKOFF);
     !stopped
+}
+
+/// Discord will never give it (a 4xx other than a rate limit).
+fn refused(e: &DiscordError) -> bool {
+    matches!(e, DiscordError::Rest(r) if r.is_refusal())
 }
 
 /// Discord reactions have no id of their own: this one is stable for one person's one emoji

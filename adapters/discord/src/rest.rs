@@ -52,6 +52,13 @@ impl RestError {
             _ => None,
         }
     }
+
+    /// Discord will not do it however often it is asked: a 4xx other than a rate limit (no
+    /// permission, no such channel, a body it rejects).
+    pub fn is_refusal(&self) -> bool {
+        self.status()
+            .is_some_and(|s| (400..500).contains(&s) && s != 429)
+    }
 }
 
 impl From<RestError> for bot_core::adapter::AdapterError {

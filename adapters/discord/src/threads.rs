@@ -41,8 +41,6 @@ pub const LINK_LABEL: &str = "Discord thread";
 
 /// Discord's error code for "a thread has already been created for this message".
 const THREAD_ALREADY_CREATED: i64 = 160004;
-/// Discord's error code for "missing permissions".
-const MISSING_PERMISSIONS: i64 = 50013;
 
 /// A chat's `[discord]` table, as checked: what posts are handed back in `Post::options`.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -112,14 +110,6 @@ impl Place {
         };
         parts.next().is_none().then_some(place)
     }
-
-    /// The thread the session's messages are said in, if it has one.
-    pub fn thread(self) -> Option<u64> {
-        match self {
-            Place::Thread { thread } | Place::Closed { thread, .. } => Some(thread),
-            Place::Channel => None,
-        }
-    }
 }
 
 /// The store's key for where session `uid`'s steps go in `channel`.
@@ -177,6 +167,23 @@ impl Threads {
     }
 
     /// Where session `uid`'s steps go in `channel`, if that has been settled.
+    /// Every session's recorded place with its chat channel: where back-fill finds the
+    /// threads of sessions that may have ended while the bot was away.
+    pub async fn recorded(&self) -> Result<Vec<(u64, Place)>, AdapterError> {
+        let saved = self
+            .store()?
+            .sync_cursors_under(Platform::Discord, "thread:")
+            .await
+            .map_err(|e| AdapterError::Temporary(format!("reading the sessions' threads: {e}")))?;
+        Ok(saved
+            .into_iter()
+            .filter_map(|(account, value)| {
+                let channel = account.strip_prefix("thread:")?.split(':').next()?;
+                Some((channel.parse().ok()?, Place::decode(&value)?))
+            })
+            .collect())
+    }
+
     pub async fn place(&self, channel: u64, uid: &str) -> Result<Option<Place>, AdapterError> {
         let store = self.store()?;
         let saved = store
@@ -242,7 +249,7 @@ impl Threads {
                 code: Some(THREAD_ALREADY_CREATED),
                 ..
             }) => (intro, None),
-            Err(e) if is_refusal(&e) => {
+            Err(e) if e.is_refusal() => {
                 tracing::warn!(
                     channel,
                     session = session.uid,
@@ -314,11 +321,11 @@ impl Threads {
                 tracing::info!(thread, "session thread archived and locked");
                 Ok(())
             }
-            Err(e) if is_refusal(&e) => {
+            Err(e) if e.is_refusal() => {
                 tracing::warn!(thread, error = %e, "cannot lock the session's thread; archiving it only");
                 match patch(json!({ "archived": true })).await {
                     Ok(_) => Ok(()),
-                    Err(e) if is_refusal(&e) => {
+                    Err(e) if e.is_refusal() => {
                         tracing::warn!(thread, error = %e, "cannot archive the session's thread either; it stays open");
                         Ok(())
                     }
@@ -327,17 +334,6 @@ impl Threads {
             }
             Err(e) => Err(e.into()),
         }
-    }
-}
-
-/// Discord will not do it however often it is asked: no permission, or any other 4xx but a
-/// rate limit.
-fn is_refusal(e: &RestError) -> bool {
-    match e {
-        RestError::Status { status, code, .. } => {
-            *code == Some(MISSING_PERMISSIONS) || ((400..500).contains(status) && *status != 429)
-        }
-        _ => false,
     }
 }
 
@@ -452,9 +448,9 @@ mod tests {
             code,
             message: "m".into(),
         };
-        assert!(is_refusal(&status(403, Some(MISSING_PERMISSIONS))));
-        assert!(is_refusal(&status(400, Some(50035))));
-        assert!(!is_refusal(&status(429, None)));
-        assert!(!is_refusal(&status(502, None)));
+        assert!(status(403, Some(50013)).is_refusal(), "missing permissions");
+        assert!(status(400, Some(50035)).is_refusal());
+        assert!(!status(429, None).is_refusal());
+        assert!(!status(502, None).is_refusal());
     }
 }
