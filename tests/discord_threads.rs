@@ -81,6 +81,23 @@ async fn a_session_runs_in_one_thread_started_from_its_intro_which_ends_archived
         .post(Post::new(thread, d.bob, "me too").reply_to(q1.id))
         .await
         .unwrap();
+    // A text command typed in the thread is answered there, as a reply to it.
+    let typed = fake
+        .post(Post::new(thread, d.alice, "!chat stop"))
+        .await
+        .unwrap();
+    let refusal = fake
+        .wait_for(WAIT, |f| {
+            f.bot_messages(thread)
+                .into_iter()
+                .find(|m| m.reply_to == Some(typed.id))
+        })
+        .await;
+    assert!(
+        refusal.is_some_and(|r| r.content.contains("moderator")),
+        "no refusal in the thread; log:\n{}",
+        bot.logs()
+    );
     wait_for_step(&fake, thread, "Q2", &bot).await;
     let on_screen = fake
         .post(Post::new(thread, d.bob, "this answers the point on screen"))

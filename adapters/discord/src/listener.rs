@@ -328,6 +328,9 @@ impl Listener {
         if !ours {
             let inbound = match (&command, room) {
                 (Some(text), _) => {
+                    if room.is_some_and(|r| r != m.channel) {
+                        self.known.remember_command_thread(m.id, m.channel);
+                    }
                     let guild = match m.guild {
                         Some(g) => Some(g),
                         None => self.guild_of(m.channel).await,

@@ -159,7 +159,15 @@ impl Adapter for DiscordAdapter {
         }
         // A text command: answer it as a reply to the command (Discord has no private
         // messages in a channel, so refusals are replies too).
-        let channel = channel(&reply.room.id)?;
+        let thread = reply
+            .in_reply_to
+            .as_deref()
+            .and_then(|id| id.parse::<u64>().ok())
+            .and_then(|id| self.known.take_command_thread(id));
+        let channel = match thread {
+            Some(thread) => ChannelId::new(thread),
+            None => channel(&reply.room.id)?,
+        };
         let key = match &reply.in_reply_to {
             Some(message) => format!("hc-reply-{message}"),
             None => format!(

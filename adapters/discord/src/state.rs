@@ -29,6 +29,9 @@ struct Guilds {
     channel_guild: HashMap<u64, u64>,
     /// Thread → the channel it belongs to.
     thread_parent: HashMap<u64, u64>,
+    /// A text command typed in a thread → that thread, until it is answered: the engine knows
+    /// the command by its chat channel, and the answer belongs beside the command.
+    command_thread: HashMap<u64, u64>,
 }
 
 impl Known {
@@ -70,6 +73,15 @@ impl Known {
             }
             g.by_id.insert(guild.id, guild);
         });
+    }
+
+    pub fn remember_command_thread(&self, message: u64, thread: u64) {
+        self.with(|g| g.command_thread.insert(message, thread));
+    }
+
+    /// The thread text command `message` was typed in, once (its answer is on its way).
+    pub fn take_command_thread(&self, message: u64) -> Option<u64> {
+        self.with(|g| g.command_thread.remove(&message))
     }
 
     pub fn add_thread(&self, thread: u64, parent: u64, guild: Option<u64>) {
