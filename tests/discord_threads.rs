@@ -319,6 +319,43 @@ async fn a_thread_closed_while_the_bot_could_not_read_it_is_still_read_back() {
     );
 }
 
+/// Starting the thread fails for a while after the intro went out (429s past what one call
+/// waits out): the post is tried again, and the retry starts the thread from the intro already
+/// there instead of posting the intro a second time.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_thread_that_fails_to_start_is_started_again_from_the_same_intro() {
+    let fake = FakeDiscord::start().await.unwrap();
+    let d = fake.defaults().clone();
+    let bot = started_bot(&fake).await;
+    fake.rate_limit(
+        "POST /channels/*/messages/*/threads",
+        6,
+        Duration::ZERO,
+        false,
+    );
+    slash(&fake, d.moderator, "/chat start chat:quick", &bot).await;
+    let thread = session_thread(&fake, &bot).await;
+    wait_for_step(&fake, thread, "Q1", &bot).await;
+    assert!(
+        bot.logs().contains("post failed"),
+        "the first try failed; log:\n{}",
+        bot.logs()
+    );
+    let intros = fake
+        .requests_matching(&format!("POST /channels/{}/messages", d.channel))
+        .into_iter()
+        .filter(|r| {
+            r.body.as_ref().is_some_and(|b| {
+                b["content"]
+                    .as_str()
+                    .is_some_and(|c| c.starts_with("**Intro:**"))
+            })
+        })
+        .count();
+    assert_eq!(intros, 1, "the intro sent once; log:\n{}", bot.logs());
+    assert_eq!(step_labels(&fake.bot_messages(d.channel)), ["Intro"]);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_bot_that_may_not_start_threads_runs_the_session_in_the_channel_and_warns_once() {
     let fake = FakeDiscord::start().await.unwrap();

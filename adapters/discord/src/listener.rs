@@ -654,7 +654,7 @@ impl Listener {
                     }
                     thread
                 }
-                Place::Channel => continue,
+                Place::Channel | Place::Intro { .. } => continue,
             };
             self.known
                 .add_thread(thread, channel, self.known.guild_of(channel));

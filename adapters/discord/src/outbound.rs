@@ -77,16 +77,30 @@ impl DiscordAdapter {
         match post.content.kind {
             PostKind::Reminder => self.send(channel, bodies).await,
             PostKind::Intro => {
-                let intro = self.send(channel, bodies).await?;
-                if self.threads.place(parent, uid).await?.is_none() {
-                    let id = intro.parse::<u64>().map_err(|_| {
-                        AdapterError::Temporary(format!("`{intro}` is not a message id"))
-                    })?;
-                    self.threads
-                        .open(&self.rest, &self.known, parent, id, &post.session)
-                        .await?;
-                }
-                Ok(intro)
+                let intro = match self.threads.place(parent, uid).await? {
+                    // Sent before, and its thread started: the thread has the intro's id.
+                    Some(Place::Thread { thread } | Place::Closed { thread, .. }) => {
+                        return Ok(thread.to_string())
+                    }
+                    // Sent before, the thread refused: the nonce finds the intro again.
+                    Some(Place::Channel) => return self.send(channel, bodies).await,
+                    // Sent before, the thread not yet started.
+                    Some(Place::Intro { intro }) => intro,
+                    None => {
+                        let sent = self.send(channel, bodies).await?;
+                        let intro = sent.parse::<u64>().map_err(|_| {
+                            AdapterError::Temporary(format!("`{sent}` is not a message id"))
+                        })?;
+                        self.threads
+                            .set_place(parent, uid, Place::Intro { intro })
+                            .await?;
+                        intro
+                    }
+                };
+                self.threads
+                    .open(&self.rest, &self.known, parent, intro, &post.session)
+                    .await?;
+                Ok(intro.to_string())
             }
             PostKind::Point { .. } => match self.threads.place(parent, uid).await? {
                 Some(Place::Thread { thread }) => self.send(ChannelId::new(thread), bodies).await,
@@ -112,7 +126,9 @@ impl DiscordAdapter {
                         .await?;
                     Ok(wrap_up.to_string())
                 }
-                Some(Place::Channel) | None => self.send(channel, bodies).await,
+                Some(Place::Channel | Place::Intro { .. }) | None => {
+                    self.send(channel, bodies).await
+                }
             },
         }
     }

@@ -78,6 +78,9 @@ pub fn read_chat_options(r: &mut Reader<'_>, node: &Node<'_>) -> Option<Value> {
 /// Where one session's steps go in one chat channel, as kept in the store.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Place {
+    /// The intro (this message) is in the channel; its thread is still to be started, so a
+    /// retry starts it rather than post the intro again.
+    Intro { intro: u64 },
     /// In this thread, started from the intro.
     Thread { thread: u64 },
     /// In the channel itself: the thread could not be made.
@@ -89,6 +92,7 @@ pub(crate) enum Place {
 impl Place {
     fn encode(self) -> String {
         match self {
+            Place::Intro { intro } => format!("intro:{intro}"),
             Place::Thread { thread } => format!("thread:{thread}"),
             Place::Channel => "channel".to_owned(),
             Place::Closed { thread, wrap_up } => format!("closed:{thread}:{wrap_up}"),
@@ -98,6 +102,9 @@ impl Place {
     fn decode(text: &str) -> Option<Place> {
         let mut parts = text.split(':');
         let place = match (parts.next()?, parts.next(), parts.next()) {
+            ("intro", Some(i), None) => Place::Intro {
+                intro: i.parse().ok()?,
+            },
             ("thread", Some(t), None) => Place::Thread {
                 thread: t.parse().ok()?,
             },
@@ -204,7 +211,12 @@ impl Threads {
         }))
     }
 
-    async fn set_place(&self, channel: u64, uid: &str, place: Place) -> Result<(), AdapterError> {
+    pub async fn set_place(
+        &self,
+        channel: u64,
+        uid: &str,
+        place: Place,
+    ) -> Result<(), AdapterError> {
         self.store()?
             .set_sync_cursor(Platform::Discord, &account(channel, uid), &place.encode())
             .await
@@ -368,6 +380,7 @@ mod tests {
     #[test]
     fn places_read_back_as_written_and_anything_else_is_none() {
         for place in [
+            Place::Intro { intro: 11 },
             Place::Thread { thread: 12 },
             Place::Channel,
             Place::Closed {
