@@ -103,7 +103,7 @@ pub async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
         .map_err(|errors| anyhow::anyhow!("[discord] has {} problem(s)", errors.len()))?;
     let discord = match &discord_config {
         Some(discord_config) => {
-            let bot = hashchat_discord::DiscordBot::new(discord_config)
+            let bot = hashchat_discord::DiscordBot::new(discord_config, store.clone())
                 .context("cannot set up the Discord bot")?;
             match bot {
                 Some(bot) => {

@@ -81,9 +81,12 @@ pub struct DiscordBot {
 }
 
 impl DiscordBot {
-    /// The bot for `config`, or `None` when no token is given (in `token_file` or
-    /// `HASHCHAT_DISCORD_TOKEN`).
-    pub fn new(config: &DiscordConfig) -> Result<Option<DiscordBot>, DiscordError> {
+    /// The bot for `config`, recording where sessions' threads are in `store`; `None` when no
+    /// token is given (in `token_file` or `HASHCHAT_DISCORD_TOKEN`).
+    pub fn new(
+        config: &DiscordConfig,
+        store: bot_core::store::Store,
+    ) -> Result<Option<DiscordBot>, DiscordError> {
         let Some(token) = config.token().map_err(DiscordError::Config)? else {
             return Ok(None);
         };
@@ -93,7 +96,7 @@ impl DiscordBot {
             token,
             known: Arc::default(),
             interactions: interactions::Interactions::default(),
-            threads: Arc::default(),
+            threads: Arc::new(threads::Threads::new(store)),
             settings: Arc::new(Settings {
                 guilds: config.guilds.clone(),
                 register_globally: config.register_globally,

@@ -69,7 +69,6 @@ impl Listener {
     }
 
     pub async fn run(mut self, shutdown: impl Future<Output = ()>) -> Result<(), DiscordError> {
-        self.threads.attach(self.engine.store().clone());
         let (stop_tx, stop_rx) = watch::channel(false);
         let mut stop = stop_rx.clone();
         let rest = self.rest.clone();

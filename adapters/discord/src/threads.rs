@@ -15,8 +15,6 @@
 //! - if the thread cannot be made (no Create Public Threads permission, 403/50013) the session
 //!   carries on in the channel: that is kept too, and the warning is logged once.
 
-use std::sync::OnceLock;
-
 use serde_json::{json, Value};
 use serenity::http::{LightMethod, Route};
 use serenity::model::id::{ChannelId, MessageId};
@@ -155,30 +153,21 @@ pub fn thread_name(session: &PostSession) -> String {
     }
 }
 
-/// What the adapter keeps of sessions' threads, shared with the listener.
-#[derive(Default)]
+/// Where sessions' threads are recorded: the archive, shared by the adapter and the listener.
 pub(crate) struct Threads {
-    /// The archive, once the listener has started (posts in threads wait for it).
-    store: OnceLock<Store>,
+    store: Store,
 }
 
 impl Threads {
-    pub fn attach(&self, store: Store) {
-        let _ = self.store.set(store);
+    pub fn new(store: Store) -> Threads {
+        Threads { store }
     }
 
-    fn store(&self) -> Result<&Store, AdapterError> {
-        self.store.get().ok_or_else(|| {
-            AdapterError::Unreachable("the Discord listener has not started yet".into())
-        })
-    }
-
-    /// Where session `uid`'s steps go in `channel`, if that has been settled.
     /// Every session's recorded place with its chat channel: where back-fill finds the
     /// threads of sessions that may have ended while the bot was away.
     pub async fn recorded(&self) -> Result<Vec<(u64, Place)>, AdapterError> {
         let saved = self
-            .store()?
+            .store
             .sync_cursors_under(Platform::Discord, "thread:")
             .await
             .map_err(|e| AdapterError::Temporary(format!("reading the sessions' threads: {e}")))?;
@@ -191,8 +180,9 @@ impl Threads {
             .collect())
     }
 
+    /// Where session `uid`'s steps go in `channel`, if that has been settled.
     pub async fn place(&self, channel: u64, uid: &str) -> Result<Option<Place>, AdapterError> {
-        let store = self.store()?;
+        let store = &self.store;
         let saved = store
             .sync_cursor(Platform::Discord, &account(channel, uid))
             .await
@@ -217,7 +207,7 @@ impl Threads {
         uid: &str,
         place: Place,
     ) -> Result<(), AdapterError> {
-        self.store()?
+        self.store
             .set_sync_cursor(Platform::Discord, &account(channel, uid), &place.encode())
             .await
             .map_err(|e| AdapterError::Temporary(format!("recording a session's thread: {e}")))
@@ -233,7 +223,6 @@ impl Threads {
         intro: u64,
         session: &PostSession,
     ) -> Result<Place, AdapterError> {
-        self.store()?;
         let route = Route::ChannelMessageThreads {
             channel_id: ChannelId::new(channel.max(1)),
             message_id: MessageId::new(intro.max(1)),
@@ -290,7 +279,7 @@ impl Threads {
                     label: LINK_LABEL.to_owned(),
                     url: format!("https://discord.com/channels/{guild}/{thread}"),
                 };
-                if let Err(e) = self.store()?.set_session_link(&session.uid, &link).await {
+                if let Err(e) = self.store.set_session_link(&session.uid, &link).await {
                     // The thread is there and its messages are archived; only the link is missing.
                     tracing::warn!(thread, error = %e, "could not record the session's thread link");
                 }
