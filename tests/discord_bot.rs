@@ -340,9 +340,7 @@ async fn killed_mid_session_the_bot_back_fills_what_was_said_meanwhile_in_order_
     let fake = FakeDiscord::start().await.unwrap();
     let d = fake.defaults().clone();
     let mut bot = started_bot(&fake).await;
-    let started = slash(&fake, d.moderator, "/chat start chat:quick", &bot).await;
-    let session = session_number(&started.content);
-    wait_for_step(&fake, d.channel, "Q1", &bot).await;
+    let session = start_until_q1(&fake, &bot).await;
     let before = fake
         .post(Post::new(d.channel, d.alice, "A1 before the crash"))
         .await
@@ -472,9 +470,7 @@ async fn a_gateway_dropped_mid_session_resumes_and_loses_nothing() {
     let fake = FakeDiscord::start().await.unwrap();
     let d = fake.defaults().clone();
     let mut bot = started_bot(&fake).await;
-    let started = slash(&fake, d.moderator, "/chat start chat:quick", &bot).await;
-    let session = session_number(&started.content);
-    wait_for_step(&fake, d.channel, "Q1", &bot).await;
+    let session = start_until_q1(&fake, &bot).await;
 
     fake.post(Post::new(d.channel, d.alice, "A1 before the drop"))
         .await
@@ -524,9 +520,7 @@ async fn a_session_discord_will_not_resume_is_identified_anew_and_the_gap_is_bac
     let fake = FakeDiscord::start().await.unwrap();
     let d = fake.defaults().clone();
     let mut bot = started_bot(&fake).await;
-    let started = slash(&fake, d.moderator, "/chat start chat:quick", &bot).await;
-    let session = session_number(&started.content);
-    wait_for_step(&fake, d.channel, "Q1", &bot).await;
+    let session = start_until_q1(&fake, &bot).await;
     let before = fake
         .post(Post::new(d.channel, d.alice, "A1 before the gap"))
         .await
@@ -591,9 +585,7 @@ async fn posts_due_while_discord_is_unreachable_wait_and_go_out_once_in_order() 
     let fake = FakeDiscord::start().await.unwrap();
     let d = fake.defaults().clone();
     let mut bot = started_bot(&fake).await;
-    let started = slash(&fake, d.moderator, "/chat start chat:quick", &bot).await;
-    let session = session_number(&started.content);
-    wait_for_step(&fake, d.channel, "Q1", &bot).await;
+    let session = start_until_q1(&fake, &bot).await;
 
     fake.set_rest_down(true);
     fake.refuse_gateway(None);

@@ -240,3 +240,13 @@ pub async fn slash(fake: &FakeDiscord, user: UserId, line: &str, bot: &Bot) -> I
         None => panic!("{line} was never answered; log:\n{}", bot.logs()),
     }
 }
+
+/// A moderator's `/chat start chat:quick` in the default channel; the session's number, once
+/// its Q1 is posted there.
+pub async fn start_until_q1(fake: &FakeDiscord, bot: &Bot) -> String {
+    let d = fake.defaults();
+    let started = slash(fake, d.moderator, "/chat start chat:quick", bot).await;
+    let session = session_number(&started.content);
+    wait_for_step(fake, d.channel, "Q1", bot).await;
+    session
+}
