@@ -295,11 +295,23 @@ async fn a_slow_answer_is_deferred_within_three_seconds_then_edited_in() {
     );
 }
 
+/// With serenity's ratelimiter, as in production.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn rate_limited_posts_are_waited_out_and_each_step_shows_once() {
+    rate_limited_posts_shown_once(Reach::AsDiscord).await;
+}
+
+/// Through a proxy (`api_url`), serenity's ratelimiter off: the bot waits out `Retry-After`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn through_a_proxy_rate_limited_posts_are_waited_out_and_each_step_shows_once() {
+    rate_limited_posts_shown_once(Reach::ThroughProxy).await;
+}
+
+async fn rate_limited_posts_shown_once(reach: Reach) {
     let fake = FakeDiscord::start().await.unwrap();
     let d = fake.defaults().clone();
-    let bot = started_bot(&fake).await;
+    let mut bot = Bot::reaching(&fake, d.channel, reach);
+    bot.start_and_wait(&fake).await;
 
     // The intro and Q1 each meet a 429 first.
     fake.rate_limit(
@@ -350,7 +362,9 @@ async fn killed_mid_session_the_bot_back_fills_what_was_said_meanwhile_in_order_
     bot.wait_for_log(&before.id.to_string(), 1, WAIT).await;
 
     bot.kill();
-    // While the bot is down: more than one page of history, and Q2 falls due.
+    // While the bot is down: more than one page of history, and Q2 falls due. Bob has a
+    // nickname, which the history Discord gives back does not carry.
+    fake.set_nickname(d.guild, d.bob, Some("Bobby")).unwrap();
     fake.post(Post::new(d.channel, d.bob, "A1 while away, first"))
         .await
         .unwrap();
@@ -396,6 +410,13 @@ async fn killed_mid_session_the_bot_back_fills_what_was_said_meanwhile_in_order_
         ids, expected,
         "every message once, in the order it was said"
     );
+    assert_eq!(
+        message(&transcript, first_away.id)["author"]["name"],
+        "Bobby",
+        "named by their nickname, looked up once"
+    );
+    let bob_looked_up = format!("GET /guilds/{}/members/{}", d.guild, d.bob);
+    assert_eq!(fake.requests_matching(&bob_looked_up).len(), 1);
     let paged = fake
         .requests_matching("GET /channels/*/messages")
         .into_iter()
@@ -686,6 +707,73 @@ async fn text_commands_start_and_stop_a_session_and_refuse_a_participant() {
         )],
         "the answer archived under Q1; no command is archived"
     );
+}
+
+/// A moderator (by their role's Manage Events) types `!chat stop` while the bot is down: read
+/// back after the restart, without the member Discord's history leaves out, it is still
+/// known as a moderator's and carried out once, answered once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_moderators_text_command_sent_while_the_bot_was_down_is_carried_out_after_the_restart() {
+    let fake = FakeDiscord::start().await.unwrap();
+    let d = fake.defaults().clone();
+    let mut bot = started_bot(&fake).await;
+    start_until_q1(&fake, &bot).await;
+    bot.kill();
+    let stop = fake
+        .post(Post::new(d.channel, d.moderator, "!chat stop"))
+        .await
+        .unwrap();
+    bot.start();
+    let stopped = text_reply(&fake, &stop, &bot).await;
+    assert!(
+        stopped.contains("stopped"),
+        "{stopped}; log:\n{}",
+        bot.logs()
+    );
+    wait_for_step(&fake, d.channel, "Wrap-up", &bot).await;
+    assert!(bot.stop().success(), "{}", bot.logs());
+    let replies = fake
+        .bot_messages(d.channel)
+        .into_iter()
+        .filter(|m| m.reply_to == Some(stop.id))
+        .count();
+    assert_eq!(replies, 1, "answered once; log:\n{}", bot.logs());
+    let steps = step_labels(&fake.bot_messages(d.channel));
+    assert_eq!(steps.first().map(String::as_str), Some("Intro"));
+    assert_eq!(steps.last().map(String::as_str), Some("Wrap-up"));
+    assert_eq!(steps.iter().filter(|s| *s == "Wrap-up").count(), 1);
+}
+
+/// An admin gives a role Manage Events while the bot runs: its members may moderate at once,
+/// by text command as by slash command.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_role_given_manage_events_while_the_bot_runs_moderates_at_once() {
+    let fake = FakeDiscord::start().await.unwrap();
+    let d = fake.defaults().clone();
+    let mut bot = started_bot(&fake).await;
+    let helpers = fake.create_role(d.guild, "Helpers", 0).unwrap();
+    fake.add_member(d.guild, d.alice, &[helpers]).unwrap();
+    let refused = fake
+        .post(Post::new(d.channel, d.alice, "!chat start quick"))
+        .await
+        .unwrap();
+    let refusal = text_reply(&fake, &refused, &bot).await;
+    assert!(refusal.contains("moderator"), "{refusal}");
+
+    fake.set_role_permissions(d.guild, helpers, discord_fake::permissions::MANAGE_EVENTS)
+        .unwrap();
+    let start = fake
+        .post(Post::new(d.channel, d.alice, "!chat start quick"))
+        .await
+        .unwrap();
+    let started = text_reply(&fake, &start, &bot).await;
+    assert!(
+        started.starts_with("Started"),
+        "{started}; log:\n{}",
+        bot.logs()
+    );
+    wait_for_step(&fake, d.channel, "Q1", &bot).await;
+    assert!(bot.stop().success(), "{}", bot.logs());
 }
 
 /// Typing a chat's or a session's option offers what exists, as Discord's autocomplete.

@@ -195,3 +195,117 @@ async fn without_the_setting_no_event_is_made() {
     );
     assert!(bot.stop().success(), "{}", bot.logs());
 }
+
+/// A recurring chat (`[schedule]`) whose file is edited while the bot is down: a new title edits
+/// the same event; a new start time cancels the old occurrence's event and makes one for the new
+/// occurrence (the session itself is replaced: people were told nothing about it yet).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn editing_a_recurring_chat_edits_its_event_and_a_new_time_replaces_it() {
+    let fake = FakeDiscord::start().await.unwrap();
+    let d = fake.defaults().clone();
+    let mut bot = bot_with_events(&fake);
+    let tomorrow = (chrono::Utc::now() + chrono::Duration::days(1)).date_naive();
+    let recurring = |title: &str, at: &str| {
+        chat_file("quick", d.channel).replace(
+            "title = \"A Discord chat\"",
+            &format!("title = \"{title}\""),
+        ) + &format!("\n[schedule]\nstart = \"{tomorrow} {at}\"\nevery = \"week\"\n")
+    };
+    bot.set_chat(&recurring("Weekly chat", "19:00"));
+    bot.start_and_wait(&fake).await;
+    let first = wait_for_status(&fake, 1, &bot).await;
+    assert_eq!(first.name, "Weekly chat");
+    assert!(first.start.contains("T19:00:00"), "{first:?}");
+    assert!(bot.stop().success(), "{}", bot.logs());
+
+    bot.set_chat(&recurring("Weekly library chat", "19:00"));
+    bot.start_and_wait(&fake).await;
+    let renamed = fake
+        .wait_for(WAIT, |f| {
+            f.scheduled_events(d.guild)
+                .into_iter()
+                .find(|e| e.name == "Weekly library chat")
+        })
+        .await;
+    let Some(renamed) = renamed else {
+        panic!(
+            "never renamed: {:?}; log:\n{}",
+            fake.scheduled_events(d.guild),
+            bot.logs()
+        );
+    };
+    assert_eq!(renamed.id, first.id, "the same event, edited");
+    assert_eq!(
+        fake.requests_matching("PATCH /guilds/*/scheduled-events/*")
+            .len(),
+        1
+    );
+    assert!(bot.stop().success(), "{}", bot.logs());
+
+    bot.set_chat(&recurring("Weekly library chat", "20:00"));
+    bot.start_and_wait(&fake).await;
+    let moved = fake
+        .wait_for(WAIT, |f| {
+            let events = f.scheduled_events(d.guild);
+            let old_cancelled = events.iter().any(|e| e.id == first.id && e.status == 4);
+            let new = events
+                .into_iter()
+                .find(|e| e.id != first.id && e.status == 1)?;
+            old_cancelled.then_some(new)
+        })
+        .await;
+    let Some(moved) = moved else {
+        panic!(
+            "the old event not cancelled or no new one: {:?}; log:\n{}",
+            fake.scheduled_events(d.guild),
+            bot.logs()
+        );
+    };
+    assert!(moved.start.contains("T20:00:00"), "{moved:?}");
+    assert_eq!(fake.scheduled_events(d.guild).len(), 2);
+    assert!(bot.stop().success(), "{}", bot.logs());
+}
+
+/// Without Manage Events the bot says so once, and scheduling still works in hashchat: the
+/// session is scheduled, nothing is retried in a loop, and the answer is the usual one.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_manage_events_the_bot_warns_once_and_schedules_anyway() {
+    let fake = FakeDiscord::start().await.unwrap();
+    let d = fake.defaults().clone();
+    fake.revoke_bot_permissions(
+        d.guild,
+        discord_fake::permissions::MANAGE_EVENTS | discord_fake::permissions::CREATE_EVENTS,
+    )
+    .unwrap();
+    let mut bot = bot_with_events(&fake);
+    bot.start_and_wait(&fake).await;
+    for when in ["in 2h", "in 3h"] {
+        let answer = moderator_slash(
+            &fake,
+            &format!("/chat schedule chat:quick \"when:{when}\""),
+            &bot,
+        )
+        .await;
+        assert!(answer.starts_with("Scheduled"), "{answer}");
+    }
+    bot.wait_for_log("lacks the Manage Events permission", 1, WAIT)
+        .await;
+    // Both sessions were announced to the reconciler; the second is not tried (the guild is
+    // left alone for an hour after a 403).
+    tokio::time::sleep(std::time::Duration::from_secs(2)).await;
+    assert_eq!(
+        bot.logs()
+            .matches("lacks the Manage Events permission")
+            .count(),
+        1,
+        "{}",
+        bot.logs()
+    );
+    let tries = fake.requests_matching("POST /guilds/*/scheduled-events");
+    assert_eq!(tries.len(), 1, "{tries:?}");
+    assert_eq!(tries[0].status, 403);
+    assert!(fake.scheduled_events(d.guild).is_empty());
+    let upcoming = moderator_slash(&fake, "/chat upcoming", &bot).await;
+    assert!(upcoming.contains("A Discord chat"), "{upcoming}");
+    assert!(bot.stop().success(), "{}", bot.logs());
+}

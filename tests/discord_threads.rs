@@ -18,8 +18,12 @@ use serde_json::{json, Value};
 /// Starts the bot with the thread-per-session chat `quick` in the default channel and waits
 /// until `/chat` is registered and it is connected.
 async fn started_bot(fake: &FakeDiscord) -> Bot {
+    started_bot_reaching(fake, Reach::AsDiscord).await
+}
+
+async fn started_bot_reaching(fake: &FakeDiscord, reach: Reach) -> Bot {
     let d = fake.defaults();
-    let mut bot = Bot::new(fake, d.channel);
+    let mut bot = Bot::reaching(fake, d.channel, reach);
     bot.set_chat(&threaded_chat_file("quick", d.channel));
     bot.start_and_wait(fake).await;
     bot
@@ -320,13 +324,14 @@ async fn a_thread_closed_while_the_bot_could_not_read_it_is_still_read_back() {
 }
 
 /// Starting the thread fails for a while after the intro went out (429s past what one call
-/// waits out): the post is tried again, and the retry starts the thread from the intro already
-/// there instead of posting the intro a second time.
+/// waits out, through a proxy: serenity's own ratelimiter would wait them all out): the post
+/// is tried again, and the retry starts the thread from the intro already there instead of
+/// posting the intro a second time.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_thread_that_fails_to_start_is_started_again_from_the_same_intro() {
     let fake = FakeDiscord::start().await.unwrap();
     let d = fake.defaults().clone();
-    let bot = started_bot(&fake).await;
+    let bot = started_bot_reaching(&fake, Reach::ThroughProxy).await;
     fake.rate_limit(
         "POST /channels/*/messages/*/threads",
         6,

@@ -30,12 +30,7 @@ async fn a_chat_with_a_matrix_room_and_a_discord_channel_posts_each_step_in_both
     let d = fake.defaults().clone();
     let config = bot.scratch.path("hashchat.toml");
     let mut text = read(&config);
-    text.push_str(&format!(
-        "\n[discord]\nguilds = [\"{}\"]\napi_url = \"{}\"\ncdn_url = \"{}\"\n",
-        d.guild,
-        fake.base_url(),
-        fake.base_url()
-    ));
+    text.push_str(&discord::discord_section(&fake, discord::Reach::AsDiscord));
     std::fs::write(&config, text).unwrap();
     let chat = matrix::chat_file("quick", &room, 1, "").replace(
         &format!("rooms = [\"matrix:{room}\"]"),
@@ -43,9 +38,13 @@ async fn a_chat_with_a_matrix_room_and_a_discord_channel_posts_each_step_in_both
     );
     assert!(chat.contains("discord:"), "the chat names both rooms");
     bot.scratch.write("chats/quick.toml", &chat);
-    // The Matrix bot's start sets its own secrets; the Discord token comes from the test's
-    // environment, which the process inherits (this file holds one test, so nothing races).
+    // The Matrix bot's start sets its own secrets; the Discord token and the route to the fake
+    // come from the test's environment, which the process inherits (this file holds one test,
+    // so nothing races).
     std::env::set_var("HASHCHAT_DISCORD_TOKEN", fake.token());
+    for (name, value) in discord::test_route_env(&fake, &bot.scratch) {
+        std::env::set_var(name, value);
+    }
     bot.start();
     moderator.invite(&room, &bot.user_id).await;
     bot.wait_joined(&room, &moderator).await;

@@ -106,10 +106,13 @@ pub async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
             let bot = hashchat_discord::DiscordBot::new(discord_config, store.clone())
                 .context("cannot set up the Discord bot")?;
             match bot {
-                Some(bot) => {
-                    let bot = bot.hold_after_creating_events(
+                Some(mut bot) => {
+                    bot = bot.hold_after_creating_events(
                         std::env::var_os("HASHCHAT_TEST_HOLD_AFTER_EVENT_CREATE").is_some(),
                     );
+                    if let Some(route) = test_route_to_discord()? {
+                        bot = bot.reach_discord_at(route)?;
+                    }
                     engine.register_adapter(bot.adapter());
                     Some(bot)
                 }
@@ -224,4 +227,28 @@ pub async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     }
     outcome?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// For the tests' fake Discord serving TLS as `discord.com`: `HASHCHAT_TEST_DISCORD_ADDRESS`
+/// (where `discord.com` is) and `HASHCHAT_TEST_DISCORD_CA_FILE` (the certificate authority
+/// that signed the fake's certificate), both or neither.
+fn test_route_to_discord() -> anyhow::Result<Option<hashchat_discord::rest::TestRoute>> {
+    let address = std::env::var("HASHCHAT_TEST_DISCORD_ADDRESS").ok();
+    let ca_file = std::env::var_os("HASHCHAT_TEST_DISCORD_CA_FILE");
+    let (address, ca_file) = match (address, ca_file) {
+        (None, None) => return Ok(None),
+        (Some(address), Some(ca_file)) => (address, ca_file),
+        _ => bail!("HASHCHAT_TEST_DISCORD_ADDRESS and HASHCHAT_TEST_DISCORD_CA_FILE go together"),
+    };
+    let address = address
+        .parse()
+        .with_context(|| format!("HASHCHAT_TEST_DISCORD_ADDRESS: `{address}` is not IP:PORT"))?;
+    let ca_pem = std::fs::read(&ca_file).with_context(|| {
+        format!(
+            "HASHCHAT_TEST_DISCORD_CA_FILE: cannot read {}",
+            std::path::Path::new(&ca_file).display()
+        )
+    })?;
+    tracing::warn!(%address, "test route: discord.com is reached at this address");
+    Ok(Some(hashchat_discord::rest::TestRoute { address, ca_pem }))
 }

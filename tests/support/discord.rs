@@ -14,28 +14,46 @@ use crate::support::{read, BotProcess, Scratch};
 pub const SPEED: f64 = 20.0;
 pub const WAIT: Duration = Duration::from_secs(60);
 
+/// How the bot reaches the fake's REST API.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reach {
+    /// As in production: serenity's ratelimiter on, requests to `https://discord.com`, which
+    /// the bot resolves to the fake's TLS address, trusting the fake's test authority.
+    AsDiscord,
+    /// `[discord] api_url`, a proxy that does the rate limiting: serenity's ratelimiter off,
+    /// the bot's own `Retry-After` handling in the path.
+    ThroughProxy,
+}
+
 /// The bot as a process, configured for `fake` with one chat, `quick`, of three points one
 /// minute apart in `channel`.
 pub struct Bot {
     pub process: BotProcess,
     token: String,
+    reach: Reach,
+    /// `HASHCHAT_TEST_DISCORD_*` when the bot reaches the fake as discord.com.
+    route: Vec<(String, String)>,
     /// Extra environment for the next start (test aids such as
     /// `HASHCHAT_TEST_COMMAND_DELAY_MS`).
     pub env: Vec<(String, String)>,
 }
 
 impl Bot {
+    /// The bot reaching the fake as it would reach Discord ([`Reach::AsDiscord`]).
     pub fn new(fake: &FakeDiscord, channel: ChannelId) -> Bot {
+        Bot::reaching(fake, channel, Reach::AsDiscord)
+    }
+
+    pub fn reaching(fake: &FakeDiscord, channel: ChannelId, reach: Reach) -> Bot {
         let scratch = Scratch::new();
         let config = scratch.write_config();
         let mut text = read(&config);
-        text.push_str(&format!(
-            "\n[discord]\nguilds = [\"{}\"]\napi_url = \"{}\"\ncdn_url = \"{}\"\n",
-            fake.defaults().guild,
-            fake.base_url(),
-            fake.base_url()
-        ));
+        text.push_str(&discord_section(fake, reach));
         std::fs::write(&config, text).unwrap();
+        let route = match reach {
+            Reach::AsDiscord => test_route_env(fake, &scratch),
+            Reach::ThroughProxy => Vec::new(),
+        };
         scratch.write("chats/quick.toml", &chat_file("quick", channel));
         let args = vec![
             "run".to_owned(),
@@ -49,12 +67,15 @@ impl Bot {
         Bot {
             process: BotProcess::new(scratch, args),
             token: fake.token().to_owned(),
+            reach,
+            route,
             env: Vec::new(),
         }
     }
 
     pub fn start(&mut self) {
-        let (token, env) = (self.token.clone(), self.env.clone());
+        let (token, mut env) = (self.token.clone(), self.env.clone());
+        env.extend(self.route.iter().cloned());
         self.process.start(|command| {
             command.env_remove("HASHCHAT_TEST_COMMAND_DELAY_MS");
             for (k, v) in &env {
@@ -84,10 +105,16 @@ impl Bot {
                 WAIT,
             )
             .await;
-        assert!(
-            registered.is_some(),
-            "/chat never registered; log:\n{}",
-            self.logs()
+        let Some(registered) = registered else {
+            panic!("/chat never registered; log:\n{}", self.logs());
+        };
+        let over_tls = registered.host == "discord.com";
+        assert_eq!(
+            over_tls,
+            self.reach == Reach::AsDiscord,
+            "{:?} reached the fake at {}",
+            self.reach,
+            registered.host
         );
         assert!(
             fake.wait_connected(WAIT).await,
@@ -95,6 +122,35 @@ impl Bot {
             self.logs()
         );
     }
+}
+
+/// The `[discord]` table for `fake`, the guild its one, avatars from the fake's CDN path.
+pub fn discord_section(fake: &FakeDiscord, reach: Reach) -> String {
+    let api_url = match reach {
+        Reach::AsDiscord => String::new(),
+        Reach::ThroughProxy => format!("api_url = \"{}\"\n", fake.base_url()),
+    };
+    format!(
+        "\n[discord]\nguilds = [\"{}\"]\n{api_url}cdn_url = \"{}\"\n",
+        fake.defaults().guild,
+        fake.base_url()
+    )
+}
+
+/// The environment that has the bot reach `discord.com` at the fake's TLS address, trusting
+/// the fake's test authority (written into `scratch`).
+pub fn test_route_env(fake: &FakeDiscord, scratch: &Scratch) -> Vec<(String, String)> {
+    let ca = scratch.write("discord-fake-ca.pem", fake.tls_ca_pem());
+    vec![
+        (
+            "HASHCHAT_TEST_DISCORD_ADDRESS".to_owned(),
+            fake.tls_address().to_string(),
+        ),
+        (
+            "HASHCHAT_TEST_DISCORD_CA_FILE".to_owned(),
+            ca.display().to_string(),
+        ),
+    ]
 }
 
 impl std::ops::Deref for Bot {

@@ -13,6 +13,17 @@ use bot_core::model::Attachment;
 #[derive(Debug, Clone, PartialEq)]
 pub enum Dispatch {
     Guild(GuildInfo),
+    /// GUILD_UPDATE: the guild's owner, who may have changed.
+    GuildOwner {
+        guild: u64,
+        owner: u64,
+    },
+    /// A role made or changed (its permission bits), or deleted (`None`).
+    Role {
+        guild: u64,
+        role: u64,
+        permissions: Option<u64>,
+    },
     /// A thread created or updated, and its parent channel.
     Thread {
         id: u64,
@@ -112,6 +123,26 @@ type Parsed<T> = Result<T, String>;
 pub fn parse_dispatch(t: &str, d: &Value) -> Parsed<Dispatch> {
     Ok(match t {
         "GUILD_CREATE" => Dispatch::Guild(parse_guild(d)?),
+        "GUILD_UPDATE" => match opt_snowflake(d, "owner_id")? {
+            Some(owner) => Dispatch::GuildOwner {
+                guild: snowflake(d, "id")?,
+                owner,
+            },
+            None => Dispatch::Ignored,
+        },
+        "GUILD_ROLE_CREATE" | "GUILD_ROLE_UPDATE" => {
+            let role = d.get("role").ok_or("role: missing")?;
+            Dispatch::Role {
+                guild: snowflake(d, "guild_id")?,
+                role: snowflake(role, "id")?,
+                permissions: Some(permissions(role).ok_or("role.permissions: not a number")?),
+            }
+        }
+        "GUILD_ROLE_DELETE" => Dispatch::Role {
+            guild: snowflake(d, "guild_id")?,
+            role: snowflake(d, "role_id")?,
+            permissions: None,
+        },
         "THREAD_CREATE" | "THREAD_UPDATE" | "CHANNEL_CREATE" => match d.get("parent_id") {
             Some(p) if !p.is_null() && is_thread(d) => Dispatch::Thread {
                 id: snowflake(d, "id")?,
@@ -181,7 +212,8 @@ fn is_thread(d: &Value) -> bool {
     matches!(d.get("type").and_then(Value::as_u64), Some(10..=12))
 }
 
-fn parse_guild(d: &Value) -> Parsed<GuildInfo> {
+/// A guild from GUILD_CREATE, or from REST (which has no channels or threads).
+pub fn parse_guild(d: &Value) -> Parsed<GuildInfo> {
     let id = snowflake(d, "id")?;
     let mut roles = HashMap::new();
     for role in d
@@ -191,11 +223,7 @@ fn parse_guild(d: &Value) -> Parsed<GuildInfo> {
         .flatten()
     {
         let rid = snowflake(role, "id")?;
-        let perms = role
-            .get("permissions")
-            .and_then(Value::as_str)
-            .and_then(|p| p.parse::<u64>().ok())
-            .ok_or("roles[].permissions: not a number")?;
+        let perms = permissions(role).ok_or("roles[].permissions: not a number")?;
         roles.insert(rid, perms);
     }
     // A text channel's parent is its category, which means nothing here; a thread's is the
@@ -223,6 +251,11 @@ fn parse_guild(d: &Value) -> Parsed<GuildInfo> {
         roles,
         channels,
     })
+}
+
+/// A role's permission bits (Discord sends them as a decimal string).
+fn permissions(role: &Value) -> Option<u64> {
+    role.get("permissions")?.as_str()?.parse().ok()
 }
 
 /// A message people wrote: default (0) and replies (19). Joins, pins, boosts and the like are
@@ -561,5 +594,43 @@ mod tests {
             (50, 7, 1 << 33, vec![3])
         );
         assert_eq!(i.display_name, "morgan");
+    }
+
+    #[test]
+    fn role_and_guild_updates_are_read_and_malformed_ones_are_errors() {
+        assert_eq!(
+            parse_dispatch(
+                "GUILD_ROLE_UPDATE",
+                &json!({"guild_id": "1", "role": {"id": "2", "permissions": "8589934592"}})
+            ),
+            Ok(Dispatch::Role {
+                guild: 1,
+                role: 2,
+                permissions: Some(1 << 33)
+            })
+        );
+        assert_eq!(
+            parse_dispatch(
+                "GUILD_ROLE_DELETE",
+                &json!({"guild_id": "1", "role_id": "2"})
+            ),
+            Ok(Dispatch::Role {
+                guild: 1,
+                role: 2,
+                permissions: None
+            })
+        );
+        assert_eq!(
+            parse_dispatch("GUILD_UPDATE", &json!({"id": "1", "owner_id": "5"})),
+            Ok(Dispatch::GuildOwner { guild: 1, owner: 5 })
+        );
+        assert_eq!(
+            parse_dispatch(
+                "GUILD_ROLE_CREATE",
+                &json!({"guild_id": "1", "role": {"id": "2", "permissions": 8}})
+            ),
+            Err("role.permissions: not a number".to_owned())
+        );
+        assert!(parse_dispatch("GUILD_ROLE_CREATE", &json!({"guild_id": "1"})).is_err());
     }
 }

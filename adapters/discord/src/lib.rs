@@ -56,6 +56,15 @@ pub fn rules() -> Arc<dyn PlatformRules> {
     Arc::new(DiscordRules)
 }
 
+fn rest_client(
+    token: &str,
+    api_url: Option<&str>,
+    route: Option<&rest::TestRoute>,
+) -> Result<rest::Rest, DiscordError> {
+    rest::Rest::new(token, api_url, route)
+        .map_err(|e| DiscordError::Config(format!("cannot set up the HTTP client: {e}")))
+}
+
 /// How the bot behaves in guilds, from `[discord]`.
 #[derive(Debug, Clone)]
 pub(crate) struct Settings {
@@ -72,6 +81,7 @@ pub(crate) struct Settings {
 /// [`listen`]: DiscordBot::listen
 pub struct DiscordBot {
     rest: rest::Rest,
+    api_url: Option<String>,
     token: String,
     known: Arc<state::Known>,
     interactions: interactions::Interactions,
@@ -92,7 +102,8 @@ impl DiscordBot {
         };
         Ok(Some(DiscordBot {
             hold_after_event_create: false,
-            rest: rest::Rest::new(&token, config.api_url.as_deref()),
+            rest: rest_client(&token, config.api_url.as_deref(), None)?,
+            api_url: config.api_url.clone(),
             token,
             known: Arc::default(),
             interactions: interactions::Interactions::default(),
@@ -106,6 +117,14 @@ impl DiscordBot {
                 scheduled_events: config.scheduled_events,
             }),
         }))
+    }
+
+    /// For tests only: Discord's API reached at another address (a fake serving TLS as
+    /// `discord.com`), with serenity's ratelimiter in the path as in production. `api_url`, when
+    /// configured, still wins.
+    pub fn reach_discord_at(mut self, route: rest::TestRoute) -> Result<Self, DiscordError> {
+        self.rest = rest_client(&self.token, self.api_url.as_deref(), Some(&route))?;
+        Ok(self)
     }
 
     /// For the crash tests only: the scheduled-event reconciler stops for good between
@@ -152,6 +171,7 @@ impl DiscordBot {
             engine,
             cursors: Default::default(),
             registered: false,
+            members: Default::default(),
         }
         .run(shutdown)
         .await;

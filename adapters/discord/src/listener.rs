@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use serde_json::{json, Value};
 use serenity::http::{LightMethod, Route};
-use serenity::model::id::{ChannelId, GuildId};
+use serenity::model::id::{ChannelId, GuildId, UserId};
 use tokio::sync::{mpsc, watch};
 
 use bot_core::adapter::{CommandInvocation, Inbound, MessageDeleted, MessageEdited, Reaction};
@@ -18,7 +18,9 @@ use bot_core::ids::{Platform, RoomRef, UserRef};
 use bot_core::model::IncomingMessage;
 
 use crate::commands::{command_text, definitions, focused};
-use crate::events::{parse_dispatch, parse_message, Dispatch, InteractionData, MessageData};
+use crate::events::{
+    parse_dispatch, parse_guild, parse_message, Dispatch, InteractionData, MessageData,
+};
 use crate::gateway::{Gateway, GatewayItem, INTENTS};
 use crate::interactions::{suggest, Interactions};
 use crate::rest::Rest;
@@ -42,6 +44,17 @@ pub(crate) struct Listener {
     /// Saved cursors, by channel (and thread).
     pub cursors: HashMap<u64, u64>,
     pub registered: bool,
+    /// Members looked up for messages read back, which come without them: (guild, user) →
+    /// nickname and roles (`None`: not a member now). Emptied at each back-fill, so a
+    /// nickname changed meanwhile is read again.
+    pub members: HashMap<(u64, u64), Option<GuildMember>>,
+}
+
+/// What a message's author is in its guild: their nickname and roles.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct GuildMember {
+    nick: Option<String>,
+    roles: Vec<u64>,
 }
 
 fn account(channel: u64) -> String {
@@ -201,6 +214,12 @@ impl Listener {
         match parsed {
             Dispatch::Ignored => {}
             Dispatch::Guild(g) => self.known.add_guild(g),
+            Dispatch::GuildOwner { guild, owner } => self.known.set_owner(guild, owner),
+            Dispatch::Role {
+                guild,
+                role,
+                permissions,
+            } => self.known.set_role(guild, role, permissions),
             Dispatch::Thread { id, parent, guild } => self.known.add_thread(id, parent, guild),
             Dispatch::Message(m) => self.message(*m, &chats, stop).await,
             Dispatch::Edited {
@@ -314,6 +333,72 @@ impl Listener {
         Some(g)
     }
 
+    /// Makes sure the guild's owner and roles are known before a text command is judged by
+    /// them: a command read back at a reconnect comes before the guild's GUILD_CREATE, so the
+    /// guild is asked of Discord then (GUILD_CREATE, when it comes, replaces what this read).
+    async fn learn_guild(&self, guild: u64) {
+        if self.known.knows_guild(guild) {
+            return;
+        }
+        let route = Route::Guild {
+            guild_id: GuildId::new(guild.max(1)),
+        };
+        let read = self
+            .rest
+            .call(LightMethod::Get, route, None, None, "reading a guild")
+            .await;
+        match read.map(|g| parse_guild(&g)) {
+            Ok(Ok(info)) => self.known.add_guild(info),
+            Ok(Err(e)) => tracing::warn!(guild, error = %e, "unreadable guild from Discord"),
+            Err(e) => {
+                tracing::warn!(guild, error = %e, "cannot read a guild; its roles are not known yet")
+            }
+        }
+    }
+
+    /// Fills in the author's nickname and roles for a message read back over REST (Discord
+    /// sends messages there without their member): what names them in the archive and decides
+    /// whether a text command sent while the bot was away came from a moderator. Asked of
+    /// Discord once per author and back-fill; if Discord cannot say, the message keeps its
+    /// global name and no roles.
+    async fn with_member(&mut self, mut m: MessageData) -> MessageData {
+        if m.roles.is_some() || m.webhook.is_some() {
+            return m;
+        }
+        let guild = match m.guild {
+            Some(g) => g,
+            None => match self.guild_of(m.channel).await {
+                Some(g) => g,
+                None => return m,
+            },
+        };
+        let key = (guild, m.author.id);
+        if !self.members.contains_key(&key) {
+            let route = Route::GuildMember {
+                guild_id: GuildId::new(guild.max(1)),
+                user_id: UserId::new(m.author.id.max(1)),
+            };
+            let member = match self
+                .rest
+                .call(LightMethod::Get, route, None, None, "reading a member")
+                .await
+            {
+                Ok(member) => Some(member_parts(&member)),
+                Err(e) if e.status() == Some(404) => None,
+                Err(e) => {
+                    tracing::warn!(error = %e, user = m.author.id, "cannot read a member; their message keeps their global name");
+                    return m;
+                }
+            };
+            self.members.insert(key, member);
+        }
+        if let Some(Some(member)) = self.members.get(&key) {
+            m.nick = member.nick.clone();
+            m.roles = Some(member.roles.clone());
+        }
+        m
+    }
+
     async fn message(
         &mut self,
         m: MessageData,
@@ -323,6 +408,11 @@ impl Listener {
         let room = self.room_of(m.channel, chats);
         let ours = m.author.id == self.known.me()
             || m.webhook.is_some_and(|w| w == self.known.application());
+        let m = if ours || room.is_none() && self.command_in(&m.content).is_none() {
+            m
+        } else {
+            self.with_member(m).await
+        };
         let command = self.command_in(&m.content);
         if !ours {
             let inbound = match (&command, room) {
@@ -334,6 +424,9 @@ impl Listener {
                         Some(g) => Some(g),
                         None => self.guild_of(m.channel).await,
                     };
+                    if let Some(g) = guild {
+                        self.learn_guild(g).await;
+                    }
                     let roles = m.roles.clone().unwrap_or_default();
                     let moderator = guild
                         .is_some_and(|g| self.known.moderates_by_roles(g, m.author.id, &roles))
@@ -527,6 +620,7 @@ impl Listener {
     /// handled (the caller is the one event loop, so events wait meanwhile). Whatever cannot be
     /// read is tried again with backoff: new events would move the cursors past the gap.
     async fn backfill_all(&mut self, stop: &mut watch::Receiver<bool>) {
+        self.members.clear();
         let mut channels: Vec<u64> = self.chat_channels().into_iter().collect();
         channels.sort_unstable();
         let mut first_looks = HashSet::new();
@@ -808,6 +902,19 @@ pub(crate) fn reaction_id(message: u64, user: u64, emoji: &str) -> String {
     use sha2::{Digest, Sha256};
     let hash = hex::encode(Sha256::digest(emoji.as_bytes()));
     format!("reaction-{message}-{user}-{}", &hash[..16])
+}
+
+/// A guild member object's nickname and role ids (ids that are not snowflakes left out).
+fn member_parts(member: &Value) -> GuildMember {
+    GuildMember {
+        nick: member["nick"].as_str().map(str::to_owned),
+        roles: member["roles"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|r| r.as_str()?.parse().ok())
+            .collect(),
+    }
 }
 
 fn truncate(s: &str, max: usize) -> String {

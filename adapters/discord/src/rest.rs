@@ -8,7 +8,12 @@
 //! code. With `api_url` set it is off (a proxy is meant to do the rate limiting); we then send
 //! the request with serenity's HTTP client ourselves and read the answer whole, so a 429 that
 //! still reaches us is waited out for its `Retry-After`.
+//!
+//! Every request has a deadline: a Discord that accepts a connection and never answers must
+//! not hold a session's posts forever (a post that timed out is sent again with its nonce, so
+//! it still shows once).
 
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -21,6 +26,19 @@ const MAX_RATE_LIMITED: u32 = 5;
 const DISCORD_DOWN: [u16; 3] = [502, 503, 504];
 /// The longest `Retry-After` waited inside a call; longer ones are reported temporary.
 const MAX_RETRY_AFTER: Duration = Duration::from_secs(30);
+/// How long a connection to Discord may take, and a whole request.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// A Discord at another address, for tests: `discord.com` resolved to `address`, and the test
+/// certificate authority that signed its certificate trusted. Unlike `api_url`, this keeps
+/// serenity's ratelimiter in the path, as in production.
+#[derive(Debug, Clone)]
+pub struct TestRoute {
+    pub address: SocketAddr,
+    /// The certificate authority, PEM.
+    pub ca_pem: Vec<u8>,
+}
 
 #[derive(Debug, thiserror::Error)]
 pub enum RestError {
@@ -89,20 +107,30 @@ pub struct Rest {
 
 impl Rest {
     /// `api_url`: a proxy that does the rate limiting (serenity's ratelimiter is then off: it
-    /// would ignore the proxy, serenity issue #1739).
-    pub fn new(token: &str, api_url: Option<&str>) -> Rest {
-        let client = reqwest_serenity::Client::builder()
+    /// would ignore the proxy, serenity issue #1739); else `route`, for tests; else Discord.
+    pub fn new(
+        token: &str,
+        api_url: Option<&str>,
+        route: Option<&TestRoute>,
+    ) -> Result<Rest, reqwest_serenity::Error> {
+        let mut client = reqwest_serenity::Client::builder()
             .use_rustls_tls()
-            .build()
-            .unwrap_or_default();
+            .connect_timeout(CONNECT_TIMEOUT)
+            .timeout(REQUEST_TIMEOUT);
+        if let (None, Some(route)) = (api_url, route) {
+            client = client
+                .resolve("discord.com", route.address)
+                .add_root_certificate(reqwest_serenity::Certificate::from_pem(&route.ca_pem)?);
+        }
+        let client = client.build()?;
         let mut builder = HttpBuilder::new(token).client(client.clone());
         if let Some(url) = api_url {
             builder = builder.proxy(url).ratelimiter_disabled(true);
         }
-        Rest {
+        Ok(Rest {
             http: Arc::new(builder.build()),
             client,
-        }
+        })
     }
 
     /// Sends one request: through serenity's ratelimiter when it is on (it waits out 429s

@@ -105,6 +105,31 @@ impl Known {
         self.with(|g| g.thread_parent.get(&thread).copied())
     }
 
+    pub fn knows_guild(&self, guild: u64) -> bool {
+        self.with(|g| g.by_id.contains_key(&guild))
+    }
+
+    /// A role made, changed or (`None`) deleted after GUILD_CREATE, so moderation follows what
+    /// an admin changes while the bot runs.
+    pub fn set_role(&self, guild: u64, role: u64, permissions: Option<u64>) {
+        self.with(|g| {
+            if let Some(info) = g.by_id.get_mut(&guild) {
+                match permissions {
+                    Some(bits) => info.roles.insert(role, bits),
+                    None => info.roles.remove(&role),
+                };
+            }
+        });
+    }
+
+    pub fn set_owner(&self, guild: u64, owner: u64) {
+        self.with(|g| {
+            if let Some(info) = g.by_id.get_mut(&guild) {
+                info.owner = owner;
+            }
+        });
+    }
+
     /// A member moderates by the guild's own rules: its owner, or a role (or `@everyone`)
     /// with Administrator or Manage Events. Unknown guild: no.
     pub fn moderates_by_roles(&self, guild: u64, user: u64, roles: &[u64]) -> bool {
@@ -144,5 +169,33 @@ mod tests {
         assert!(!known.moderates_by_roles(2, 9, &[2]), "unknown guild");
         assert_eq!(known.parent_of(11), Some(10));
         assert_eq!(known.guild_of(11), Some(1));
+    }
+
+    #[test]
+    fn role_and_owner_changes_after_guild_create_change_who_moderates() {
+        let known = Known::default();
+        known.add_guild(GuildInfo {
+            id: 1,
+            owner: 9,
+            roles: HashMap::from([(1, 0), (2, MANAGE_EVENTS)]),
+            channels: vec![],
+        });
+        known.set_role(1, 4, Some(ADMINISTRATOR));
+        assert!(known.moderates_by_roles(1, 5, &[4]), "a role made later");
+        known.set_role(1, 2, Some(0));
+        assert!(
+            !known.moderates_by_roles(1, 5, &[2]),
+            "Manage Events taken away"
+        );
+        known.set_role(1, 4, None);
+        assert!(!known.moderates_by_roles(1, 5, &[4]), "role deleted");
+        known.set_owner(1, 5);
+        assert!(known.moderates_by_roles(1, 5, &[]));
+        assert!(!known.moderates_by_roles(1, 9, &[]), "no longer the owner");
+        known.set_role(2, 4, Some(ADMINISTRATOR));
+        assert!(
+            !known.moderates_by_roles(2, 5, &[4]),
+            "unknown guilds stay unknown"
+        );
     }
 }

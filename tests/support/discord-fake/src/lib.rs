@@ -7,9 +7,15 @@
 //!
 //! ## Pointing a serenity bot at it
 //!
-//! serenity sends every request to `https://discord.com/api/v10/...`; its `HttpBuilder::proxy`
-//! rewrites that prefix to another host, but only while the ratelimiter is disabled (with the
-//! ratelimiter on, serenity 0.12.5 builds requests without the proxy: serenity issue #1739).
+//! serenity sends every request to `https://discord.com/api/v10/...`. Two ways to the fake:
+//!
+//! - as a proxy: `HttpBuilder::proxy(fake.base_url())` rewrites that prefix, but only while the
+//!   ratelimiter is disabled (with it on, serenity 0.12.5 builds requests without the proxy:
+//!   serenity issue #1739);
+//! - as `discord.com`, ratelimiter on: give serenity a reqwest client that resolves
+//!   `discord.com` to [`FakeDiscord::tls_address`] and trusts [`FakeDiscord::tls_ca_pem`], the
+//!   authority that signed the fake's `discord.com` certificate (made fresh at each start).
+//!
 //! The gateway URL comes from `GET /gateway`, which the fake answers with its own `ws://` URL.
 //!
 //! ```no_run
@@ -69,6 +75,7 @@ pub mod ids;
 mod model;
 mod rest;
 mod state;
+mod tls;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -116,6 +123,8 @@ pub enum FakeError {
     BadInvocation(String),
     #[error("could not bind: {0}")]
     Bind(#[from] std::io::Error),
+    #[error(transparent)]
+    Tls(#[from] tls::TlsError),
 }
 
 /// How to start the fake. `Config::default()` is what [`FakeDiscord::start`] uses.
@@ -126,6 +135,8 @@ pub struct Config {
     /// Ports on 127.0.0.1; 0 picks a free one.
     pub rest_port: u16,
     pub gateway_port: u16,
+    /// The REST API over TLS, as `discord.com` ([`FakeDiscord::tls_address`]).
+    pub tls_port: u16,
     /// Heartbeat interval announced in Hello (Discord: 41250 ms).
     pub heartbeat_interval: Duration,
     /// How long the bot has to answer an interaction (Discord: 3 s).
@@ -143,6 +154,7 @@ impl Default for Config {
             token: "MTAwMDAwMDAwMDAwMDAwMDAw.fake.discord-fake-bot-token".into(),
             rest_port: 0,
             gateway_port: 0,
+            tls_port: 0,
             heartbeat_interval: Duration::from_millis(41_250),
             interaction_deadline: Duration::from_secs(3),
             privileged_intents: intents::PRIVILEGED,
@@ -175,6 +187,8 @@ pub struct FakeDiscord {
     shared: Arc<Shared>,
     base_url: String,
     gateway_url: String,
+    tls_address: SocketAddr,
+    tls_ca_pem: String,
     token: String,
     application_id: ApplicationId,
     bot_user_id: UserId,
@@ -201,6 +215,12 @@ impl FakeDiscord {
     pub async fn start_with(config: Config) -> Result<Self, FakeError> {
         let rest = TcpListener::bind(SocketAddr::from(([127, 0, 0, 1], config.rest_port))).await?;
         let gw = TcpListener::bind(SocketAddr::from(([127, 0, 0, 1], config.gateway_port))).await?;
+        let identity = tls::Identity::new()?;
+        let tls = tls::TlsListener::new(
+            TcpListener::bind(SocketAddr::from(([127, 0, 0, 1], config.tls_port))).await?,
+            &identity,
+        )?;
+        let tls_address = axum::serve::Listener::local_addr(&tls)?;
         let base_url = format!("http://{}", rest.local_addr()?);
         let gateway_url = format!("ws://{}", gw.local_addr()?);
         let mut world = World::new(base_url.clone(), config.token.clone());
@@ -221,22 +241,30 @@ impl FakeDiscord {
             .fallback(rest::handle)
             .layer(DefaultBodyLimit::max(64 << 20))
             .with_state(shared.clone());
+        let tls_app = app.clone();
         let rest_task = tokio::spawn(async move {
             if let Err(e) = axum::serve(rest, app).await {
                 tracing::error!("discord-fake REST server stopped: {e}");
             }
         });
+        let tls_task = tokio::spawn(async move {
+            if let Err(e) = axum::serve(tls, tls_app).await {
+                tracing::error!("discord-fake TLS REST server stopped: {e}");
+            }
+        });
         let gw_task = tokio::spawn(gateway::serve(gw, shared.clone()));
-        tracing::info!(%base_url, %gateway_url, "discord-fake listening");
+        tracing::info!(%base_url, %gateway_url, %tls_address, "discord-fake listening");
         Ok(Self {
             shared,
             base_url,
             gateway_url,
+            tls_address,
+            tls_ca_pem: identity.ca_pem,
             token: config.token,
             application_id,
             bot_user_id,
             defaults,
-            tasks: vec![rest_task, gw_task],
+            tasks: vec![rest_task, tls_task, gw_task],
         })
     }
 
@@ -245,6 +273,17 @@ impl FakeDiscord {
     /// `http://127.0.0.1:PORT`: the REST host (serenity's `HttpBuilder::proxy`).
     pub fn base_url(&self) -> &str {
         &self.base_url
+    }
+    /// Where the REST API answers over TLS as `discord.com` (the same API as [`base_url`]).
+    ///
+    /// [`base_url`]: FakeDiscord::base_url
+    pub fn tls_address(&self) -> SocketAddr {
+        self.tls_address
+    }
+    /// The certificate authority (PEM) that signed the `discord.com` certificate of
+    /// [`tls_address`](FakeDiscord::tls_address).
+    pub fn tls_ca_pem(&self) -> &str {
+        &self.tls_ca_pem
     }
     /// `ws://127.0.0.1:PORT`: the gateway (also what `GET /gateway` answers).
     pub fn gateway_url(&self) -> &str {
@@ -332,6 +371,27 @@ impl FakeDiscord {
         } else {
             Err(FakeError::UnknownGuild(guild))
         }
+    }
+    /// Sets (or with `None` clears) `user`'s nickname in `guild`, as they would in the server
+    /// settings; dispatches GUILD_MEMBER_UPDATE.
+    pub fn set_nickname(
+        &self,
+        guild: GuildId,
+        user: UserId,
+        nick: Option<&str>,
+    ) -> Result<(), FakeError> {
+        self.shared.with(|w| {
+            let member = w
+                .guilds
+                .get_mut(&guild)
+                .ok_or(FakeError::UnknownGuild(guild))?
+                .members
+                .get_mut(&user)
+                .ok_or(FakeError::NotAMember(user))?;
+            member.nick = nick.map(str::to_owned);
+            w.dispatch_member_event("GUILD_MEMBER_UPDATE", guild, user);
+            Ok(())
+        })
     }
     /// Takes permission `bits` ([`permissions`]) away from the bot in `guild`, from @everyone
     /// and its own roles (what an admin does in the server settings).

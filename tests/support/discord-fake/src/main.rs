@@ -5,7 +5,9 @@
 //! human users.
 //!
 //! Options (environment): `DISCORD_FAKE_PORT` (REST, default 0 = any free port),
-//! `DISCORD_FAKE_GATEWAY_PORT` (default 0), `DISCORD_FAKE_TOKEN`, `RUST_LOG`.
+//! `DISCORD_FAKE_GATEWAY_PORT` (default 0), `DISCORD_FAKE_TLS_PORT` (the API over TLS as
+//! discord.com, default 0), `DISCORD_FAKE_TOKEN`, `RUST_LOG`. The test authority's certificate
+//! is written to `discord-fake-ca.pem` in the system's temporary directory.
 
 use discord_fake::{Config, FakeDiscord};
 
@@ -28,6 +30,7 @@ async fn main() -> anyhow::Result<()> {
     let mut config = Config {
         rest_port: port("DISCORD_FAKE_PORT")?,
         gateway_port: port("DISCORD_FAKE_GATEWAY_PORT")?,
+        tls_port: port("DISCORD_FAKE_TLS_PORT")?,
         ..Config::default()
     };
     if let Ok(t) = std::env::var("DISCORD_FAKE_TOKEN") {
@@ -40,6 +43,18 @@ async fn main() -> anyhow::Result<()> {
     println!(
         "  REST (proxy):    {}   (serenity: HttpBuilder::proxy(..).ratelimiter_disabled(true))",
         fake.base_url()
+    );
+    let ca_file = std::env::temp_dir().join("discord-fake-ca.pem");
+    std::fs::write(&ca_file, fake.tls_ca_pem())?;
+    println!(
+        "  REST (TLS):      https://discord.com at {}, trusting {}",
+        fake.tls_address(),
+        ca_file.display()
+    );
+    println!(
+        "                   (hashchat: HASHCHAT_TEST_DISCORD_ADDRESS={} HASHCHAT_TEST_DISCORD_CA_FILE={})",
+        fake.tls_address(),
+        ca_file.display()
     );
     println!("  gateway:         {}", fake.gateway_url());
     println!("  application id:  {}", fake.application_id());

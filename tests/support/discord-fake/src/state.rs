@@ -336,6 +336,8 @@ pub struct Webhook {
 #[derive(Clone, Debug)]
 pub struct RecordedRequest {
     pub method: String,
+    /// The `Host` header: `discord.com` when the bot reached the fake as Discord, over TLS.
+    pub host: String,
     /// Path without the `/api/v10` prefix, e.g. `/channels/1/messages`.
     pub path: String,
     /// The raw query string (empty if none).

@@ -6,7 +6,7 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use common::{discord_code, http};
+use common::{discord_code, http, http_as_discord};
 use discord_fake::{FakeDiscord, Post, SlashCommand};
 use serenity::all::{
     AutoArchiveDuration, ChannelId, ChannelType, CreateAllowedMentions, CreateAttachment,
@@ -417,6 +417,44 @@ async fn wrong_token_is_401_unknown_routes_are_404_and_recorded_and_429s_are_inj
         .map(|r| r.status)
         .collect();
     assert_eq!(statuses, vec![429, 200]);
+}
+
+#[tokio::test]
+async fn serenity_with_its_ratelimiter_on_reaches_the_fake_as_discord_com_and_waits_out_429s() {
+    let fake = FakeDiscord::start().await.unwrap();
+    let d = fake.defaults().clone();
+    let http = http_as_discord(&fake);
+    assert!(http.ratelimiter.is_some());
+    let me = http.get_current_user().await.unwrap();
+    assert_eq!(me.id.get(), fake.bot_user_id().get());
+
+    // serenity's ratelimiter, not the caller, waits out the 429s and sends again.
+    fake.rate_limit(
+        "POST /channels/*/messages",
+        2,
+        Duration::from_millis(300),
+        false,
+    );
+    let channel = ChannelId::new(d.channel.get());
+    let started = Instant::now();
+    let sent = channel.say(&http, "after two 429s").await.unwrap();
+    assert!(started.elapsed() >= Duration::from_millis(600));
+    assert_eq!(sent.content, "after two 429s");
+    let statuses: Vec<u16> = fake
+        .requests_matching("POST /channels/*/messages")
+        .iter()
+        .map(|r| r.status)
+        .collect();
+    assert_eq!(statuses, vec![429, 429, 200]);
+    assert_eq!(fake.bot_messages(d.channel).len(), 1);
+    assert!(fake.requests().iter().all(|r| r.host == "discord.com"));
+
+    // A refusal still comes back as Discord's error.
+    let e = http
+        .get_guild_preview(GuildId::new(d.guild.get()))
+        .await
+        .unwrap_err();
+    assert_eq!(discord_code(&e), Some((404, 0)));
 }
 
 #[tokio::test]

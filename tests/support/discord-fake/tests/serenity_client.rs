@@ -302,15 +302,16 @@ async fn after_an_abrupt_gateway_drop_serenity_resumes_and_gets_missed_events() 
     bot.next(|s| matches!(s, Seen::CacheReady(_)).then_some(()))
         .await;
 
-    fake.drop_gateway();
-    // Dispatched while the bot is disconnected (it has not reconnected yet: the drop is
-    // processed before these posts, under the same lock order).
+    // Dropped, and kept out until both posts are made, so they are certainly dispatched while
+    // the bot is away (a plain drop lets serenity reconnect before the first post, at times).
+    fake.refuse_gateway(None);
     fake.post(Post::new(d.channel, d.alice, "missed one"))
         .await
         .unwrap();
     fake.post(Post::new(d.channel, d.bob, "missed two"))
         .await
         .unwrap();
+    fake.restore_gateway();
 
     // Discord replays the missed dispatches, then sends RESUMED.
     let mut got = vec![];

@@ -192,6 +192,11 @@ pub(crate) async fn handle(State(shared): State<Arc<Shared>>, req: Request) -> R
     let headers = req.headers().clone();
     let path = uri.path().to_string();
     let query_raw = uri.query().unwrap_or("").to_string();
+    let host = headers
+        .get(header::HOST)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_owned();
     let is_multipart = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
@@ -219,7 +224,7 @@ pub(crate) async fn handle(State(shared): State<Arc<Shared>>, req: Request) -> R
     let Some(api_path) = path.strip_prefix("/api/v10") else {
         // Any other API version (or none) is not something serenity 0.12 sends: 404 and record.
         return shared.with(|w| {
-            record(w, &method, &path, &query_raw, &body, 404, false);
+            record(w, &method, &host, &path, &query_raw, &body, 404, false);
             respond(Reply::not_found_route(), None)
         });
     };
@@ -240,6 +245,7 @@ pub(crate) async fn handle(State(shared): State<Arc<Shared>>, req: Request) -> R
             record(
                 w,
                 &method,
+                &host,
                 api_path,
                 &query_raw,
                 &rec_body,
@@ -253,7 +259,9 @@ pub(crate) async fn handle(State(shared): State<Arc<Shared>>, req: Request) -> R
             return finish(w, Reply::error(502, 0, "502: Bad Gateway"), true);
         }
         if let Some(l) = w.faults.take_429(method.as_str(), api_path) {
-            record(w, &method, api_path, &query_raw, &rec_body, 429, true);
+            record(
+                w, &method, &host, api_path, &query_raw, &rec_body, 429, true,
+            );
             return too_many(l.retry_after.as_secs_f64(), l.global);
         }
         if bad_body {
@@ -309,9 +317,11 @@ async fn read_multipart(req: Request) -> Result<(Value, Vec<Upload>), ()> {
     Ok((payload, files))
 }
 
+#[allow(clippy::too_many_arguments)]
 fn record(
     w: &mut World,
     method: &Method,
+    host: &str,
     path: &str,
     query: &str,
     body: &Value,
@@ -320,6 +330,7 @@ fn record(
 ) {
     w.requests.push(RecordedRequest {
         method: method.to_string(),
+        host: host.to_string(),
         path: path.to_string(),
         query: query.to_string(),
         body: if body.is_null() {

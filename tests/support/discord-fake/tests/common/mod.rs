@@ -15,6 +15,24 @@ pub fn http(fake: &FakeDiscord) -> Http {
         .build()
 }
 
+/// serenity's REST client for `fake` with its ratelimiter on, as in production: requests go to
+/// `https://discord.com`, which this client resolves to the fake's TLS address, trusting the
+/// fake's test authority (and nothing else, so a request can never reach the real Discord).
+#[allow(dead_code)] // Used by some of the test files that share this module.
+pub fn http_as_discord(fake: &FakeDiscord) -> Http {
+    let client = reqwest::Client::builder()
+        .use_rustls_tls()
+        .tls_built_in_root_certs(false)
+        .add_root_certificate(reqwest::Certificate::from_pem(fake.tls_ca_pem().as_bytes()).unwrap())
+        .resolve("discord.com", fake.tls_address())
+        .build()
+        .unwrap();
+    HttpBuilder::new(fake.token())
+        .client(client)
+        .application_id(ApplicationId::new(fake.application_id().get()))
+        .build()
+}
+
 /// `(status, Discord's JSON error code)` of a call Discord refused.
 pub fn discord_code(e: &serenity::Error) -> Option<(u16, isize)> {
     match e {
