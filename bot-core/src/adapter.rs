@@ -116,6 +116,21 @@ pub struct PostSession {
     pub time_zone: chrono_tz::Tz,
 }
 
+/// A participant's message copied into another room of its session.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RelayPost {
+    pub room: RoomRef,
+    /// Stable across retries: the platform must show one copy per key.
+    pub idempotency_key: String,
+    pub content: crate::model::RelayContent,
+    /// The message in this room that the copy answers, when the original was a reply: the
+    /// parent itself if it was written here, else the parent's copy here.
+    pub in_reply_to: Option<String>,
+    /// The chat's options for the room's platform, as for [`Post::options`].
+    pub options: Option<serde_json::Value>,
+    pub session: PostSession,
+}
+
 /// An answer to a command.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Reply {
@@ -150,6 +165,16 @@ pub trait Adapter: Send + Sync + 'static {
     async fn post(&self, post: &Post) -> Result<String, AdapterError>;
 
     async fn reply(&self, reply: &Reply) -> Result<(), AdapterError>;
+
+    /// Posts a copy of a participant's message from another room; the copy's platform id.
+    /// Text the copy carries is the participant's: it must never become markup it was not
+    /// or ping anyone.
+    async fn relay(&self, relay: &RelayPost) -> Result<String, AdapterError> {
+        Err(AdapterError::Permanent(format!(
+            "{} does not relay messages",
+            relay.room.platform.as_str()
+        )))
+    }
 
     /// What starts a command on this platform (`!chat` on Matrix, `/chat` on Discord), for
     /// the help to say; `None` when commands need no prefix.

@@ -16,7 +16,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use tokio::sync::broadcast;
 
-use crate::adapter::{Adapter, AdapterError, CommandInvocation, Inbound, Post, Reply};
+use crate::adapter::{Adapter, AdapterError, CommandInvocation, Inbound, Post, RelayPost, Reply};
 use crate::ids::{Platform, RoomRef, UserRef};
 use crate::model::{IncomingMessage, PostContent};
 
@@ -35,6 +35,16 @@ pub enum LoopbackEvent {
         to: String,
         text: String,
         private: bool,
+    },
+    /// A participant's message copied in from another room of its session.
+    Relay {
+        room: String,
+        platform_msg_id: String,
+        idempotency_key: String,
+        author: String,
+        from: String,
+        body: String,
+        in_reply_to: Option<String>,
     },
 }
 
@@ -229,6 +239,34 @@ impl Adapter for LoopbackAdapter {
             .unwrap_or_else(|e| e.into_inner())
             .posted
             .insert(post.idempotency_key.clone(), platform_msg_id.clone());
+        Ok(platform_msg_id)
+    }
+
+    async fn relay(&self, relay: &RelayPost) -> Result<String, AdapterError> {
+        if let Some(existing) = self
+            .state
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .posted
+            .get(&relay.idempotency_key)
+        {
+            return Ok(existing.clone());
+        }
+        let platform_msg_id = self.next_message_id();
+        self.record(LoopbackEvent::Relay {
+            room: relay.room.id.clone(),
+            platform_msg_id: platform_msg_id.clone(),
+            idempotency_key: relay.idempotency_key.clone(),
+            author: relay.content.author_name.clone(),
+            from: relay.content.origin_label.clone(),
+            body: relay.content.body.clone(),
+            in_reply_to: relay.in_reply_to.clone(),
+        })?;
+        self.state
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .posted
+            .insert(relay.idempotency_key.clone(), platform_msg_id.clone());
         Ok(platform_msg_id)
     }
 

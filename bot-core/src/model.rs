@@ -432,6 +432,54 @@ impl OutboxPost {
     }
 }
 
+/// What a relayed copy says: who wrote the original, where, and what.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RelayContent {
+    pub author_name: String,
+    pub avatar_url: Option<String>,
+    /// Where the original was written, and the platform's name as people know it.
+    pub origin_platform: Platform,
+    pub origin_label: String,
+    pub body: String,
+    pub formatted_body: Option<String>,
+    /// The original's parent as its own platform knows it, when the original is a reply.
+    pub reply_to: Option<String>,
+}
+
+/// A copy to make: `origin_msg_id` (on `origin_platform`) into `target`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewRelay {
+    pub session_id: SessionId,
+    pub origin_msg_id: String,
+    pub target: RoomRef,
+    pub content: RelayContent,
+}
+
+/// A copy still to make, as the relay outbox holds it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PendingRelay {
+    /// Its place in the outbox: copies into one room are made in this order.
+    pub id: i64,
+    pub session_id: SessionId,
+    pub origin_msg_id: String,
+    pub target: RoomRef,
+    pub content: RelayContent,
+    pub attempts: u32,
+}
+
+impl PendingRelay {
+    /// The key adapters hand the platform (Matrix transaction id, Discord nonce): one copy per
+    /// original and room however often it is tried.
+    pub fn idempotency_key(&self) -> String {
+        format!(
+            "hc-r-{}-{}-{}",
+            self.content.origin_platform.as_str(),
+            self.origin_msg_id,
+            self.target
+        )
+    }
+}
+
 /// One session with how many messages it archived, for listings.
 #[derive(Debug, Clone, PartialEq)]
 pub struct SessionSummary {

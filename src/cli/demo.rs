@@ -191,6 +191,8 @@ async fn play_participants(
             LoopbackEvent::Reply { text, .. } => {
                 println!("{}  hashchat → moderator: {text}", stamp(&*clock, &chat))
             }
+            // The demo chat has one room: nothing is relayed.
+            LoopbackEvent::Relay { .. } => {}
             LoopbackEvent::Post { content, .. } => {
                 println!(
                     "{}  hashchat: {}",

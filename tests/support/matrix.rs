@@ -375,6 +375,8 @@ pub struct Bot {
     /// Set for the next start: the bot stops dead after a command acts, before its claim
     /// (`HASHCHAT_TEST_HOLD_BEFORE_CLAIM`), for a test to kill it there.
     pub hold_before_claiming: bool,
+    /// More environment for the next start (another platform's secrets, test routes).
+    pub env: Vec<(String, String)>,
 }
 
 /// Virtual minutes per real second for the Matrix tests: a point every three seconds.
@@ -425,6 +427,7 @@ impl Bot {
             process: BotProcess::new(scratch, args),
             prefix: "!chat".to_owned(),
             hold_before_claiming: false,
+            env: Vec::new(),
         }
     }
 
@@ -445,7 +448,11 @@ impl Bot {
             self.password.clone(),
         );
         let hold = self.hold_before_claiming;
+        let env = self.env.clone();
         self.process.start(|command| {
+            for (name, value) in &env {
+                command.env(name, value);
+            }
             if use_token {
                 command
                     .env("HASHCHAT_MATRIX_ACCESS_TOKEN", &token)
@@ -515,10 +522,14 @@ pub fn session_number(started: &Value) -> String {
 }
 
 /// `(label, body)` of the bot's step posts in the room, in order: `Q1`, `Intro`, `Wrap-up`….
+/// The content key that marks the bot's relayed copies.
+pub const RELAY_MARK: &str = "hashchat.relay";
+
 pub fn step_posts(messages: &[Value], bot: &str) -> Vec<String> {
     messages
         .iter()
         .filter(|e| e["sender"] == bot && e["content"]["msgtype"] == "m.text")
+        .filter(|e| e["content"].get(RELAY_MARK).is_none())
         .map(|e| body(e).split(':').next().unwrap_or("").to_owned())
         .collect()
 }

@@ -6,7 +6,7 @@ use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 
 use bot_core::ids::Platform;
-use bot_core::model::PostContent;
+use bot_core::model::{PostContent, RelayContent};
 use bot_core::render::plain::post_label;
 
 /// Discord's limit on a message's content, in characters.
@@ -28,6 +28,35 @@ pub fn post_text(content: &PostContent) -> String {
         text.push_str(&format!(" (cc {})", pings.join(", ")));
     }
     text
+}
+
+/// A relayed copy's text: the author in bold, where they wrote, then their words, escaped so
+/// that nothing in them becomes Discord markup (or a mention pill) it was not.
+pub fn relay_text(content: &RelayContent) -> String {
+    format!(
+        "**{}** *({})*: {}",
+        escape_markdown(&content.author_name),
+        escape_markdown(&content.origin_label),
+        escape_markdown(&content.body)
+    )
+}
+
+/// Backslash-escapes what Discord's markdown would read as markup: emphasis, strike, spoilers,
+/// code, headings, lists and quotes at a line's start, masked links, and `<…>` mention and
+/// emoji syntax.
+pub fn escape_markdown(text: &str) -> String {
+    let mut out = String::with_capacity(text.len() + 8);
+    let mut line_start = true;
+    for c in text.chars() {
+        let special = matches!(c, '\\' | '*' | '_' | '~' | '`' | '|' | '[' | ']' | '<')
+            || (line_start && matches!(c, '#' | '>' | '-' | '+'));
+        if special {
+            out.push('\\');
+        }
+        out.push(c);
+        line_start = c == '\n' || (line_start && c == ' ');
+    }
+    out
 }
 
 /// Discord user ids among the engine's `platform:id` mentions (snowflakes only: anything else

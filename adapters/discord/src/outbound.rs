@@ -8,11 +8,11 @@ use serde_json::Value;
 use serenity::http::{LightMethod, Route};
 use serenity::model::id::ChannelId;
 
-use bot_core::adapter::{Adapter, AdapterError, Post, Reply};
+use bot_core::adapter::{Adapter, AdapterError, Post, RelayPost, Reply};
 use bot_core::ids::Platform;
 use bot_core::model::PostKind;
 
-use crate::format::{mentioned_users, message_bodies, post_text};
+use crate::format::{mentioned_users, message_bodies, post_text, relay_text};
 use crate::interactions::Interactions;
 use crate::rest::Rest;
 use crate::state::Known;
@@ -194,6 +194,25 @@ impl Adapter for DiscordAdapter {
         };
         let bodies = message_bodies(&reply.text, &key, &[], reply.in_reply_to.as_deref());
         self.send(channel, &bodies).await.map(|_| ())
+    }
+
+    async fn relay(&self, relay: &RelayPost) -> Result<String, AdapterError> {
+        let mut target = channel(&relay.room.id)?;
+        if ChatOptions::from_options(relay.options.as_ref()).thread_per_session {
+            // Where the session's points go: its thread while it is open.
+            if let Some(Place::Thread { thread }) =
+                self.threads.place(target.get(), &relay.session.uid).await?
+            {
+                target = ChannelId::new(thread);
+            }
+        }
+        let bodies = message_bodies(
+            &relay_text(&relay.content),
+            &relay.idempotency_key,
+            &[],
+            relay.in_reply_to.as_deref(),
+        );
+        self.send(target, &bodies).await
     }
 
     fn command_prefix(&self) -> Option<String> {

@@ -51,7 +51,11 @@ impl ChatOptions {
     /// The options a post carries; the defaults when it carries none (a chat without the
     /// table, or one no longer configured).
     pub fn of(post: &Post) -> ChatOptions {
-        let options = post.options.as_ref();
+        ChatOptions::from_options(post.options.as_ref())
+    }
+
+    /// The options as the engine hands them over (a post's or a relay's `options`).
+    pub fn from_options(options: Option<&Value>) -> ChatOptions {
         ChatOptions {
             thread_per_session: options
                 .and_then(|o| o.get("thread_per_session"))

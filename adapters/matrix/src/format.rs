@@ -4,7 +4,7 @@
 use serde_json::{json, Value};
 
 use bot_core::ids::Platform;
-use bot_core::model::{PostContent, PostKind};
+use bot_core::model::{PostContent, PostKind, RelayContent};
 use bot_core::render::html::escape::text_string;
 
 use crate::links::matrix_to;
@@ -70,6 +70,42 @@ pub fn reply_content(text: &str, to_user: &str, in_reply_to: Option<&str>, priva
         content["m.mentions"] = json!({ "user_ids": [to_user] });
     }
     content
+}
+
+/// The content key that marks a relayed copy (an unregistered namespace of our own, which
+/// clients ignore).
+pub const RELAY_MARK: &str = "hashchat.relay";
+
+/// A relayed copy: the author and where they wrote, then their words, as plain text for
+/// every client and escaped HTML for those that show formatting. `m.mentions` is empty, so
+/// no client is told to notify anyone, whatever the words say (`@room` included).
+pub fn relay_content(content: &RelayContent, in_reply_to: Option<&str>) -> Value {
+    let body = format!(
+        "{} ({}): {}",
+        content.author_name, content.origin_label, content.body
+    );
+    let html = format!(
+        "<strong>{}</strong> <em>({})</em>: {}",
+        text_string(&content.author_name),
+        text_string(&content.origin_label),
+        text_string(&content.body).replace('\n', "<br>")
+    );
+    let mut value = json!({
+        "msgtype": "m.text",
+        "body": body,
+        "format": "org.matrix.custom.html",
+        "formatted_body": html,
+        "m.mentions": {},
+        // Who wrote it and where, for clients and tools that want to show a copy as such.
+        RELAY_MARK: {
+            "author": content.author_name,
+            "platform": content.origin_platform.as_str(),
+        },
+    });
+    if let Some(event_id) = in_reply_to {
+        value["m.relates_to"] = json!({ "m.in_reply_to": { "event_id": event_id } });
+    }
+    value
 }
 
 /// Matrix user ids among the engine's `platform:id` mentions; others belong to other platforms.

@@ -5,11 +5,11 @@ use matrix_sdk::ruma::{OwnedRoomId, OwnedTransactionId, RoomId};
 use matrix_sdk::{Client, Room};
 use serde_json::Value;
 
-use bot_core::adapter::{Adapter, AdapterError, Post, Reply};
+use bot_core::adapter::{Adapter, AdapterError, Post, RelayPost, Reply};
 use bot_core::ids::Platform;
 
 use crate::aliases::Aliases;
-use crate::format::{post_content, reply_content};
+use crate::format::{post_content, relay_content, reply_content};
 use crate::room_state::RoomStateLoaded;
 
 /// The engine's [`Adapter`] for Matrix.
@@ -122,6 +122,12 @@ impl Adapter for MatrixAdapter {
             None => format!("hc-reply-{}", uuid::Uuid::new_v4().simple()),
         };
         self.send(&room, content, &key).await.map(|_| ())
+    }
+
+    async fn relay(&self, relay: &RelayPost) -> Result<String, AdapterError> {
+        let room = self.room(&relay.room.id).await?;
+        let content = relay_content(&relay.content, relay.in_reply_to.as_deref());
+        self.send(&room, content, &relay.idempotency_key).await
     }
 
     fn command_prefix(&self) -> Option<String> {

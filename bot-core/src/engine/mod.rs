@@ -11,6 +11,7 @@ mod curation;
 mod delivery;
 mod due;
 mod recurrence;
+mod relay;
 mod steps;
 
 use std::collections::HashMap;
@@ -243,7 +244,10 @@ impl Engine {
     /// Hands one platform event to the engine.
     pub async fn handle(&self, event: Inbound) -> Result<(), EngineError> {
         match event {
-            Inbound::Message(message) => self.archive_message(message).await.map(|_| ()),
+            Inbound::Message(message) => {
+                let archived = self.archive_message(message.clone()).await?;
+                self.relay_message(&message, archived).await
+            }
             Inbound::Edited(edit) => self.archive_edit(edit).await,
             Inbound::Deleted(deletion) => self.archive_deletion(deletion).await,
             Inbound::Reacted(reaction) => self.archive_reaction(reaction).await,

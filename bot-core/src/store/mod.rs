@@ -26,6 +26,7 @@ mod messages;
 mod outbox;
 mod platform_state;
 mod reactions;
+mod relays;
 mod rsvps;
 mod search;
 mod sessions;
@@ -43,6 +44,7 @@ pub use media::MediaCopy;
 /// Which database a [`Store`] sits on.
 pub use platform_state::CommandClaim;
 pub use reactions::ReactionCount;
+pub use relays::CopyOf;
 pub use search::{search_terms, SearchHit, MAX_TERMS, MAX_TERM_CHARS};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

@@ -1,0 +1,108 @@
+//! Relaying: each participant message in one room of a running session is copied into every
+//! other room of the session, through the relay outbox (`Store::enqueue_relays`), so a crash
+//! or a platform's second delivery never relays a message twice and a platform that is away
+//! gets its copies later, in order.
+
+use super::{archive::Archived, Engine, EngineError};
+use crate::adapter::RelayPost;
+use crate::ids::RoomRef;
+use crate::model::{IncomingMessage, NewRelay, PendingRelay, RelayContent};
+
+impl Engine {
+    /// Queues the copies of `message` that its session's other rooms are to get. Runs for a
+    /// message archived now and for one the archive already had (the platform delivered it
+    /// again after a crash that came between archiving and queueing): queueing is idempotent.
+    pub(super) async fn relay_message(
+        &self,
+        message: &IncomingMessage,
+        archived: Archived,
+    ) -> Result<(), EngineError> {
+        let session = match archived {
+            Archived::Stored { session, .. } | Archived::Duplicate { session } => session,
+            Archived::NoSession => return Ok(()),
+        };
+        let room = RoomRef::new(message.platform, message.room.clone());
+        // Only while the session is live: a message read back after the session ended is
+        // archived, but the conversation it belonged to is over.
+        let Some(live) = self.live_in(&room).filter(|l| l.id == session) else {
+            return Ok(());
+        };
+        let Some(chat) = self.chat(&live.chat_slug) else {
+            return Ok(());
+        };
+        let content = RelayContent {
+            author_name: message.author_name.clone(),
+            avatar_url: message.avatar_url.clone(),
+            origin_platform: message.platform,
+            origin_label: message
+                .platform_label
+                .clone()
+                .unwrap_or_else(|| message.platform.as_str().to_owned()),
+            body: message.body.clone(),
+            formatted_body: message.formatted_body.clone(),
+            reply_to: message.reply_to.clone(),
+        };
+        let relays: Vec<NewRelay> = chat
+            .rooms
+            .iter()
+            .filter(|target| **target != room)
+            .map(|target| NewRelay {
+                session_id: session,
+                origin_msg_id: message.platform_msg_id.clone(),
+                target: target.clone(),
+                content: content.clone(),
+            })
+            .collect();
+        if relays.is_empty() {
+            return Ok(());
+        }
+        if self.inner.store.enqueue_relays(&relays, self.now()).await? > 0 {
+            self.wake();
+        }
+        Ok(())
+    }
+
+    /// The message in `relay`'s room that its copy answers: the original's parent if it was
+    /// written there, else the parent's copy there; `None` when the parent has no place there.
+    pub(super) async fn reply_target(
+        &self,
+        relay: &PendingRelay,
+    ) -> Result<Option<String>, EngineError> {
+        let Some(parent) = &relay.content.reply_to else {
+            return Ok(None);
+        };
+        let store = &self.inner.store;
+        let origin = relay.content.origin_platform;
+        // The parent may itself be a copy the bot made in the original's room.
+        let (parent_platform, parent_id) = match store.original_of_copy(origin, parent).await? {
+            Some(copy) => (copy.origin_platform, copy.origin_msg_id),
+            None => (origin, parent.clone()),
+        };
+        if parent_platform == relay.target.platform {
+            if let Some(found) = store.find_message(parent_platform, &parent_id).await? {
+                if found.message.room == relay.target.id {
+                    return Ok(Some(parent_id));
+                }
+            }
+        }
+        Ok(store
+            .copy_in(parent_platform, &parent_id, &relay.target)
+            .await?)
+    }
+
+    pub(super) fn relay_post(
+        relay: &PendingRelay,
+        in_reply_to: Option<String>,
+        options: Option<serde_json::Value>,
+        session: crate::adapter::PostSession,
+    ) -> RelayPost {
+        RelayPost {
+            room: relay.target.clone(),
+            idempotency_key: relay.idempotency_key(),
+            content: relay.content.clone(),
+            in_reply_to,
+            options,
+            session,
+        }
+    }
+}

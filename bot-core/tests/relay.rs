@@ -1,0 +1,205 @@
+//! Relaying between the rooms of a session, on the loopback platform with two rooms: each
+//! participant message is copied into the other room once, naming its author and origin,
+//! through the durable relay outbox.
+
+mod engine_support;
+
+use bot_core::ids::{Platform, RoomRef};
+use bot_core::loopback::{LoopbackAdapter, LoopbackEvent};
+use bot_core::model::IncomingMessage;
+use engine_support::*;
+
+const OTHER: &str = "other";
+
+fn two_room_chat() -> bot_core::chat::Chat {
+    let mut chat = chat();
+    chat.rooms.push(RoomRef::new(Platform::Loopback, OTHER));
+    chat
+}
+
+/// `(room, author, body, in_reply_to)` of every copy made, in order.
+fn relays(world: &World) -> Vec<(String, String, String, Option<String>)> {
+    world
+        .loopback
+        .history()
+        .into_iter()
+        .filter_map(|e| match e {
+            LoopbackEvent::Relay {
+                room,
+                author,
+                body,
+                in_reply_to,
+                ..
+            } => Some((room, author, body, in_reply_to)),
+            _ => None,
+        })
+        .collect()
+}
+
+fn copy_id(world: &World, body: &str) -> String {
+    world
+        .loopback
+        .history()
+        .into_iter()
+        .find_map(|e| match e {
+            LoopbackEvent::Relay {
+                body: b,
+                platform_msg_id,
+                ..
+            } if b == body => Some(platform_msg_id),
+            _ => None,
+        })
+        .expect("a copy was made")
+}
+
+fn said(
+    world: &World,
+    room: &str,
+    who: &str,
+    body: &str,
+    reply_to: Option<String>,
+) -> IncomingMessage {
+    world
+        .loopback
+        .message(room, who, who, body, world.clock_now(), reply_to)
+}
+
+async fn start(world: &World) {
+    let reply = world.command(MODERATOR, "start interlibnet").await;
+    assert!(reply.starts_with("Started"), "{reply}");
+    world.run_until(t0() + minutes(3)).await;
+}
+
+#[tokio::test]
+async fn a_message_in_one_room_is_copied_once_into_the_other_naming_its_author_and_origin() {
+    let world = World::new(two_room_chat()).await;
+    start(&world).await;
+    let hello = said(&world, ROOM, "ann", "A1 hello from main", None);
+    event(
+        &world.engine,
+        bot_core::adapter::Inbound::Message(hello.clone()),
+    )
+    .await;
+    // The platform delivers it again (a reconnect): no second copy.
+    event(&world.engine, bot_core::adapter::Inbound::Message(hello)).await;
+    world.engine.tick().await.unwrap();
+    let back = said(&world, OTHER, "bo", "A1 and from other", None);
+    event(&world.engine, bot_core::adapter::Inbound::Message(back)).await;
+    world.engine.tick().await.unwrap();
+    assert_eq!(
+        relays(&world),
+        [
+            (
+                OTHER.to_owned(),
+                "ann".to_owned(),
+                "A1 hello from main".to_owned(),
+                None
+            ),
+            (
+                ROOM.to_owned(),
+                "bo".to_owned(),
+                "A1 and from other".to_owned(),
+                None
+            ),
+        ]
+    );
+    assert!(world
+        .engine
+        .store()
+        .pending_relays()
+        .await
+        .unwrap()
+        .is_empty());
+    // Each message archived once, where it was written; copies are not archived.
+    let session = world.engine.live_session_in(&room()).unwrap();
+    let rooms: Vec<String> = world
+        .messages(session)
+        .await
+        .into_iter()
+        .map(|m| m.message.room)
+        .collect();
+    assert_eq!(rooms, [ROOM, OTHER]);
+}
+
+#[tokio::test]
+async fn a_reply_to_a_copy_is_relayed_as_a_reply_to_the_original() {
+    let world = World::new(two_room_chat()).await;
+    start(&world).await;
+    let question = said(&world, ROOM, "ann", "what do you think?", None);
+    let question_id = question.platform_msg_id.clone();
+    event(&world.engine, bot_core::adapter::Inbound::Message(question)).await;
+    world.engine.tick().await.unwrap();
+    let copy = copy_id(&world, "what do you think?");
+    // In the other room, Bo answers the copy; back in main the answer replies to Ann's own
+    // message. Ann then answers in main: in other, that replies to Bo's message itself.
+    let answer = said(&world, OTHER, "bo", "I agree", Some(copy));
+    let answer_id = answer.platform_msg_id.clone();
+    event(&world.engine, bot_core::adapter::Inbound::Message(answer)).await;
+    world.engine.tick().await.unwrap();
+    let answer_copy = copy_id(&world, "I agree");
+    let thanks = said(&world, ROOM, "ann", "thanks", Some(answer_copy));
+    event(&world.engine, bot_core::adapter::Inbound::Message(thanks)).await;
+    world.engine.tick().await.unwrap();
+    let replies: Vec<Option<String>> = relays(&world).into_iter().map(|r| r.3).collect();
+    assert_eq!(replies, [None, Some(question_id), Some(answer_id)]);
+}
+
+#[tokio::test]
+async fn copies_wait_in_the_outbox_while_the_platform_is_away_and_go_out_once_in_order() {
+    let dir = tempfile::tempdir().unwrap();
+    let world = World::in_dir_with(dir, two_room_chat(), t0(), false).await;
+    world
+        .engine
+        .handle(LoopbackAdapter::command(
+            ROOM,
+            MODERATOR,
+            "start interlibnet",
+        ))
+        .await
+        .unwrap();
+    world.run_until(t0() + minutes(3)).await;
+    for n in 1..=3 {
+        let m = said(&world, ROOM, "ann", &format!("A1 number {n}"), None);
+        event(&world.engine, bot_core::adapter::Inbound::Message(m)).await;
+    }
+    world.engine.tick().await.unwrap();
+    assert_eq!(
+        world.engine.store().pending_relays().await.unwrap().len(),
+        3
+    );
+
+    let world = world.restart_at(t0() + minutes(4)).await;
+    world.engine.tick().await.unwrap();
+    let bodies: Vec<String> = relays(&world).into_iter().map(|r| r.2).collect();
+    assert_eq!(bodies, ["A1 number 1", "A1 number 2", "A1 number 3"]);
+    let world = world.restart_at(t0() + minutes(5)).await;
+    world.engine.tick().await.unwrap();
+    assert_eq!(
+        relays(&world).len(),
+        3,
+        "nothing relayed twice after another restart"
+    );
+}
+
+#[tokio::test]
+async fn nothing_is_relayed_outside_a_running_session_or_into_a_chat_with_one_room() {
+    let world = World::new(two_room_chat()).await;
+    let early = said(&world, ROOM, "ann", "anyone here?", None);
+    event(&world.engine, bot_core::adapter::Inbound::Message(early)).await;
+    world.engine.tick().await.unwrap();
+    assert!(relays(&world).is_empty());
+
+    let single = World::new(chat()).await;
+    start(&single).await;
+    let alone = said(&single, ROOM, "ann", "A1 alone", None);
+    event(&single.engine, bot_core::adapter::Inbound::Message(alone)).await;
+    single.engine.tick().await.unwrap();
+    assert!(relays(&single).is_empty());
+    assert!(single
+        .engine
+        .store()
+        .pending_relays()
+        .await
+        .unwrap()
+        .is_empty());
+}

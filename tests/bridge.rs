@@ -1,0 +1,273 @@
+//! One chat with a Matrix room and a Discord channel: the `hashchat` binary connected to the
+//! test Synapse and the fake Discord at once posts every step of a session in both rooms, each
+//! once and in order, archives what is said in each where it was said, and relays each
+//! participant's message into the other room, naming its author and origin, never echoing a
+//! copy back and pinging nobody.
+
+#![recursion_limit = "256"]
+
+#[path = "support/discord.rs"]
+mod discord;
+#[path = "support/matrix.rs"]
+mod matrix;
+mod support;
+
+use std::time::Duration;
+
+use discord_fake::{FakeDiscord, Post};
+use support::read;
+use support::synapse::Homeserver;
+
+const WAIT: Duration = Duration::from_secs(60);
+
+/// A chat `quick` with a Matrix room (its moderator a Matrix user) and the fake Discord's
+/// channel, the bot connected to both.
+struct Bridge {
+    moderator: matrix::Person,
+    room: String,
+    bot: matrix::Bot,
+    fake: FakeDiscord,
+}
+
+impl Bridge {
+    async fn start() -> Bridge {
+        let server = Homeserver::from_env();
+        let moderator = matrix::Person::new(&server, "moderator").await;
+        let room = moderator.create_room(&server, None, false, None).await;
+        let mut bot = matrix::Bot::new(&server, "quick", &room, &[&moderator.user_id], 1).await;
+
+        let fake = FakeDiscord::start().await.unwrap();
+        let d = fake.defaults().clone();
+        let config = bot.scratch.path("hashchat.toml");
+        let mut text = read(&config);
+        text.push_str(&discord::discord_section(&fake, discord::Reach::AsDiscord));
+        std::fs::write(&config, text).unwrap();
+        let chat = matrix::chat_file("quick", &room, 1, "").replace(
+            &format!("rooms = [\"matrix:{room}\"]"),
+            &format!("rooms = [\"matrix:{room}\", \"discord:{}\"]", d.channel),
+        );
+        assert!(chat.contains("discord:"), "the chat names both rooms");
+        bot.scratch.write("chats/quick.toml", &chat);
+        // The Matrix bot's start sets its own secrets; the Discord token and the route to the
+        // fake come through the bot's environment.
+        bot.env
+            .push(("HASHCHAT_DISCORD_TOKEN".to_owned(), fake.token().to_owned()));
+        bot.env.extend(discord::test_route_env(&fake, &bot.scratch));
+        bot.start();
+        moderator.invite(&room, &bot.user_id).await;
+        bot.wait_joined(&room, &moderator).await;
+        assert!(
+            fake.wait_connected(WAIT).await,
+            "never connected to Discord; log:\n{}",
+            bot.logs()
+        );
+        Bridge {
+            moderator,
+            room,
+            bot,
+            fake,
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_chat_with_a_matrix_room_and_a_discord_channel_posts_each_step_in_both() {
+    let Bridge {
+        moderator,
+        room,
+        mut bot,
+        fake,
+        ..
+    } = Bridge::start().await;
+    let d = fake.defaults().clone();
+    let session = matrix::start_session(&moderator, &room, &bot).await;
+    let on_discord = fake
+        .wait_for(WAIT, |f| {
+            f.bot_messages(d.channel)
+                .iter()
+                .any(|m| m.content.starts_with("**Q1:**"))
+                .then_some(())
+        })
+        .await;
+    assert!(
+        on_discord.is_some(),
+        "no Q1 on Discord; log:\n{}",
+        bot.logs()
+    );
+    fake.post(Post::new(d.channel, d.alice, "A1 from Discord"))
+        .await
+        .unwrap();
+    moderator.say(&room, "A1 from Matrix").await;
+    // Both archived before the stop: the two platforms' events come on separate streams.
+    let archived = |bot: &matrix::Bot| -> Vec<String> {
+        let mut bodies: Vec<String> = bot.transcript(&session)["messages"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|m| m["body"].as_str().unwrap().to_owned())
+            .collect();
+        bodies.sort();
+        bodies
+    };
+    support::wait_for(WAIT, "both answers archived", || archived(&bot).len() == 2);
+    matrix::stop_session(&moderator, &room, &bot).await;
+
+    let done = fake
+        .wait_for(WAIT, |f| {
+            f.bot_messages(d.channel)
+                .iter()
+                .any(|m| m.content.starts_with("**Wrap-up:**"))
+                .then_some(())
+        })
+        .await;
+    assert!(
+        done.is_some(),
+        "no wrap-up on Discord; log:\n{}",
+        bot.logs()
+    );
+    let on_discord = discord::step_labels(&fake.bot_messages(d.channel));
+    let on_matrix = matrix::step_posts(&moderator.messages(&room).await, &bot.user_id);
+    assert_eq!(
+        on_discord,
+        on_matrix,
+        "the same steps in both rooms; log:\n{}",
+        bot.logs()
+    );
+    assert_eq!(on_discord[..2], ["Intro", "Q1"], "{on_discord:?}");
+    assert_eq!(on_discord.last().map(String::as_str), Some("Wrap-up"));
+    assert!(bot.stop().success(), "{}", bot.logs());
+    assert_eq!(archived(&bot), ["A1 from Discord", "A1 from Matrix"]);
+    assert!(
+        fake.unknown_requests().is_empty(),
+        "{:?}",
+        fake.unknown_requests()
+    );
+}
+
+/// The body of `event`'s content, or "".
+fn body(event: &serde_json::Value) -> &str {
+    event["content"]["body"].as_str().unwrap_or("")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_message_is_relayed_into_the_other_room_once_naming_its_author_and_pinging_nobody() {
+    let Bridge {
+        moderator,
+        room,
+        mut bot,
+        fake,
+        ..
+    } = Bridge::start().await;
+    let d = fake.defaults().clone();
+    let session = matrix::start_session(&moderator, &room, &bot).await;
+    fake.post(Post::new(d.channel, d.alice, "A1 from Discord, @everyone"))
+        .await
+        .unwrap();
+    moderator
+        .say(&room, "A1 from Matrix @room <@123> *not bold*")
+        .await;
+
+    // On Discord: the Matrix message, its author and origin named, its text kept plain.
+    let Some(copy) = fake
+        .wait_for(WAIT, |f| {
+            f.bot_messages(d.channel)
+                .into_iter()
+                .find(|m| m.content.contains("A1 from Matrix"))
+        })
+        .await
+    else {
+        panic!("no copy on Discord; log:\n{}", bot.logs());
+    };
+    assert!(copy.content.starts_with("**"), "{}", copy.content);
+    assert!(copy.content.contains("*(Matrix)*: "), "{}", copy.content);
+    assert!(
+        copy.content.ends_with(r"@room \<@123> \*not bold\*"),
+        "no markup or mention it was not: {}",
+        copy.content
+    );
+    let sent = fake
+        .requests_matching("POST /channels/*/messages")
+        .into_iter()
+        .find(|r| {
+            r.body.as_ref().is_some_and(|b| {
+                b["content"]
+                    .as_str()
+                    .is_some_and(|c| c.contains("A1 from Matrix"))
+            })
+        })
+        .expect("the copy's request");
+    assert_eq!(
+        sent.body.unwrap()["allowed_mentions"]["parse"],
+        serde_json::json!([])
+    );
+
+    // On Matrix: the Discord message, named, mentioning nobody.
+    let started = std::time::Instant::now();
+    let copy_on_matrix = loop {
+        let found = moderator
+            .messages(&room)
+            .await
+            .into_iter()
+            .find(|e| e["sender"] == bot.user_id && body(e).contains("A1 from Discord"));
+        if let Some(found) = found {
+            break found;
+        }
+        assert!(
+            started.elapsed() < WAIT,
+            "no copy on Matrix; log:\n{}",
+            bot.logs()
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    assert_eq!(
+        body(&copy_on_matrix),
+        "Alice (Discord): A1 from Discord, @everyone"
+    );
+    assert_eq!(
+        copy_on_matrix["content"]["m.mentions"],
+        serde_json::json!({})
+    );
+    assert_eq!(
+        copy_on_matrix["content"][matrix::RELAY_MARK]["platform"],
+        "discord"
+    );
+
+    // Nothing echoes: each message has one copy, in the other room only.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let discord_copies = fake
+        .bot_messages(d.channel)
+        .into_iter()
+        .filter(|m| m.content.contains("A1 from"))
+        .count();
+    let matrix_copies = moderator
+        .messages(&room)
+        .await
+        .into_iter()
+        .filter(|e| e["sender"] == bot.user_id && body(e).contains("A1 from"))
+        .count();
+    assert_eq!(
+        (discord_copies, matrix_copies),
+        (1, 1),
+        "log:\n{}",
+        bot.logs()
+    );
+
+    matrix::stop_session(&moderator, &room, &bot).await;
+    assert!(bot.stop().success(), "{}", bot.logs());
+    let transcript = bot.transcript(&session);
+    let mut archived: Vec<&str> = transcript["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["body"].as_str().unwrap())
+        .collect();
+    archived.sort();
+    assert_eq!(
+        archived,
+        [
+            "A1 from Discord, @everyone",
+            "A1 from Matrix @room <@123> *not bold*"
+        ],
+        "each message archived once, the copies not at all"
+    );
+}
