@@ -186,6 +186,34 @@ impl LoopbackAdapter {
         })
     }
 
+    /// Records the message `event` makes (given its new id) unless one was made with `key`
+    /// before, as a platform that deduplicates by idempotency key does; the message's id.
+    fn once(
+        &self,
+        key: &str,
+        event: impl FnOnce(String) -> LoopbackEvent,
+    ) -> Result<String, AdapterError> {
+        let made = |s: &Self| {
+            s.state
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .posted
+                .get(key)
+                .cloned()
+        };
+        if let Some(existing) = made(self) {
+            return Ok(existing);
+        }
+        let platform_msg_id = self.next_message_id();
+        self.record(event(platform_msg_id.clone()))?;
+        self.state
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .posted
+            .insert(key.to_owned(), platform_msg_id.clone());
+        Ok(platform_msg_id)
+    }
+
     fn record(&self, event: LoopbackEvent) -> Result<(), AdapterError> {
         if let Some(path) = &self.log {
             let mut line = serde_json::to_string(&event)
@@ -218,56 +246,28 @@ impl Adapter for LoopbackAdapter {
     }
 
     async fn post(&self, post: &Post) -> Result<String, AdapterError> {
-        if let Some(existing) = self
-            .state
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .posted
-            .get(&post.idempotency_key)
-        {
-            return Ok(existing.clone());
-        }
-        let platform_msg_id = self.next_message_id();
-        self.record(LoopbackEvent::Post {
-            room: post.room.id.clone(),
-            platform_msg_id: platform_msg_id.clone(),
-            idempotency_key: post.idempotency_key.clone(),
-            content: post.content.clone(),
-        })?;
-        self.state
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .posted
-            .insert(post.idempotency_key.clone(), platform_msg_id.clone());
-        Ok(platform_msg_id)
+        self.once(&post.idempotency_key, |platform_msg_id| {
+            LoopbackEvent::Post {
+                room: post.room.id.clone(),
+                platform_msg_id,
+                idempotency_key: post.idempotency_key.clone(),
+                content: post.content.clone(),
+            }
+        })
     }
 
     async fn relay(&self, relay: &RelayPost) -> Result<String, AdapterError> {
-        if let Some(existing) = self
-            .state
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .posted
-            .get(&relay.idempotency_key)
-        {
-            return Ok(existing.clone());
-        }
-        let platform_msg_id = self.next_message_id();
-        self.record(LoopbackEvent::Relay {
-            room: relay.room.id.clone(),
-            platform_msg_id: platform_msg_id.clone(),
-            idempotency_key: relay.idempotency_key.clone(),
-            author: relay.content.author_name.clone(),
-            from: relay.content.origin_label.clone(),
-            body: relay.content.body.clone(),
-            in_reply_to: relay.in_reply_to.clone(),
-        })?;
-        self.state
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .posted
-            .insert(relay.idempotency_key.clone(), platform_msg_id.clone());
-        Ok(platform_msg_id)
+        self.once(&relay.idempotency_key, |platform_msg_id| {
+            LoopbackEvent::Relay {
+                room: relay.room.id.clone(),
+                platform_msg_id,
+                idempotency_key: relay.idempotency_key.clone(),
+                author: relay.content.author_name.clone(),
+                from: relay.content.origin_label.clone(),
+                body: relay.content.body.clone(),
+                in_reply_to: relay.in_reply_to.clone(),
+            }
+        })
     }
 
     async fn reply(&self, reply: &Reply) -> Result<(), AdapterError> {
