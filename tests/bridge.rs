@@ -144,6 +144,43 @@ async fn a_chat_with_a_matrix_room_and_a_discord_channel_posts_each_step_in_both
     );
 }
 
+/// Polls `check` until it gives a value, for at most [`WAIT`].
+async fn poll<T, F, Fut>(what: &str, bot: &matrix::Bot, mut check: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    let started = std::time::Instant::now();
+    loop {
+        if let Some(value) = check().await {
+            return value;
+        }
+        assert!(
+            started.elapsed() < WAIT,
+            "gave up waiting for {what}; log:\n{}",
+            bot.logs()
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+/// The bot's event in `room` whose body contains `text`, once `person` sees it.
+async fn bot_event(
+    person: &matrix::Person,
+    room: &str,
+    bot: &matrix::Bot,
+    text: &str,
+) -> serde_json::Value {
+    poll(&format!("the bot's `{text}` on Matrix"), bot, || async {
+        person
+            .messages(room)
+            .await
+            .into_iter()
+            .find(|e| e["sender"] == bot.user_id && body(e).contains(text))
+    })
+    .await
+}
+
 /// The body of `event`'s content, or "".
 fn body(event: &serde_json::Value) -> &str {
     event["content"]["body"].as_str().unwrap_or("")
@@ -202,23 +239,7 @@ async fn each_message_is_relayed_into_the_other_room_once_naming_its_author_and_
     );
 
     // On Matrix: the Discord message, named, mentioning nobody.
-    let started = std::time::Instant::now();
-    let copy_on_matrix = loop {
-        let found = moderator
-            .messages(&room)
-            .await
-            .into_iter()
-            .find(|e| e["sender"] == bot.user_id && body(e).contains("A1 from Discord"));
-        if let Some(found) = found {
-            break found;
-        }
-        assert!(
-            started.elapsed() < WAIT,
-            "no copy on Matrix; log:\n{}",
-            bot.logs()
-        );
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    };
+    let copy_on_matrix = bot_event(&moderator, &room, &bot, "A1 from Discord").await;
     assert_eq!(
         body(&copy_on_matrix),
         "Alice (Discord): A1 from Discord, @everyone"
@@ -270,4 +291,81 @@ async fn each_message_is_relayed_into_the_other_room_once_naming_its_author_and_
         ],
         "each message archived once, the copies not at all"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn edits_and_deletions_follow_the_copies_both_ways() {
+    let Bridge {
+        moderator,
+        room,
+        mut bot,
+        fake,
+        ..
+    } = Bridge::start().await;
+    let d = fake.defaults().clone();
+    matrix::start_session(&moderator, &room, &bot).await;
+
+    // Discord → Matrix: an edit becomes an m.replace of the copy, a deletion its redaction.
+    let typo = fake
+        .post(Post::new(d.channel, d.alice, "A1 Discrod typo"))
+        .await
+        .unwrap();
+    let copy = bot_event(&moderator, &room, &bot, "A1 Discrod typo").await;
+    let copy_id = copy["event_id"].as_str().unwrap().to_owned();
+    fake.edit(d.channel, typo.id, "A1 Discord, fixed")
+        .await
+        .unwrap();
+    let replaced = bot_event(&moderator, &room, &bot, "A1 Discord, fixed").await;
+    assert_eq!(replaced["content"]["m.relates_to"]["rel_type"], "m.replace");
+    assert_eq!(
+        replaced["content"]["m.relates_to"]["event_id"],
+        copy_id.as_str()
+    );
+    assert_eq!(
+        replaced["content"]["m.new_content"]["body"],
+        "Alice (Discord): A1 Discord, fixed"
+    );
+    fake.delete(d.channel, typo.id).await.unwrap();
+    poll("the copy redacted on Matrix", &bot, || async {
+        moderator.events(&room).await.into_iter().find(|e| {
+            e["type"] == "m.room.redaction"
+                && e["sender"] == bot.user_id.as_str()
+                && (e["redacts"] == copy_id.as_str() || e["content"]["redacts"] == copy_id.as_str())
+        })
+    })
+    .await;
+
+    // Matrix → Discord: an edit edits the copy, a redaction deletes it.
+    let original = moderator.say(&room, "A2 Matrxi typo").await;
+    let Some(copy) = fake
+        .wait_for(WAIT, |f| {
+            f.bot_messages(d.channel)
+                .into_iter()
+                .find(|m| m.content.contains("A2 Matrxi typo"))
+        })
+        .await
+    else {
+        panic!("no copy on Discord; log:\n{}", bot.logs());
+    };
+    moderator.edit(&room, &original, "A2 Matrix, fixed").await;
+    let edited = fake
+        .wait_for(WAIT, |f| {
+            f.bot_messages(d.channel)
+                .into_iter()
+                .find(|m| m.id == copy.id && m.content.contains("A2 Matrix, fixed"))
+        })
+        .await;
+    assert!(
+        edited.is_some_and(|m| m.edited_at.is_some()),
+        "the copy edited in place; log:\n{}",
+        bot.logs()
+    );
+    moderator.redact(&room, &original).await;
+    let deleted = fake
+        .wait_for(WAIT, |f| {
+            f.deleted_messages().into_iter().find(|m| m.id == copy.id)
+        })
+        .await;
+    assert!(deleted.is_some(), "the copy deleted; log:\n{}", bot.logs());
+    assert!(bot.stop().success(), "{}", bot.logs());
 }

@@ -377,7 +377,7 @@ async fn killed_mid_session_the_bot_back_fills_what_was_said_meanwhile_in_order_
         .unwrap();
     tokio::time::sleep(Duration::from_secs(4)).await;
 
-    bot.start();
+    bot.restart().await;
     wait_for_step(&fake, d.channel, "Q2", &bot).await;
     let after = fake
         .post(Post::new(d.channel, d.alice, "A2 after the restart"))

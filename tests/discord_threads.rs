@@ -215,7 +215,7 @@ async fn killed_mid_session_the_bot_back_fills_the_thread_in_order_and_shows_eac
         .unwrap();
     tokio::time::sleep(Duration::from_secs(4)).await;
 
-    bot.start();
+    bot.restart().await;
     wait_for_step(&fake, thread, "Q2", &bot).await;
     let after = fake
         .post(Post::new(thread, d.alice, "A2 after the restart"))

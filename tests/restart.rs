@@ -19,7 +19,7 @@ fn posts(log: &std::path::Path) -> Vec<PostKind> {
         .filter_map(|line| serde_json::from_str::<LoopbackEvent>(line).ok())
         .filter_map(|event| match event {
             LoopbackEvent::Post { content, .. } => Some(content.kind),
-            LoopbackEvent::Reply { .. } | LoopbackEvent::Relay { .. } => None,
+            _ => None,
         })
         .collect()
 }

@@ -131,6 +131,20 @@ pub struct RelayPost {
     pub session: PostSession,
 }
 
+/// A copy already made, to edit to its original's new text or to delete with it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RelayedCopy {
+    pub room: RoomRef,
+    /// The copy's platform id, as [`Adapter::relay`] returned it.
+    pub copy_msg_id: String,
+    /// Stable across retries of this one change.
+    pub idempotency_key: String,
+    /// What the copy should say now.
+    pub content: crate::model::RelayContent,
+    pub options: Option<serde_json::Value>,
+    pub session: PostSession,
+}
+
 /// An answer to a command.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Reply {
@@ -178,6 +192,22 @@ pub trait Adapter: Send + Sync + 'static {
 
     /// What starts a command on this platform (`!chat` on Matrix, `/chat` on Discord), for
     /// the help to say; `None` when commands need no prefix.
+    /// Edits a copy to what its original says now.
+    async fn edit_relay(&self, copy: &RelayedCopy) -> Result<(), AdapterError> {
+        Err(AdapterError::Permanent(format!(
+            "{} does not edit relayed copies",
+            copy.room.platform.as_str()
+        )))
+    }
+
+    /// Deletes a copy whose original was deleted; a copy already gone is not an error.
+    async fn delete_relay(&self, copy: &RelayedCopy) -> Result<(), AdapterError> {
+        Err(AdapterError::Permanent(format!(
+            "{} does not delete relayed copies",
+            copy.room.platform.as_str()
+        )))
+    }
+
     fn command_prefix(&self) -> Option<String> {
         None
     }

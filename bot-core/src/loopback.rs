@@ -16,7 +16,9 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use tokio::sync::broadcast;
 
-use crate::adapter::{Adapter, AdapterError, CommandInvocation, Inbound, Post, RelayPost, Reply};
+use crate::adapter::{
+    Adapter, AdapterError, CommandInvocation, Inbound, Post, RelayPost, RelayedCopy, Reply,
+};
 use crate::ids::{Platform, RoomRef, UserRef};
 use crate::model::{IncomingMessage, PostContent};
 
@@ -46,6 +48,14 @@ pub enum LoopbackEvent {
         body: String,
         in_reply_to: Option<String>,
     },
+    /// A copy edited to its original's new text.
+    RelayEdit {
+        room: String,
+        copy: String,
+        body: String,
+    },
+    /// A copy deleted with its original.
+    RelayDelete { room: String, copy: String },
 }
 
 pub struct LoopbackAdapter {
@@ -267,6 +277,21 @@ impl Adapter for LoopbackAdapter {
                 body: relay.content.body.clone(),
                 in_reply_to: relay.in_reply_to.clone(),
             }
+        })
+    }
+
+    async fn edit_relay(&self, copy: &RelayedCopy) -> Result<(), AdapterError> {
+        self.record(LoopbackEvent::RelayEdit {
+            room: copy.room.id.clone(),
+            copy: copy.copy_msg_id.clone(),
+            body: copy.content.body.clone(),
+        })
+    }
+
+    async fn delete_relay(&self, copy: &RelayedCopy) -> Result<(), AdapterError> {
+        self.record(LoopbackEvent::RelayDelete {
+            room: copy.room.id.clone(),
+            copy: copy.copy_msg_id.clone(),
         })
     }
 

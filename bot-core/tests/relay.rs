@@ -4,6 +4,7 @@
 
 mod engine_support;
 
+use bot_core::adapter::{Inbound, MessageDeleted, MessageEdited};
 use bot_core::ids::{Platform, RoomRef};
 use bot_core::loopback::{LoopbackAdapter, LoopbackEvent};
 use bot_core::model::IncomingMessage;
@@ -64,6 +65,18 @@ fn said(
         .message(room, who, who, body, world.clock_now(), reply_to)
 }
 
+/// Ann edits her message `id` to `body`.
+fn edit(world: &World, id: &str, body: &str) -> Inbound {
+    Inbound::Edited(MessageEdited {
+        platform: Platform::Loopback,
+        platform_msg_id: id.to_owned(),
+        editor_id: Some("ann".to_owned()),
+        body: body.to_owned(),
+        formatted_body: None,
+        edited_at: world.clock_now(),
+    })
+}
+
 async fn start(world: &World) {
     let reply = world.command(MODERATOR, "start interlibnet").await;
     assert!(reply.starts_with("Started"), "{reply}");
@@ -75,16 +88,12 @@ async fn a_message_in_one_room_is_copied_once_into_the_other_naming_its_author_a
     let world = World::new(two_room_chat()).await;
     start(&world).await;
     let hello = said(&world, ROOM, "ann", "A1 hello from main", None);
-    event(
-        &world.engine,
-        bot_core::adapter::Inbound::Message(hello.clone()),
-    )
-    .await;
+    event(&world.engine, Inbound::Message(hello.clone())).await;
     // The platform delivers it again (a reconnect): no second copy.
-    event(&world.engine, bot_core::adapter::Inbound::Message(hello)).await;
+    event(&world.engine, Inbound::Message(hello)).await;
     world.engine.tick().await.unwrap();
     let back = said(&world, OTHER, "bo", "A1 and from other", None);
-    event(&world.engine, bot_core::adapter::Inbound::Message(back)).await;
+    event(&world.engine, Inbound::Message(back)).await;
     world.engine.tick().await.unwrap();
     assert_eq!(
         relays(&world),
@@ -127,18 +136,18 @@ async fn a_reply_to_a_copy_is_relayed_as_a_reply_to_the_original() {
     start(&world).await;
     let question = said(&world, ROOM, "ann", "what do you think?", None);
     let question_id = question.platform_msg_id.clone();
-    event(&world.engine, bot_core::adapter::Inbound::Message(question)).await;
+    event(&world.engine, Inbound::Message(question)).await;
     world.engine.tick().await.unwrap();
     let copy = copy_id(&world, "what do you think?");
     // In the other room, Bo answers the copy; back in main the answer replies to Ann's own
     // message. Ann then answers in main: in other, that replies to Bo's message itself.
     let answer = said(&world, OTHER, "bo", "I agree", Some(copy));
     let answer_id = answer.platform_msg_id.clone();
-    event(&world.engine, bot_core::adapter::Inbound::Message(answer)).await;
+    event(&world.engine, Inbound::Message(answer)).await;
     world.engine.tick().await.unwrap();
     let answer_copy = copy_id(&world, "I agree");
     let thanks = said(&world, ROOM, "ann", "thanks", Some(answer_copy));
-    event(&world.engine, bot_core::adapter::Inbound::Message(thanks)).await;
+    event(&world.engine, Inbound::Message(thanks)).await;
     world.engine.tick().await.unwrap();
     let replies: Vec<Option<String>> = relays(&world).into_iter().map(|r| r.3).collect();
     assert_eq!(replies, [None, Some(question_id), Some(answer_id)]);
@@ -160,7 +169,7 @@ async fn copies_wait_in_the_outbox_while_the_platform_is_away_and_go_out_once_in
     world.run_until(t0() + minutes(3)).await;
     for n in 1..=3 {
         let m = said(&world, ROOM, "ann", &format!("A1 number {n}"), None);
-        event(&world.engine, bot_core::adapter::Inbound::Message(m)).await;
+        event(&world.engine, Inbound::Message(m)).await;
     }
     world.engine.tick().await.unwrap();
     assert_eq!(
@@ -185,14 +194,14 @@ async fn copies_wait_in_the_outbox_while_the_platform_is_away_and_go_out_once_in
 async fn nothing_is_relayed_outside_a_running_session_or_into_a_chat_with_one_room() {
     let world = World::new(two_room_chat()).await;
     let early = said(&world, ROOM, "ann", "anyone here?", None);
-    event(&world.engine, bot_core::adapter::Inbound::Message(early)).await;
+    event(&world.engine, Inbound::Message(early)).await;
     world.engine.tick().await.unwrap();
     assert!(relays(&world).is_empty());
 
     let single = World::new(chat()).await;
     start(&single).await;
     let alone = said(&single, ROOM, "ann", "A1 alone", None);
-    event(&single.engine, bot_core::adapter::Inbound::Message(alone)).await;
+    event(&single.engine, Inbound::Message(alone)).await;
     single.engine.tick().await.unwrap();
     assert!(relays(&single).is_empty());
     assert!(single
@@ -202,4 +211,79 @@ async fn nothing_is_relayed_outside_a_running_session_or_into_a_chat_with_one_ro
         .await
         .unwrap()
         .is_empty());
+}
+
+#[tokio::test]
+async fn an_edit_follows_the_copy_and_a_deletion_deletes_it_or_cancels_it_before_it_is_made() {
+    let dir = tempfile::tempdir().unwrap();
+    let world = World::in_dir(dir, two_room_chat(), t0()).await;
+    start(&world).await;
+    let first = said(&world, ROOM, "ann", "A1 frist", None);
+    let first_id = first.platform_msg_id.clone();
+    event(&world.engine, Inbound::Message(first)).await;
+    world.engine.tick().await.unwrap();
+    let copy = copy_id(&world, "A1 frist");
+    event(&world.engine, edit(&world, &first_id, "A1 first")).await;
+    // The same edit delivered again changes nothing more.
+    event(&world.engine, edit(&world, &first_id, "A1 first")).await;
+    world.engine.tick().await.unwrap();
+    event(
+        &world.engine,
+        Inbound::Deleted(MessageDeleted {
+            platform: Platform::Loopback,
+            platform_msg_id: first_id,
+            deleted_at: world.clock_now(),
+        }),
+    )
+    .await;
+    world.engine.tick().await.unwrap();
+    let changes: Vec<LoopbackEvent> = world
+        .loopback
+        .history()
+        .into_iter()
+        .filter(|e| {
+            matches!(
+                e,
+                LoopbackEvent::RelayEdit { .. } | LoopbackEvent::RelayDelete { .. }
+            )
+        })
+        .collect();
+    assert_eq!(
+        changes,
+        [
+            LoopbackEvent::RelayEdit {
+                room: OTHER.to_owned(),
+                copy: copy.clone(),
+                body: "A1 first".to_owned()
+            },
+            LoopbackEvent::RelayDelete {
+                room: OTHER.to_owned(),
+                copy
+            },
+        ]
+    );
+
+    // Written, edited and deleted while the other room's platform was away: its copy is never
+    // made.
+    let world = world.restart_without_platform_at(t0() + minutes(4)).await;
+    let gone = said(&world, ROOM, "ann", "A1 oops", None);
+    let gone_id = gone.platform_msg_id.clone();
+    event(&world.engine, Inbound::Message(gone)).await;
+    event(&world.engine, edit(&world, &gone_id, "A1 oops, wrong chat")).await;
+    event(
+        &world.engine,
+        Inbound::Deleted(MessageDeleted {
+            platform: Platform::Loopback,
+            platform_msg_id: gone_id,
+            deleted_at: world.clock_now(),
+        }),
+    )
+    .await;
+    let world = world.restart_at(t0() + minutes(5)).await;
+    world.engine.tick().await.unwrap();
+    assert!(
+        !relays(&world).iter().any(|r| r.2.contains("oops")),
+        "{:?}",
+        relays(&world)
+    );
 }

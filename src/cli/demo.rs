@@ -192,7 +192,9 @@ async fn play_participants(
                 println!("{}  hashchat → moderator: {text}", stamp(&*clock, &chat))
             }
             // The demo chat has one room: nothing is relayed.
-            LoopbackEvent::Relay { .. } => {}
+            LoopbackEvent::Relay { .. }
+            | LoopbackEvent::RelayEdit { .. }
+            | LoopbackEvent::RelayDelete { .. } => {}
             LoopbackEvent::Post { content, .. } => {
                 println!(
                     "{}  hashchat: {}",

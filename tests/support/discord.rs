@@ -87,6 +87,15 @@ impl Bot {
         });
     }
 
+    /// Starts the bot again (after a kill) and waits until it is on the gateway again and has
+    /// read back what was said meanwhile: only then does it see a slash command.
+    pub async fn restart(&mut self) {
+        const CONNECTED: &str = "connected to the Discord gateway";
+        let before = self.logs().matches(CONNECTED).count();
+        self.start();
+        self.wait_for_log(CONNECTED, before + 1, WAIT).await;
+    }
+
     /// Replaces the chat file `quick` (before the bot starts).
     pub fn set_chat(&self, text: &str) {
         self.scratch.write("chats/quick.toml", text);

@@ -268,6 +268,13 @@ impl Person {
     /// The room's `m.room.message` events as this person's client reads them (decrypted in
     /// encrypted rooms), oldest first.
     pub async fn messages(&self, room: &str) -> Vec<Value> {
+        let mut events = self.events(room).await;
+        events.retain(|e| e["type"] == "m.room.message");
+        events
+    }
+
+    /// Every timeline event of `room` this person can read, of any type, oldest first.
+    pub async fn events(&self, room: &str) -> Vec<Value> {
         let room = self.room(room).await;
         let mut options = MessagesOptions::backward();
         options.limit = UInt::from(500u32);
@@ -279,7 +286,6 @@ impl Person {
             .chunk
             .iter()
             .filter_map(|e| e.raw().deserialize_as::<Value>().ok())
-            .filter(|e| e["type"] == "m.room.message")
             .collect();
         events.reverse();
         events
@@ -450,9 +456,6 @@ impl Bot {
         let hold = self.hold_before_claiming;
         let env = self.env.clone();
         self.process.start(|command| {
-            for (name, value) in &env {
-                command.env(name, value);
-            }
             if use_token {
                 command
                     .env("HASHCHAT_MATRIX_ACCESS_TOKEN", &token)
@@ -471,6 +474,10 @@ impl Bot {
                 "RUST_LOG",
                 "info,matrix_sdk=warn,matrix_sdk_crypto=warn,matrix_sdk_base=warn",
             );
+            // Last, so a test's own environment wins.
+            for (name, value) in &env {
+                command.env(name, value);
+            }
         });
     }
 

@@ -216,4 +216,43 @@ mod tests {
         assert_eq!(bodies[0]["allowed_mentions"]["parse"], json!([]));
         assert_eq!(bodies[0]["allowed_mentions"]["users"], json!([]));
     }
+
+    fn relayed(author: &str, body: &str) -> RelayContent {
+        RelayContent {
+            author_name: author.to_owned(),
+            avatar_url: None,
+            origin_platform: Platform::Matrix,
+            origin_label: "Matrix".to_owned(),
+            body: body.to_owned(),
+            formatted_body: None,
+            reply_to: None,
+        }
+    }
+
+    #[test]
+    fn relayed_text_is_never_markup_or_a_mention_it_was_not() {
+        assert_eq!(
+            relay_text(&relayed(
+                "ann_b*",
+                "*not bold* `x` ||no|| [a](b) <@123> <#9> \\"
+            )),
+            r"**ann\_b\*** *(Matrix)*: \*not bold\* \`x\` \|\|no\|\| \[a\](b) \<@123> \<#9> \\"
+        );
+        assert_eq!(
+            escape_markdown("# heading\n> quote\n- item\n  - nested\nmid # - > stays"),
+            "\\# heading\n\\> quote\n\\- item\n  \\- nested\nmid # - > stays"
+        );
+        // Mentions stay text; nothing may be pinged by parsing.
+        let bodies = message_bodies(
+            &relay_text(&relayed("x", "@everyone @here")),
+            "k",
+            &[],
+            None,
+        );
+        assert_eq!(bodies[0]["allowed_mentions"]["parse"], json!([]));
+        assert!(bodies[0]["content"]
+            .as_str()
+            .unwrap()
+            .ends_with("@everyone @here"));
+    }
 }

@@ -4,15 +4,17 @@
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use serde_json::Value;
+use serde_json::{json, Value};
 use serenity::http::{LightMethod, Route};
-use serenity::model::id::ChannelId;
+use serenity::model::id::{ChannelId, MessageId};
 
-use bot_core::adapter::{Adapter, AdapterError, Post, RelayPost, Reply};
+use bot_core::adapter::{Adapter, AdapterError, Post, PostSession, RelayPost, RelayedCopy, Reply};
 use bot_core::ids::Platform;
 use bot_core::model::PostKind;
 
-use crate::format::{mentioned_users, message_bodies, post_text, relay_text};
+use crate::format::{
+    allowed_mentions, mentioned_users, message_bodies, post_text, relay_text, split, MAX_CONTENT,
+};
 use crate::interactions::Interactions;
 use crate::rest::Rest;
 use crate::state::Known;
@@ -34,7 +36,34 @@ fn channel(id: &str) -> Result<ChannelId, AdapterError> {
         .ok_or_else(|| AdapterError::Permanent(format!("`{id}` is not a Discord channel id")))
 }
 
+fn message(id: &str) -> Result<MessageId, AdapterError> {
+    id.parse::<u64>()
+        .ok()
+        .filter(|n| *n > 0)
+        .map(MessageId::new)
+        .ok_or_else(|| AdapterError::Permanent(format!("`{id}` is not a Discord message id")))
+}
+
 impl DiscordAdapter {
+    /// Where a session's conversation goes in `room`: its thread while that is open (for a
+    /// chat that runs sessions in threads), else the channel.
+    async fn session_channel(
+        &self,
+        room: &str,
+        options: Option<&Value>,
+        session: &PostSession,
+    ) -> Result<ChannelId, AdapterError> {
+        let channel = channel(room)?;
+        if ChatOptions::from_options(options).thread_per_session {
+            if let Some(Place::Thread { thread }) =
+                self.threads.place(channel.get(), &session.uid).await?
+            {
+                return Ok(ChannelId::new(thread));
+            }
+        }
+        Ok(channel)
+    }
+
     /// Sends `bodies` in order; the first message's id.
     async fn send(&self, channel: ChannelId, bodies: &[Value]) -> Result<String, AdapterError> {
         let mut first = None;
@@ -197,15 +226,9 @@ impl Adapter for DiscordAdapter {
     }
 
     async fn relay(&self, relay: &RelayPost) -> Result<String, AdapterError> {
-        let mut target = channel(&relay.room.id)?;
-        if ChatOptions::from_options(relay.options.as_ref()).thread_per_session {
-            // Where the session's points go: its thread while it is open.
-            if let Some(Place::Thread { thread }) =
-                self.threads.place(target.get(), &relay.session.uid).await?
-            {
-                target = ChannelId::new(thread);
-            }
-        }
+        let target = self
+            .session_channel(&relay.room.id, relay.options.as_ref(), &relay.session)
+            .await?;
         let bodies = message_bodies(
             &relay_text(&relay.content),
             &relay.idempotency_key,
@@ -213,6 +236,56 @@ impl Adapter for DiscordAdapter {
             relay.in_reply_to.as_deref(),
         );
         self.send(target, &bodies).await
+    }
+
+    async fn edit_relay(&self, copy: &RelayedCopy) -> Result<(), AdapterError> {
+        let target = self
+            .session_channel(&copy.room.id, copy.options.as_ref(), &copy.session)
+            .await?;
+        // A copy long enough to have been split is edited in its first message only.
+        let text = split(&relay_text(&copy.content), MAX_CONTENT)
+            .into_iter()
+            .next()
+            .unwrap_or_default();
+        let body = json!({ "content": text, "allowed_mentions": allowed_mentions(&[], false) });
+        let route = Route::ChannelMessage {
+            channel_id: target,
+            message_id: message(&copy.copy_msg_id)?,
+        };
+        self.rest
+            .call(
+                LightMethod::Patch,
+                route,
+                Some(&body),
+                None,
+                "editing a relayed copy",
+            )
+            .await?;
+        Ok(())
+    }
+
+    async fn delete_relay(&self, copy: &RelayedCopy) -> Result<(), AdapterError> {
+        let target = self
+            .session_channel(&copy.room.id, copy.options.as_ref(), &copy.session)
+            .await?;
+        let route = Route::ChannelMessage {
+            channel_id: target,
+            message_id: message(&copy.copy_msg_id)?,
+        };
+        match self
+            .rest
+            .call(
+                LightMethod::Delete,
+                route,
+                None,
+                None,
+                "deleting a relayed copy",
+            )
+            .await
+        {
+            Err(e) if e.status() == Some(404) => Ok(()),
+            done => done.map(|_| ()).map_err(Into::into),
+        }
     }
 
     fn command_prefix(&self) -> Option<String> {

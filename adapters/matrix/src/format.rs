@@ -108,6 +108,22 @@ pub fn relay_content(content: &RelayContent, in_reply_to: Option<&str>) -> Value
     value
 }
 
+/// An edit of the copy `copy`: the new text as `m.new_content`, and a `* `-prefixed fallback
+/// for clients that do not show edits.
+pub fn relay_edit_content(content: &RelayContent, copy: &str) -> Value {
+    let new_content = relay_content(content, None);
+    let fallback = |key: &str| format!("* {}", new_content[key].as_str().unwrap_or(""));
+    json!({
+        "msgtype": "m.text",
+        "body": fallback("body"),
+        "format": "org.matrix.custom.html",
+        "formatted_body": fallback("formatted_body"),
+        "m.mentions": {},
+        "m.new_content": new_content,
+        "m.relates_to": { "rel_type": "m.replace", "event_id": copy },
+    })
+}
+
 /// Matrix user ids among the engine's `platform:id` mentions; others belong to other platforms.
 fn matrix_mentions(mentions: &[String]) -> Vec<String> {
     let prefix = format!("{}:", Platform::Matrix);
@@ -180,5 +196,44 @@ mod tests {
         let ok = reply_content("Started", "@ann:x", Some("$cmd"), false);
         assert!(ok.get("m.relates_to").is_none());
         assert_eq!(ok["m.mentions"], json!({}));
+    }
+
+    #[test]
+    fn a_relayed_copy_names_its_author_escapes_their_words_and_notifies_nobody() {
+        let content = RelayContent {
+            author_name: "<b>Ann</b>".to_owned(),
+            avatar_url: None,
+            origin_platform: Platform::Discord,
+            origin_label: "Discord".to_owned(),
+            body: "@room <script>x</script>\nline two".to_owned(),
+            formatted_body: None,
+            reply_to: None,
+        };
+        let c = relay_content(&content, Some("$parent"));
+        assert_eq!(
+            c["body"],
+            "<b>Ann</b> (Discord): @room <script>x</script>\nline two"
+        );
+        assert_eq!(
+            c["formatted_body"],
+            "<strong>&lt;b&gt;Ann&lt;/b&gt;</strong> <em>(Discord)</em>: @room \
+             &lt;script&gt;x&lt;/script&gt;<br>line two"
+        );
+        assert_eq!(c["m.mentions"], json!({}));
+        assert_eq!(c["m.relates_to"]["m.in_reply_to"]["event_id"], "$parent");
+        assert_eq!(c[RELAY_MARK]["platform"], "discord");
+
+        let edit = relay_edit_content(&content, "$copy");
+        assert_eq!(
+            edit["m.relates_to"],
+            json!({"rel_type": "m.replace", "event_id": "$copy"})
+        );
+        assert!(edit["body"]
+            .as_str()
+            .unwrap()
+            .starts_with("* <b>Ann</b> (Discord): "));
+        assert_eq!(edit["m.new_content"]["body"], c["body"]);
+        assert!(edit["m.new_content"].get("m.relates_to").is_none());
+        assert_eq!(edit["m.mentions"], json!({}));
     }
 }

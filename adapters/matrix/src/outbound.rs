@@ -1,15 +1,15 @@
 //! Carrying out the engine's posts and replies in Matrix rooms.
 
 use async_trait::async_trait;
-use matrix_sdk::ruma::{OwnedRoomId, OwnedTransactionId, RoomId};
+use matrix_sdk::ruma::{EventId, OwnedRoomId, OwnedTransactionId, RoomId};
 use matrix_sdk::{Client, Room};
 use serde_json::Value;
 
-use bot_core::adapter::{Adapter, AdapterError, Post, RelayPost, Reply};
+use bot_core::adapter::{Adapter, AdapterError, Post, RelayPost, RelayedCopy, Reply};
 use bot_core::ids::Platform;
 
 use crate::aliases::Aliases;
-use crate::format::{post_content, relay_content, reply_content};
+use crate::format::{post_content, relay_content, relay_edit_content, reply_content};
 use crate::room_state::RoomStateLoaded;
 
 /// The engine's [`Adapter`] for Matrix.
@@ -128,6 +128,36 @@ impl Adapter for MatrixAdapter {
         let room = self.room(&relay.room.id).await?;
         let content = relay_content(&relay.content, relay.in_reply_to.as_deref());
         self.send(&room, content, &relay.idempotency_key).await
+    }
+
+    async fn edit_relay(&self, copy: &RelayedCopy) -> Result<(), AdapterError> {
+        let room = self.room(&copy.room.id).await?;
+        let content = relay_edit_content(&copy.content, &copy.copy_msg_id);
+        self.send(&room, content, &copy.idempotency_key)
+            .await
+            .map(|_| ())
+    }
+
+    async fn delete_relay(&self, copy: &RelayedCopy) -> Result<(), AdapterError> {
+        let room = self.room(&copy.room.id).await?;
+        let event_id = <&EventId>::try_from(copy.copy_msg_id.as_str()).map_err(|e| {
+            AdapterError::Permanent(format!("`{}` is not an event id: {e}", copy.copy_msg_id))
+        })?;
+        let txn_id: OwnedTransactionId = transaction_id(&copy.idempotency_key).into();
+        match room
+            .redact(event_id, Some("deleted where it was written"), Some(txn_id))
+            .await
+        {
+            Ok(_) => Ok(()),
+            // Already gone.
+            Err(e)
+                if e.as_client_api_error()
+                    .is_some_and(|a| a.status_code.as_u16() == 404) =>
+            {
+                Ok(())
+            }
+            Err(e) => Err(classify_http(&e, "deleting a relayed copy")),
+        }
     }
 
     fn command_prefix(&self) -> Option<String> {

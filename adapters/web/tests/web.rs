@@ -150,7 +150,10 @@ async fn site() -> Site {
         store.clone(),
         Arc::new(clock.clone()),
         chats.clone(),
-        EngineSettings::default(),
+        EngineSettings {
+            wait_for_delivery: true,
+            ..EngineSettings::default()
+        },
     );
     let loopback = LoopbackAdapter::with_log(dir.path().join("loopback.jsonl")).unwrap();
     engine.register_adapter(loopback.clone());

@@ -126,7 +126,8 @@ impl Engine {
         if let Some(formatted) = &mut edit.formatted_body {
             storable(formatted);
         }
-        self.inner
+        let archived = self
+            .inner
             .store
             .record_edit(
                 edit.platform,
@@ -137,6 +138,10 @@ impl Engine {
                 edit.edited_at,
             )
             .await?;
+        if archived {
+            self.relay_edit(edit.platform, &edit.platform_msg_id)
+                .await?;
+        }
         Ok(())
     }
 
@@ -157,6 +162,13 @@ impl Engine {
             store
                 .remove_reaction(deletion.platform, &deletion.platform_msg_id)
                 .await?;
+        }
+        let copies = store
+            .relay_delete(deletion.platform, &deletion.platform_msg_id)
+            .await?;
+        tracing::debug!(message = %deletion.platform_msg_id, copies, "deletion archived");
+        if copies > 0 {
+            self.wake();
         }
         Ok(())
     }

@@ -1,61 +1,110 @@
 //! Delivering the outbox: posts enqueued by steps, carried out through the adapters.
 
 use std::collections::hash_map::Entry;
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{HashMap, HashSet};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
-use futures_util::future::join_all;
-
 use super::{lock, Engine, EngineError};
-use crate::adapter::{AdapterError, Post, PostSession};
+use crate::adapter::{AdapterError, Post, PostSession, RelayedCopy};
 use crate::chat::Chat;
 use crate::ids::RoomRef;
 use crate::model::{OutboxPost, PendingRelay, SessionId};
+use crate::store::{ChangeKind, RelayChange};
 
 impl Engine {
-    /// Posts everything pending: the steps, then the relayed copies, room by room.
+    /// Sets delivery going in every room with something pending: the steps, then the relayed
+    /// copies, then changes to copies.
     ///
-    /// Each room is a lane of its own and the lanes run at once, so one slow or unreachable
-    /// platform does not hold up the others' posts within a pass. Order within a room is kept:
-    /// once a post to a room fails, later posts of that session to that room wait for the
-    /// retry, and a relay that fails holds back the room's later relays. A post whose platform
-    /// has no adapter in this process stays pending (another instance, or a later start with
-    /// that adapter configured, delivers it).
+    /// Each room is a lane of its own, a task that delivers that room's work in order and
+    /// goes round again while more arrives, so a slow or unreachable platform never holds up
+    /// another room, the scheduler, or a platform's events (a command delivers its posts at
+    /// once without waiting for any room). Order within a room is kept: once a post to a room
+    /// fails, later posts of that session to that room wait for the retry, and a relay that
+    /// fails holds back the room's later relays. A post whose platform has no adapter in this
+    /// process stays pending (another instance, or a later start with that adapter configured,
+    /// delivers it). With [`EngineSettings::wait_for_delivery`] it returns once the lanes it
+    /// started are done.
+    ///
+    /// [`EngineSettings::wait_for_delivery`]: super::EngineSettings::wait_for_delivery
     pub(super) async fn deliver_outbox(&self) -> Result<(), EngineError> {
-        let _delivering = self.inner.delivering.lock().await;
-        let mut lanes: BTreeMap<RoomRef, Lane> = BTreeMap::new();
-        for post in self.inner.store.pending_posts().await? {
-            lanes.entry(post.room.clone()).or_default().posts.push(post);
-        }
-        for relay in self.inner.store.pending_relays().await? {
-            lanes
-                .entry(relay.target.clone())
-                .or_default()
-                .relays
-                .push(relay);
-        }
-        let mut contexts: HashMap<SessionId, Option<PostContext>> = HashMap::new();
-        for lane in lanes.values() {
-            let sessions = lane.posts.iter().map(|p| p.session_id);
-            for id in sessions.chain(lane.relays.iter().map(|r| r.session_id)) {
-                if let Entry::Vacant(slot) = contexts.entry(id) {
-                    slot.insert(self.post_context(id).await?);
+        let rooms = self.inner.store.rooms_with_pending_work().await?;
+        *lock(&self.inner.retry_at) = None;
+        let started: Vec<_> = rooms
+            .into_iter()
+            .filter_map(|room| self.start_lane(room))
+            .collect();
+        if self.inner.settings.wait_for_delivery {
+            for lane in started {
+                if let Err(e) = lane.await {
+                    tracing::error!(error = %e, "a delivery lane stopped");
                 }
             }
         }
-        let outcomes = join_all(
-            lanes
-                .into_iter()
-                .map(|(room, lane)| self.deliver_lane(room, lane, &contexts)),
-        )
-        .await;
-        let mut retry_needed = false;
-        for outcome in outcomes {
-            retry_needed |= outcome?;
-        }
-        *lock(&self.inner.retry_at) =
-            retry_needed.then(|| self.now() + self.inner.settings.retry_delay);
         Ok(())
+    }
+
+    /// Starts `room`'s lane, or, when it is running, has it go round once more; the task when
+    /// one was started.
+    fn start_lane(&self, room: RoomRef) -> Option<tokio::task::JoinHandle<()>> {
+        let state = lock(&self.inner.lanes)
+            .entry(room.clone())
+            .or_default()
+            .clone();
+        state.again.store(true, Ordering::SeqCst);
+        if state.busy.swap(true, Ordering::SeqCst) {
+            return None;
+        }
+        let engine = self.clone();
+        Some(tokio::spawn(async move {
+            loop {
+                state.again.store(false, Ordering::SeqCst);
+                let retry = match engine.deliver_room(&room).await {
+                    Ok(retry) => retry,
+                    Err(e) => {
+                        tracing::error!(%room, error = %e, "delivering failed; trying again shortly");
+                        true
+                    }
+                };
+                if retry {
+                    engine.retry_after_delay();
+                }
+                state.busy.store(false, Ordering::SeqCst);
+                // Asked again while finishing: go round, unless another task took the lane.
+                if !state.again.load(Ordering::SeqCst) || state.busy.swap(true, Ordering::SeqCst) {
+                    break;
+                }
+            }
+        }))
+    }
+
+    /// Asks the scheduler to deliver again after the retry delay (the earliest ask wins).
+    fn retry_after_delay(&self) {
+        let at = self.now() + self.inner.settings.retry_delay;
+        let mut retry = lock(&self.inner.retry_at);
+        *retry = Some(retry.map_or(at, |earlier| earlier.min(at)));
+        drop(retry);
+        self.inner.wake.notify_one();
+    }
+
+    /// Everything `room` has pending, delivered in order; whether some must be tried again.
+    async fn deliver_room(&self, room: &RoomRef) -> Result<bool, EngineError> {
+        let store = &self.inner.store;
+        let lane = Lane {
+            posts: store.pending_posts_in(room).await?,
+            relays: store.pending_relays_in(room).await?,
+            changes: store.pending_relay_changes_in(room).await?,
+        };
+        let mut contexts: HashMap<SessionId, Option<PostContext>> = HashMap::new();
+        let sessions = lane.posts.iter().map(|p| p.session_id);
+        let relays = lane.relays.iter().map(|r| r.session_id);
+        let changes = lane.changes.iter().map(|c| c.session_id);
+        for id in sessions.chain(relays).chain(changes) {
+            if let Entry::Vacant(slot) = contexts.entry(id) {
+                slot.insert(self.post_context(id).await?);
+            }
+        }
+        self.deliver_lane(room.clone(), lane, &contexts).await
     }
 
     /// Delivers one room's pending posts, then its relays, in order; whether some must be
@@ -167,6 +216,41 @@ impl Engine {
                 }
             }
         }
+        for change in lane.changes {
+            let Some(context) = contexts.get(&change.session_id).cloned().flatten() else {
+                continue;
+            };
+            let copy = RelayedCopy {
+                room: change.target.clone(),
+                copy_msg_id: change.copy_msg_id.clone(),
+                // Distinct per change: Synapse answers a reused transaction id with the event
+                // it made first, whatever the request.
+                idempotency_key: match change.kind {
+                    ChangeKind::Edit => format!("hc-re-{}-{}", change.id, change.edit_seq),
+                    ChangeKind::Delete => format!("hc-rd-{}", change.id),
+                },
+                content: change.content.clone(),
+                options: context.options_for(&room),
+                session: context.session,
+            };
+            tracing::debug!(relay = change.id, %room, kind = ?change.kind, "bringing a copy up to date");
+            let done = match change.kind {
+                ChangeKind::Edit => adapter.edit_relay(&copy).await,
+                ChangeKind::Delete => adapter.delete_relay(&copy).await,
+            };
+            match done {
+                Ok(()) => self.inner.store.mark_relay_change_done(&change).await?,
+                Err(AdapterError::Temporary(reason) | AdapterError::Unreachable(reason)) => {
+                    tracing::warn!(relay = change.id, %room, %reason, "a copy not brought up to date yet; trying again");
+                    return Ok(true);
+                }
+                Err(AdapterError::Permanent(reason)) => {
+                    // The copy stays as it was (gone, or no longer ours to change).
+                    tracing::warn!(relay = change.id, %room, %reason, "a copy could not be brought up to date");
+                    self.inner.store.mark_relay_change_done(&change).await?;
+                }
+            }
+        }
         Ok(retry_needed)
     }
 
@@ -221,9 +305,17 @@ impl PostContext {
     }
 }
 
-/// One room's pending posts and relays, each in order.
+/// Whether a room's lane is running, and whether it was asked to go round again meanwhile.
+#[derive(Default)]
+pub(super) struct LaneState {
+    busy: AtomicBool,
+    again: AtomicBool,
+}
+
+/// One room's pending posts, relays and changes to copies, each in order.
 #[derive(Default)]
 struct Lane {
     posts: Vec<OutboxPost>,
     relays: Vec<PendingRelay>,
+    changes: Vec<RelayChange>,
 }

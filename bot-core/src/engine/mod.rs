@@ -57,6 +57,9 @@ pub struct EngineSettings {
     /// is carried out, as a slow store or platform would make it. The binary sets it from
     /// `HASHCHAT_TEST_COMMAND_DELAY_MS`.
     pub command_delay: Option<std::time::Duration>,
+    /// [`Engine::tick`] and commands return only once the delivery they set going is done,
+    /// for tests on a manual clock. Off in the bot: there no platform waits for another.
+    pub wait_for_delivery: bool,
 }
 
 impl Default for EngineSettings {
@@ -67,6 +70,7 @@ impl Default for EngineSettings {
             retry_delay: Duration::seconds(15),
             hold_before_claiming_commands: false,
             command_delay: None,
+            wait_for_delivery: false,
         }
     }
 }
@@ -93,8 +97,9 @@ struct Inner {
     session_changes: broadcast::Sender<SessionId>,
     /// Serialises changes to sessions so a command and the scheduler never advance one at once.
     session_writes: tokio::sync::Mutex<()>,
-    /// Serialises outbox delivery so the scheduler and a command never post one entry twice.
-    delivering: tokio::sync::Mutex<()>,
+    /// Each room's delivery lane (see `delivery.rs`): one task per room at a time, so the
+    /// scheduler and a command never post one entry twice.
+    lanes: Mutex<HashMap<RoomRef, Arc<delivery::LaneState>>>,
     /// Copies attachments and avatars of archived messages, when configured.
     media: RwLock<Option<MediaCopier>>,
 }
@@ -139,7 +144,7 @@ impl Engine {
                 wake: Notify::new(),
                 session_changes: broadcast::channel(SESSION_CHANGES_BACKLOG).0,
                 session_writes: tokio::sync::Mutex::new(()),
-                delivering: tokio::sync::Mutex::new(()),
+                lanes: Mutex::default(),
                 media: RwLock::new(None),
             }),
         }

@@ -62,6 +62,31 @@ impl Engine {
         Ok(())
     }
 
+    /// An archived message was edited: its copies are to show its text as the archive now
+    /// has it (an edit that arrived out of order changes nothing there, so nothing here).
+    pub(super) async fn relay_edit(
+        &self,
+        platform: crate::ids::Platform,
+        platform_msg_id: &str,
+    ) -> Result<(), EngineError> {
+        let store = &self.inner.store;
+        let Some(current) = store.find_message(platform, platform_msg_id).await? else {
+            return Ok(());
+        };
+        let to_edit = store
+            .relay_edit(
+                platform,
+                platform_msg_id,
+                &current.message.body,
+                current.message.formatted_body.as_deref(),
+            )
+            .await?;
+        if to_edit > 0 {
+            self.wake();
+        }
+        Ok(())
+    }
+
     /// The message in `relay`'s room that its copy answers: the original's parent if it was
     /// written there, else the parent's copy there; `None` when the parent has no place there.
     pub(super) async fn reply_target(

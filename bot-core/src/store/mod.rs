@@ -44,7 +44,7 @@ pub use media::MediaCopy;
 /// Which database a [`Store`] sits on.
 pub use platform_state::CommandClaim;
 pub use reactions::ReactionCount;
-pub use relays::CopyOf;
+pub use relays::{ChangeKind, CopyOf, RelayChange};
 pub use search::{search_terms, SearchHit, MAX_TERMS, MAX_TERM_CHARS};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

@@ -31,6 +31,35 @@ impl Store {
         rows.iter().map(decode_post).collect()
     }
 
+    /// [`Store::pending_posts`] for one room.
+    pub async fn pending_posts_in(&self, room: &RoomRef) -> Result<Vec<OutboxPost>> {
+        let mut conn = self.conn().await?;
+        let rows = sqlx::query(select_posts!(
+            "WHERE status = 'pending' AND room = $1 ORDER BY session_id, step, position"
+        ))
+        .bind(room.to_string())
+        .fetch_all(&mut *conn)
+        .await
+        .ctx("loading a room's pending posts")?;
+        rows.iter().map(decode_post).collect()
+    }
+
+    /// Every room with a post, a copy or a change to a copy still to make.
+    pub async fn rooms_with_pending_work(&self) -> Result<Vec<RoomRef>> {
+        let mut conn = self.conn().await?;
+        let rows = sqlx::query(
+            "SELECT room FROM outbox WHERE status = 'pending' \
+             UNION SELECT target_room AS room FROM relays WHERE status = 'pending' \
+             OR (status = 'posted' AND change IN ('edit', 'delete'))",
+        )
+        .fetch_all(&mut *conn)
+        .await
+        .ctx("finding rooms with posts to make")?;
+        rows.iter()
+            .map(|row| parse_room(&col::<String>(row, "room")?))
+            .collect()
+    }
+
     /// Every post of a session, whatever its status, in the same order as
     /// [`Store::pending_posts`].
     pub async fn posts_for_session(&self, session_id: SessionId) -> Result<Vec<OutboxPost>> {

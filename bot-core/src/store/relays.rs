@@ -6,7 +6,27 @@ use chrono::{DateTime, Utc};
 use super::codec::{col, col_parse, col_u32, parse_room, to_ms};
 use super::{Context, Result, Row, Store, StoreError};
 use crate::ids::{Platform, RoomRef};
-use crate::model::{NewRelay, PendingRelay, PostStatus};
+use crate::model::{NewRelay, PendingRelay, PostStatus, RelayContent, SessionId};
+
+/// A copy already made that must change: edited to the original's new text, or deleted.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RelayChange {
+    pub id: i64,
+    pub session_id: SessionId,
+    pub target: RoomRef,
+    pub copy_msg_id: String,
+    pub kind: ChangeKind,
+    /// The text the copy should show now.
+    pub content: RelayContent,
+    /// Which edit this is (an edit's key; a newer one keeps the copy marked).
+    pub edit_seq: i64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ChangeKind {
+    Edit,
+    Delete,
+}
 
 /// What a copy is a copy of.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -59,6 +79,20 @@ impl Store {
         rows.iter().map(decode_relay).collect()
     }
 
+    /// The copies `room` is still to get, in order.
+    pub async fn pending_relays_in(&self, room: &RoomRef) -> Result<Vec<PendingRelay>> {
+        let mut conn = self.conn().await?;
+        let rows = sqlx::query(
+            "SELECT id, session_id, origin_msg_id, target_room, content_json, attempts \
+             FROM relays WHERE status = 'pending' AND target_room = $1 ORDER BY id",
+        )
+        .bind(room.to_string())
+        .fetch_all(&mut *conn)
+        .await
+        .ctx("loading a room's pending relays")?;
+        rows.iter().map(decode_relay).collect()
+    }
+
     /// Records the copy made for relay `id`.
     pub async fn mark_relayed(&self, id: i64, copy_msg_id: &str, at: DateTime<Utc>) -> Result<()> {
         let mut conn = self.conn().await?;
@@ -93,6 +127,150 @@ impl Store {
         .execute(&mut *conn)
         .await
         .ctx("recording a failed relay")?;
+        Ok(())
+    }
+
+    /// The original (`origin_platform`, `origin_msg_id`) now reads `body`: copies not yet made
+    /// will carry it; copies made are marked to be edited. Returns how many copies must be
+    /// edited.
+    pub async fn relay_edit(
+        &self,
+        origin_platform: Platform,
+        origin_msg_id: &str,
+        body: &str,
+        formatted_body: Option<&str>,
+    ) -> Result<u64> {
+        let mut tx = self.begin_write().await?;
+        let rows = sqlx::query(
+            "SELECT id, status, change, content_json FROM relays \
+             WHERE origin_platform = $1 AND origin_msg_id = $2",
+        )
+        .bind(origin_platform.as_str())
+        .bind(origin_msg_id)
+        .fetch_all(&mut *tx)
+        .await
+        .ctx("reading an edited message's copies")?;
+        let mut to_edit = 0;
+        for row in &rows {
+            let id: i64 = col(row, "id")?;
+            let status: String = col(row, "status")?;
+            let change: Option<String> = col(row, "change")?;
+            let json: String = col(row, "content_json")?;
+            let mut content: RelayContent = serde_json::from_str(&json)
+                .map_err(|e| StoreError::Corrupt(format!("relay {id}: content: {e}")))?;
+            if content.body == body && content.formatted_body.as_deref() == formatted_body {
+                continue;
+            }
+            content.body = body.to_owned();
+            content.formatted_body = formatted_body.map(str::to_owned);
+            let json = serde_json::to_string(&content)
+                .map_err(|e| StoreError::Corrupt(format!("relay {id}: content: {e}")))?;
+            let made = status == "posted" && matches!(change.as_deref(), None | Some("edit"));
+            let sql = if made {
+                "UPDATE relays SET content_json = $1, change = 'edit', edit_seq = edit_seq + 1 \
+                 WHERE id = $2"
+            } else {
+                "UPDATE relays SET content_json = $1 WHERE id = $2"
+            };
+            sqlx::query(sql)
+                .bind(json)
+                .bind(id)
+                .execute(&mut *tx)
+                .await
+                .ctx("recording an edit for a copy")?;
+            to_edit += u64::from(made);
+        }
+        tx.commit().await.ctx("committing an edit's copies")?;
+        Ok(to_edit)
+    }
+
+    /// The original was deleted: copies not yet made are cancelled, copies made are marked to
+    /// be deleted. Returns how many copies must be deleted.
+    pub async fn relay_delete(
+        &self,
+        origin_platform: Platform,
+        origin_msg_id: &str,
+    ) -> Result<u64> {
+        let mut tx = self.begin_write().await?;
+        sqlx::query(
+            "UPDATE relays SET status = 'cancelled' WHERE origin_platform = $1 \
+             AND origin_msg_id = $2 AND status = 'pending'",
+        )
+        .bind(origin_platform.as_str())
+        .bind(origin_msg_id)
+        .execute(&mut *tx)
+        .await
+        .ctx("cancelling a deleted message's copies")?;
+        let marked = sqlx::query(
+            "UPDATE relays SET change = 'delete' WHERE origin_platform = $1 \
+             AND origin_msg_id = $2 AND status = 'posted' \
+             AND (change IS NULL OR change = 'edit')",
+        )
+        .bind(origin_platform.as_str())
+        .bind(origin_msg_id)
+        .execute(&mut *tx)
+        .await
+        .ctx("marking a deleted message's copies")?;
+        tx.commit().await.ctx("committing a deletion's copies")?;
+        Ok(marked.rows_affected())
+    }
+
+    /// Copies made in `room` that must still be edited or deleted, in the order they were
+    /// made.
+    pub async fn pending_relay_changes_in(&self, room: &RoomRef) -> Result<Vec<RelayChange>> {
+        let mut conn = self.conn().await?;
+        let rows = sqlx::query(
+            "SELECT id, session_id, target_room, copy_msg_id, change, content_json, edit_seq \
+             FROM relays WHERE change IN ('edit', 'delete') AND status = 'posted' \
+             AND copy_msg_id IS NOT NULL AND target_room = $1 ORDER BY id",
+        )
+        .bind(room.to_string())
+        .fetch_all(&mut *conn)
+        .await
+        .ctx("loading copies to edit or delete")?;
+        rows.iter()
+            .map(|row| {
+                let id: i64 = col(row, "id")?;
+                let target: String = col(row, "target_room")?;
+                let change: String = col(row, "change")?;
+                let json: String = col(row, "content_json")?;
+                Ok(RelayChange {
+                    id,
+                    session_id: col(row, "session_id")?,
+                    target: parse_room(&target)?,
+                    copy_msg_id: col(row, "copy_msg_id")?,
+                    kind: if change == "delete" {
+                        ChangeKind::Delete
+                    } else {
+                        ChangeKind::Edit
+                    },
+                    content: serde_json::from_str(&json)
+                        .map_err(|e| StoreError::Corrupt(format!("relay {id}: content: {e}")))?,
+                    edit_seq: col(row, "edit_seq")?,
+                })
+            })
+            .collect()
+    }
+
+    /// The copy now shows `change`: an edit done (unless a newer edit came meanwhile) or the
+    /// copy deleted.
+    pub async fn mark_relay_change_done(&self, change: &RelayChange) -> Result<()> {
+        let mut conn = self.conn().await?;
+        let query = match change.kind {
+            ChangeKind::Edit => sqlx::query(
+                "UPDATE relays SET change = NULL WHERE id = $1 AND change = 'edit' \
+                 AND edit_seq = $2",
+            )
+            .bind(change.id)
+            .bind(change.edit_seq),
+            ChangeKind::Delete => {
+                sqlx::query("UPDATE relays SET change = 'deleted' WHERE id = $1").bind(change.id)
+            }
+        };
+        query
+            .execute(&mut *conn)
+            .await
+            .ctx("recording a copy brought up to date")?;
         Ok(())
     }
 

@@ -109,7 +109,10 @@ impl World {
             store,
             Arc::new(clock.clone()),
             vec![chat.clone()],
-            EngineSettings::default(),
+            EngineSettings {
+                wait_for_delivery: true,
+                ..EngineSettings::default()
+            },
         );
         let loopback = LoopbackAdapter::with_log(dir.path().join("loopback.jsonl")).unwrap();
         if platform_up {
@@ -134,6 +137,15 @@ impl World {
         World::in_dir(dir, chat, now).await
     }
 
+    /// As [`World::restart_at`], with the loopback platform away (posts stay in the outbox).
+    pub async fn restart_without_platform_at(self, now: DateTime<Utc>) -> World {
+        let World {
+            dir, chat, engine, ..
+        } = self;
+        drop(engine);
+        World::in_dir_with(dir, chat, now, false).await
+    }
+
     /// Runs `text` as the platform event `event_id` on a second engine over the same store
     /// that stops dead after the command's effect, before its claim (as a process killed
     /// there would), once `effect_done` says the effect is in the store. Nothing is replied.
@@ -153,6 +165,7 @@ impl World {
             vec![self.chat.clone()],
             EngineSettings {
                 hold_before_claiming_commands: true,
+                wait_for_delivery: true,
                 ..EngineSettings::default()
             },
         );
