@@ -6,6 +6,8 @@
 
 #![recursion_limit = "256"]
 
+#[path = "support/bridge.rs"]
+mod bridge;
 #[path = "support/discord.rs"]
 mod discord;
 #[path = "support/matrix.rs"]
@@ -14,61 +16,8 @@ mod support;
 
 use std::time::Duration;
 
-use discord_fake::{FakeDiscord, Post};
-use support::read;
-use support::synapse::Homeserver;
-
-const WAIT: Duration = Duration::from_secs(60);
-
-/// A chat `quick` with a Matrix room (its moderator a Matrix user) and the fake Discord's
-/// channel, the bot connected to both.
-struct Bridge {
-    moderator: matrix::Person,
-    room: String,
-    bot: matrix::Bot,
-    fake: FakeDiscord,
-}
-
-impl Bridge {
-    async fn start() -> Bridge {
-        let server = Homeserver::from_env();
-        let moderator = matrix::Person::new(&server, "moderator").await;
-        let room = moderator.create_room(&server, None, false, None).await;
-        let mut bot = matrix::Bot::new(&server, "quick", &room, &[&moderator.user_id], 1).await;
-
-        let fake = FakeDiscord::start().await.unwrap();
-        let d = fake.defaults().clone();
-        let config = bot.scratch.path("hashchat.toml");
-        let mut text = read(&config);
-        text.push_str(&discord::discord_section(&fake, discord::Reach::AsDiscord));
-        std::fs::write(&config, text).unwrap();
-        let chat = matrix::chat_file("quick", &room, 1, "").replace(
-            &format!("rooms = [\"matrix:{room}\"]"),
-            &format!("rooms = [\"matrix:{room}\", \"discord:{}\"]", d.channel),
-        );
-        assert!(chat.contains("discord:"), "the chat names both rooms");
-        bot.scratch.write("chats/quick.toml", &chat);
-        // The Matrix bot's start sets its own secrets; the Discord token and the route to the
-        // fake come through the bot's environment.
-        bot.env
-            .push(("HASHCHAT_DISCORD_TOKEN".to_owned(), fake.token().to_owned()));
-        bot.env.extend(discord::test_route_env(&fake, &bot.scratch));
-        bot.start();
-        moderator.invite(&room, &bot.user_id).await;
-        bot.wait_joined(&room, &moderator).await;
-        assert!(
-            fake.wait_connected(WAIT).await,
-            "never connected to Discord; log:\n{}",
-            bot.logs()
-        );
-        Bridge {
-            moderator,
-            room,
-            bot,
-            fake,
-        }
-    }
-}
+use bridge::*;
+use discord_fake::Post;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_chat_with_a_matrix_room_and_a_discord_channel_posts_each_step_in_both() {
@@ -142,48 +91,6 @@ async fn a_chat_with_a_matrix_room_and_a_discord_channel_posts_each_step_in_both
         "{:?}",
         fake.unknown_requests()
     );
-}
-
-/// Polls `check` until it gives a value, for at most [`WAIT`].
-async fn poll<T, F, Fut>(what: &str, bot: &matrix::Bot, mut check: F) -> T
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = Option<T>>,
-{
-    let started = std::time::Instant::now();
-    loop {
-        if let Some(value) = check().await {
-            return value;
-        }
-        assert!(
-            started.elapsed() < WAIT,
-            "gave up waiting for {what}; log:\n{}",
-            bot.logs()
-        );
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
-}
-
-/// The bot's event in `room` whose body contains `text`, once `person` sees it.
-async fn bot_event(
-    person: &matrix::Person,
-    room: &str,
-    bot: &matrix::Bot,
-    text: &str,
-) -> serde_json::Value {
-    poll(&format!("the bot's `{text}` on Matrix"), bot, || async {
-        person
-            .messages(room)
-            .await
-            .into_iter()
-            .find(|e| e["sender"] == bot.user_id && body(e).contains(text))
-    })
-    .await
-}
-
-/// The body of `event`'s content, or "".
-fn body(event: &serde_json::Value) -> &str {
-    event["content"]["body"].as_str().unwrap_or("")
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -367,5 +274,72 @@ async fn edits_and_deletions_follow_the_copies_both_ways() {
         })
         .await;
     assert!(deleted.is_some(), "the copy deleted; log:\n{}", bot.logs());
+    assert!(bot.stop().success(), "{}", bot.logs());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn formatting_crosses_both_ways_and_nothing_else_does() {
+    let Bridge {
+        moderator,
+        room,
+        mut bot,
+        fake,
+        ..
+    } = Bridge::start().await;
+    let d = fake.defaults().clone();
+    matrix::start_session(&moderator, &room, &bot).await;
+
+    // Discord → Matrix: markdown becomes HTML, a mention becomes a name, HTML stays text.
+    fake.post(Post::new(
+        d.channel,
+        d.alice,
+        format!(
+            "A1 **bold** *it* ~~gone~~ `code` ||secret|| [site](https://example.org) <@{}> <b>raw</b>",
+            d.bob
+        ),
+    ))
+    .await
+    .unwrap();
+    let copy = bot_event(&moderator, &room, &bot, "A1 **bold**").await;
+    assert_eq!(
+        copy["content"]["formatted_body"],
+        "<strong>Alice</strong> <em>(Discord)</em>: A1 <strong>bold</strong> <em>it</em> \
+         <del>gone</del> <code>code</code> <span data-mx-spoiler=\"\">secret</span> \
+         <a href=\"https://example.org\" rel=\"nofollow ugc noopener\">site</a> @Bob \
+         &lt;b&gt;raw&lt;/b&gt;",
+        "{copy}"
+    );
+    assert_eq!(copy["content"]["m.mentions"], serde_json::json!({}));
+
+    // Matrix → Discord: HTML becomes markdown; a pill, a script and plain asterisks do not
+    // cross as what they were.
+    moderator
+        .send(
+            &room,
+            serde_json::json!({
+                "msgtype": "m.text",
+                "body": "A2 it bold Ann *x*",
+                "format": "org.matrix.custom.html",
+                "formatted_body": "A2 <em>it</em> <strong>bold</strong> \
+                    <a href=\"https://matrix.to/#/@ann:localhost\">Ann</a> *x*<script>alert(1)</script>",
+            }),
+        )
+        .await;
+    let Some(copy) = fake
+        .wait_for(WAIT, |f| {
+            f.bot_messages(d.channel)
+                .into_iter()
+                .find(|m| m.content.contains("A2"))
+        })
+        .await
+    else {
+        panic!("no copy on Discord; log:\n{}", bot.logs());
+    };
+    assert!(
+        copy.content
+            .ends_with(r"*(Matrix)*: A2 *it* **bold** Ann \*x\*"),
+        "{}",
+        copy.content
+    );
     assert!(bot.stop().success(), "{}", bot.logs());
 }

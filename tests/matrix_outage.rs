@@ -10,93 +10,12 @@
 mod matrix;
 mod support;
 
-use std::path::PathBuf;
-use std::process::Command;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use matrix::*;
-use support::synapse::Homeserver;
+use support::synapse::{Homeserver, SynapseControl};
 
 const WAIT: Duration = Duration::from_secs(90);
-
-/// The test homeserver's own controls, exported by `scripts/test`.
-struct SynapseControl {
-    python: String,
-    config: PathBuf,
-}
-
-impl SynapseControl {
-    fn from_env() -> SynapseControl {
-        let var = |name: &str| {
-            std::env::var(name).unwrap_or_else(|_| {
-                panic!("{name} is not set: scripts/test exports it with the homeserver it starts")
-            })
-        };
-        SynapseControl {
-            python: var("HASHCHAT_TEST_SYNAPSE_PYTHON"),
-            config: PathBuf::from(var("HASHCHAT_TEST_SYNAPSE_CONFIG")),
-        }
-    }
-
-    fn pid(&self) -> String {
-        let file = self.config.with_file_name("homeserver.pid");
-        std::fs::read_to_string(&file)
-            .unwrap_or_else(|e| panic!("{}: {e}", file.display()))
-            .trim()
-            .to_owned()
-    }
-
-    fn stop(&self) {
-        let pid = self.pid();
-        assert!(Command::new("kill")
-            .args(["-TERM", &pid])
-            .status()
-            .unwrap()
-            .success());
-        let start = Instant::now();
-        while Command::new("kill")
-            .args(["-0", &pid])
-            .stderr(std::process::Stdio::null())
-            .status()
-            .unwrap()
-            .success()
-        {
-            assert!(
-                start.elapsed() < Duration::from_secs(30),
-                "Synapse did not stop"
-            );
-            std::thread::sleep(Duration::from_millis(100));
-        }
-    }
-
-    async fn start(&self, server: &Homeserver) {
-        let status = Command::new(&self.python)
-            .args(["-m", "synapse.app.homeserver", "-c"])
-            .arg(&self.config)
-            .arg("--daemonize")
-            .current_dir("/")
-            .status()
-            .expect("starting Synapse");
-        assert!(status.success(), "Synapse did not start again");
-        let start = Instant::now();
-        let http = reqwest::Client::new();
-        loop {
-            let healthy = http
-                .get(format!("{}/health", server.url))
-                .send()
-                .await
-                .is_ok_and(|r| r.status().is_success());
-            if healthy {
-                return;
-            }
-            assert!(
-                start.elapsed() < Duration::from_secs(60),
-                "Synapse did not come back"
-            );
-            tokio::time::sleep(Duration::from_millis(200)).await;
-        }
-    }
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_session_goes_on_when_the_homeserver_stops_and_starts_again() {

@@ -19,5 +19,6 @@ pub mod model;
 pub mod plan;
 pub mod platforms;
 pub mod render;
+pub mod rich;
 pub mod store;
 pub mod transcript;

@@ -3,6 +3,10 @@
 //!
 //! A test that needs it and cannot find it fails; it never passes by skipping.
 
+use std::path::PathBuf;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
 use hmac::{Hmac, Mac};
 use serde_json::{json, Value};
 use sha1::Sha1;
@@ -113,4 +117,85 @@ async fn decode(response: reqwest::Response) -> Value {
 
 fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// The test homeserver's own controls, exported by `scripts/test`.
+pub struct SynapseControl {
+    python: String,
+    config: PathBuf,
+}
+
+impl SynapseControl {
+    pub fn from_env() -> SynapseControl {
+        let var = |name: &str| {
+            std::env::var(name).unwrap_or_else(|_| {
+                panic!("{name} is not set: scripts/test exports it with the homeserver it starts")
+            })
+        };
+        SynapseControl {
+            python: var("HASHCHAT_TEST_SYNAPSE_PYTHON"),
+            config: PathBuf::from(var("HASHCHAT_TEST_SYNAPSE_CONFIG")),
+        }
+    }
+
+    fn pid(&self) -> String {
+        let file = self.config.with_file_name("homeserver.pid");
+        std::fs::read_to_string(&file)
+            .unwrap_or_else(|e| panic!("{}: {e}", file.display()))
+            .trim()
+            .to_owned()
+    }
+
+    /// Stops the homeserver (SIGTERM) and waits until it is gone.
+    pub fn stop(&self) {
+        let pid = self.pid();
+        assert!(Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .unwrap()
+            .success());
+        let start = Instant::now();
+        while Command::new("kill")
+            .args(["-0", &pid])
+            .stderr(std::process::Stdio::null())
+            .status()
+            .unwrap()
+            .success()
+        {
+            assert!(
+                start.elapsed() < Duration::from_secs(30),
+                "Synapse did not stop"
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    /// Starts it again and waits until it answers.
+    pub async fn start(&self, server: &Homeserver) {
+        let status = Command::new(&self.python)
+            .args(["-m", "synapse.app.homeserver", "-c"])
+            .arg(&self.config)
+            .arg("--daemonize")
+            .current_dir("/")
+            .status()
+            .expect("starting Synapse");
+        assert!(status.success(), "Synapse did not start again");
+        let start = Instant::now();
+        let http = reqwest::Client::new();
+        loop {
+            let healthy = http
+                .get(format!("{}/health", server.url))
+                .send()
+                .await
+                .is_ok_and(|r| r.status().is_success());
+            if healthy {
+                return;
+            }
+            assert!(
+                start.elapsed() < Duration::from_secs(60),
+                "Synapse did not come back"
+            );
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
 }

@@ -35,6 +35,8 @@ pub enum Dispatch {
         id: u64,
         channel: u64,
         content: String,
+        /// Display names of the users the new text mentions.
+        names: HashMap<u64, String>,
         at: DateTime<Utc>,
     },
     Deleted {
@@ -88,6 +90,8 @@ pub struct MessageData {
     pub sent_at: DateTime<Utc>,
     pub reply_to: Option<u64>,
     pub attachments: Vec<Attachment>,
+    /// Display names of the users the message mentions (`<@id>` in its content).
+    pub mention_names: HashMap<u64, String>,
 }
 
 impl MessageData {
@@ -166,6 +170,7 @@ pub fn parse_dispatch(t: &str, d: &Value) -> Parsed<Dispatch> {
                     id: snowflake(d, "id")?,
                     channel: snowflake(d, "channel_id")?,
                     content: content.to_owned(),
+                    names: mention_names(d),
                     at: timestamp(d, "edited_timestamp")?,
                 },
                 _ => Dispatch::Ignored,
@@ -331,7 +336,29 @@ pub fn parse_message(d: &Value) -> Parsed<Option<MessageData>> {
         sent_at: timestamp(d, "timestamp")?,
         reply_to,
         attachments,
+        mention_names: mention_names(d),
     }))
+}
+
+/// The `mentions` a message payload lists: each user's nickname (when the payload has their
+/// member), else global name, else username. Entries that are not users are left out; a
+/// mention without a name is written as someone unnamed.
+fn mention_names(d: &Value) -> HashMap<u64, String> {
+    d.get("mentions")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(|u| {
+            let id = u.get("id")?.as_str().and_then(parse_snowflake)?;
+            fn field(v: Option<&Value>) -> Option<&str> {
+                v.and_then(Value::as_str).filter(|n| !n.is_empty())
+            }
+            let name = field(u.get("member").and_then(|m| m.get("nick")))
+                .or_else(|| field(u.get("global_name")))
+                .or_else(|| field(u.get("username")))?;
+            Some((id, name.to_owned()))
+        })
+        .collect()
 }
 
 fn parse_interaction(d: &Value) -> Parsed<Option<InteractionData>> {
@@ -594,6 +621,25 @@ mod tests {
             (50, 7, 1 << 33, vec![3])
         );
         assert_eq!(i.display_name, "morgan");
+    }
+
+    #[test]
+    fn mentioned_users_are_named_by_nickname_else_global_name_else_username() {
+        let d = json!({"mentions": [
+            {"id": "1", "username": "ann", "global_name": "Ann", "member": {"nick": "Annie"}},
+            {"id": "2", "username": "bob", "global_name": "Bob", "member": {"nick": null}},
+            {"id": "3", "username": "cy", "global_name": null},
+            {"id": "x", "username": "not a snowflake"},
+            "not a user"
+        ]});
+        assert_eq!(
+            mention_names(&d),
+            HashMap::from([
+                (1, "Annie".to_owned()),
+                (2, "Bob".to_owned()),
+                (3, "cy".to_owned())
+            ])
+        );
     }
 
     #[test]

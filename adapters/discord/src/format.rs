@@ -33,11 +33,15 @@ pub fn post_text(content: &PostContent) -> String {
 /// A relayed copy's text: the author in bold, where they wrote, then their words, escaped so
 /// that nothing in them becomes Discord markup (or a mention pill) it was not.
 pub fn relay_text(content: &RelayContent) -> String {
+    let words = match &content.formatted_body {
+        // Formatted on its platform: its formatting written as Discord's, its text escaped.
+        Some(html) => crate::markdown::from_html(&bot_core::rich::sanitize_html(html)),
+        None => escape_markdown(&content.body),
+    };
     format!(
-        "**{}** *({})*: {}",
+        "**{}** *({})*: {words}",
         escape_markdown(&content.author_name),
         escape_markdown(&content.origin_label),
-        escape_markdown(&content.body)
     )
 }
 

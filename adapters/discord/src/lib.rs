@@ -10,6 +10,7 @@
 //! - [`outbound`]: the engine's [`Adapter`](bot_core::adapter::Adapter): posts and replies;
 //! - [`threads`]: a session in a thread of its own (a chat file's `[discord]` table);
 //! - [`format`]: what posts look like, nonces, allowed mentions, splitting;
+//! - [`markdown`]: Discord markdown to and from the formatted text messages carry;
 //! - [`rest`]: REST calls through serenity's `Http`, failures sorted;
 //! - `scheduled_events`: sessions shown as guild scheduled events, beside the listener.
 
@@ -26,6 +27,7 @@ pub mod format;
 mod gateway;
 mod interactions;
 mod listener;
+pub mod markdown;
 pub mod outbound;
 pub mod rest;
 mod rules;

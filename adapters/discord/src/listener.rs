@@ -226,6 +226,7 @@ impl Listener {
                 id,
                 channel,
                 content,
+                names,
                 at,
             } => {
                 if self.room_of(channel, &chats).is_some() {
@@ -234,8 +235,8 @@ impl Listener {
                         platform_msg_id: id.to_string(),
                         // Only the author can edit a Discord message.
                         editor_id: None,
+                        formatted_body: crate::markdown::to_html(&content, &names),
                         body: content,
-                        formatted_body: None,
                         edited_at: self.engine.platform_time(at),
                     });
                     self.hand(edit, stop).await;
@@ -462,7 +463,7 @@ impl Listener {
                         author_name: m.display_name(),
                         avatar_url: Some(self.avatar(&m)),
                         body: m.content.clone(),
-                        formatted_body: None,
+                        formatted_body: crate::markdown::to_html(&m.content, &m.mention_names),
                         sent_at: self.engine.platform_time(m.sent_at),
                         reply_to: m.reply_to.map(|r| r.to_string()),
                         attachments: m.attachments.clone(),

@@ -84,11 +84,14 @@ pub fn relay_content(content: &RelayContent, in_reply_to: Option<&str>) -> Value
         "{} ({}): {}",
         content.author_name, content.origin_label, content.body
     );
+    let words = match &content.formatted_body {
+        Some(html) => bot_core::rich::sanitize_html(html),
+        None => text_string(&content.body).replace('\n', "<br>"),
+    };
     let html = format!(
-        "<strong>{}</strong> <em>({})</em>: {}",
+        "<strong>{}</strong> <em>({})</em>: {words}",
         text_string(&content.author_name),
         text_string(&content.origin_label),
-        text_string(&content.body).replace('\n', "<br>")
     );
     let mut value = json!({
         "msgtype": "m.text",

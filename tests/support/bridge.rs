@@ -1,0 +1,118 @@
+//! The bot in a chat with a Matrix room (the test Synapse) and a Discord channel (the fake in
+//! this process) at once, for the relaying tests; and waiting on what a Matrix user sees.
+
+#![allow(dead_code)]
+
+use std::time::Duration;
+
+use discord_fake::FakeDiscord;
+
+use crate::support::read;
+use crate::support::synapse::Homeserver;
+use crate::{discord, matrix};
+
+pub const WAIT: Duration = Duration::from_secs(60);
+
+/// A chat `quick` with a Matrix room (its moderator a Matrix user) and the fake Discord's
+/// channel, the bot connected to both.
+pub struct Bridge {
+    pub moderator: matrix::Person,
+    pub room: String,
+    pub bot: matrix::Bot,
+    pub fake: FakeDiscord,
+}
+
+impl Bridge {
+    /// Points a minute (three real seconds) apart, one Discord channel.
+    pub async fn start() -> Bridge {
+        Bridge::start_with(1, false).await
+    }
+
+    /// Points `minutes` apart; with `second_channel`, the fake's second channel is a room of
+    /// the chat too.
+    pub async fn start_with(minutes: u32, second_channel: bool) -> Bridge {
+        let server = Homeserver::from_env();
+        let moderator = matrix::Person::new(&server, "moderator").await;
+        let room = moderator.create_room(&server, None, false, None).await;
+        let mut bot =
+            matrix::Bot::new(&server, "quick", &room, &[&moderator.user_id], minutes).await;
+
+        let fake = FakeDiscord::start().await.unwrap();
+        let d = fake.defaults().clone();
+        let mut channels = format!("\"discord:{}\"", d.channel);
+        if second_channel {
+            channels.push_str(&format!(", \"discord:{}\"", d.second_channel));
+        }
+        let config = bot.scratch.path("hashchat.toml");
+        let mut text = read(&config);
+        text.push_str(&discord::discord_section(&fake, discord::Reach::AsDiscord));
+        std::fs::write(&config, text).unwrap();
+        let chat = matrix::chat_file("quick", &room, minutes, "").replace(
+            &format!("rooms = [\"matrix:{room}\"]"),
+            &format!("rooms = [\"matrix:{room}\", {channels}]"),
+        );
+        assert!(chat.contains("discord:"), "the chat names both rooms");
+        bot.scratch.write("chats/quick.toml", &chat);
+        // The Matrix bot's start sets its own secrets; the Discord token and the route to the
+        // fake come through the bot's environment.
+        bot.env
+            .push(("HASHCHAT_DISCORD_TOKEN".to_owned(), fake.token().to_owned()));
+        bot.env.extend(discord::test_route_env(&fake, &bot.scratch));
+        bot.start();
+        moderator.invite(&room, &bot.user_id).await;
+        bot.wait_joined(&room, &moderator).await;
+        assert!(
+            fake.wait_connected(WAIT).await,
+            "never connected to Discord; log:\n{}",
+            bot.logs()
+        );
+        Bridge {
+            moderator,
+            room,
+            bot,
+            fake,
+        }
+    }
+}
+
+/// Polls `check` until it gives a value, for at most [`WAIT`].
+pub async fn poll<T, F, Fut>(what: &str, bot: &matrix::Bot, mut check: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    let started = std::time::Instant::now();
+    loop {
+        if let Some(value) = check().await {
+            return value;
+        }
+        assert!(
+            started.elapsed() < WAIT,
+            "gave up waiting for {what}; log:\n{}",
+            bot.logs()
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+/// The bot's event in `room` whose body contains `text`, once `person` sees it.
+pub async fn bot_event(
+    person: &matrix::Person,
+    room: &str,
+    bot: &matrix::Bot,
+    text: &str,
+) -> serde_json::Value {
+    poll(&format!("the bot's `{text}` on Matrix"), bot, || async {
+        person
+            .messages(room)
+            .await
+            .into_iter()
+            .find(|e| e["sender"] == bot.user_id && body(e).contains(text))
+    })
+    .await
+}
+
+/// The body of `event`'s content, or "".
+pub fn body(event: &serde_json::Value) -> &str {
+    event["content"]["body"].as_str().unwrap_or("")
+}
