@@ -8,6 +8,7 @@ use bot_core::adapter::{Inbound, MessageDeleted, MessageEdited};
 use bot_core::ids::{Platform, RoomRef};
 use bot_core::loopback::{LoopbackAdapter, LoopbackEvent};
 use bot_core::model::IncomingMessage;
+use bot_core::store::Mark;
 use engine_support::*;
 
 const OTHER: &str = "other";
@@ -285,5 +286,61 @@ async fn an_edit_follows_the_copy_and_a_deletion_deletes_it_or_cancels_it_before
         !relays(&world).iter().any(|r| r.2.contains("oops")),
         "{:?}",
         relays(&world)
+    );
+}
+
+#[tokio::test]
+async fn hiding_a_message_through_its_copy_hides_the_original_and_deletes_the_copies() {
+    let world = World::new(two_room_chat()).await;
+    start(&world).await;
+    let rude = said(&world, ROOM, "ann", "A1 something rude", None);
+    let rude_id = rude.platform_msg_id.clone();
+    event(&world.engine, Inbound::Message(rude)).await;
+    world.engine.tick().await.unwrap();
+    let copy = copy_id(&world, "A1 something rude");
+
+    // The moderator sees the copy in the other room and hides it there.
+    event(
+        &world.engine,
+        LoopbackAdapter::command_replying(OTHER, MODERATOR, "hide", &copy),
+    )
+    .await;
+    world.engine.tick().await.unwrap();
+    let history = world.loopback.history();
+    assert!(
+        history.contains(&LoopbackEvent::RelayDelete {
+            room: OTHER.to_owned(),
+            copy
+        }),
+        "{history:?}"
+    );
+    let session = world.engine.live_session_in(&room()).unwrap();
+    let hidden = world
+        .engine
+        .store()
+        .marked(Mark::Hidden, session)
+        .await
+        .unwrap();
+    let hidden: Vec<&str> = hidden.iter().map(|m| m.platform_msg_id.as_str()).collect();
+    assert_eq!(hidden, [rude_id.as_str()], "the original is hidden");
+}
+
+#[tokio::test]
+async fn someone_who_opted_out_of_the_archive_is_still_relayed_live() {
+    let world = World::new(two_room_chat()).await;
+    start(&world).await;
+    let reply = world.command("ann", "optout").await;
+    assert!(!reply.is_empty());
+    let said_it = said(&world, ROOM, "ann", "A1 not for the record", None);
+    event(&world.engine, Inbound::Message(said_it)).await;
+    world.engine.tick().await.unwrap();
+    assert_eq!(
+        relays(&world),
+        [(
+            OTHER.to_owned(),
+            "ann".to_owned(),
+            "A1 not for the record".to_owned(),
+            None
+        )]
     );
 }

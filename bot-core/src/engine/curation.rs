@@ -100,7 +100,23 @@ impl Engine {
                 "Which message? Send `{verb}` as a reply to it, or give its id: {verb} <message>"
             )));
         };
-        let Some(stored) = self.store().find_message(inv.room.platform, target).await? else {
+        // Asked of a copy the bot relayed into this room: the original is meant.
+        let original = match self.store().find_message(inv.room.platform, target).await? {
+            Some(stored) => Some(stored),
+            None => match self
+                .store()
+                .original_of_copy(inv.room.platform, target)
+                .await?
+            {
+                Some(copy) => {
+                    self.store()
+                        .find_message(copy.origin_platform, &copy.origin_msg_id)
+                        .await?
+                }
+                None => None,
+            },
+        };
+        let Some(stored) = original else {
             return Ok(private(format!(
                 "That message is not in any transcript here, so there is nothing to {verb}."
             )));
@@ -115,11 +131,16 @@ impl Engine {
                 "Only moderators can {verb} messages in a transcript."
             )));
         }
+        let (platform, id) = (stored.message.platform, &stored.message.platform_msg_id);
         let changed = self
             .store()
-            .set_mark(mark, inv.room.platform, target, on, &inv.user, self.now())
+            .set_mark(mark, platform, id, on, &inv.user, self.now())
             .await?
             .unwrap_or(false);
+        if mark == Mark::Hidden && on && self.store().relay_delete(platform, id).await? > 0 {
+            // Hidden from the transcript, and gone from the rooms it was relayed into.
+            self.wake();
+        }
         let who = &stored.message.author_name;
         Ok(match (mark, on, changed) {
             (Mark::Highlight, _, true) => public(format!(
