@@ -1005,3 +1005,38 @@ async fn every_session_change_is_announced() {
         "nothing else"
     );
 }
+
+/// The point on screen is what the room was shown: while the platform is away, the points the
+/// scheduler emits meanwhile have reached nobody there, so an answer written then is filed
+/// under the last point that did.
+#[tokio::test]
+async fn a_point_still_waiting_for_its_platform_is_not_on_screen_in_that_room() {
+    let dir = tempfile::tempdir().unwrap();
+    let world = World::in_dir(dir, chat(), t0()).await;
+    started(&world).await;
+    world.run_until(t0() + minutes(3)).await;
+    assert_eq!(
+        world.posts(),
+        full_run(6)[..2].to_vec(),
+        "intro and Q1 shown"
+    );
+
+    // The platform goes away; Q2 falls due and waits in the outbox.
+    let world = world.restart_without_platform_at(t0() + minutes(13)).await;
+    world.engine.tick().await.unwrap();
+    let (_, during) = world.say("ann", "what I think", None).await;
+    let Archived::Stored { point, .. } = during else {
+        panic!("{during:?}")
+    };
+    assert_eq!(point, Some(1), "Q2 was never shown here");
+
+    // Back: Q2 goes out, and from then on it is on screen.
+    let world = world.restart_at(t0() + minutes(14)).await;
+    world.engine.tick().await.unwrap();
+    world.clock.advance(minutes(1));
+    let (_, after) = world.say("bo", "and what I think", None).await;
+    let Archived::Stored { point, .. } = after else {
+        panic!("{after:?}")
+    };
+    assert_eq!(point, Some(2));
+}

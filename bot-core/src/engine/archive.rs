@@ -6,6 +6,10 @@ use crate::ids::RoomRef;
 use crate::model::{ArchivedMessage, IncomingMessage, SessionId};
 use crate::plan::Step;
 
+/// How far a platform's timestamp on a message may run ahead of the time the bot recorded a
+/// post as made (the post is recorded once the platform has answered, and clocks differ).
+const CLOCK_SKEW: chrono::Duration = chrono::Duration::seconds(2);
+
 /// What became of an incoming message.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Archived {
@@ -118,7 +122,12 @@ impl Engine {
                 }
             }
         }
-        Ok(store.point_at(session_id, message.sent_at).await?)
+        // What that room had been shown, not what the scheduler had emitted: while a platform
+        // is away its room still sees the last point that reached it.
+        let room = RoomRef::new(message.platform, message.room.clone());
+        Ok(store
+            .point_on_screen_in(session_id, &room, message.sent_at, CLOCK_SKEW)
+            .await?)
     }
 
     pub(super) async fn archive_edit(&self, mut edit: MessageEdited) -> Result<(), EngineError> {

@@ -6,6 +6,7 @@ use chrono::{DateTime, Utc};
 use super::codec::{col, col_opt_u32, col_time, col_u32, opt_u32, to_ms, u32_arg};
 use super::sessions::{bind_update, record_command_effect};
 use super::{Context, Result, Store, StoreError};
+use crate::ids::RoomRef;
 use crate::model::{ChatSnapshot, NewPost, PostStatus, SessionId, SessionUpdate, StepEmission};
 
 impl Store {
@@ -161,6 +162,37 @@ impl Store {
         .fetch_optional(&mut *conn)
         .await
         .ctx("reading the timeline")?;
+        match row {
+            Some(row) => col_opt_u32(&row, "point"),
+            None => Ok(None),
+        }
+    }
+
+    /// The point on screen in `room` at `at`: that of the latest step actually posted there by
+    /// then (a step queued for a platform that was away counts only once it is posted). `at`
+    /// may run up to `skew` ahead of the post's recorded time, since a platform stamps a
+    /// message with its own clock and the post is recorded only once the platform answered.
+    pub async fn point_on_screen_in(
+        &self,
+        session_id: SessionId,
+        room: &RoomRef,
+        at: DateTime<Utc>,
+        skew: chrono::Duration,
+    ) -> Result<Option<u32>> {
+        let mut conn = self.conn().await?;
+        let row = sqlx::query(
+            "SELECT t.point FROM session_timeline t JOIN outbox o \
+             ON o.session_id = t.session_id AND o.step = t.step \
+             WHERE t.session_id = $1 AND o.room = $2 AND o.posted_at IS NOT NULL \
+             AND o.posted_at <= $3 AND t.point IS NOT NULL \
+             ORDER BY t.step DESC LIMIT 1",
+        )
+        .bind(session_id)
+        .bind(room.to_string())
+        .bind(to_ms(at + skew))
+        .fetch_optional(&mut *conn)
+        .await
+        .ctx("reading what a room was shown")?;
         match row {
             Some(row) => col_opt_u32(&row, "point"),
             None => Ok(None),
