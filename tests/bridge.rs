@@ -343,3 +343,96 @@ async fn formatting_crosses_both_ways_and_nothing_else_does() {
     );
     assert!(bot.stop().success(), "{}", bot.logs());
 }
+
+/// 200 messages each way, written at once on both sides: every one relayed once, in the order
+/// it was written, none echoed back, each archived once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_hundred_messages_each_way_arrive_once_each_in_order() {
+    const EACH: usize = 200;
+    let Bridge {
+        moderator,
+        room,
+        mut bot,
+        fake,
+    } = Bridge::start_with(5, false).await;
+    let d = fake.defaults().clone();
+    let session = matrix::start_session(&moderator, &room, &bot).await;
+
+    let from_discord = async {
+        for n in 1..=EACH {
+            fake.post(Post::new(d.channel, d.alice, format!("D{n}")))
+                .await
+                .unwrap();
+        }
+    };
+    let from_matrix = async {
+        for n in 1..=EACH {
+            moderator.say(&room, &format!("M{n}")).await;
+        }
+    };
+    tokio::join!(from_discord, from_matrix);
+
+    let wanted_on_discord: Vec<String> = (1..=EACH).map(|n| format!("M{n}")).collect();
+    let Some(on_discord) = fake
+        .wait_for(std::time::Duration::from_secs(120), |f| {
+            let copies: Vec<String> = f
+                .bot_messages(d.channel)
+                .into_iter()
+                .filter_map(|m| {
+                    m.content
+                        .rsplit_once("*(Matrix)*: ")
+                        .map(|(_, t)| t.to_owned())
+                })
+                .collect();
+            (copies.len() >= EACH).then_some(copies)
+        })
+        .await
+    else {
+        panic!(
+            "not all of Matrix's messages reached Discord; log:\n{}",
+            bot.logs()
+        );
+    };
+    assert_eq!(on_discord, wanted_on_discord, "once each, in order");
+
+    let wanted_on_matrix: Vec<String> = (1..=EACH)
+        .map(|n| format!("Alice (Discord): D{n}"))
+        .collect();
+    let on_matrix = poll("Discord's messages on Matrix", &bot, || async {
+        let copies: Vec<String> = moderator
+            .messages(&room)
+            .await
+            .into_iter()
+            .filter(|e| e["sender"] == bot.user_id.as_str())
+            .map(|e| body(&e).to_owned())
+            .filter(|b| b.starts_with("Alice (Discord): "))
+            .collect();
+        (copies.len() >= EACH).then_some(copies)
+    })
+    .await;
+    assert_eq!(on_matrix, wanted_on_matrix, "once each, in order");
+
+    // Nothing echoed: no copy of a copy anywhere.
+    tokio::time::sleep(std::time::Duration::from_secs(2)).await;
+    assert!(fake
+        .bot_messages(d.channel)
+        .iter()
+        .all(|m| !m.content.contains("(Discord)")));
+    assert!(moderator
+        .messages(&room)
+        .await
+        .iter()
+        .filter(|e| e["sender"] == bot.user_id.as_str())
+        .all(|e| !body(e).contains("(Matrix)")));
+
+    matrix::stop_session(&moderator, &room, &bot).await;
+    assert!(bot.stop().success(), "{}", bot.logs());
+    let archived = bot.transcript(&session)["messages"]
+        .as_array()
+        .map_or(0, Vec::len);
+    assert_eq!(
+        archived,
+        2 * EACH,
+        "each message archived once, copies not at all"
+    );
+}
