@@ -67,6 +67,7 @@ fn chat(i: usize, first: DateTime<Utc>, reminder_minutes: u32) -> Chat {
         rooms: vec![RoomRef::new(Platform::Loopback, format!("room-{i}"))],
         moderators: vec![UserRef::new(Platform::Loopback, format!("mod-{i}"))],
         visibility: Default::default(),
+        capture_hashtag: Default::default(),
         platform_options: Default::default(),
         source: PathBuf::from(format!("chats/chat-{i:05}.toml")),
     }

@@ -354,7 +354,7 @@ async fn two_hundred_messages_each_way_arrive_once_each_in_order() {
         room,
         mut bot,
         fake,
-    } = Bridge::start_with(5, false).await;
+    } = Bridge::start_with(5, false, "").await;
     let d = fake.defaults().clone();
     let session = matrix::start_session(&moderator, &room, &bot).await;
 
@@ -435,4 +435,44 @@ async fn two_hundred_messages_each_way_arrive_once_each_in_order() {
         2 * EACH,
         "each message archived once, copies not at all"
     );
+}
+
+/// With `capture_hashtag = "relay"`, a message carrying the chat's hashtag in a Discord channel
+/// that is not the chat's joins the session's archive and reaches its Matrix room; nothing is
+/// ever posted into that outside channel.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_hashtag_gathers_a_message_from_outside_the_chat_and_relays_it() {
+    let Bridge {
+        moderator,
+        room,
+        mut bot,
+        fake,
+    } = Bridge::start_with(1, false, "capture_hashtag = \"relay\"").await;
+    let d = fake.defaults().clone();
+    let session = matrix::start_session(&moderator, &room, &bot).await;
+    fake.post(Post::new(
+        d.second_channel,
+        d.bob,
+        "A1 from next door #quick",
+    ))
+    .await
+    .unwrap();
+    fake.post(Post::new(d.second_channel, d.bob, "no tag, not ours"))
+        .await
+        .unwrap();
+    let copy = bot_event(&moderator, &room, &bot, "from next door").await;
+    assert_eq!(body(&copy), "Bob (Discord): A1 from next door #quick");
+    matrix::stop_session(&moderator, &room, &bot).await;
+    assert!(bot.stop().success(), "{}", bot.logs());
+    assert!(
+        fake.bot_messages(d.second_channel).is_empty(),
+        "the outside channel is never posted to"
+    );
+    let archived: Vec<String> = bot.transcript(&session)["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["body"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(archived, ["A1 from next door #quick"]);
 }

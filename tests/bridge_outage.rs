@@ -29,7 +29,7 @@ async fn a_homeserver_away_and_a_killed_bot_lose_no_copy_and_repeat_none() {
         room,
         mut bot,
         fake,
-    } = Bridge::start_with(5, true).await;
+    } = Bridge::start_with(5, true, "").await;
     let d = fake.defaults().clone();
     matrix::start_session(&moderator, &room, &bot).await;
 

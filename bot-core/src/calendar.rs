@@ -469,6 +469,7 @@ mod tests {
             rooms: vec![RoomRef::new(Platform::Loopback, "demo")],
             moderators: Vec::new(),
             visibility: Default::default(),
+            capture_hashtag: Default::default(),
             platform_options: Default::default(),
             source: PathBuf::from("interlibnet.toml"),
         }

@@ -5,6 +5,8 @@
 mod engine_support;
 
 use bot_core::adapter::{Inbound, MessageDeleted, MessageEdited};
+use bot_core::chat::CaptureHashtag;
+use bot_core::engine::Archived;
 use bot_core::ids::{Platform, RoomRef};
 use bot_core::loopback::{LoopbackAdapter, LoopbackEvent};
 use bot_core::model::IncomingMessage;
@@ -343,4 +345,57 @@ async fn someone_who_opted_out_of_the_archive_is_still_relayed_live() {
             None
         )]
     );
+}
+
+/// A room the bot is in that no chat names.
+const ELSEWHERE: &str = "elsewhere";
+
+async fn gathered(capture: CaptureHashtag) -> (World, Archived) {
+    let mut chat = two_room_chat();
+    chat.capture_hashtag = capture;
+    let world = World::new(chat).await;
+    let before = said(
+        &world,
+        ELSEWHERE,
+        "cy",
+        "before the chat #interlibnet",
+        None,
+    );
+    let early = world.engine.archive_message(before).await.unwrap();
+    assert_eq!(early, Archived::NoSession, "no session runs yet");
+    start(&world).await;
+    let unrelated = said(&world, ELSEWHERE, "cy", "nothing to do with it", None);
+    let unrelated = world.engine.archive_message(unrelated).await.unwrap();
+    assert_eq!(unrelated, Archived::NoSession);
+    let tagged = said(&world, ELSEWHERE, "cy", "A1 from afar #InterLibNet", None);
+    let archived = world.engine.archive_message(tagged.clone()).await.unwrap();
+    world.engine.handle(Inbound::Message(tagged)).await.unwrap();
+    world.engine.tick().await.unwrap();
+    (world, archived)
+}
+
+#[tokio::test]
+async fn the_hashtag_gathers_a_message_from_elsewhere_into_the_archive() {
+    let (world, archived) = gathered(CaptureHashtag::Archive).await;
+    let Archived::Stored { point, .. } = archived else {
+        panic!("{archived:?}")
+    };
+    assert_eq!(point, Some(1));
+    assert!(relays(&world).is_empty(), "archived, not relayed");
+}
+
+#[tokio::test]
+async fn with_capture_relay_the_gathered_message_reaches_every_room_of_the_session() {
+    let (world, _) = gathered(CaptureHashtag::Relay).await;
+    // Rooms are delivered side by side: in no particular order.
+    let mut rooms: Vec<String> = relays(&world).into_iter().map(|r| r.0).collect();
+    rooms.sort();
+    assert_eq!(rooms, [ROOM, OTHER]);
+}
+
+#[tokio::test]
+async fn with_capture_off_the_hashtag_gathers_nothing() {
+    let (world, archived) = gathered(CaptureHashtag::Off).await;
+    assert_eq!(archived, Archived::NoSession);
+    assert!(relays(&world).is_empty());
 }

@@ -25,12 +25,12 @@ pub struct Bridge {
 impl Bridge {
     /// Points a minute (three real seconds) apart, one Discord channel.
     pub async fn start() -> Bridge {
-        Bridge::start_with(1, false).await
+        Bridge::start_with(1, false, "").await
     }
 
     /// Points `minutes` apart; with `second_channel`, the fake's second channel is a room of
-    /// the chat too.
-    pub async fn start_with(minutes: u32, second_channel: bool) -> Bridge {
+    /// the chat too; `more` goes into the chat file's top-level table.
+    pub async fn start_with(minutes: u32, second_channel: bool, more: &str) -> Bridge {
         let server = Homeserver::from_env();
         let moderator = matrix::Person::new(&server, "moderator").await;
         let room = moderator.create_room(&server, None, false, None).await;
@@ -47,7 +47,7 @@ impl Bridge {
         let mut text = read(&config);
         text.push_str(&discord::discord_section(&fake, discord::Reach::AsDiscord));
         std::fs::write(&config, text).unwrap();
-        let chat = matrix::chat_file("quick", &room, minutes, "").replace(
+        let chat = matrix::chat_file("quick", &room, minutes, more).replace(
             &format!("rooms = [\"matrix:{room}\"]"),
             &format!("rooms = [\"matrix:{room}\", {channels}]"),
         );

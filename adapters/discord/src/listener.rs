@@ -415,8 +415,13 @@ impl Listener {
             self.with_member(m).await
         };
         let command = self.command_in(&m.content);
+        // Outside the chats' channels only a message with a hashtag may matter (the engine
+        // decides whether a live session's chat gathers it); it is archived under its own
+        // channel.
+        let hashtagged =
+            (room.is_none() && m.guild.is_some() && m.content.contains('#')).then_some(m.channel);
         if !ours {
-            let inbound = match (&command, room) {
+            let inbound = match (&command, room.or(hashtagged)) {
                 (Some(text), _) => {
                     if room.is_some_and(|r| r != m.channel) {
                         self.known.remember_command_thread(m.id, m.channel);

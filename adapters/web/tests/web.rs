@@ -48,6 +48,7 @@ fn chat(slug: &str, title: &str, visibility: Visibility) -> Chat {
         rooms: vec![RoomRef::new(Platform::Loopback, format!("room-{slug}"))],
         moderators: vec![UserRef::new(Platform::Loopback, MODERATOR)],
         visibility,
+        capture_hashtag: Default::default(),
         platform_options: Default::default(),
         source: PathBuf::from(format!("{slug}.toml")),
     }

@@ -11,7 +11,7 @@ use chrono_tz::Tz;
 pub use super::locate::LocatedError;
 use super::locate::{closest, parse_document, read_text, Node, Reader, Spanned};
 use super::schedule::{parse_start, parse_until, Repeat, Schedule};
-use super::{Chat, Point, Visibility};
+use super::{CaptureHashtag, Chat, Point, Visibility};
 use crate::ids::{Platform, RoomRef, UserRef};
 use crate::platforms::Platforms;
 
@@ -40,6 +40,7 @@ pub const CHAT_KEYS: &[&str] = &[
     "rooms",
     "moderators",
     "visibility",
+    "capture_hashtag",
     "schedule",
     "points",
 ];
@@ -214,6 +215,20 @@ fn parse_with_slug_line(
             }
         },
     };
+    let capture_hashtag = match r.string(&root, "capture_hashtag", None) {
+        None => Some(CaptureHashtag::default()),
+        Some(s) => match CaptureHashtag::parse(&s.value) {
+            Some(c) => Some(c),
+            None => {
+                r.error(
+                    s.line,
+                    s.field,
+                    "must be `archive`, `relay` or `off`".to_owned(),
+                );
+                None
+            }
+        },
+    };
     let rooms = read_rooms(&mut r, &root, platforms);
     let moderators = read_moderators(&mut r, &root, platforms);
     let schedule = read_schedule(&mut r, &root);
@@ -250,28 +265,35 @@ fn parse_with_slug_line(
             Some(moderators),
             Some(schedule),
             Some(points),
-        ) if errors.is_empty() && description_ok && visibility.is_some() => Ok((
-            Chat {
-                slug: slug.value,
-                title: title.value,
-                hashtag: hashtag.value,
-                description: description.map(|d| d.value).unwrap_or_default(),
-                intro: intro.value,
-                wrap_up: wrap_up.value,
-                points,
-                minutes_between_points,
-                intro_minutes,
-                reminder_minutes,
-                zone,
-                schedule,
-                rooms,
-                moderators,
-                visibility: visibility.unwrap_or_default(),
-                platform_options: platform_options.unwrap_or_default(),
-                source: path.to_path_buf(),
-            },
-            slug_line,
-        )),
+        ) if errors.is_empty()
+            && description_ok
+            && visibility.is_some()
+            && capture_hashtag.is_some() =>
+        {
+            Ok((
+                Chat {
+                    slug: slug.value,
+                    title: title.value,
+                    hashtag: hashtag.value,
+                    description: description.map(|d| d.value).unwrap_or_default(),
+                    intro: intro.value,
+                    wrap_up: wrap_up.value,
+                    points,
+                    minutes_between_points,
+                    intro_minutes,
+                    reminder_minutes,
+                    zone,
+                    schedule,
+                    rooms,
+                    moderators,
+                    visibility: visibility.unwrap_or_default(),
+                    capture_hashtag: capture_hashtag.unwrap_or_default(),
+                    platform_options: platform_options.unwrap_or_default(),
+                    source: path.to_path_buf(),
+                },
+                slug_line,
+            ))
+        }
         _ if errors.is_empty() => Err(vec![LocatedError::new(
             path,
             0,
@@ -632,7 +654,7 @@ minutes = 5
         let text = format!("{GOOD}\n[fake]\nmode = \"a\"\n");
         assert_eq!(
             errors(&text),
-            ["chats/x.toml:16: fake: unknown key (accepted keys: slug, title, hashtag, description, intro, wrap_up, time_zone, minutes_between_points, intro_minutes, reminder_minutes, rooms, moderators, visibility, schedule, points)"]
+            ["chats/x.toml:16: fake: unknown key (accepted keys: slug, title, hashtag, description, intro, wrap_up, time_zone, minutes_between_points, intro_minutes, reminder_minutes, rooms, moderators, visibility, capture_hashtag, schedule, points)"]
         );
     }
 
@@ -701,7 +723,7 @@ minutes = 5
         let text = format!("colour = \"red\"\n{GOOD}");
         assert_eq!(
             errors(&text),
-            ["chats/x.toml:1: colour: unknown key (accepted keys: slug, title, hashtag, description, intro, wrap_up, time_zone, minutes_between_points, intro_minutes, reminder_minutes, rooms, moderators, visibility, schedule, points)"]
+            ["chats/x.toml:1: colour: unknown key (accepted keys: slug, title, hashtag, description, intro, wrap_up, time_zone, minutes_between_points, intro_minutes, reminder_minutes, rooms, moderators, visibility, capture_hashtag, schedule, points)"]
         );
     }
 
@@ -972,6 +994,33 @@ mod visibility_tests {
         assert_eq!(
             errors.iter().map(ToString::to_string).collect::<Vec<_>>(),
             ["v.toml:8: visibility: must be `public`, `unlisted` or `private`"]
+        );
+    }
+
+    #[test]
+    fn capture_hashtag_defaults_to_archive_and_accepts_the_three_words() {
+        use crate::chat::CaptureHashtag;
+        let points = "[[points]]\ntext = \"Q?\"\n";
+        let read = |extra: &str| {
+            parse_chat(
+                Path::new("v.toml"),
+                &format!("{BASE}{extra}{points}"),
+                &Platforms::default(),
+            )
+        };
+        assert_eq!(read("").unwrap().capture_hashtag, CaptureHashtag::Archive);
+        for (word, expected) in [
+            ("archive", CaptureHashtag::Archive),
+            ("relay", CaptureHashtag::Relay),
+            ("off", CaptureHashtag::Off),
+        ] {
+            let chat = read(&format!("capture_hashtag = \"{word}\"\n")).unwrap();
+            assert_eq!(chat.capture_hashtag, expected);
+        }
+        let errors = read("capture_hashtag = \"everything\"\n").unwrap_err();
+        assert_eq!(
+            errors.iter().map(ToString::to_string).collect::<Vec<_>>(),
+            ["v.toml:8: capture_hashtag: must be `archive`, `relay` or `off`"]
         );
     }
 }

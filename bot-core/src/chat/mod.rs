@@ -48,12 +48,39 @@ pub struct Chat {
     pub moderators: Vec<UserRef>,
     /// Who may read its transcripts on the web.
     pub visibility: Visibility,
+    /// What becomes of a message carrying the chat's hashtag in a room that is not the chat's,
+    /// while a session runs.
+    pub capture_hashtag: CaptureHashtag,
     /// Each platform's options for this chat (`[discord]` in the file), as that platform's
     /// adapter read and checked them; handed back to it with every post. Only platforms whose
     /// table the file has are here.
     pub platform_options: BTreeMap<Platform, serde_json::Value>,
     /// The file it was read from, for messages about it.
     pub source: PathBuf,
+}
+
+/// `capture_hashtag` in a chat file: what the hashtag does, as it did on Twitter, for messages
+/// in the other rooms the bot is in (rooms no chat names are never posted to).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum CaptureHashtag {
+    /// Archived with the running session, attributed like any other message.
+    #[default]
+    Archive,
+    /// Archived, and relayed into the session's rooms.
+    Relay,
+    /// Not gathered.
+    Off,
+}
+
+impl CaptureHashtag {
+    pub fn parse(s: &str) -> Option<CaptureHashtag> {
+        match s {
+            "archive" => Some(CaptureHashtag::Archive),
+            "relay" => Some(CaptureHashtag::Relay),
+            "off" => Some(CaptureHashtag::Off),
+            _ => None,
+        }
+    }
 }
 
 /// Who may read a chat's transcripts on the archive's web pages.

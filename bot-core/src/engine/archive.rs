@@ -2,9 +2,28 @@
 
 use super::{attribution::answer_prefix, Engine, EngineError};
 use crate::adapter::{MessageDeleted, MessageEdited, Reaction};
+use crate::chat::CaptureHashtag;
 use crate::ids::RoomRef;
 use crate::model::{ArchivedMessage, IncomingMessage, SessionId};
 use crate::plan::Step;
+
+/// Whether `body` carries `hashtag` (with its `#`) as a tag of its own, in any case: not as
+/// the start of a longer tag (`#interlibnetwork`) or inside a word.
+pub(crate) fn carries_hashtag(body: &str, hashtag: &str) -> bool {
+    let (body, tag) = (body.to_lowercase(), hashtag.to_lowercase());
+    if tag.len() < 2 {
+        return false;
+    }
+    let word = |c: char| c.is_alphanumeric() || c == '_' || c == '#';
+    body.match_indices(&tag).any(|(at, _)| {
+        let before_ok = body[..at].chars().next_back().is_none_or(|c| !word(c));
+        let after_ok = body[at + tag.len()..]
+            .chars()
+            .next()
+            .is_none_or(|c| !word(c));
+        before_ok && after_ok
+    })
+}
 
 /// How far a platform's timestamp on a message may run ahead of the time the bot recorded a
 /// post as made (the post is recorded once the platform has answered, and clocks differ).
@@ -26,9 +45,10 @@ pub enum Archived {
 
 impl Engine {
     /// Archives a message if a session is live in its room (or was when the message was sent),
-    /// attributed to a point: an `A<n>`
-    /// prefix naming a real point wins; else a reply inherits its parent's point; else the point
-    /// that was on screen when it was sent.
+    /// or, in a room that is not the chat's, if it carries the hashtag of a live session's chat
+    /// that gathers it (`capture_hashtag`). It is attributed to a point: an `A<n>` prefix naming
+    /// a real point wins; else a reply inherits its parent's point; else the point that was on
+    /// screen when it was sent.
     pub async fn archive_message(
         &self,
         mut message: IncomingMessage,
@@ -48,7 +68,10 @@ impl Engine {
                     id,
                     chat_slug: chat_slug.into(),
                 },
-                None => return Ok(Archived::NoSession),
+                None => match self.gathered_by_hashtag(&room, &message.body) {
+                    Some(live) => live,
+                    None => return Ok(Archived::NoSession),
+                },
             },
         };
         let session_id = live.id;
@@ -90,6 +113,23 @@ impl Engine {
         })
     }
 
+    /// The live session whose chat gathers `body` by its hashtag, from `room`, which is not
+    /// one of that chat's rooms (the oldest such session when several would).
+    fn gathered_by_hashtag(&self, room: &RoomRef, body: &str) -> Option<super::LiveSession> {
+        if !body.contains('#') {
+            return None;
+        }
+        let mut live = self.live_sessions();
+        live.sort_by_key(|l| l.id);
+        live.into_iter().find(|l| {
+            self.chat(&l.chat_slug).is_some_and(|chat| {
+                chat.capture_hashtag != CaptureHashtag::Off
+                    && !chat.rooms.contains(room)
+                    && carries_hashtag(body, &chat.hashtag)
+            })
+        })
+    }
+
     async fn attribute(
         &self,
         session_id: SessionId,
@@ -122,9 +162,13 @@ impl Engine {
                 }
             }
         }
+        let room = RoomRef::new(message.platform, message.room.clone());
+        if chat.as_ref().is_some_and(|c| !c.rooms.contains(&room)) {
+            // Gathered by the hashtag from elsewhere: the session's own timeline.
+            return Ok(store.point_at(session_id, message.sent_at).await?);
+        }
         // What that room had been shown, not what the scheduler had emitted: while a platform
         // is away its room still sees the last point that reached it.
-        let room = RoomRef::new(message.platform, message.room.clone());
         Ok(store
             .point_on_screen_in(session_id, &room, message.sent_at, CLOCK_SKEW)
             .await?)
@@ -238,7 +282,7 @@ fn storable(text: &mut String) {
 
 #[cfg(test)]
 mod tests {
-    use super::storable;
+    use super::{carries_hashtag, storable};
 
     #[test]
     fn nul_characters_become_replacement_characters() {
@@ -248,5 +292,17 @@ mod tests {
         let mut plain = "untouched \u{202e} text".to_owned();
         storable(&mut plain);
         assert_eq!(plain, "untouched \u{202e} text");
+    }
+
+    #[test]
+    fn a_hashtag_is_found_as_a_tag_of_its_own_in_any_case() {
+        assert!(carries_hashtag("great chat #interlibnet!", "#interlibnet"));
+        assert!(carries_hashtag("#InterLibNet A1 yes", "#interlibnet"));
+        assert!(carries_hashtag("(#interlibnet)", "#interlibnet"));
+        assert!(!carries_hashtag("#interlibnetwork", "#interlibnet"));
+        assert!(!carries_hashtag("x#interlibnet", "#interlibnet"));
+        assert!(!carries_hashtag("##interlibnet_2", "#interlibnet"));
+        assert!(!carries_hashtag("interlibnet", "#interlibnet"));
+        assert!(!carries_hashtag("anything", "#"));
     }
 }

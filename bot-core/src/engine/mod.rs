@@ -209,6 +209,16 @@ impl Engine {
         lock(&self.inner.live_rooms).get(room).cloned()
     }
 
+    /// Every running or paused session, once each.
+    fn live_sessions(&self) -> Vec<LiveSession> {
+        let mut seen = std::collections::HashSet::new();
+        lock(&self.inner.live_rooms)
+            .values()
+            .filter(|l| seen.insert(l.id))
+            .cloned()
+            .collect()
+    }
+
     /// The running or paused session in `room`, if any.
     pub fn live_session_in(&self, room: &RoomRef) -> Option<SessionId> {
         lock(&self.inner.live_rooms).get(room).map(|live| live.id)

@@ -5,6 +5,7 @@
 
 use super::{archive::Archived, Engine, EngineError};
 use crate::adapter::RelayPost;
+use crate::chat::CaptureHashtag;
 use crate::ids::RoomRef;
 use crate::model::{IncomingMessage, NewRelay, PendingRelay, RelayContent};
 
@@ -24,12 +25,16 @@ impl Engine {
         let room = RoomRef::new(message.platform, message.room.clone());
         // Only while the session is live: a message read back after the session ended is
         // archived, but the conversation it belonged to is over.
-        let Some(live) = self.live_in(&room).filter(|l| l.id == session) else {
+        let Some(live) = self.live_sessions().into_iter().find(|l| l.id == session) else {
             return Ok(());
         };
         let Some(chat) = self.chat(&live.chat_slug) else {
             return Ok(());
         };
+        // Gathered from outside the chat's rooms by its hashtag: relayed only if the chat asks.
+        if !chat.rooms.contains(&room) && chat.capture_hashtag != CaptureHashtag::Relay {
+            return Ok(());
+        }
         let content = RelayContent {
             author_name: message.author_name.clone(),
             avatar_url: message.avatar_url.clone(),

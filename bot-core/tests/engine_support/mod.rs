@@ -46,6 +46,7 @@ pub fn chat() -> Chat {
         rooms: vec![RoomRef::new(Platform::Loopback, ROOM)],
         moderators: vec![UserRef::new(Platform::Loopback, MODERATOR)],
         visibility: Default::default(),
+        capture_hashtag: Default::default(),
         platform_options: Default::default(),
         source: PathBuf::from("interlibnet.toml"),
     }

@@ -94,6 +94,8 @@ pub(crate) struct GatewayState {
     pub(crate) stats: GatewayStats,
     pub(crate) refusing: bool,
     pub(crate) refuse_until: Option<Instant>,
+    /// New connections wait for Hello while set (see `FakeDiscord::hold_gateway`).
+    pub(crate) holding_hello: bool,
     pub(crate) heartbeat_interval_ms: u64,
     pub(crate) url: String,
 }
@@ -719,6 +721,12 @@ async fn connection(stream: TcpStream, shared: Arc<Shared>) {
         shared.with(|w| w.gateway.close_conn(conn));
         return;
     }
+    // Held: the client is connected but hears nothing until the test lets it go.
+    shared
+        .wait_for(Duration::from_secs(120), |w| {
+            (!w.gateway.holding_hello).then_some(())
+        })
+        .await;
     if ws.send(WsMessage::text(hello.to_string())).await.is_err() {
         shared.with(|w| w.gateway.close_conn(conn));
         return;

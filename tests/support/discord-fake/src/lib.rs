@@ -700,6 +700,19 @@ impl FakeDiscord {
     pub fn drop_gateway(&self) {
         self.shared.with(|w| w.gateway.drop_all());
     }
+    /// Closes every gateway connection abruptly and holds back Hello from new ones until
+    /// [`FakeDiscord::release_gateway`]: the bot is certainly away meanwhile (events are kept
+    /// for its Resume), and, unlike [`FakeDiscord::refuse_gateway`], its reconnect attempt is
+    /// not failed, so it backs off for no time.
+    pub fn hold_gateway(&self) {
+        self.shared.with(|w| {
+            w.gateway.holding_hello = true;
+            w.gateway.drop_all();
+        });
+    }
+    pub fn release_gateway(&self) {
+        self.shared.with(|w| w.gateway.holding_hello = false);
+    }
     /// Sends op 7 Reconnect: the client should reconnect and resume.
     pub fn send_reconnect(&self) {
         self.shared.with(|w| w.gateway.send_reconnect());

@@ -302,16 +302,17 @@ async fn after_an_abrupt_gateway_drop_serenity_resumes_and_gets_missed_events() 
     bot.next(|s| matches!(s, Seen::CacheReady(_)).then_some(()))
         .await;
 
-    // Dropped, and kept out until both posts are made, so they are certainly dispatched while
-    // the bot is away (a plain drop lets serenity reconnect before the first post, at times).
-    fake.refuse_gateway(None);
+    // Dropped, and held before Hello until both posts are made, so they are certainly
+    // dispatched while the bot is away (a plain drop lets serenity reconnect before the first
+    // post, at times; refusing the reconnect makes serenity back off for long).
+    fake.hold_gateway();
     fake.post(Post::new(d.channel, d.alice, "missed one"))
         .await
         .unwrap();
     fake.post(Post::new(d.channel, d.bob, "missed two"))
         .await
         .unwrap();
-    fake.restore_gateway();
+    fake.release_gateway();
 
     // Discord replays the missed dispatches, then sends RESUMED.
     let mut got = vec![];
