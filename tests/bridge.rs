@@ -30,19 +30,10 @@ async fn a_chat_with_a_matrix_room_and_a_discord_channel_posts_each_step_in_both
     } = Bridge::start().await;
     let d = fake.defaults().clone();
     let session = matrix::start_session(&moderator, &room, &bot).await;
-    let on_discord = fake
-        .wait_for(WAIT, |f| {
-            f.bot_messages(d.channel)
-                .iter()
-                .any(|m| m.content.starts_with("**Q1:**"))
-                .then_some(())
-        })
-        .await;
-    assert!(
-        on_discord.is_some(),
-        "no Q1 on Discord; log:\n{}",
-        bot.logs()
-    );
+    discord_message(&fake, d.channel, &bot, "Q1", |m| {
+        m.content.starts_with("**Q1:**")
+    })
+    .await;
     fake.post(Post::new(d.channel, d.alice, "A1 from Discord"))
         .await
         .unwrap();
@@ -61,19 +52,10 @@ async fn a_chat_with_a_matrix_room_and_a_discord_channel_posts_each_step_in_both
     support::wait_for(WAIT, "both answers archived", || archived(&bot).len() == 2);
     matrix::stop_session(&moderator, &room, &bot).await;
 
-    let done = fake
-        .wait_for(WAIT, |f| {
-            f.bot_messages(d.channel)
-                .iter()
-                .any(|m| m.content.starts_with("**Wrap-up:**"))
-                .then_some(())
-        })
-        .await;
-    assert!(
-        done.is_some(),
-        "no wrap-up on Discord; log:\n{}",
-        bot.logs()
-    );
+    discord_message(&fake, d.channel, &bot, "Wrap-up", |m| {
+        m.content.starts_with("**Wrap-up:**")
+    })
+    .await;
     let on_discord = discord::step_labels(&fake.bot_messages(d.channel));
     let on_matrix = matrix::step_posts(&moderator.messages(&room).await, &bot.user_id);
     assert_eq!(
@@ -112,16 +94,10 @@ async fn each_message_is_relayed_into_the_other_room_once_naming_its_author_and_
         .await;
 
     // On Discord: the Matrix message, its author and origin named, its text kept plain.
-    let Some(copy) = fake
-        .wait_for(WAIT, |f| {
-            f.bot_messages(d.channel)
-                .into_iter()
-                .find(|m| m.content.contains("A1 from Matrix"))
-        })
-        .await
-    else {
-        panic!("no copy on Discord; log:\n{}", bot.logs());
-    };
+    let copy = discord_message(&fake, d.channel, &bot, "the copy", |m| {
+        m.content.contains("A1 from Matrix")
+    })
+    .await;
     assert!(copy.content.starts_with("**"), "{}", copy.content);
     assert!(copy.content.contains("*(Matrix)*: "), "{}", copy.content);
     assert!(
@@ -244,16 +220,10 @@ async fn edits_and_deletions_follow_the_copies_both_ways() {
 
     // Matrix → Discord: an edit edits the copy, a redaction deletes it.
     let original = moderator.say(&room, "A2 Matrxi typo").await;
-    let Some(copy) = fake
-        .wait_for(WAIT, |f| {
-            f.bot_messages(d.channel)
-                .into_iter()
-                .find(|m| m.content.contains("A2 Matrxi typo"))
-        })
-        .await
-    else {
-        panic!("no copy on Discord; log:\n{}", bot.logs());
-    };
+    let copy = discord_message(&fake, d.channel, &bot, "the copy", |m| {
+        m.content.contains("A2 Matrxi typo")
+    })
+    .await;
     moderator.edit(&room, &original, "A2 Matrix, fixed").await;
     let edited = fake
         .wait_for(WAIT, |f| {
@@ -325,16 +295,10 @@ async fn formatting_crosses_both_ways_and_nothing_else_does() {
             }),
         )
         .await;
-    let Some(copy) = fake
-        .wait_for(WAIT, |f| {
-            f.bot_messages(d.channel)
-                .into_iter()
-                .find(|m| m.content.contains("A2"))
-        })
-        .await
-    else {
-        panic!("no copy on Discord; log:\n{}", bot.logs());
-    };
+    let copy = discord_message(&fake, d.channel, &bot, "the copy", |m| {
+        m.content.contains("A2")
+    })
+    .await;
     assert!(
         copy.content
             .ends_with(r"*(Matrix)*: A2 *it* **bold** Ann \*x\*"),

@@ -5,7 +5,7 @@
 
 use std::time::Duration;
 
-use discord_fake::FakeDiscord;
+use discord_fake::{ChannelId, FakeDiscord, Message};
 
 use crate::support::read;
 use crate::support::synapse::Homeserver;
@@ -72,6 +72,26 @@ impl Bridge {
             bot,
             fake,
         }
+    }
+}
+
+/// The bot's message in `channel` for which `wanted` holds, once the fake has it; fails with
+/// the bot's log after [`WAIT`].
+pub async fn discord_message(
+    fake: &FakeDiscord,
+    channel: ChannelId,
+    bot: &matrix::Bot,
+    what: &str,
+    wanted: impl Fn(&Message) -> bool,
+) -> Message {
+    let found = fake
+        .wait_for(WAIT, |f| {
+            f.bot_messages(channel).into_iter().find(|m| wanted(m))
+        })
+        .await;
+    match found {
+        Some(message) => message,
+        None => panic!("no {what} on Discord; log:\n{}", bot.logs()),
     }
 }
 
