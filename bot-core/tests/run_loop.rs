@@ -86,3 +86,83 @@ async fn the_run_loop_posts_an_hour_long_chat_on_time_in_virtual_time() {
         );
     }
 }
+
+/// A platform that cannot be reached: every post fails, counted.
+struct Unreachable {
+    tries: std::sync::atomic::AtomicUsize,
+}
+
+#[async_trait::async_trait]
+impl bot_core::adapter::Adapter for Unreachable {
+    fn platform(&self) -> bot_core::ids::Platform {
+        bot_core::ids::Platform::Loopback
+    }
+    async fn post(
+        &self,
+        _: &bot_core::adapter::Post,
+    ) -> Result<String, bot_core::adapter::AdapterError> {
+        self.tries.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        Err(bot_core::adapter::AdapterError::Unreachable(
+            "homeserver down".into(),
+        ))
+    }
+    async fn reply(
+        &self,
+        _: &bot_core::adapter::Reply,
+    ) -> Result<(), bot_core::adapter::AdapterError> {
+        Ok(())
+    }
+}
+
+/// While a platform is away its room's posts are tried once per retry delay, not as fast as
+/// the loop can go round.
+#[tokio::test]
+async fn an_unreachable_platform_is_tried_once_per_retry_delay() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::connect(&format!("sqlite://{}", dir.path().join("hc.db").display()))
+        .await
+        .unwrap();
+    store.migrate().await.unwrap();
+    // Real time; retries a second apart.
+    let clock = Arc::new(AcceleratedClock::new(chrono::Utc::now(), 1.0));
+    let engine = Engine::new(
+        store,
+        clock,
+        vec![chat()],
+        EngineSettings {
+            retry_delay: chrono::Duration::seconds(1),
+            ..EngineSettings::default()
+        },
+    );
+    let platform = Arc::new(Unreachable {
+        tries: Default::default(),
+    });
+    engine.register_adapter(platform.clone());
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let scheduler = tokio::spawn({
+        let engine = engine.clone();
+        async move {
+            engine
+                .run(async {
+                    let _ = stopped.await;
+                })
+                .await
+        }
+    });
+    engine
+        .handle(LoopbackAdapter::command(
+            ROOM,
+            MODERATOR,
+            "start interlibnet",
+        ))
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(3500)).await;
+    let _ = stop.send(());
+    scheduler.await.unwrap().unwrap();
+    let tries = platform.tries.load(std::sync::atomic::Ordering::SeqCst);
+    assert!(
+        (2..=6).contains(&tries),
+        "about one try a second over 3.5 s, got {tries}"
+    );
+}

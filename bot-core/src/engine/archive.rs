@@ -221,7 +221,7 @@ impl Engine {
             .await?;
         tracing::debug!(message = %deletion.platform_msg_id, copies, "deletion archived");
         if copies > 0 {
-            self.wake();
+            self.deliver_soon();
         }
         Ok(())
     }

@@ -139,7 +139,7 @@ impl Engine {
             .unwrap_or(false);
         if mark == Mark::Hidden && on && self.store().relay_delete(platform, id).await? > 0 {
             // Hidden from the transcript, and gone from the rooms it was relayed into.
-            self.wake();
+            self.deliver_soon();
         }
         let who = &stored.message.author_name;
         Ok(match (mark, on, changed) {

@@ -5,6 +5,8 @@ use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
+use chrono::{DateTime, Utc};
+
 use super::{lock, Engine, EngineError};
 use crate::adapter::{AdapterError, Post, PostSession, RelayedCopy};
 use crate::chat::Chat;
@@ -29,11 +31,18 @@ impl Engine {
     /// [`EngineSettings::wait_for_delivery`]: super::EngineSettings::wait_for_delivery
     pub(super) async fn deliver_outbox(&self) -> Result<(), EngineError> {
         let rooms = self.inner.store.rooms_with_pending_work().await?;
-        *lock(&self.inner.retry_at) = None;
-        let started: Vec<_> = rooms
-            .into_iter()
-            .filter_map(|room| self.start_lane(room))
-            .collect();
+        let now = self.now();
+        // Lanes backing off after a failure keep their own time; the scheduler wakes for the
+        // earliest.
+        let mut retry = None;
+        let mut started = Vec::new();
+        for room in rooms {
+            match self.lane(&room).backing_off_until(now) {
+                Some(until) => retry = Some(retry.map_or(until, |r: DateTime<Utc>| r.min(until))),
+                None => started.extend(self.start_lane(room)),
+            }
+        }
+        *lock(&self.inner.retry_at) = retry;
         if self.inner.settings.wait_for_delivery {
             for lane in started {
                 if let Err(e) = lane.await {
@@ -47,10 +56,7 @@ impl Engine {
     /// Starts `room`'s lane, or, when it is running, has it go round once more; the task when
     /// one was started.
     fn start_lane(&self, room: RoomRef) -> Option<tokio::task::JoinHandle<()>> {
-        let state = lock(&self.inner.lanes)
-            .entry(room.clone())
-            .or_default()
-            .clone();
+        let state = self.lane(&room);
         state.again.store(true, Ordering::SeqCst);
         if state.busy.swap(true, Ordering::SeqCst) {
             return None;
@@ -67,7 +73,9 @@ impl Engine {
                     }
                 };
                 if retry {
-                    engine.retry_after_delay();
+                    engine.back_off(&state);
+                } else {
+                    *lock(&state.backoff_until) = None;
                 }
                 state.busy.store(false, Ordering::SeqCst);
                 // Asked again while finishing: go round, unless another task took the lane.
@@ -78,13 +86,29 @@ impl Engine {
         }))
     }
 
-    /// Asks the scheduler to deliver again after the retry delay (the earliest ask wins).
-    fn retry_after_delay(&self) {
+    fn lane(&self, room: &RoomRef) -> Arc<LaneState> {
+        lock(&self.inner.lanes)
+            .entry(room.clone())
+            .or_default()
+            .clone()
+    }
+
+    /// A lane failed: it is left alone for the retry delay (ticks meanwhile pass it by), and
+    /// the scheduler is told to wake then (the earliest ask wins).
+    fn back_off(&self, state: &LaneState) {
         let at = self.now() + self.inner.settings.retry_delay;
+        *lock(&state.backoff_until) = Some(at);
         let mut retry = lock(&self.inner.retry_at);
         *retry = Some(retry.map_or(at, |earlier| earlier.min(at)));
         drop(retry);
         self.inner.wake.notify_one();
+    }
+
+    /// A platform is back: every lane may try again at once.
+    pub(super) fn end_backoffs(&self) {
+        for state in lock(&self.inner.lanes).values() {
+            *lock(&state.backoff_until) = None;
+        }
     }
 
     /// Everything `room` has pending, delivered in order; whether some must be tried again.
@@ -305,11 +329,20 @@ impl PostContext {
     }
 }
 
-/// Whether a room's lane is running, and whether it was asked to go round again meanwhile.
+/// Whether a room's lane is running, whether it was asked to go round again meanwhile, and
+/// until when it backs off after a failure.
 #[derive(Default)]
 pub(super) struct LaneState {
     busy: AtomicBool,
     again: AtomicBool,
+    /// After a failure, no new try before this.
+    backoff_until: std::sync::Mutex<Option<DateTime<Utc>>>,
+}
+
+impl LaneState {
+    fn backing_off_until(&self, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
+        lock(&self.backoff_until).filter(|until| *until > now)
+    }
 }
 
 /// One room's pending posts, relays and changes to copies, each in order.

@@ -243,6 +243,13 @@ impl Engine {
     /// Wakes the scheduler now: an adapter whose platform came back calls it so posts that
     /// waited go out at once rather than at the next retry.
     pub fn wake(&self) {
+        self.end_backoffs();
+        self.deliver_soon();
+    }
+
+    /// Has the scheduler deliver what was just queued; rooms backing off after a failure wait
+    /// for their retry.
+    fn deliver_soon(&self) {
         *lock(&self.inner.retry_at) = Some(self.now());
         self.inner.wake.notify_one();
     }

@@ -62,7 +62,7 @@ impl Engine {
             return Ok(());
         }
         if self.inner.store.enqueue_relays(&relays, self.now()).await? > 0 {
-            self.wake();
+            self.deliver_soon();
         }
         Ok(())
     }
@@ -87,7 +87,7 @@ impl Engine {
             )
             .await?;
         if to_edit > 0 {
-            self.wake();
+            self.deliver_soon();
         }
         Ok(())
     }
