@@ -248,6 +248,136 @@ async fn edits_and_deletions_follow_the_copies_both_ways() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reaction_on_either_side_is_told_on_the_other_as_a_reply_and_taken_back_with_it() {
+    let Bridge {
+        moderator,
+        room,
+        mut bot,
+        fake,
+        ..
+    } = Bridge::start().await;
+    let d = fake.defaults().clone();
+    matrix::start_session(&moderator, &room, &bot).await;
+
+    // Matrix reacts to the copy of Alice's message: Discord hears of it in a reply to hers.
+    let alice = fake
+        .post(Post::new(d.channel, d.alice, "A1 react to me"))
+        .await
+        .unwrap();
+    let copy = bot_event(&moderator, &room, &bot, "A1 react to me").await;
+    moderator
+        .react(&room, copy["event_id"].as_str().unwrap(), "👍")
+        .await;
+    let line = discord_message(&fake, d.channel, &bot, "the reaction line", |m| {
+        m.content.contains("reacted 👍")
+    })
+    .await;
+    assert_eq!(line.reply_to, Some(alice.id), "{}", line.content);
+    assert!(line.content.contains("*(Matrix)*"), "{}", line.content);
+
+    // Bob reacts on Discord to the copy of a Matrix message: a notice answering the original.
+    let original = moderator.say(&room, "A2 from Matrix").await;
+    let copy = discord_message(&fake, d.channel, &bot, "the copy", |m| {
+        m.content.contains("A2 from Matrix")
+    })
+    .await;
+    fake.react(d.channel, copy.id, d.bob, "🎉").await.unwrap();
+    let notice = bot_event(&moderator, &room, &bot, "reacted 🎉").await;
+    assert_eq!(notice["content"]["msgtype"], "m.notice");
+    assert_eq!(
+        notice["content"]["m.relates_to"]["m.in_reply_to"]["event_id"],
+        original.as_str()
+    );
+    assert!(body(&notice).contains("(Discord)"), "{notice}");
+    let notice_id = notice["event_id"].as_str().unwrap().to_owned();
+
+    // Bob takes it back: the notice is redacted.
+    fake.unreact(d.channel, copy.id, d.bob, "🎉").await.unwrap();
+    poll("the reaction notice redacted", &bot, || async {
+        moderator.events(&room).await.into_iter().find(|e| {
+            e["type"] == "m.room.redaction"
+                && (e["redacts"] == notice_id.as_str()
+                    || e["content"]["redacts"] == notice_id.as_str())
+        })
+    })
+    .await;
+    assert!(bot.stop().success(), "{}", bot.logs());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_image_crosses_both_ways_as_an_upload_of_the_same_bytes() {
+    let Bridge {
+        moderator,
+        room,
+        mut bot,
+        fake,
+        ..
+    } = Bridge::start().await;
+    let d = fake.defaults().clone();
+    let server = support::synapse::Homeserver::from_env();
+    matrix::start_session(&moderator, &room, &bot).await;
+
+    // Discord → Matrix: the copy's text, then the image uploaded to the homeserver.
+    fake.post(
+        Post::new(d.channel, d.alice, "A1 our reading corner").attachment(
+            "corner.png",
+            "image/png",
+            matrix::PNG,
+        ),
+    )
+    .await
+    .unwrap();
+    bot_event(&moderator, &room, &bot, "A1 our reading corner").await;
+    let image =
+        poll("the image on Matrix", &bot, || async {
+            moderator.messages(&room).await.into_iter().find(|e| {
+                e["sender"] == bot.user_id.as_str() && e["content"]["msgtype"] == "m.image"
+            })
+        })
+        .await;
+    assert_eq!(body(&image), "corner.png", "{image}");
+    let mxc = image["content"]["url"].as_str().expect("an mxc url");
+    let (host, media) = mxc
+        .strip_prefix("mxc://")
+        .and_then(|m| m.split_once('/'))
+        .expect("an mxc url");
+    let bytes = reqwest::Client::new()
+        .get(format!(
+            "{}/_matrix/client/v1/media/download/{host}/{media}",
+            server.url
+        ))
+        .bearer_auth(&moderator.access_token)
+        .send()
+        .await
+        .unwrap()
+        .bytes()
+        .await
+        .unwrap();
+    assert_eq!(&bytes[..], matrix::PNG, "the same bytes");
+
+    // Matrix → Discord: the image uploaded with the copy's message.
+    moderator
+        .send_image(&server, &room, matrix::PNG, "A2 the view")
+        .await;
+    let copy = discord_message(&fake, d.channel, &bot, "the copy with the image", |m| {
+        m.content.contains("A2 the view")
+    })
+    .await;
+    assert_eq!(copy.attachments.len(), 1, "{copy:?}");
+    let file = &copy.attachments[0];
+    assert_eq!(file.filename, "pic.png");
+    assert_eq!(file.size, matrix::PNG.len());
+    let served = reqwest::get(file.url.as_str())
+        .await
+        .unwrap()
+        .bytes()
+        .await
+        .unwrap();
+    assert_eq!(&served[..], matrix::PNG);
+    assert!(bot.stop().success(), "{}", bot.logs());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn formatting_crosses_both_ways_and_nothing_else_does() {
     let Bridge {
         moderator,

@@ -29,6 +29,10 @@ pub struct Reaction {
     /// The message reacted to.
     pub target_msg_id: String,
     pub author_id: String,
+    /// Their name as the room shows it, for the line that tells the session's other rooms.
+    pub author_name: String,
+    /// The platform's name as people know it (`Matrix`), for that line.
+    pub platform_label: Option<String>,
     /// What they reacted with: usually an emoji.
     pub key: String,
     pub at: DateTime<Utc>,
@@ -129,6 +133,20 @@ pub struct RelayPost {
     /// The chat's options for the room's platform, as for [`Post::options`].
     pub options: Option<serde_json::Value>,
     pub session: PostSession,
+    /// The original's attachments, in order, each with the media store's copy of its bytes
+    /// when there is one: the adapter uploads those its platform takes (within its size
+    /// limit) and names the others in the copy's text, so a file is never silently dropped.
+    pub files: Vec<RelayFile>,
+}
+
+/// One attachment of a relayed message.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RelayFile {
+    pub name: String,
+    pub content_type: Option<String>,
+    /// The file, from the media store; `None` when it was not copied (too large, gone, no
+    /// media store configured).
+    pub bytes: Option<std::sync::Arc<Vec<u8>>>,
 }
 
 /// A copy already made, to edit to its original's new text or to delete with it.
@@ -190,8 +208,6 @@ pub trait Adapter: Send + Sync + 'static {
         )))
     }
 
-    /// What starts a command on this platform (`!chat` on Matrix, `/chat` on Discord), for
-    /// the help to say; `None` when commands need no prefix.
     /// Edits a copy to what its original says now.
     async fn edit_relay(&self, copy: &RelayedCopy) -> Result<(), AdapterError> {
         Err(AdapterError::Permanent(format!(
@@ -208,6 +224,8 @@ pub trait Adapter: Send + Sync + 'static {
         )))
     }
 
+    /// What starts a command on this platform (`!chat` on Matrix, `/chat` on Discord), for
+    /// the help to say; `None` when commands need no prefix.
     fn command_prefix(&self) -> Option<String> {
         None
     }

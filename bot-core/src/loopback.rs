@@ -38,7 +38,8 @@ pub enum LoopbackEvent {
         text: String,
         private: bool,
     },
-    /// A participant's message copied in from another room of its session.
+    /// A participant's message copied in from another room of its session; a reaction there
+    /// has `body` "reacted 👍".
     Relay {
         room: String,
         platform_msg_id: String,
@@ -47,6 +48,8 @@ pub enum LoopbackEvent {
         from: String,
         body: String,
         in_reply_to: Option<String>,
+        /// Each attachment as `name (N bytes)`, or `name (no copy)` when there was none.
+        files: Vec<String>,
     },
     /// A copy edited to its original's new text.
     RelayEdit {
@@ -274,8 +277,19 @@ impl Adapter for LoopbackAdapter {
                 idempotency_key: relay.idempotency_key.clone(),
                 author: relay.content.author_name.clone(),
                 from: relay.content.origin_label.clone(),
-                body: relay.content.body.clone(),
+                body: match &relay.content.reacted_with {
+                    Some(key) => format!("reacted {key}"),
+                    None => relay.content.body.clone(),
+                },
                 in_reply_to: relay.in_reply_to.clone(),
+                files: relay
+                    .files
+                    .iter()
+                    .map(|f| match &f.bytes {
+                        Some(bytes) => format!("{} ({} bytes)", f.name, bytes.len()),
+                        None => format!("{} (no copy)", f.name),
+                    })
+                    .collect(),
             }
         })
     }

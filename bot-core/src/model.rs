@@ -442,8 +442,17 @@ pub struct RelayContent {
     pub origin_label: String,
     pub body: String,
     pub formatted_body: Option<String>,
-    /// The original's parent as its own platform knows it, when the original is a reply.
+    /// The original's parent as its own platform knows it, when the original is a reply. For
+    /// a reaction, the message reacted to.
     pub reply_to: Option<String>,
+    /// Set when the original is a reaction, not a message: what the author reacted with. The
+    /// copy is then a short line answering the message reacted to (`body` is the key again).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reacted_with: Option<String>,
+    /// The original's files, as its platform links them; the copy carries the media store's
+    /// copy of each (see [`RelayPost::files`](crate::adapter::RelayPost::files)).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub attachments: Vec<Attachment>,
 }
 
 /// A copy to make: `origin_msg_id` (on `origin_platform`) into `target`.

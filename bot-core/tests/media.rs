@@ -166,3 +166,55 @@ async fn media_is_copied_within_the_limit_and_inlined_in_the_exported_page() {
         "no request to the original host"
     );
 }
+
+#[tokio::test]
+async fn a_relayed_message_carries_the_media_stores_copy_of_each_attachment_it_has() {
+    let base = media_server().await;
+    let mut chat = chat();
+    chat.rooms.push(bot_core::ids::RoomRef::new(
+        bot_core::ids::Platform::Loopback,
+        "other",
+    ));
+    let world = World::new(chat).await;
+    let media = MediaStore::open(world.dir.path().join("media")).unwrap();
+    let fetcher = Arc::new(HttpFetcher::new().unwrap());
+    let (copier, _task) = MediaCopier::start(
+        world.engine.store().clone(),
+        media.clone(),
+        vec![fetcher],
+        1024,
+    );
+    world.engine.set_media_copier(copier);
+    world.command(MODERATOR, "start interlibnet").await;
+    world.run_until(t0() + minutes(3)).await;
+    let mut message =
+        world
+            .loopback
+            .message(ROOM, "ann", "Ann", "A1 look", world.clock_now(), None);
+    message.attachments = vec![
+        attachment(format!("{base}/photo.png"), "photo.png"),
+        attachment(format!("{base}/big"), "big.zip"),
+    ];
+    // Delivered at once, before the background copy could have finished: the copy waits for
+    // it rather than going without.
+    event(&world.engine, bot_core::adapter::Inbound::Message(message)).await;
+    world.engine.tick().await.unwrap();
+    let files: Vec<Vec<String>> = world
+        .loopback
+        .history()
+        .into_iter()
+        .filter_map(|e| match e {
+            bot_core::loopback::LoopbackEvent::Relay { room, files, .. } if room == "other" => {
+                Some(files)
+            }
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        files,
+        [vec![
+            format!("photo.png ({} bytes)", PNG.len()),
+            "big.zip (no copy)".to_owned()
+        ]]
+    );
+}

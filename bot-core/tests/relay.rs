@@ -4,7 +4,7 @@
 
 mod engine_support;
 
-use bot_core::adapter::{Inbound, MessageDeleted, MessageEdited};
+use bot_core::adapter::{Inbound, MessageDeleted, MessageEdited, Reaction};
 use bot_core::chat::CaptureHashtag;
 use bot_core::engine::Archived;
 use bot_core::ids::{Platform, RoomRef};
@@ -154,6 +154,104 @@ async fn a_reply_to_a_copy_is_relayed_as_a_reply_to_the_original() {
     world.engine.tick().await.unwrap();
     let replies: Vec<Option<String>> = relays(&world).into_iter().map(|r| r.3).collect();
     assert_eq!(replies, [None, Some(question_id), Some(answer_id)]);
+}
+
+fn reacted(world: &World, who: &str, id: &str, target: &str, key: &str) -> Inbound {
+    Inbound::Reacted(Reaction {
+        platform: Platform::Loopback,
+        platform_reaction_id: id.to_owned(),
+        target_msg_id: target.to_owned(),
+        author_id: who.to_owned(),
+        author_name: who.to_owned(),
+        platform_label: None,
+        key: key.to_owned(),
+        at: world.clock_now(),
+    })
+}
+
+#[tokio::test]
+async fn a_reaction_is_told_to_the_other_room_as_a_reply_counted_on_the_original_and_taken_back_with_it(
+) {
+    let world = World::new(two_room_chat()).await;
+    start(&world).await;
+    let hello = said(&world, ROOM, "ann", "A1 hello", None);
+    let hello_id = hello.platform_msg_id.clone();
+    event(&world.engine, Inbound::Message(hello)).await;
+    world.engine.tick().await.unwrap();
+    let copy = copy_id(&world, "A1 hello");
+    // Bo reacts to the copy in the other room, Cy to the original in main.
+    event(&world.engine, reacted(&world, "bo", "r-bo", &copy, "👍")).await;
+    event(
+        &world.engine,
+        reacted(&world, "cy", "r-cy", &hello_id, "🎉"),
+    )
+    .await;
+    world.engine.tick().await.unwrap();
+    let lines: Vec<_> = relays(&world).into_iter().skip(1).collect();
+    assert_eq!(
+        lines,
+        [
+            (
+                ROOM.to_owned(),
+                "bo".to_owned(),
+                "reacted 👍".to_owned(),
+                Some(hello_id.clone())
+            ),
+            (
+                OTHER.to_owned(),
+                "cy".to_owned(),
+                "reacted 🎉".to_owned(),
+                Some(copy.clone())
+            ),
+        ]
+    );
+    // Both count on Ann's message in the archive, the copy's reaction included.
+    let session = world.engine.live_session_in(&room()).unwrap();
+    let store = world.engine.store();
+    let ann = store
+        .find_message(Platform::Loopback, &hello_id)
+        .await
+        .unwrap()
+        .unwrap();
+    let counted: Vec<(String, u32)> = store
+        .session_reactions(session)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|r| {
+            assert_eq!(r.message_id, ann.id);
+            (r.key, r.count)
+        })
+        .collect();
+    assert_eq!(counted, [("🎉".to_owned(), 1), ("👍".to_owned(), 1)]);
+
+    // Bo takes it back: the line in main goes, and the archive forgets it.
+    let line = copy_id(&world, "reacted 👍");
+    event(
+        &world.engine,
+        Inbound::Deleted(MessageDeleted {
+            platform: Platform::Loopback,
+            platform_msg_id: "r-bo".to_owned(),
+            deleted_at: world.clock_now(),
+        }),
+    )
+    .await;
+    world.engine.tick().await.unwrap();
+    assert!(world
+        .loopback
+        .history()
+        .contains(&LoopbackEvent::RelayDelete {
+            room: ROOM.to_owned(),
+            copy: line
+        }));
+    let keys: Vec<String> = store
+        .session_reactions(session)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|r| r.key)
+        .collect();
+    assert_eq!(keys, ["🎉"]);
 }
 
 #[tokio::test]

@@ -1863,20 +1863,44 @@ async fn reactions_are_kept_on_archived_messages_and_taken_back(store: Store) {
         ("$r3", "@ann:x", "🎉"),
     ] {
         assert!(store
-            .add_reaction(Platform::Matrix, reaction, "$m", who, key, at)
+            .add_reaction(
+                Platform::Matrix,
+                reaction,
+                Platform::Matrix,
+                "$m",
+                who,
+                key,
+                at
+            )
             .await
             .unwrap());
     }
     assert!(
         !store
-            .add_reaction(Platform::Matrix, "$r1", "$m", "@ann:x", "👍", at)
+            .add_reaction(
+                Platform::Matrix,
+                "$r1",
+                Platform::Matrix,
+                "$m",
+                "@ann:x",
+                "👍",
+                at
+            )
             .await
             .unwrap(),
         "a reaction read twice counts once"
     );
     assert!(
         !store
-            .add_reaction(Platform::Matrix, "$r9", "$nowhere", "@ann:x", "👍", at)
+            .add_reaction(
+                Platform::Matrix,
+                "$r9",
+                Platform::Matrix,
+                "$nowhere",
+                "@ann:x",
+                "👍",
+                at
+            )
             .await
             .unwrap(),
         "a reaction to a message outside the archive is not kept"

@@ -90,6 +90,8 @@ async fn realistic_session(store: Store) -> (World, i64) {
                 platform_reaction_id: format!("reaction-{who}"),
                 target_msg_id: ann.clone(),
                 author_id: who.into(),
+                author_name: who.into(),
+                platform_label: None,
                 key: key.into(),
                 at: world.clock_now(),
             }),

@@ -48,6 +48,9 @@ pub enum Dispatch {
         channel: u64,
         message: u64,
         user: u64,
+        /// The reacting member's nickname, else global name, else username, when Discord
+        /// sends their member (it does with additions in guilds).
+        name: Option<String>,
         emoji: String,
     },
     Interaction(Box<InteractionData>),
@@ -202,6 +205,7 @@ pub fn parse_dispatch(t: &str, d: &Value) -> Parsed<Dispatch> {
             channel: snowflake(d, "channel_id")?,
             message: snowflake(d, "message_id")?,
             user: snowflake(d, "user_id")?,
+            name: reacting_member_name(d)?,
             emoji: emoji_key(d.get("emoji").ok_or("emoji: missing")?)?,
         },
         "INTERACTION_CREATE" => match parse_interaction(d)? {
@@ -210,6 +214,23 @@ pub fn parse_dispatch(t: &str, d: &Value) -> Parsed<Dispatch> {
         },
         _ => Dispatch::Ignored,
     })
+}
+
+/// The name a reaction's `member` goes by in the guild, if the payload has one.
+fn reacting_member_name(d: &Value) -> Parsed<Option<String>> {
+    let Some(member) = d.get("member").filter(|m| m.is_object()) else {
+        return Ok(None);
+    };
+    let user = member.get("user").filter(|u| u.is_object());
+    let from_user = |key: &str| -> Parsed<Option<String>> {
+        match user {
+            Some(u) => text(u, key),
+            None => Ok(None),
+        }
+    };
+    Ok(text(member, "nick")?
+        .or(from_user("global_name")?)
+        .or(from_user("username")?))
 }
 
 fn is_thread(d: &Value) -> bool {
@@ -586,7 +607,23 @@ mod tests {
                 channel: 1,
                 message: 2,
                 user: 3,
+                name: None,
                 emoji: "blob:9".into()
+            })
+        );
+        assert_eq!(
+            parse_dispatch(
+                "MESSAGE_REACTION_ADD",
+                &json!({"channel_id": "1", "message_id": "2", "user_id": "3", "emoji": {"id": null, "name": "👍"},
+                        "member": {"nick": null, "user": {"id": "3", "username": "ann", "global_name": "Ann B"}}})
+            ),
+            Ok(Dispatch::Reaction {
+                added: true,
+                channel: 1,
+                message: 2,
+                user: 3,
+                name: Some("Ann B".into()),
+                emoji: "👍".into()
             })
         );
         assert_eq!(

@@ -33,6 +33,15 @@ pub fn post_text(content: &PostContent) -> String {
 /// A relayed copy's text: the author in bold, where they wrote, then their words, escaped so
 /// that nothing in them becomes Discord markup (or a mention pill) it was not.
 pub fn relay_text(content: &RelayContent) -> String {
+    if let Some(key) = &content.reacted_with {
+        // Sent as a reply to the message reacted to, so the line needs no more context.
+        return format!(
+            "**{}** *({})* reacted {}",
+            escape_markdown(&content.author_name),
+            escape_markdown(&content.origin_label),
+            escape_markdown(key),
+        );
+    }
     let words = match &content.formatted_body {
         // Formatted on its platform: its formatting written as Discord's, its text escaped.
         Some(html) => crate::markdown::from_html(&bot_core::rich::sanitize_html(html)),
@@ -230,6 +239,8 @@ mod tests {
             body: body.to_owned(),
             formatted_body: None,
             reply_to: None,
+            reacted_with: None,
+            attachments: Vec::new(),
         }
     }
 

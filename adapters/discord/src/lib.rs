@@ -34,6 +34,7 @@ mod rules;
 mod scheduled_events;
 mod state;
 pub mod threads;
+mod uploads;
 
 pub use config::DiscordConfig;
 pub use outbound::DiscordAdapter;

@@ -259,6 +259,7 @@ impl Listener {
                 channel,
                 message,
                 user,
+                name,
                 emoji,
             } => {
                 if self.room_of(channel, &chats).is_none() || user == self.known.me() {
@@ -271,6 +272,8 @@ impl Listener {
                         platform_reaction_id: id,
                         target_msg_id: message.to_string(),
                         author_id: user.to_string(),
+                        author_name: name.unwrap_or_else(|| user.to_string()),
+                        platform_label: Some("Discord".to_owned()),
                         key: emoji,
                         at: self.engine.now(),
                     })

@@ -13,7 +13,8 @@ use bot_core::ids::Platform;
 use bot_core::model::PostKind;
 
 use crate::format::{
-    allowed_mentions, mentioned_users, message_bodies, post_text, relay_text, split, MAX_CONTENT,
+    allowed_mentions, escape_markdown, mentioned_users, message_bodies, post_text, relay_text,
+    split, MAX_CONTENT,
 };
 use crate::interactions::Interactions;
 use crate::rest::Rest;
@@ -229,13 +230,30 @@ impl Adapter for DiscordAdapter {
         let target = self
             .session_channel(&relay.room.id, relay.options.as_ref(), &relay.session)
             .await?;
+        let chosen = crate::uploads::choose(&relay.files);
+        let mut text = relay_text(&relay.content);
+        for name in &chosen.left_out {
+            text.push_str(&format!("\n📎 {}", escape_markdown(name)));
+        }
         let bodies = message_bodies(
-            &relay_text(&relay.content),
+            &text,
             &relay.idempotency_key,
             &[],
             relay.in_reply_to.as_deref(),
         );
-        self.send(target, &bodies).await
+        if chosen.uploads.is_empty() {
+            return self.send(target, &bodies).await;
+        }
+        // The files go with the first message: the copy the store keeps, deleted with it.
+        let (first, rest) = bodies
+            .split_first()
+            .expect("message_bodies gives one at least");
+        let copy =
+            crate::uploads::send_with_files(&self.rest, target, first, chosen.uploads).await?;
+        if !rest.is_empty() {
+            self.send(target, rest).await?;
+        }
+        Ok(copy)
     }
 
     async fn edit_relay(&self, copy: &RelayedCopy) -> Result<(), AdapterError> {

@@ -106,6 +106,12 @@ pub struct Rest {
 }
 
 impl Rest {
+    /// serenity's client itself, for the few requests its builders do better than raw JSON
+    /// (uploads: see [`crate::uploads`]).
+    pub(crate) fn http(&self) -> &Http {
+        &self.http
+    }
+
     /// `api_url`: a proxy that does the rate limiting (serenity's ratelimiter is then off: it
     /// would ignore the proxy, serenity issue #1739); else `route`, for tests; else Discord.
     pub fn new(
@@ -222,7 +228,7 @@ impl Rest {
 /// turns every non-2xx answer into `UnsuccessfulRequest`, with Discord's JSON error read), else
 /// a connection problem or a request it could not even build (reported unreachable, since
 /// trying again later is all we can do).
-fn sort_failure(e: serenity::Error, doing: &str) -> RestError {
+pub(crate) fn sort_failure(e: serenity::Error, doing: &str) -> RestError {
     match e {
         serenity::Error::Http(serenity::http::HttpError::UnsuccessfulRequest(r)) => {
             RestError::Status {

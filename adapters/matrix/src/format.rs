@@ -79,22 +79,45 @@ pub const RELAY_MARK: &str = "hashchat.relay";
 /// A relayed copy: the author and where they wrote, then their words, as plain text for
 /// every client and escaped HTML for those that show formatting. `m.mentions` is empty, so
 /// no client is told to notify anyone, whatever the words say (`@room` included).
+///
+/// A reaction from another platform is a notice answering the message reacted to ("Ann
+/// (Discord) reacted 👍"): a native reaction would be the bot's, not Ann's.
 pub fn relay_content(content: &RelayContent, in_reply_to: Option<&str>) -> Value {
-    let body = format!(
-        "{} ({}): {}",
-        content.author_name, content.origin_label, content.body
-    );
-    let words = match &content.formatted_body {
-        Some(html) => bot_core::rich::sanitize_html(html),
-        None => text_string(&content.body).replace('\n', "<br>"),
+    let (msgtype, body, html) = match &content.reacted_with {
+        Some(key) => (
+            "m.notice",
+            format!(
+                "{} ({}) reacted {key}",
+                content.author_name, content.origin_label
+            ),
+            format!(
+                "<strong>{}</strong> <em>({})</em> reacted {}",
+                text_string(&content.author_name),
+                text_string(&content.origin_label),
+                text_string(key),
+            ),
+        ),
+        None => {
+            let words = match &content.formatted_body {
+                Some(html) => bot_core::rich::sanitize_html(html),
+                None => text_string(&content.body).replace('\n', "<br>"),
+            };
+            (
+                "m.text",
+                format!(
+                    "{} ({}): {}",
+                    content.author_name, content.origin_label, content.body
+                ),
+                format!(
+                    "<strong>{}</strong> <em>({})</em>: {words}",
+                    text_string(&content.author_name),
+                    text_string(&content.origin_label),
+                ),
+            )
+        }
     };
-    let html = format!(
-        "<strong>{}</strong> <em>({})</em>: {words}",
-        text_string(&content.author_name),
-        text_string(&content.origin_label),
-    );
     let mut value = json!({
-        "msgtype": "m.text",
+        "msgtype": msgtype,
         "body": body,
         "format": "org.matrix.custom.html",
         "formatted_body": html,
@@ -109,6 +132,19 @@ pub fn relay_content(content: &RelayContent, in_reply_to: Option<&str>) -> Value
         value["m.relates_to"] = json!({ "m.in_reply_to": { "event_id": event_id } });
     }
     value
+}
+
+/// Names, on their own lines of a copy, the files it does not carry (no local copy, or over
+/// the homeserver's upload limit), so none is dropped without a word.
+pub fn name_left_out_files(copy: &mut Value, names: &[String]) {
+    for name in names {
+        if let Some(body) = copy["body"].as_str() {
+            copy["body"] = Value::String(format!("{body}\n📎 {name}"));
+        }
+        if let Some(html) = copy["formatted_body"].as_str() {
+            copy["formatted_body"] = Value::String(format!("{html}<br>📎 {}", text_string(name)));
+        }
+    }
 }
 
 /// An edit of the copy `copy`: the new text as `m.new_content`, and a `* `-prefixed fallback
@@ -211,6 +247,8 @@ mod tests {
             body: "@room <script>x</script>\nline two".to_owned(),
             formatted_body: None,
             reply_to: None,
+            reacted_with: None,
+            attachments: Vec::new(),
         };
         let c = relay_content(&content, Some("$parent"));
         assert_eq!(

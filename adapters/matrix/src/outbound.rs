@@ -1,6 +1,8 @@
 //! Carrying out the engine's posts and replies in Matrix rooms.
 
 use async_trait::async_trait;
+use matrix_sdk::attachment::AttachmentConfig;
+use matrix_sdk::ruma::events::Mentions;
 use matrix_sdk::ruma::{EventId, OwnedRoomId, OwnedTransactionId, RoomId};
 use matrix_sdk::{Client, Room};
 use serde_json::Value;
@@ -9,7 +11,12 @@ use bot_core::adapter::{Adapter, AdapterError, Post, RelayPost, RelayedCopy, Rep
 use bot_core::ids::Platform;
 
 use crate::aliases::Aliases;
-use crate::format::{post_content, relay_content, relay_edit_content, reply_content};
+use crate::format::{
+    name_left_out_files, post_content, relay_content, relay_edit_content, reply_content,
+};
+
+/// The upload limit assumed when the homeserver will not say (Synapse's default).
+const DEFAULT_MAX_UPLOAD: u64 = 50 * 1024 * 1024;
 use crate::room_state::RoomStateLoaded;
 
 /// The engine's [`Adapter`] for Matrix.
@@ -124,10 +131,44 @@ impl Adapter for MatrixAdapter {
         self.send(&room, content, &key).await.map(|_| ())
     }
 
+    /// The copy's text, then each file it carries as an event of its own (uploaded through
+    /// the SDK, so encrypted in an encrypted room), each keyed so a retry shows it once.
     async fn relay(&self, relay: &RelayPost) -> Result<String, AdapterError> {
         let room = self.room(&relay.room.id).await?;
-        let content = relay_content(&relay.content, relay.in_reply_to.as_deref());
-        self.send(&room, content, &relay.idempotency_key).await
+        let limit = if relay.files.is_empty() {
+            0
+        } else {
+            self.client
+                .load_or_fetch_max_upload_size()
+                .await
+                .map(u64::from)
+                .unwrap_or(DEFAULT_MAX_UPLOAD)
+        };
+        let (uploads, left_out): (Vec<_>, Vec<_>) = relay
+            .files
+            .iter()
+            .partition(|f| f.bytes.as_ref().is_some_and(|b| b.len() as u64 <= limit));
+        let mut content = relay_content(&relay.content, relay.in_reply_to.as_deref());
+        let left_out: Vec<String> = left_out.into_iter().map(|f| f.name.clone()).collect();
+        name_left_out_files(&mut content, &left_out);
+        let copy = self.send(&room, content, &relay.idempotency_key).await?;
+        for (i, file) in uploads.into_iter().enumerate() {
+            let Some(bytes) = &file.bytes else { continue };
+            let mime: mime::Mime = file
+                .content_type
+                .as_deref()
+                .and_then(|t| t.parse().ok())
+                .unwrap_or(mime::APPLICATION_OCTET_STREAM);
+            let txn: OwnedTransactionId =
+                transaction_id(&format!("{}-f{i}", relay.idempotency_key)).into();
+            let config = AttachmentConfig::new()
+                .txn_id(txn)
+                .mentions(Some(Mentions::new()));
+            room.send_attachment(&file.name, &mime, bytes.to_vec(), config)
+                .await
+                .map_err(|e| classify(&e, "relaying a file"))?;
+        }
+        Ok(copy)
     }
 
     async fn edit_relay(&self, copy: &RelayedCopy) -> Result<(), AdapterError> {

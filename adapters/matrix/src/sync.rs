@@ -278,6 +278,8 @@ impl Listener {
                 platform_reaction_id: envelope.event_id.clone(),
                 target_msg_id: target,
                 author_id: envelope.sender.clone(),
+                author_name: self.member(room, &envelope.sender).await.0,
+                platform_label: Some("Matrix".to_owned()),
                 key,
                 at,
             }),

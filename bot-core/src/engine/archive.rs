@@ -226,22 +226,41 @@ impl Engine {
         Ok(())
     }
 
-    /// Keeps a reaction to an archived message; a reaction to anything else is not kept.
+    /// Keeps a reaction to an archived message, also when it was made on the bot's copy of it
+    /// in another room (the reaction counts on the original), and tells the session's other
+    /// rooms; a reaction to anything else is not kept.
     pub(super) async fn archive_reaction(&self, mut reaction: Reaction) -> Result<(), EngineError> {
         storable(&mut reaction.key);
         storable(&mut reaction.author_id);
-        self.inner
-            .store
+        storable(&mut reaction.author_name);
+        let store = &self.inner.store;
+        let copy = store
+            .original_of_copy(reaction.platform, &reaction.target_msg_id)
+            .await?;
+        let (target_platform, target_id) = match &copy {
+            Some(c) => (c.origin_platform, c.origin_msg_id.clone()),
+            None => (reaction.platform, reaction.target_msg_id.clone()),
+        };
+        store
             .add_reaction(
                 reaction.platform,
                 &reaction.platform_reaction_id,
-                &reaction.target_msg_id,
+                target_platform,
+                &target_id,
                 &reaction.author_id,
                 &reaction.key,
                 reaction.at,
             )
             .await?;
-        Ok(())
+        let Some(original) = store.find_message(target_platform, &target_id).await? else {
+            return Ok(());
+        };
+        let room = match copy {
+            Some(c) => c.copy_room,
+            None => RoomRef::new(target_platform, original.message.room.clone()),
+        };
+        self.relay_reaction(&reaction, &room, original.session_id)
+            .await
     }
 }
 

@@ -203,12 +203,14 @@ impl Engine {
                 continue;
             };
             let in_reply_to = self.reply_target(&relay).await?;
-            let post = Self::relay_post(
-                &relay,
-                in_reply_to,
-                context.options_for(&room),
-                context.session,
-            );
+            let post = self
+                .relay_post(
+                    &relay,
+                    in_reply_to,
+                    context.options_for(&room),
+                    context.session,
+                )
+                .await?;
             match adapter.relay(&post).await {
                 Ok(copy) => {
                     self.inner

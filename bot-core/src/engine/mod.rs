@@ -174,7 +174,7 @@ impl Engine {
         *self.inner.media.write().unwrap_or_else(|e| e.into_inner()) = Some(copier);
     }
 
-    fn media_copier(&self) -> Option<MediaCopier> {
+    pub(crate) fn media_copier(&self) -> Option<MediaCopier> {
         self.inner
             .media
             .read()

@@ -4,10 +4,11 @@
 //! gets its copies later, in order.
 
 use super::{archive::Archived, Engine, EngineError};
-use crate::adapter::RelayPost;
+use crate::adapter::Reaction;
+use crate::adapter::{RelayFile, RelayPost};
 use crate::chat::CaptureHashtag;
 use crate::ids::RoomRef;
-use crate::model::{IncomingMessage, NewRelay, PendingRelay, RelayContent};
+use crate::model::{Attachment, IncomingMessage, NewRelay, PendingRelay, RelayContent, SessionId};
 
 impl Engine {
     /// Queues the copies of `message` that its session's other rooms are to get. Runs for a
@@ -46,14 +47,77 @@ impl Engine {
             body: message.body.clone(),
             formatted_body: message.formatted_body.clone(),
             reply_to: message.reply_to.clone(),
+            reacted_with: None,
+            attachments: message.attachments.clone(),
         };
-        let relays: Vec<NewRelay> = chat
-            .rooms
+        self.enqueue_copies(
+            &chat.rooms,
+            &room,
+            session,
+            &message.platform_msg_id,
+            content,
+        )
+        .await
+    }
+
+    /// Tells the session's other rooms that someone reacted to a message there: a short line
+    /// answering the message (or its copy) in each, made and taken back through the relay
+    /// outbox like a message's copies. `room` is where the reaction was made.
+    pub(super) async fn relay_reaction(
+        &self,
+        reaction: &Reaction,
+        room: &RoomRef,
+        session: SessionId,
+    ) -> Result<(), EngineError> {
+        let Some(live) = self.live_sessions().into_iter().find(|l| l.id == session) else {
+            return Ok(());
+        };
+        let Some(chat) = self.chat(&live.chat_slug) else {
+            return Ok(());
+        };
+        if !chat.rooms.contains(room) {
+            return Ok(());
+        }
+        let content = RelayContent {
+            author_name: reaction.author_name.clone(),
+            avatar_url: None,
+            origin_platform: reaction.platform,
+            origin_label: reaction
+                .platform_label
+                .clone()
+                .unwrap_or_else(|| reaction.platform.as_str().to_owned()),
+            body: reaction.key.clone(),
+            formatted_body: None,
+            reply_to: Some(reaction.target_msg_id.clone()),
+            reacted_with: Some(reaction.key.clone()),
+            attachments: Vec::new(),
+        };
+        self.enqueue_copies(
+            &chat.rooms,
+            room,
+            session,
+            &reaction.platform_reaction_id,
+            content,
+        )
+        .await
+    }
+
+    /// Queues `content` (the original `origin_msg_id`, written in `from`) for every room of
+    /// `rooms` but `from`.
+    async fn enqueue_copies(
+        &self,
+        rooms: &[RoomRef],
+        from: &RoomRef,
+        session: SessionId,
+        origin_msg_id: &str,
+        content: RelayContent,
+    ) -> Result<(), EngineError> {
+        let relays: Vec<NewRelay> = rooms
             .iter()
-            .filter(|target| **target != room)
+            .filter(|target| *target != from)
             .map(|target| NewRelay {
                 session_id: session,
-                origin_msg_id: message.platform_msg_id.clone(),
+                origin_msg_id: origin_msg_id.to_owned(),
                 target: target.clone(),
                 content: content.clone(),
             })
@@ -120,19 +184,43 @@ impl Engine {
             .await?)
     }
 
-    pub(super) fn relay_post(
+    pub(super) async fn relay_post(
+        &self,
         relay: &PendingRelay,
         in_reply_to: Option<String>,
         options: Option<serde_json::Value>,
         session: crate::adapter::PostSession,
-    ) -> RelayPost {
-        RelayPost {
+    ) -> Result<RelayPost, EngineError> {
+        Ok(RelayPost {
             room: relay.target.clone(),
             idempotency_key: relay.idempotency_key(),
             content: relay.content.clone(),
             in_reply_to,
             options,
             session,
+            files: self.relay_files(&relay.content.attachments).await?,
+        })
+    }
+
+    /// Each attachment with the media store's copy of it, when there is one.
+    async fn relay_files(&self, attachments: &[Attachment]) -> Result<Vec<RelayFile>, EngineError> {
+        let copier = self.media_copier();
+        let mut files = Vec::with_capacity(attachments.len());
+        for a in attachments {
+            let copy = match &copier {
+                Some(copier) => copier.local_copy(&a.url).await?,
+                None => None,
+            };
+            let content_type = copy
+                .as_ref()
+                .and_then(|(_, t)| t.clone())
+                .or_else(|| a.content_type.clone());
+            files.push(RelayFile {
+                name: a.name.clone(),
+                content_type,
+                bytes: copy.map(|(bytes, _)| std::sync::Arc::new(bytes)),
+            });
         }
+        Ok(files)
     }
 }

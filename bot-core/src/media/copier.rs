@@ -20,6 +20,8 @@ enum Job {
 #[derive(Clone)]
 pub struct MediaCopier {
     jobs: mpsc::Sender<Job>,
+    store: Store,
+    media: MediaStore,
 }
 
 impl MediaCopier {
@@ -32,6 +34,11 @@ impl MediaCopier {
         max_bytes: u64,
     ) -> (MediaCopier, tokio::task::JoinHandle<()>) {
         let (jobs, mut queue) = mpsc::channel(QUEUE);
+        let copier = MediaCopier {
+            jobs,
+            store: store.clone(),
+            media: media.clone(),
+        };
         let task = tokio::spawn(async move {
             while let Some(job) = queue.recv().await {
                 match job {
@@ -46,7 +53,33 @@ impl MediaCopier {
                 }
             }
         });
-        (MediaCopier { jobs }, task)
+        (copier, task)
+    }
+
+    /// The local copy of `url`'s bytes and their type, waiting for the copy when `url` was
+    /// queued but not yet copied; `None` when it could not be copied.
+    pub async fn local_copy(
+        &self,
+        url: &str,
+    ) -> Result<Option<(Vec<u8>, Option<String>)>, crate::store::StoreError> {
+        let mut copy = self.store.media_copy(url).await?;
+        if copy.is_none() {
+            self.flush().await;
+            copy = self.store.media_copy(url).await?;
+        }
+        let Some(copy) = copy else {
+            return Ok(None);
+        };
+        let Some(sha256) = copy.sha256 else {
+            return Ok(None);
+        };
+        match self.media.read(&sha256) {
+            Ok(bytes) => Ok(Some((bytes, copy.content_type))),
+            Err(e) => {
+                tracing::warn!(error = %e, "a recorded media copy could not be read");
+                Ok(None)
+            }
+        }
     }
 
     /// Asks for `url` to be copied. Never waits: with the queue full the link is skipped and

@@ -16,13 +16,16 @@ pub struct ReactionCount {
 }
 
 impl Store {
-    /// Records a reaction to the archived message `target_msg_id`. Returns `false` when that
-    /// message is not archived (a reaction to something said outside a session) or the reaction
-    /// was recorded before.
+    /// Records a reaction made on `platform` to the archived message `target_msg_id` on
+    /// `target_platform` (another platform's when the reaction was to the bot's copy of it).
+    /// Returns `false` when that message is not archived (a reaction to something said outside
+    /// a session) or the reaction was recorded before.
+    #[allow(clippy::too_many_arguments)]
     pub async fn add_reaction(
         &self,
         platform: Platform,
         reaction_id: &str,
+        target_platform: Platform,
         target_msg_id: &str,
         author_id: &str,
         key: &str,
@@ -33,7 +36,7 @@ impl Store {
             "INSERT INTO reactions (platform, platform_reaction_id, message_id, author_id, \
              reaction_key, reacted_at) \
              SELECT $1, $2, m.id, $4, $5, $6 FROM messages m \
-             WHERE m.platform = $1 AND m.platform_msg_id = $3 \
+             WHERE m.platform = $7 AND m.platform_msg_id = $3 \
              ON CONFLICT (platform, platform_reaction_id) DO NOTHING",
         )
         .bind(platform.as_str())
@@ -42,6 +45,7 @@ impl Store {
         .bind(author_id)
         .bind(key)
         .bind(to_ms(at))
+        .bind(target_platform.as_str())
         .execute(&mut *conn)
         .await
         .ctx("recording a reaction")?;

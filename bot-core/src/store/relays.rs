@@ -33,6 +33,8 @@ pub enum ChangeKind {
 pub struct CopyOf {
     pub origin_platform: Platform,
     pub origin_msg_id: String,
+    /// The room the copy is in.
+    pub copy_room: RoomRef,
 }
 
 impl Store {
@@ -304,7 +306,7 @@ impl Store {
     ) -> Result<Option<CopyOf>> {
         let mut conn = self.conn().await?;
         let row = sqlx::query(
-            "SELECT origin_platform, origin_msg_id FROM relays \
+            "SELECT origin_platform, origin_msg_id, target_room FROM relays \
              WHERE target_platform = $1 AND copy_msg_id = $2",
         )
         .bind(platform.as_str())
@@ -316,6 +318,7 @@ impl Store {
             Ok(CopyOf {
                 origin_platform: col_parse(&r, "origin_platform")?,
                 origin_msg_id: col(&r, "origin_msg_id")?,
+                copy_room: parse_room(&col::<String>(&r, "target_room")?)?,
             })
         })
         .transpose()
