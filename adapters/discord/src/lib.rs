@@ -9,6 +9,7 @@
 //! - `interactions`: the 3-second rule (answer, or defer and edit);
 //! - [`outbound`]: the engine's [`Adapter`](bot_core::adapter::Adapter): posts and replies;
 //! - [`threads`]: a session in a thread of its own (a chat file's `[discord]` table);
+//! - `webhooks`: relayed copies under their author's name and avatar, a webhook per channel;
 //! - [`format`]: what posts look like, nonces, allowed mentions, splitting;
 //! - [`markdown`]: Discord markdown to and from the formatted text messages carry;
 //! - [`rest`]: REST calls through serenity's `Http`, failures sorted;
@@ -34,6 +35,7 @@ mod rules;
 mod scheduled_events;
 mod state;
 pub mod threads;
+mod webhooks;
 
 pub use config::DiscordConfig;
 pub use outbound::DiscordAdapter;
@@ -89,6 +91,7 @@ pub struct DiscordBot {
     interactions: interactions::Interactions,
     settings: Arc<Settings>,
     threads: Arc<threads::Threads>,
+    webhooks: Arc<webhooks::Webhooks>,
     hold_after_event_create: bool,
 }
 
@@ -109,7 +112,8 @@ impl DiscordBot {
             token,
             known: Arc::default(),
             interactions: interactions::Interactions::default(),
-            threads: Arc::new(threads::Threads::new(store)),
+            threads: Arc::new(threads::Threads::new(store.clone())),
+            webhooks: Arc::new(webhooks::Webhooks::new(store)),
             settings: Arc::new(Settings {
                 guilds: config.guilds.clone(),
                 register_globally: config.register_globally,
@@ -143,6 +147,7 @@ impl DiscordBot {
             known: self.known.clone(),
             interactions: self.interactions.clone(),
             threads: self.threads.clone(),
+            webhooks: self.webhooks.clone(),
         })
     }
 
@@ -170,6 +175,7 @@ impl DiscordBot {
             interactions: self.interactions.clone(),
             settings: self.settings.clone(),
             threads: self.threads.clone(),
+            webhooks: self.webhooks.clone(),
             engine,
             cursors: Default::default(),
             registered: false,
