@@ -93,20 +93,21 @@ async fn each_message_is_relayed_into_the_other_room_once_naming_its_author_and_
         .say(&room, "A1 from Matrix @room <@123> *not bold*")
         .await;
 
-    // On Discord: the Matrix message, its author and origin named, its text kept plain.
+    // On Discord: the Matrix message through the channel's webhook, its author and origin
+    // as the username, its text kept plain.
     let copy = discord_message(&fake, d.channel, &bot, "the copy", |m| {
         m.content.contains("A1 from Matrix")
     })
     .await;
-    assert!(copy.content.starts_with("**"), "{}", copy.content);
-    assert!(copy.content.contains("*(Matrix)*: "), "{}", copy.content);
-    assert!(
-        copy.content.ends_with(r"@room \<@123> \*not bold\*"),
-        "no markup or mention it was not: {}",
-        copy.content
+    let author = copy.webhook.clone().expect("copied through the webhook");
+    assert!(author.username.ends_with(" (Matrix)"), "{author:?}");
+    assert_eq!(
+        copy.content, r"A1 from Matrix @room \<@123> \*not bold\*",
+        "no markup or mention it was not"
     );
+    assert!(!copy.mention_everyone);
     let sent = fake
-        .requests_matching("POST /channels/*/messages")
+        .requests_matching("POST /webhooks/*/*")
         .into_iter()
         .find(|r| {
             r.body.as_ref().is_some_and(|b| {
@@ -429,12 +430,8 @@ async fn formatting_crosses_both_ways_and_nothing_else_does() {
         m.content.contains("A2")
     })
     .await;
-    assert!(
-        copy.content
-            .ends_with(r"*(Matrix)*: A2 *it* **bold** Ann \*x\*"),
-        "{}",
-        copy.content
-    );
+    assert_eq!(copy.content, r"A2 *it* **bold** Ann \*x\*");
+    assert!(copy.webhook.is_some(), "through the webhook");
     assert!(bot.stop().success(), "{}", bot.logs());
 }
 
@@ -472,11 +469,12 @@ async fn two_hundred_messages_each_way_arrive_once_each_in_order() {
             let copies: Vec<String> = f
                 .bot_messages(d.channel)
                 .into_iter()
-                .filter_map(|m| {
-                    m.content
-                        .rsplit_once("*(Matrix)*: ")
-                        .map(|(_, t)| t.to_owned())
+                .filter(|m| {
+                    m.webhook
+                        .as_ref()
+                        .is_some_and(|w| w.username.ends_with("(Matrix)"))
                 })
+                .map(|m| m.content)
                 .collect();
             (copies.len() >= EACH).then_some(copies)
         })
@@ -508,10 +506,11 @@ async fn two_hundred_messages_each_way_arrive_once_each_in_order() {
 
     // Nothing echoed: no copy of a copy anywhere.
     tokio::time::sleep(std::time::Duration::from_secs(2)).await;
-    assert!(fake
-        .bot_messages(d.channel)
-        .iter()
-        .all(|m| !m.content.contains("(Discord)")));
+    assert!(fake.messages(d.channel).iter().all(|m| m
+        .webhook
+        .as_ref()
+        .is_none_or(|w| !w.username.contains("(Disc"))
+        && !m.content.contains("(Discord)")));
     assert!(moderator
         .messages(&room)
         .await

@@ -85,6 +85,8 @@ pub struct MessageData {
     pub guild: Option<u64>,
     pub author: Author,
     pub webhook: Option<u64>,
+    /// The application whose interaction or webhook sent it, if one did.
+    pub application: Option<u64>,
     /// The author's nickname in the guild, when the payload has their member.
     pub nick: Option<String>,
     /// The author's roles, when the payload has their member.
@@ -347,6 +349,7 @@ pub fn parse_message(d: &Value) -> Parsed<Option<MessageData>> {
         guild: opt_snowflake(d, "guild_id")?,
         author,
         webhook: opt_snowflake(d, "webhook_id")?,
+        application: opt_snowflake(d, "application_id")?,
         nick,
         roles,
         content: d

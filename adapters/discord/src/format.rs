@@ -42,16 +42,143 @@ pub fn relay_text(content: &RelayContent) -> String {
             escape_markdown(key),
         );
     }
-    let words = match &content.formatted_body {
-        // Formatted on its platform: its formatting written as Discord's, its text escaped.
-        Some(html) => crate::markdown::from_html(&bot_core::rich::sanitize_html(html)),
-        None => escape_markdown(&content.body),
-    };
     format!(
-        "**{}** *({})*: {words}",
+        "**{}** *({})*: {}",
         escape_markdown(&content.author_name),
         escape_markdown(&content.origin_label),
+        relay_words(content)
     )
+}
+
+/// What the author wrote, as Discord markdown: formatted on its platform, its formatting
+/// written as Discord's and its text escaped; else the plain text escaped.
+pub fn relay_words(content: &RelayContent) -> String {
+    if let Some(key) = &content.reacted_with {
+        // Under the reactor's name, through a webhook.
+        return format!("reacted {}", escape_markdown(key));
+    }
+    match &content.formatted_body {
+        Some(html) => crate::markdown::from_html(&bot_core::rich::sanitize_html(html)),
+        None => escape_markdown(&content.body),
+    }
+}
+
+/// Discord's limit on a webhook message's username, in characters.
+pub const MAX_USERNAME: usize = 80;
+/// How much of a parent's text a reply's quoted line shows, in characters.
+const QUOTE_CHARS: usize = 100;
+
+/// The username a copy made through a webhook shows: the author and where they wrote, as
+/// `Ann (Matrix)`, made acceptable to Discord whatever the name: on one line, at most 80
+/// characters (the origin kept whole, the name cut with `…`), never empty, and without the
+/// substrings Discord refuses in webhook usernames (`clyde`, `discord`, in any case), whose
+/// `o`/`e` become the Cyrillic letters that look the same: so a copy from another Discord
+/// channel reads `Ann (Discоrd)`.
+pub fn webhook_username(author: &str, origin: &str) -> String {
+    let one_line = |s: &str| -> String {
+        s.chars()
+            .map(|c| if c.is_control() { ' ' } else { c })
+            .collect::<String>()
+            .split_whitespace()
+            .collect::<Vec<_>>()
+            .join(" ")
+    };
+    let (author, origin) = (one_line(author), one_line(origin));
+    let author = if author.is_empty() {
+        "Someone".to_owned()
+    } else {
+        author
+    };
+    let suffix = if origin.is_empty() {
+        String::new()
+    } else {
+        format!(" ({origin})")
+    };
+    let room = MAX_USERNAME.saturating_sub(suffix.chars().count()).max(2);
+    let name = if author.chars().count() > room {
+        let cut: String = author.chars().take(room - 1).collect();
+        format!("{}…", cut.trim_end())
+    } else {
+        author
+    };
+    let name: String = format!("{name}{suffix}")
+        .chars()
+        .take(MAX_USERNAME)
+        .collect();
+    defuse(&defuse(&name, "discord", 4), "clyde", 4)
+}
+
+/// `text` with every case-insensitive occurrence of `word` given a look-alike for its letter
+/// at `at` (an `o` or an `e`), so Discord's substring check no longer finds it.
+fn defuse(text: &str, word: &str, at: usize) -> String {
+    let chars: Vec<char> = text.chars().collect();
+    let word: Vec<char> = word.chars().collect();
+    let mut out = chars.clone();
+    let mut i = 0;
+    while i + word.len() <= chars.len() {
+        let found = chars[i..i + word.len()]
+            .iter()
+            .zip(&word)
+            .all(|(c, w)| c.to_ascii_lowercase() == *w);
+        if found {
+            out[i + at] = match chars[i + at] {
+                'o' => '\u{43e}',
+                'O' => '\u{41e}',
+                'e' => '\u{435}',
+                _ => '\u{415}',
+            };
+            i += word.len();
+        } else {
+            i += 1;
+        }
+    }
+    out.into_iter().collect()
+}
+
+/// The author's avatar for a webhook to show: only an https URL Discord can fetch itself
+/// (a Matrix `mxc://` link cannot be), without spaces or control characters, of a sane length.
+pub fn webhook_avatar(url: Option<&str>) -> Option<String> {
+    let url = url?.trim();
+    let ok = url.len() <= 2048
+        && url
+            .get(..8)
+            .is_some_and(|scheme| scheme.eq_ignore_ascii_case("https://"))
+        && url.len() > 8
+        && !url.chars().any(|c| c.is_whitespace() || c.is_control());
+    ok.then(|| url.to_owned())
+}
+
+/// The line a reply copied through a webhook starts with (a webhook cannot reply): who wrote
+/// the parent, the start of what they wrote, and a jump link to it when its guild is known.
+pub fn reply_quote(name: &str, text: &str, link: Option<&str>) -> String {
+    let flat: String = text.split_whitespace().collect::<Vec<_>>().join(" ");
+    let mut snippet: String = flat.chars().take(QUOTE_CHARS).collect();
+    if flat.chars().count() > QUOTE_CHARS {
+        snippet = format!("{}…", snippet.trim_end());
+    }
+    let mut line = format!("> ↪ **{}**", escape_markdown(name));
+    if !snippet.is_empty() {
+        line.push_str(": ");
+        line.push_str(&escape_markdown(&snippet));
+    }
+    if let Some(link) = link {
+        line.push_str(&format!(" ({link})"));
+    }
+    line
+}
+
+/// The body of a webhook execute for one piece of a copy: the author's name and avatar as
+/// the message's own, and nobody pinged (a webhook may otherwise ping `@everyone`).
+pub fn webhook_body(content: &str, username: &str, avatar: Option<&str>) -> Value {
+    let mut body = json!({
+        "content": content,
+        "username": username,
+        "allowed_mentions": { "parse": [] },
+    });
+    if let Some(avatar) = avatar {
+        body["avatar_url"] = json!(avatar);
+    }
+    body
 }
 
 /// Backslash-escapes what Discord's markdown would read as markup: emphasis, strike, spoilers,
@@ -269,5 +396,86 @@ mod tests {
             .as_str()
             .unwrap()
             .ends_with("@everyone @here"));
+    }
+
+    #[test]
+    fn webhook_usernames_name_author_and_origin_within_discords_rules() {
+        assert_eq!(webhook_username("Ann", "Matrix"), "Ann (Matrix)");
+        // Discord refuses `discord` and `clyde` anywhere in a webhook's username.
+        let from_discord = webhook_username("alice", "Discord");
+        assert_eq!(from_discord, "alice (Disc\u{43e}rd)");
+        assert!(!from_discord.to_lowercase().contains("discord"));
+        let clyde = webhook_username("CLYDE the discordian", "DISCORD");
+        assert_eq!(
+            clyde, "CLYD\u{415} the disc\u{43e}rdian (DISC\u{41e}RD)",
+            "every occurrence, in any case"
+        );
+        for name in ["clydediscord", "xDiScOrDx", "clyde clyde", "ClYdE"] {
+            let u = webhook_username(name, "Matrix").to_lowercase();
+            assert!(!u.contains("clyde") && !u.contains("discord"), "{u}");
+        }
+        // One line, never empty, never over 80 characters, the origin kept.
+        assert_eq!(
+            webhook_username("  Ann\n\tB\u{0}  ", "Matrix"),
+            "Ann B (Matrix)"
+        );
+        assert_eq!(webhook_username(" \n", "Matrix"), "Someone (Matrix)");
+        let long = webhook_username(&"é".repeat(200), "Matrix");
+        assert_eq!(long.chars().count(), MAX_USERNAME);
+        assert!(long.ends_with("é… (Matrix)"), "{long}");
+        let long_origin = webhook_username("Ann", &"o".repeat(200));
+        assert_eq!(long_origin.chars().count(), MAX_USERNAME);
+        assert!(long_origin.starts_with("A… (o"), "{long_origin}");
+        assert_eq!(webhook_username("Ann", ""), "Ann");
+    }
+
+    #[test]
+    fn only_https_avatars_go_to_a_webhook() {
+        assert_eq!(
+            webhook_avatar(Some("https://cdn.example/a.png")).as_deref(),
+            Some("https://cdn.example/a.png")
+        );
+        assert_eq!(
+            webhook_avatar(Some("HTTPS://cdn.example/a.png")).as_deref(),
+            Some("HTTPS://cdn.example/a.png")
+        );
+        for bad in [
+            "mxc://example.org/abc",
+            "http://cdn.example/a.png",
+            "https://",
+            "https://a b",
+            "javascript:alert(1)",
+            "",
+        ] {
+            assert_eq!(webhook_avatar(Some(bad)), None, "{bad}");
+        }
+        assert_eq!(webhook_avatar(None), None);
+        assert_eq!(
+            webhook_avatar(Some(&format!("https://x/{}", "a".repeat(3000)))),
+            None
+        );
+    }
+
+    #[test]
+    fn a_webhook_copy_pings_nobody_and_a_reply_is_quoted_inert() {
+        let body = webhook_body("@everyone hi", "Ann (Matrix)", None);
+        assert_eq!(body["allowed_mentions"], json!({ "parse": [] }));
+        assert!(body.get("avatar_url").is_none());
+        assert!(body.get("nonce").is_none(), "an execute has no nonce");
+        let quote = reply_quote(
+            "b*b",
+            &format!("<@1> *hi*\n{}", "x".repeat(300)),
+            Some("https://discord.com/channels/1/2/3"),
+        );
+        assert!(
+            quote.starts_with("> ↪ **b\\*b**: \\<@1> \\*hi\\* x"),
+            "{quote}"
+        );
+        assert!(
+            quote.ends_with("… (https://discord.com/channels/1/2/3)"),
+            "{quote}"
+        );
+        assert!(!quote.contains('\n'));
+        assert_eq!(reply_quote("Ann", "", None), "> ↪ **Ann**");
     }
 }

@@ -9,6 +9,7 @@
 //! - `interactions`: the 3-second rule (answer, or defer and edit);
 //! - [`outbound`]: the engine's [`Adapter`](bot_core::adapter::Adapter): posts and replies;
 //! - [`threads`]: a session in a thread of its own (a chat file's `[discord]` table);
+//! - `webhooks`: relayed copies under their author's name and avatar, a webhook per channel;
 //! - [`format`]: what posts look like, nonces, allowed mentions, splitting;
 //! - [`markdown`]: Discord markdown to and from the formatted text messages carry;
 //! - [`rest`]: REST calls through serenity's `Http`, failures sorted;
@@ -35,6 +36,7 @@ mod scheduled_events;
 mod state;
 pub mod threads;
 mod uploads;
+mod webhooks;
 
 pub use config::DiscordConfig;
 pub use outbound::DiscordAdapter;
@@ -90,6 +92,7 @@ pub struct DiscordBot {
     interactions: interactions::Interactions,
     settings: Arc<Settings>,
     threads: Arc<threads::Threads>,
+    webhooks: Arc<webhooks::Webhooks>,
     hold_after_event_create: bool,
 }
 
@@ -110,7 +113,8 @@ impl DiscordBot {
             token,
             known: Arc::default(),
             interactions: interactions::Interactions::default(),
-            threads: Arc::new(threads::Threads::new(store)),
+            threads: Arc::new(threads::Threads::new(store.clone())),
+            webhooks: Arc::new(webhooks::Webhooks::new(store)),
             settings: Arc::new(Settings {
                 guilds: config.guilds.clone(),
                 register_globally: config.register_globally,
@@ -144,6 +148,7 @@ impl DiscordBot {
             known: self.known.clone(),
             interactions: self.interactions.clone(),
             threads: self.threads.clone(),
+            webhooks: self.webhooks.clone(),
         })
     }
 
@@ -171,6 +176,7 @@ impl DiscordBot {
             interactions: self.interactions.clone(),
             settings: self.settings.clone(),
             threads: self.threads.clone(),
+            webhooks: self.webhooks.clone(),
             engine,
             cursors: Default::default(),
             registered: false,

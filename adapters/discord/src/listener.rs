@@ -26,6 +26,7 @@ use crate::interactions::{suggest, Interactions};
 use crate::rest::Rest;
 use crate::state::{Known, ADMINISTRATOR, MANAGE_EVENTS};
 use crate::threads::{Place, Threads};
+use crate::webhooks::Webhooks;
 use crate::{DiscordError, Settings};
 
 const PAGE: usize = 100;
@@ -40,6 +41,7 @@ pub(crate) struct Listener {
     pub interactions: Interactions,
     pub settings: Arc<Settings>,
     pub threads: Arc<Threads>,
+    pub webhooks: Arc<Webhooks>,
     pub engine: Engine,
     /// Saved cursors, by channel (and thread).
     pub cursors: HashMap<u64, u64>,
@@ -410,8 +412,7 @@ impl Listener {
         stop: &mut watch::Receiver<bool>,
     ) {
         let room = self.room_of(m.channel, chats);
-        let ours = m.author.id == self.known.me()
-            || m.webhook.is_some_and(|w| w == self.known.application());
+        let ours = self.is_ours(&m).await;
         let m = if ours || room.is_none() && self.command_in(&m.content).is_none() {
             m
         } else {
@@ -496,6 +497,24 @@ impl Listener {
             message = m.id,
             "Discord message handled"
         );
+    }
+
+    /// Whether the bot sent `m`, told by ids, never names: its own messages, its
+    /// interactions' (whose webhook id is the application's), and its relay webhooks'
+    /// (recorded when made; a webhook message our application sent also carries the
+    /// application's id). Other webhooks' messages are people's: an integration posting for
+    /// someone, another bridge.
+    async fn is_ours(&self, m: &MessageData) -> bool {
+        let (me, application) = (self.known.me(), self.known.application());
+        if m.author.id == me {
+            return true;
+        }
+        let Some(webhook) = m.webhook else {
+            return false;
+        };
+        webhook == application
+            || (application != 0 && m.application == Some(application))
+            || self.webhooks.is_ours(webhook).await
     }
 
     /// The command text after the configured prefix, if the message is a command.

@@ -165,15 +165,73 @@ impl Rest {
         doing: &str,
     ) -> Result<Value, RestError> {
         let bytes = body.map(|b| serde_json::to_vec(b).unwrap_or_default());
-        let mut limited = 0;
-        loop {
+        self.answered(doing, || async {
             let request = Request::new(route, method)
                 .body(bytes.clone())
                 .params(params.clone());
-            let response = self
-                .send(request)
+            self.send(request).await.map_err(|e| sort_failure(e, doing))
+        })
+        .await
+    }
+
+    /// A request to one of a webhook's token routes (`/webhooks/{id}/{token}{tail}`), sent with
+    /// our own HTTP client rather than through serenity, whose `Request` carries the route,
+    /// token and all, into its tracing spans: a webhook's token is as good as the webhook, so it
+    /// must never reach a log. The token routes take no bot token and have their own rate
+    /// limits, which Discord reports with 429s; those are waited out here as on the proxy path.
+    #[allow(clippy::too_many_arguments)]
+    pub async fn call_webhook(
+        &self,
+        method: LightMethod,
+        webhook: u64,
+        token: &str,
+        tail: &str,
+        params: &[(&str, String)],
+        body: Option<&Value>,
+        files: &[crate::uploads::Upload],
+        doing: &str,
+    ) -> Result<Value, RestError> {
+        let base = self.http.proxy.as_deref().unwrap_or("https://discord.com");
+        let url = format!(
+            "{}/api/v10/webhooks/{webhook}/{token}{tail}",
+            base.trim_end_matches('/')
+        );
+        self.answered(doing, || async {
+            let mut request = self
+                .client
+                .request(method.reqwest_method(), &url)
+                .header("User-Agent", serenity::constants::USER_AGENT)
+                .query(params);
+            match body {
+                Some(body) if !files.is_empty() => {
+                    request = request.multipart(crate::uploads::webhook_form(body, files));
+                }
+                Some(body) => {
+                    request = request
+                        .header("Content-Type", "application/json")
+                        .body(serde_json::to_vec(body).unwrap_or_default());
+                }
+                None => {}
+            }
+            // Without its URL: the URL holds the token.
+            self.client
+                .execute(request.build().map_err(|e| unreachable(e, doing))?)
                 .await
-                .map_err(|e| sort_failure(e, doing))?;
+                .map_err(|e| unreachable(e, doing))
+        })
+        .await
+    }
+
+    /// Sends what `send` makes, waiting out 429s; the answer's JSON (`Null` for 204), or the
+    /// failure sorted.
+    async fn answered<F, Fut>(&self, doing: &str, send: F) -> Result<Value, RestError>
+    where
+        F: Fn() -> Fut,
+        Fut: std::future::Future<Output = Result<reqwest_serenity::Response, RestError>>,
+    {
+        let mut limited = 0;
+        loop {
+            let response = send().await?;
             let status = response.status().as_u16();
             let retry_after = response
                 .headers()
@@ -182,7 +240,7 @@ impl Rest {
                 .and_then(|s| s.trim().parse::<f64>().ok());
             let text = response.text().await.map_err(|e| RestError::Decode {
                 doing: doing.to_owned(),
-                message: e.to_string(),
+                message: e.without_url().to_string(),
             })?;
             if (200..300).contains(&status) {
                 if text.trim().is_empty() {
@@ -221,6 +279,16 @@ impl Rest {
                     .map_or_else(|| truncate(&text, 200), str::to_owned),
             });
         }
+    }
+}
+
+/// A request that got no answer, its URL left out (a webhook's holds its token).
+fn unreachable(e: reqwest_serenity::Error, doing: &str) -> RestError {
+    RestError::Unreachable {
+        doing: doing.to_owned(),
+        source: Box::new(serenity::Error::Http(serenity::http::HttpError::Request(
+            e.without_url(),
+        ))),
     }
 }
 

@@ -1,31 +1,53 @@
 //! A relayed message's attachments on Discord: uploaded with the copy's first message, so they
-//! go with it when it is deleted, within what Discord takes from a bot in one message; files it
-//! would refuse are named in the copy's text instead, so none is dropped without a word.
+//! go with it when it is deleted, within what Discord takes in one message; files it would
+//! refuse are named in the copy's text instead, so none is dropped without a word.
 //!
-//! Uploads go through serenity's `CreateMessage` builder rather than a raw request: Discord
-//! matches each `files[n]` part to its `attachments` entry by number, and serenity numbers both
-//! together only inside its builders.
+//! A plain copy goes through serenity's `CreateMessage` builder rather than a raw request:
+//! Discord matches each `files[n]` part to its `attachments` entry by number, and serenity
+//! numbers both together only inside its builders. A copy through a webhook is sent by our own
+//! client (its URL holds the webhook's token, which serenity would log), so [`webhook_form`]
+//! numbers them itself.
 
-use serde_json::Value;
+use std::sync::Arc;
+
+use serde_json::{json, Value};
 use serenity::builder::{CreateAllowedMentions, CreateAttachment, CreateMessage};
-use serenity::model::channel::MessageReference;
-use serenity::model::channel::Nonce;
+use serenity::model::channel::{MessageReference, Nonce};
 use serenity::model::id::{ChannelId, MessageId};
 
 use bot_core::adapter::RelayFile;
 
+use crate::format::escape_markdown;
 use crate::rest::{sort_failure, Rest, RestError};
 
 /// Discord takes at most this many files in one message.
 pub const MAX_FILES: usize = 10;
-/// What a bot may upload in one message to a guild without boosts (Discord's 10 MiB).
+/// What one message may upload to a guild without boosts (Discord's 10 MiB).
 pub const MAX_UPLOAD_BYTES: usize = 10 * 1024 * 1024;
+
+/// A file to upload with a copy.
+#[derive(Debug, Clone)]
+pub struct Upload {
+    pub name: String,
+    pub content_type: Option<String>,
+    pub bytes: Arc<Vec<u8>>,
+}
 
 /// The files a copy uploads and the names of those it only mentions.
 #[derive(Debug, Default)]
 pub struct Chosen {
-    pub uploads: Vec<CreateAttachment>,
+    pub uploads: Vec<Upload>,
     pub left_out: Vec<String>,
+}
+
+impl Chosen {
+    /// `words` with a line naming each file left out.
+    pub fn with_left_out(&self, mut words: String) -> String {
+        for name in &self.left_out {
+            words.push_str(&format!("\n📎 {}", escape_markdown(name)));
+        }
+        words
+    }
 }
 
 /// Takes the files in order while they fit in one message; a file without a local copy, or
@@ -39,10 +61,11 @@ pub fn choose(files: &[RelayFile]) -> Chosen {
                 if chosen.uploads.len() < MAX_FILES && total + bytes.len() <= MAX_UPLOAD_BYTES =>
             {
                 total += bytes.len();
-                chosen.uploads.push(CreateAttachment::bytes(
-                    bytes.as_slice(),
-                    upload_name(&file.name),
-                ));
+                chosen.uploads.push(Upload {
+                    name: upload_name(&file.name),
+                    content_type: file.content_type.clone(),
+                    bytes: bytes.clone(),
+                });
             }
             _ => chosen.left_out.push(file.name.clone()),
         }
@@ -67,13 +90,17 @@ pub async fn send_with_files(
     rest: &Rest,
     channel: ChannelId,
     body: &Value,
-    files: Vec<CreateAttachment>,
-) -> Result<String, RestError> {
+    files: &[Upload],
+) -> Result<u64, RestError> {
     let text = |key: &str| body.get(key).and_then(Value::as_str);
     let mut message = CreateMessage::new()
         .content(text("content").unwrap_or(""))
         .allowed_mentions(CreateAllowedMentions::new().replied_user(false))
-        .add_files(files);
+        .add_files(
+            files
+                .iter()
+                .map(|f| CreateAttachment::bytes(f.bytes.as_slice(), f.name.clone())),
+        );
     if let Some(nonce) = text("nonce") {
         message = message
             .nonce(Nonce::String(nonce.to_owned()))
@@ -93,7 +120,33 @@ pub async fn send_with_files(
         .send_message(rest.http(), message)
         .await
         .map_err(|e| sort_failure(e, "posting a message with files"))?;
-    Ok(sent.id.to_string())
+    Ok(sent.id.get())
+}
+
+/// A webhook execution carrying `files`: `body` as `payload_json`, with an `attachments` entry
+/// numbered as each `files[n]` part.
+pub fn webhook_form(body: &Value, files: &[Upload]) -> reqwest_serenity::multipart::Form {
+    let mut payload = body.clone();
+    payload["attachments"] = Value::Array(
+        files
+            .iter()
+            .enumerate()
+            .map(|(i, f)| json!({ "id": i, "filename": f.name }))
+            .collect(),
+    );
+    let mut form =
+        reqwest_serenity::multipart::Form::new().text("payload_json", payload.to_string());
+    for (i, f) in files.iter().enumerate() {
+        let mut part =
+            reqwest_serenity::multipart::Part::bytes(f.bytes.to_vec()).file_name(f.name.clone());
+        if let Some(mime) = f.content_type.as_deref() {
+            part = part.mime_str(mime).unwrap_or_else(|_| {
+                reqwest_serenity::multipart::Part::bytes(f.bytes.to_vec()).file_name(f.name.clone())
+            });
+        }
+        form = form.part(format!("files[{i}]"), part);
+    }
+    form
 }
 
 #[cfg(test)]
@@ -118,7 +171,7 @@ mod tests {
             file("gone.png", None),
             file("b.png", Some(10)),
         ]);
-        let names: Vec<&str> = chosen.uploads.iter().map(|a| a.filename.as_str()).collect();
+        let names: Vec<&str> = chosen.uploads.iter().map(|a| a.name.as_str()).collect();
         assert_eq!(names, ["a.png", "b.png"]);
         assert_eq!(chosen.left_out, ["huge.mov", "gone.png"]);
         let many: Vec<RelayFile> = (0..12)

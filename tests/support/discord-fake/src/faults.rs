@@ -63,6 +63,13 @@ pub(crate) struct RateLimitRule {
     pub global: bool,
 }
 
+/// "Carry out the next `remaining` requests matching `pattern`, then answer 500."
+#[derive(Clone, Debug)]
+pub(crate) struct LostAnswers {
+    pub pattern: RoutePattern,
+    pub remaining: u32,
+}
+
 /// The injected answer for a rate-limited request.
 pub(crate) struct Limited {
     pub retry_after: Duration,
@@ -76,6 +83,7 @@ pub(crate) struct Faults {
     buckets: HashMap<String, (Instant, u32)>,
     /// While set, every REST request answers 502 (Discord unreachable through a proxy).
     pub rest_down: bool,
+    pub lost_answers: Vec<LostAnswers>,
 }
 
 /// Each bucket allows this many requests per window; the fake reports but never enforces it.
@@ -105,6 +113,20 @@ impl Faults {
         };
         self.rules.retain(|r| r.remaining > 0);
         Some(out)
+    }
+
+    /// Whether this request's answer is to be lost (used up if so).
+    pub fn take_lost_answer(&mut self, method: &str, path: &str) -> bool {
+        let Some(rule) = self
+            .lost_answers
+            .iter_mut()
+            .find(|r| r.remaining > 0 && r.pattern.matches(method, path))
+        else {
+            return false;
+        };
+        rule.remaining -= 1;
+        self.lost_answers.retain(|r| r.remaining > 0);
+        true
     }
 
     /// Counts a request against its bucket (route template with major parameters, as Discord

@@ -482,6 +482,21 @@ impl World {
         self.dispatch(name, d, intents::GUILD_MEMBERS, Some(guild), None);
     }
 
+    /// WEBHOOKS_UPDATE: a channel's webhooks changed (made, modified or deleted).
+    pub(crate) fn dispatch_webhooks_update(&mut self, guild: Option<GuildId>, channel: ChannelId) {
+        let Some(guild) = guild else {
+            return;
+        };
+        let d = json!({"guild_id": guild, "channel_id": channel});
+        self.dispatch(
+            "WEBHOOKS_UPDATE",
+            d,
+            intents::GUILD_WEBHOOKS,
+            Some(guild),
+            None,
+        );
+    }
+
     pub(crate) fn dispatch_scheduled_event(&mut self, name: &str, d: Value, guild: GuildId) {
         self.dispatch(name, d, intents::GUILD_SCHEDULED_EVENTS, Some(guild), None);
     }

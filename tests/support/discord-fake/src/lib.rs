@@ -94,7 +94,7 @@ pub use model::timestamp;
 pub use state::{
     intents, permissions, Attachment, Channel, ChannelKind, Guild, Interaction,
     InteractionCallback, Member, Message, Reaction, RecordedRequest, RegisteredCommand, Role,
-    ScheduledEvent, ThreadState, User, WebhookAuthor,
+    ScheduledEvent, ThreadState, User, Webhook, WebhookAuthor,
 };
 
 use faults::RateLimitRule;
@@ -121,6 +121,10 @@ pub enum FakeError {
     UnknownCommand(String),
     #[error("invalid invocation: {0}")]
     BadInvocation(String),
+    #[error("unknown webhook {0}")]
+    UnknownWebhook(WebhookId),
+    #[error("Discord would refuse: {0}")]
+    Refused(String),
     #[error("could not bind: {0}")]
     Bind(#[from] std::io::Error),
     #[error(transparent)]
@@ -401,6 +405,70 @@ impl FakeDiscord {
         } else {
             Err(FakeError::UnknownGuild(guild))
         }
+    }
+    /// A person makes an incoming webhook in `channel` (in the channel's settings, as the
+    /// integrations people add do): not the bot's, no application. Dispatches WEBHOOKS_UPDATE.
+    pub fn create_webhook_as(
+        &self,
+        user: UserId,
+        channel: ChannelId,
+        name: &str,
+    ) -> Result<Webhook, FakeError> {
+        self.shared.with(|w| {
+            if let Some(refused) = rest::refuse_webhook(w, channel) {
+                return Err(FakeError::Refused(format!("{:?}", refused.body)));
+            }
+            if !w.users.contains_key(&user) {
+                return Err(FakeError::UnknownUser(user));
+            }
+            Ok(rest::add_webhook(w, channel, name, user, None))
+        })
+    }
+    /// Posts `content` through a webhook as `username` (what an integration does with its
+    /// webhook's URL). Dispatches MESSAGE_CREATE with the webhook's id.
+    pub fn execute_webhook(
+        &self,
+        webhook: WebhookId,
+        username: &str,
+        content: &str,
+    ) -> Result<Message, FakeError> {
+        self.shared.with(|w| {
+            let hook = w
+                .webhooks
+                .get(&webhook)
+                .cloned()
+                .ok_or(FakeError::UnknownWebhook(webhook))?;
+            let mut m = w.new_message(hook.channel_id, hook.creator_id, content.to_owned());
+            m.webhook = Some(WebhookAuthor {
+                webhook_id: hook.id,
+                username: username.to_owned(),
+                avatar_url: None,
+            });
+            m.application_id = hook.application_id;
+            Ok(w.insert_message(m))
+        })
+    }
+    /// Someone deletes a webhook in the channel's settings. Its messages stay. Dispatches
+    /// WEBHOOKS_UPDATE.
+    pub fn delete_webhook(&self, webhook: WebhookId) -> Result<(), FakeError> {
+        self.shared.with(|w| {
+            let hook = w
+                .webhooks
+                .remove(&webhook)
+                .ok_or(FakeError::UnknownWebhook(webhook))?;
+            w.dispatch_webhooks_update(hook.guild_id, hook.channel_id);
+            Ok(())
+        })
+    }
+    /// The webhooks of `channel` now, oldest first.
+    pub fn webhooks(&self, channel: ChannelId) -> Vec<Webhook> {
+        self.shared.read(|w| {
+            w.webhooks
+                .values()
+                .filter(|h| h.channel_id == channel)
+                .cloned()
+                .collect()
+        })
     }
     /// A human starts a public thread, from `message` if given (the thread then has the
     /// message's id, as on Discord). Dispatches THREAD_CREATE.
@@ -759,6 +827,17 @@ impl FakeDiscord {
                 remaining: count,
                 retry_after,
                 global,
+            })
+        });
+    }
+    /// Carries out the next `count` requests matching `pattern`, then answers each with a 500
+    /// as if the answer had been lost on the way back: the request took effect, and the bot
+    /// cannot know it.
+    pub fn lose_answers(&self, pattern: &str, count: u32) {
+        self.shared.with(|w| {
+            w.faults.lost_answers.push(faults::LostAnswers {
+                pattern: RoutePattern::new(pattern),
+                remaining: count,
             })
         });
     }

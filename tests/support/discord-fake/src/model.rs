@@ -495,7 +495,7 @@ impl World {
             "name": w.name,
             "avatar": null,
             "token": w.token,
-            "application_id": self.app.id,
+            "application_id": w.application_id,
             "url": format!("{}/api/webhooks/{}/{}", self.base_url, w.id, w.token),
         })
     }

@@ -70,6 +70,7 @@ pub mod permissions {
 pub mod intents {
     pub const GUILDS: u64 = 1 << 0;
     pub const GUILD_MEMBERS: u64 = 1 << 1;
+    pub const GUILD_WEBHOOKS: u64 = 1 << 5;
     pub const GUILD_PRESENCES: u64 = 1 << 8;
     pub const GUILD_MESSAGES: u64 = 1 << 9;
     pub const GUILD_MESSAGE_REACTIONS: u64 = 1 << 10;
@@ -321,7 +322,10 @@ pub struct ScheduledEvent {
     pub image: Option<String>,
 }
 
-/// A webhook the bot created in a channel.
+/// An incoming webhook of a channel: made by the bot (through REST) or by a person (in
+/// Discord's settings, here [`FakeDiscord::create_webhook_as`]).
+///
+/// [`FakeDiscord::create_webhook_as`]: crate::FakeDiscord::create_webhook_as
 #[derive(Clone, Debug)]
 pub struct Webhook {
     pub id: WebhookId,
@@ -330,6 +334,9 @@ pub struct Webhook {
     pub channel_id: ChannelId,
     pub name: String,
     pub creator_id: UserId,
+    /// The application that made it (the bot's, for webhooks made through the bot's token);
+    /// `None` for one a person made. Messages it sends carry it as `application_id`.
+    pub application_id: Option<ApplicationId>,
 }
 
 /// One REST request the fake received.

@@ -379,6 +379,165 @@ async fn threads_webhooks_and_scheduled_events_parse_as_serenity_models() {
     assert!(events.is_empty());
 }
 
+/// Discord's webhook rules: Manage Webhooks to make, list or delete one; names and usernames
+/// without `discord`/`clyde`; no webhook in a thread (but an execute into one with
+/// `thread_id`, found again only with it); a webhook message on the gateway with its
+/// `webhook_id` and the making application's id; an execute never replies.
+#[tokio::test]
+async fn webhooks_follow_discords_rules_and_their_messages_parse_as_serenity_models() {
+    let fake = FakeDiscord::start().await.unwrap();
+    let d = fake.defaults().clone();
+    let http = http(&fake);
+    let channel = ChannelId::new(d.channel.get());
+    let e = channel
+        .create_webhook(&http, CreateWebhook::new("my discord hook"))
+        .await
+        .unwrap_err();
+    assert_eq!(discord_code(&e), Some((400, 50035)));
+    let hook = channel
+        .create_webhook(&http, CreateWebhook::new("hashchat"))
+        .await
+        .unwrap();
+    assert_eq!(
+        hook.application_id.map(|a| a.get()),
+        Some(fake.application_id().get())
+    );
+    assert_eq!(channel.webhooks(&http).await.unwrap().len(), 1);
+    let token = fake.webhooks(d.channel)[0].token.clone();
+
+    let e = hook
+        .execute(
+            &http,
+            true,
+            ExecuteWebhook::new().content("x").username("Ann (Discord)"),
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(
+        discord_code(&e),
+        Some((400, 50035)),
+        "no `discord` in a username"
+    );
+    let parent = channel.say(&http, "parent").await.unwrap();
+    let mut body = serde_json::json!({
+        "content": "@everyone through the hook",
+        "username": "Ann (Matrix)",
+        "allowed_mentions": {"parse": []},
+        "message_reference": {"message_id": parent.id.to_string()},
+    });
+    let sent = http
+        .execute_webhook(hook.id, None, &token, true, vec![], &body)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(sent.webhook_id, Some(hook.id));
+    assert_eq!(
+        sent.application_id.map(|a| a.get()),
+        Some(fake.application_id().get())
+    );
+    assert!(!sent.mention_everyone);
+    assert!(
+        sent.referenced_message.is_none() && sent.message_reference.is_none(),
+        "a webhook cannot reply"
+    );
+    body["allowed_mentions"] = serde_json::Value::Null;
+    let pinging = http
+        .execute_webhook(hook.id, None, &token, true, vec![], &body)
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(
+        pinging.mention_everyone,
+        "without allowed_mentions a webhook pings"
+    );
+
+    // In a thread: posted with thread_id, found again only with it.
+    let thread = channel
+        .create_thread(
+            &http,
+            CreateThread::new("t").kind(ChannelType::PublicThread),
+        )
+        .await
+        .unwrap();
+    let e = thread
+        .id
+        .create_webhook(&http, CreateWebhook::new("hashchat"))
+        .await
+        .unwrap_err();
+    assert_eq!(discord_code(&e), Some((400, 50024)));
+    let in_thread = http
+        .execute_webhook(
+            hook.id,
+            Some(thread.id),
+            &token,
+            true,
+            vec![],
+            &serde_json::json!({"content": "in the thread"}),
+        )
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(in_thread.channel_id, thread.id);
+    let e = http
+        .get_webhook_message(hook.id, None, &token, in_thread.id)
+        .await
+        .unwrap_err();
+    assert_eq!(discord_code(&e), Some((404, 10008)));
+    http.get_webhook_message(hook.id, Some(thread.id), &token, in_thread.id)
+        .await
+        .unwrap();
+    http.delete_webhook_message(hook.id, Some(thread.id), &token, in_thread.id)
+        .await
+        .unwrap();
+
+    // Without Manage Webhooks: 403 50013 to list, make or delete; its token still posts.
+    fake.revoke_bot_permissions(d.guild, discord_fake::permissions::MANAGE_WEBHOOKS)
+        .unwrap();
+    let e = channel.webhooks(&http).await.unwrap_err();
+    assert_eq!(discord_code(&e), Some((403, 50013)));
+    let e = channel
+        .create_webhook(&http, CreateWebhook::new("hashchat"))
+        .await
+        .unwrap_err();
+    assert_eq!(discord_code(&e), Some((403, 50013)));
+    let e = http.delete_webhook(hook.id, None).await.unwrap_err();
+    assert_eq!(discord_code(&e), Some((403, 50013)));
+    http.execute_webhook(
+        hook.id,
+        None,
+        &token,
+        true,
+        vec![],
+        &serde_json::json!({"content": "still"}),
+    )
+    .await
+    .unwrap();
+
+    // A person's webhook: no application; deleted by hand, its token is unknown.
+    let theirs = fake.create_webhook_as(d.alice, d.channel, "Feed").unwrap();
+    let posted = fake
+        .execute_webhook(theirs.id, "Librarian", "news")
+        .unwrap();
+    assert_eq!(posted.application_id, None);
+    fake.delete_webhook(hook_id(&hook)).unwrap();
+    let e = http
+        .execute_webhook(
+            hook.id,
+            None,
+            &token,
+            true,
+            vec![],
+            &serde_json::json!({"content": "gone"}),
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(discord_code(&e), Some((404, 10015)));
+}
+
+fn hook_id(hook: &serenity::all::Webhook) -> discord_fake::WebhookId {
+    discord_fake::WebhookId(hook.id.get())
+}
+
 #[tokio::test]
 async fn wrong_token_is_401_unknown_routes_are_404_and_recorded_and_429s_are_injected() {
     let fake = FakeDiscord::start().await.unwrap();

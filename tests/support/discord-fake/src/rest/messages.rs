@@ -182,13 +182,30 @@ pub(super) fn route(w: &mut World, r: &Req<'_>, m: &str, segs: &[&str]) -> Optio
                 .expect("checked above");
             Reply::ok(w.message_json(&msg, false))
         }
-        ("DELETE", ["messages", mid]) => match id(mid)
-            .map(MessageId)
-            .and_then(|x| w.delete_message(cid, x))
-        {
-            Some(_) => Reply::no_content(),
-            None => Reply::unknown(Unknown::Message),
-        },
+        ("DELETE", ["messages", mid]) => {
+            match id(mid).map(MessageId).and_then(|x| w.message(cid, x)) {
+                // Someone else's message (a webhook's too): Manage Messages.
+                Some(x)
+                    if (x.author_id != bot
+                        || x.webhook
+                            .as_ref()
+                            .is_some_and(|h| h.webhook_id.0 != w.app.id.0))
+                        && !x.guild_id.is_some_and(|g| {
+                            w.member_permissions(g, bot)
+                                & crate::state::permissions::MANAGE_MESSAGES
+                                != 0
+                        }) =>
+                {
+                    Reply::error(403, 50013, "Missing Permissions")
+                }
+                Some(x) => {
+                    let x = x.id;
+                    w.delete_message(cid, x);
+                    Reply::no_content()
+                }
+                None => Reply::unknown(Unknown::Message),
+            }
+        }
         ("PUT", ["messages", mid, "reactions", emoji, "@me"]) => {
             let Some(mid) = id(mid).map(MessageId) else {
                 return Some(Reply::unknown(Unknown::Message));

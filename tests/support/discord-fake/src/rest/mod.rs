@@ -14,6 +14,7 @@ mod threads;
 mod webhooks;
 
 pub(crate) use threads::make_thread;
+pub(crate) use webhooks::{add_webhook, refuse_webhook};
 
 use std::sync::Arc;
 use std::time::SystemTime;
@@ -283,6 +284,11 @@ pub(crate) async fn handle(State(shared): State<Arc<Shared>>, req: Request) -> R
             files,
         };
         match route(w, &r) {
+            Some(reply)
+                if reply.status < 300 && w.faults.take_lost_answer(method.as_str(), api_path) =>
+            {
+                finish(w, Reply::error(500, 0, "500: Internal Server Error"), true)
+            }
             Some(reply) => finish(w, reply, true),
             None => {
                 tracing::warn!(%method, path = api_path, "discord-fake: unknown route");
