@@ -449,7 +449,7 @@ async fn sessions_are_served_with_downloads_and_unlisted_only_by_url() {
 }
 
 #[tokio::test]
-async fn session_pages_show_formatting_and_stay_inert() {
+async fn session_pages_and_downloads_show_formatting_and_stay_inert() {
     let site = site().await;
     let uid = &site.public[1];
     let (status, page) = site.text(&format!("/s/{uid}")).await;
@@ -503,6 +503,16 @@ async fn session_pages_show_formatting_and_stay_inert() {
     assert!(page.contains("<strong>bold</strong> text"));
     assert!(page.contains("@room and Ann"));
     assert!(page.contains(">hostile formatted zebras</p>"));
+
+    let (_, md) = site.text(&format!("/s/{uid}.md")).await;
+    assert!(
+        md.contains(
+            "**bold zebras** *it* `a < b` [a site](<https://example.org/z>) \\|\\|secret\\|\\|  \n  next\n\n  > quoted"
+        ),
+        "{md}"
+    );
+    // Participants' text is escaped (`\\<script\\>`); no link of theirs goes anywhere but the web.
+    assert!(!md.contains("](javascript") && !md.contains("](<javascript"));
 }
 
 #[tokio::test]
