@@ -115,7 +115,7 @@ fn fixture() -> Transcript {
         content_type: Some("image/png".into()),
         size_bytes: Some(20_480),
     }];
-    m1.formatted_body = Some("<b>A1</b>: weekly".into());
+    m1.formatted_body = Some("<b>A1</b>: weekly<br>second line".into());
     let mut d4 = msg(
         "discord",
         "d4",
@@ -417,15 +417,25 @@ fn structure() {
         Some(format!("#{m1_anchor}").as_str())
     );
 
-    // Edited, with the time of the edit; the formatted body is not rendered.
+    // Edited, with the time of the edit; shown with its formatting.
     let m1 = by_id(&doc, &m1_anchor);
     let edited = text_of(m1.select(&sel(".edited")).next().unwrap());
     assert_eq!(edited, "(edited 19:16 GMT)");
+    let body = m1.select(&sel("div.body.rich[dir=auto]")).next().unwrap();
     assert_eq!(
-        text_of(m1.select(&sel(".body")).next().unwrap()),
-        "A1: weekly\nsecond line"
+        body.inner_html(),
+        "<strong>A1</strong>: weekly<br>second line"
     );
-    assert!(m1.select(&sel("b")).next().is_none());
+    // A plain body keeps its line breaks as text.
+    assert_eq!(
+        text_of(
+            by_id(&doc, "m-discord-d2")
+                .select(&sel("p.body"))
+                .next()
+                .unwrap()
+        ),
+        "A1: we post daily"
+    );
     assert!(by_id(&doc, "m-discord-d2")
         .select(&sel(".edited"))
         .next()
@@ -668,29 +678,9 @@ fn hostile_transcript() -> (Transcript, Vec<(&'static str, String)>) {
     (t, corpus)
 }
 
-/// What an HTML parser recovers from our escaped text: the input, with NUL as U+FFFD.
-fn as_parsed(s: &str) -> String {
-    s.replace('\0', "\u{FFFD}")
-}
-
-#[test]
-fn hostile_input_stays_text() {
-    let (t, corpus) = hostile_transcript();
-    let page = render(&t);
-    let doc = Html::parse_document(&page);
-
-    // The only script is ours; the only style is ours.
-    let scripts: Vec<ElementRef> = doc.select(&sel("script")).collect();
-    assert_eq!(scripts.len(), 1);
-    assert_eq!(text_of(scripts[0]), SCRIPT);
-    assert!(
-        scripts[0].value().attrs().next().is_none(),
-        "no src or other attribute"
-    );
-    let styles: Vec<ElementRef> = doc.select(&sel("style")).collect();
-    assert_eq!(styles.len(), 1);
-    assert_eq!(text_of(styles[0]), STYLE);
-
+/// Only the elements and attributes the renderer writes: no handler, no style, no link but to
+/// the page itself, the web or (for what people wrote) an address to mail.
+fn assert_only_our_markup(doc: &Html) {
     // Only the elements the renderer writes.
     let allowed: HashSet<&str> = [
         "html",
@@ -720,6 +710,13 @@ fn hostile_input_stays_text() {
         "aside",
         "footer",
         "script",
+        // What people's formatting is drawn with.
+        "em",
+        "del",
+        "u",
+        "code",
+        "pre",
+        "br",
     ]
     .into_iter()
     .collect();
@@ -745,12 +742,29 @@ fn hostile_input_stays_text() {
                 let v = value.trim_start().to_ascii_lowercase();
                 assert!(!v.starts_with("javascript:"), "{name}={value}");
                 assert!(
-                    v.starts_with('#') || v.starts_with("https://") || v.starts_with("http://"),
+                    v.starts_with('#')
+                        || v.starts_with("https://")
+                        || v.starts_with("http://")
+                        || v.starts_with("mailto:"),
                     "<{} {name}={value:?}>",
                     el.name()
                 );
+                if !v.starts_with('#') {
+                    let rel = el.attr("rel").unwrap_or_default();
+                    assert!(
+                        rel.contains("nofollow") && rel.contains("noopener"),
+                        "<a href={value:?} rel={rel:?}>"
+                    );
+                }
                 assert_eq!(el.name(), "a", "{name} only on links");
             }
+        }
+        for class in el.classes() {
+            assert!(
+                OUR_CLASSES.contains(&class),
+                "<{} class={class:?}>",
+                el.name()
+            );
         }
         if el.name() == "meta" {
             assert!(
@@ -760,6 +774,90 @@ fn hostile_input_stays_text() {
             );
         }
     }
+}
+
+/// Every class the renderer writes: a participant's `class="note"` must not reach the page.
+const OUR_CLASSES: &[&str] = &[
+    "when",
+    "where",
+    "desc",
+    "stats",
+    "toc",
+    "hashtag",
+    "top",
+    "bottom",
+    "qn",
+    "post",
+    "posted",
+    "group",
+    "avatar",
+    "g",
+    "who",
+    "name",
+    "badge",
+    "msg",
+    "meta",
+    "stamp",
+    "perma",
+    "edited",
+    "body",
+    "rich",
+    "withheld",
+    "reply",
+    "attachments",
+    "reactions",
+    "reaction",
+    "hl",
+    "hl-label",
+    "note",
+    "note-label",
+    "note-text",
+    "note-by",
+    "empty",
+    "full",
+    "spoiler",
+    "p-matrix",
+    "p-discord",
+    "p-web",
+    "p-loopback",
+    "c0",
+    "c1",
+    "c2",
+    "c3",
+    "c4",
+    "c5",
+    "c6",
+    "c7",
+    "c8",
+    "c9",
+    "c10",
+    "c11",
+];
+
+/// What an HTML parser recovers from our escaped text: the input, with NUL as U+FFFD.
+fn as_parsed(s: &str) -> String {
+    s.replace('\0', "\u{FFFD}")
+}
+
+#[test]
+fn hostile_input_stays_text() {
+    let (t, corpus) = hostile_transcript();
+    let page = render(&t);
+    let doc = Html::parse_document(&page);
+
+    // The only script is ours; the only style is ours.
+    let scripts: Vec<ElementRef> = doc.select(&sel("script")).collect();
+    assert_eq!(scripts.len(), 1);
+    assert_eq!(text_of(scripts[0]), SCRIPT);
+    assert!(
+        scripts[0].value().attrs().next().is_none(),
+        "no src or other attribute"
+    );
+    let styles: Vec<ElementRef> = doc.select(&sel("style")).collect();
+    assert_eq!(styles.len(), 1);
+    assert_eq!(text_of(styles[0]), STYLE);
+
+    assert_only_our_markup(&doc);
 
     // Every hostile string is shown as text, exactly, as a body (twice: Matrix and Discord),
     // as a name, as a point, as a note.
@@ -934,4 +1032,196 @@ fn the_header_links_to_where_the_session_took_place_only_over_http() {
         "Took place in Somewhere"
     );
     assert!(!page.contains("javascript:alert"));
+}
+
+fn one_message(m: MessageRecord) -> Transcript {
+    let mut t = fixture();
+    t.messages = vec![m];
+    t.notes.clear();
+    t.highlights.clear();
+    t
+}
+
+/// The first message body, as the page has it (not as a parser writes it back).
+fn body_of(page: &str) -> &str {
+    let (start, end) = match page.find("<div class=\"body rich\" dir=\"auto\">") {
+        Some(i) => (
+            i + "<div class=\"body rich\" dir=\"auto\">".len(),
+            "</div>\n",
+        ),
+        None => {
+            let i = page
+                .find("<p class=\"body\" dir=\"auto\">")
+                .expect("a body");
+            (i + "<p class=\"body\" dir=\"auto\">".len(), "</p>\n")
+        }
+    };
+    let len = page[start..].find(end).unwrap();
+    &page[start..start + len]
+}
+
+#[test]
+fn formatted_bodies_are_shown_with_their_formatting() {
+    let mut m = msg("matrix", "$f", BOB, "plain version", at(19, 6), Some(1));
+    m.formatted_body = Some(
+        "<strong>bold</strong> <em>it</em> <del>gone</del> <code>a &lt; b</code> \
+         <a href=\"https://example.org/x?a=1&amp;b=2\">site</a> \
+         <span data-mx-spoiler=\"plot\">the end</span><br>next\
+         <blockquote><p>quoted</p></blockquote><pre><code>let x = 1;\n</code></pre>\
+         <ul><li>one</li></ul><p><a href=\"mailto:bob@example.org\">mail</a></p>"
+            .into(),
+    );
+    let page = render(&one_message(m));
+    assert_eq!(
+        body_of(&page),
+        "<p><strong>bold</strong> <em>it</em> <del>gone</del> <code>a &lt; b</code> \
+         <a href=\"https://example.org/x?a=1&amp;b=2\" rel=\"nofollow ugc noopener\" \
+         referrerpolicy=\"no-referrer\">site</a> <span class=\"spoiler\" tabindex=\"0\" \
+         title=\"Spoiler: click to show\">the end</span><br>next</p>\
+         <blockquote><p>quoted</p></blockquote><pre><code>let x = 1;\n</code></pre>\
+         <ul><li>one</li></ul><p><a href=\"mailto:bob@example.org\" rel=\"nofollow ugc noopener\" \
+         referrerpolicy=\"no-referrer\">mail</a></p>"
+    );
+    assert!(!page.contains("plain version"));
+    // The stylesheet hides spoilers until they are hovered or focused (clicked).
+    assert!(STYLE.contains(".spoiler:not(:hover):not(:focus)"));
+    assert!(STYLE.contains(".body.rich{white-space:normal}"));
+    assert_only_our_markup(&Html::parse_document(&page));
+}
+
+#[test]
+fn plain_bodies_keep_their_lines_and_link_their_web_addresses() {
+    let m = msg(
+        "discord",
+        "d",
+        ADA,
+        "see https://example.org/a?b=1&c=2.\n<b>not bold</b> javascript:alert(1) www.example.org",
+        at(19, 6),
+        Some(1),
+    );
+    let page = render(&one_message(m));
+    assert_eq!(
+        body_of(&page),
+        "see <a href=\"https://example.org/a?b=1&amp;c=2\" rel=\"nofollow ugc noopener\" \
+         referrerpolicy=\"no-referrer\">https://example.org/a?b=1&amp;c=2</a>.\n\
+         &lt;b&gt;not bold&lt;/b&gt; javascript:alert(1) www.example.org"
+    );
+}
+
+#[test]
+fn withheld_messages_stay_withheld_whatever_they_carry() {
+    // As an imported document might carry it: withheld, yet with a formatted body.
+    let mut m = msg("matrix", "$w", BOB, WITHHELD, at(19, 6), Some(1));
+    m.withheld = true;
+    m.formatted_body = Some("<b>the secret words</b> https://example.org/".into());
+    let page = render(&one_message(m));
+    assert_eq!(body_of(&page), "withheld at the author's request");
+    assert!(!page.contains("secret words"));
+}
+
+#[test]
+fn a_formatted_body_with_nothing_to_read_shows_the_plain_text() {
+    for html in [
+        "<img src=\"https://evil.example/x.png\">",
+        "<br><b> </b>",
+        &"<blockquote>".repeat(10_000),
+    ] {
+        let mut m = msg("matrix", "$e", BOB, "the plain text", at(19, 6), Some(1));
+        m.formatted_body = Some(html.to_owned());
+        let page = render(&one_message(m));
+        assert_eq!(body_of(&page), "the plain text", "{html:.40}");
+    }
+}
+
+#[test]
+fn hostile_formatted_bodies_stay_inert() {
+    let cases: Vec<(&str, String)> = hostile::formatted_corpus()
+        .into_iter()
+        .chain(hostile::corpus())
+        .collect();
+    let mut t = fixture();
+    t.notes.clear();
+    t.highlights.clear();
+    t.messages = cases
+        .iter()
+        .enumerate()
+        .map(|(i, (_, html))| {
+            let mut m = msg(
+                "matrix",
+                &format!("$h{i}"),
+                BOB,
+                "plain",
+                at(19, 6),
+                Some(1),
+            );
+            m.formatted_body = Some(html.clone());
+            m
+        })
+        .collect();
+    let page = render(&t);
+    let doc = Html::parse_document(&page);
+    assert_only_our_markup(&doc);
+    let scripts: Vec<ElementRef> = doc.select(&sel("script")).collect();
+    assert_eq!(scripts.len(), 1);
+    assert_eq!(text_of(scripts[0]), SCRIPT);
+    assert_eq!(doc.select(&sel("style")).count(), 1);
+    assert_eq!(
+        doc.select(&sel("img, iframe, object, embed, form, input, base, link"))
+            .count(),
+        0
+    );
+    // Participants' links go to the web or to mail, nowhere else; anchors are the renderer's.
+    for a in doc.select(&sel("article.msg .body a")) {
+        let href = a.value().attr("href").unwrap();
+        assert!(href.starts_with("https://example.org/"), "{href}");
+    }
+    assert_eq!(doc.select(&sel(".body [id], .body [name]")).count(), 0);
+
+    let bodies: Vec<String> = doc
+        .select(&sel("article.msg .body"))
+        .map(|b| b.inner_html())
+        .collect();
+    assert_eq!(bodies.len(), cases.len());
+    let get = |case: &str| -> &str {
+        let i = cases.iter().position(|(c, _)| *c == case).unwrap();
+        &bodies[i]
+    };
+    assert_eq!(get("script"), "<strong>bold</strong> text");
+    assert_eq!(get("img onerror"), "picture");
+    assert_eq!(get("remote image"), "tracked");
+    assert_eq!(get("mention of everyone"), "@room and Ann");
+    assert_eq!(get("javascript links"), "js js2 js3 js4 vb");
+    assert_eq!(get("relative links"), "proto abs frag rel");
+    assert_eq!(get("reply fallback"), "answer");
+    assert_eq!(
+        get("classes and ids"),
+        "<p>fake note</p><p><code>c</code><strong>n</strong></p>"
+    );
+    assert_eq!(get("nested quotes").matches("<blockquote>").count(), 3);
+    let deep = get("deep nesting of quotes");
+    assert!(deep.contains("bottom"));
+    assert!(deep.matches("<blockquote>").count() <= bot_core::rich::MAX_DEPTH + 1);
+    assert_eq!(
+        get("huge nesting of quotes"),
+        "plain",
+        "too many tags: the plain text"
+    );
+    assert_eq!(get("100 kB of markup"), "plain");
+    assert!(
+        get("bidi in formatting").contains("\u{202E}"),
+        "kept, isolated by its body"
+    );
+    assert!(get("markdown in html").contains("**not markdown** [x](javascript:alert(1))"));
+    let handlers = get("handlers on allowed tags");
+    assert!(
+        handlers.starts_with("<strong>b</strong><a href=\"https://example.org/\""),
+        "{handlers}"
+    );
+    // Every formatted body sits in a bidi-isolated block of its own.
+    assert_eq!(
+        doc.select(&sel("article.msg div.body.rich[dir=auto]"))
+            .count()
+            + doc.select(&sel("article.msg p.body[dir=auto]")).count(),
+        cases.len()
+    );
 }

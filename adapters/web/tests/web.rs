@@ -67,6 +67,11 @@ struct Site {
     ids: [String; 4],
 }
 
+/// A formatted message as a Matrix client sends it.
+const FORMATTED: &str = "<strong>bold zebras</strong> <em>it</em> <code>a &lt; b</code> \
+    <a href=\"https://example.org/z\">a site</a> <span data-mx-spoiler>secret</span><br>next\
+    <blockquote>quoted</blockquote>";
+
 struct Runner<'a> {
     engine: &'a Engine,
     clock: &'a ManualClock,
@@ -85,8 +90,15 @@ impl Runner<'_> {
             .unwrap();
     }
 
-    async fn say(&self, slug: &str, author: &str, name: &str, body: &str) -> String {
-        let m = self.loopback.message(
+    async fn say(
+        &self,
+        slug: &str,
+        author: &str,
+        name: &str,
+        body: &str,
+        formatted: Option<&str>,
+    ) -> String {
+        let mut m = self.loopback.message(
             &format!("room-{slug}"),
             author,
             name,
@@ -94,6 +106,7 @@ impl Runner<'_> {
             self.clock.now_utc(),
             None,
         );
+        m.formatted_body = formatted.map(str::to_owned);
         let id = m.platform_msg_id.clone();
         self.engine.archive_message(m).await.unwrap();
         self.clock.advance(Duration::seconds(30));
@@ -102,10 +115,20 @@ impl Runner<'_> {
 
     /// Runs a session of `slug` now; returns its uid.
     async fn session(&self, slug: &str, messages: &[(&str, &str, &str)]) -> Vec<String> {
+        let messages: Vec<_> = messages.iter().map(|&(a, n, b)| (a, n, b, None)).collect();
+        self.session_formatted(slug, &messages).await
+    }
+
+    /// As [`Runner::session`], each message with its formatted body, if any.
+    async fn session_formatted(
+        &self,
+        slug: &str,
+        messages: &[(&str, &str, &str, Option<&str>)],
+    ) -> Vec<String> {
         self.command(slug, &format!("start {slug}")).await;
         let mut ids = Vec::new();
-        for (author, name, body) in messages {
-            ids.push(self.say(slug, author, name, body).await);
+        for (author, name, body, formatted) in messages {
+            ids.push(self.say(slug, author, name, body, *formatted).await);
         }
         self.command(slug, "stop").await;
         ids
@@ -185,11 +208,22 @@ async fn site() -> Site {
     for (i, (_, s)) in hostile::corpus().into_iter().enumerate() {
         msgs.push((format!("h{i}"), s.clone(), s));
     }
-    let borrowed: Vec<(&str, &str, &str)> = msgs
+    let mut borrowed: Vec<(&str, &str, &str, Option<&str>)> = msgs
         .iter()
-        .map(|(a, n, b)| (a.as_str(), n.as_str(), b.as_str()))
+        .map(|(a, n, b)| (a.as_str(), n.as_str(), b.as_str(), None))
         .collect();
-    let ids = r.session("pub", &borrowed).await;
+    // Formatted messages: one people wrote, then every hostile formatted body.
+    let formatted = hostile::formatted_corpus();
+    borrowed.push(("fay", "Fay", "formatted zebras", Some(FORMATTED)));
+    for (_, html) in &formatted {
+        borrowed.push((
+            "gil",
+            "Gil",
+            "hostile formatted zebras",
+            Some(html.as_str()),
+        ));
+    }
+    let ids = r.session_formatted("pub", &borrowed).await;
     // Scheduled, not started: never served; the public one is on /upcoming.
     r.command("pub", "schedule pub in 2d").await;
     r.command("priv", "schedule priv in 2d").await;
@@ -412,6 +446,73 @@ async fn sessions_are_served_with_downloads_and_unlisted_only_by_url() {
         .is_none());
     let (_, body) = site.text("/search?q=unlisted").await;
     assert!(!body.contains(&site.unlisted) && !body.contains("unlisted zebras"));
+}
+
+#[tokio::test]
+async fn session_pages_and_downloads_show_formatting_and_stay_inert() {
+    let site = site().await;
+    let uid = &site.public[1];
+    let (status, page) = site.text(&format!("/s/{uid}")).await;
+    assert_eq!(status, 200);
+    assert_inert("/s/… formatted", &page);
+    assert!(
+        page.contains(
+            "<div class=\"body rich\" dir=\"auto\"><p><strong>bold zebras</strong> <em>it</em> \
+             <code>a &lt; b</code> <a href=\"https://example.org/z\" rel=\"nofollow ugc noopener\" \
+             referrerpolicy=\"no-referrer\">a site</a> <span class=\"spoiler\" tabindex=\"0\" \
+             title=\"Spoiler: click to show\">secret</span><br>next</p><blockquote><p>quoted</p>\
+             </blockquote></div>"
+        ),
+        "{page}"
+    );
+    // A plain body's web address is a link, with the same rel.
+    assert!(page.contains(
+        "<a href=\"https://evil.example/tracker.png\" rel=\"nofollow ugc noopener\" \
+         referrerpolicy=\"no-referrer\">https://evil.example/tracker.png</a>"
+    ));
+    let doc = Html::parse_document(&page);
+    let all = Selector::parse("*").unwrap();
+    for e in doc.select(&all) {
+        let el = e.value();
+        assert!(
+            !["img", "style", "iframe", "object", "embed", "form", "input", "link", "base"]
+                .contains(&el.name())
+                || (el.name() == "style" && el.attrs().next().is_none()),
+            "<{}>",
+            el.name()
+        );
+        assert!(el.attr("style").is_none(), "<{} style>", el.name());
+        if el.name() == "a" {
+            if let Some(href) = el.attr("href") {
+                let h = href.to_ascii_lowercase();
+                assert!(
+                    h.starts_with('#')
+                        || h.starts_with("https://")
+                        || h.starts_with("http://")
+                        || h.starts_with("mailto:"),
+                    "href={href}"
+                );
+                assert!(
+                    !h.starts_with("https://matrix.to/#/@"),
+                    "a mention kept its link"
+                );
+            }
+        }
+    }
+    // The hostile formatted bodies kept their text; the one too deep to read shows its plain text.
+    assert!(page.contains("<strong>bold</strong> text"));
+    assert!(page.contains("@room and Ann"));
+    assert!(page.contains(">hostile formatted zebras</p>"));
+
+    let (_, md) = site.text(&format!("/s/{uid}.md")).await;
+    assert!(
+        md.contains(
+            "**bold zebras** *it* `a < b` [a site](<https://example.org/z>) \\|\\|secret\\|\\|  \n  next\n\n  > quoted"
+        ),
+        "{md}"
+    );
+    // Participants' text is escaped (`\\<script\\>`); no link of theirs goes anywhere but the web.
+    assert!(!md.contains("](javascript") && !md.contains("](<javascript"));
 }
 
 #[tokio::test]

@@ -6,13 +6,21 @@
 //! controls visible, so nothing a participant writes can add a link, heading, image, list,
 //! table or raw HTML to the document. Links are only made for attachments with an `http` or
 //! `https` URL, and their URLs are percent-encoded where Markdown could end them early.
-
+//!
+//! A message with a formatted body keeps its formatting as Markdown ([`formatted`]): its
+//! neutral form ([`crate::rich::parse`], sanitised at every render) is written with Markdown's
+//! own markers (bold, italic, strike, code spans and fenced code, links to `http(s)` and
+//! `mailto` addresses, quotes, lists, hard line breaks), every text in it escaped as above, so
+//! what a participant typed still adds no raw HTML, image, heading, table or autolink.
+//! Where each message was written (its platform) is said only when the session's messages
+//! come from more than one platform.
 use std::collections::HashMap;
 use std::fmt::{self, Write};
 
 use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
 
+use crate::rich::{self, Block, Inline};
 use crate::transcript::{MessageRecord, Transcript};
 
 /// Writes the transcript as Markdown.
@@ -26,6 +34,8 @@ pub fn render(t: &Transcript, out: &mut impl Write) -> fmt::Result {
         .map(|m| ((m.platform.as_str(), m.platform_message_id.as_str()), m))
         .collect();
     let highlighted: Vec<&str> = t.highlights.iter().map(|h| h.message.as_str()).collect();
+    // Where each message was written is worth saying only when that differs between messages.
+    let several_platforms = t.platforms().len() > 1;
 
     writeln!(
         out,
@@ -70,11 +80,17 @@ pub fn render(t: &Transcript, out: &mut impl Write) -> fmt::Result {
         };
         write!(
             out,
-            "- {star}**{}** · {} · {}",
+            "- {star}**{}** · {}",
             escape(&m.author.name),
             local(m.sent_at, "%H:%M"),
-            escape(&m.platform)
         )?;
+        if several_platforms {
+            write!(
+                out,
+                " · {}",
+                escape(m.platform_label.as_deref().unwrap_or(&m.platform))
+            )?;
+        }
         if m.edited_at.is_some() {
             write!(out, " · (edited)")?;
         }
@@ -97,14 +113,38 @@ pub fn render(t: &Transcript, out: &mut impl Write) -> fmt::Result {
                     None => "replying to a message not in this transcript".to_owned(),
                 },
             };
-            writeln!(out, "  > {quoted}")?;
+            // The blank line ends the quote: the text after it is not part of it.
+            writeln!(out, "  > {quoted}\n")?;
         }
-        let body = if m.withheld {
-            format!("*{}*", escape(&m.body))
-        } else {
-            block(&m.body, "  ")
-        };
-        writeln!(out, "  {}", body.trim_start())?;
+        let rich = (!m.withheld)
+            .then_some(m.formatted_body.as_deref())
+            .flatten()
+            .map(rich::parse)
+            .filter(|blocks| rich::has_text(blocks));
+        match rich {
+            Some(blocks) => {
+                for (i, line) in formatted(&blocks).iter().enumerate() {
+                    match (i, line.is_empty()) {
+                        (0, _) => writeln!(out, "  {line}")?,
+                        (_, true) => writeln!(out)?,
+                        (_, false) => writeln!(out, "  {line}")?,
+                    }
+                }
+                // A quote or list ends before what follows it in the item (else the next
+                // line would be read as part of it).
+                if matches!(blocks.last(), Some(Block::Quote(_) | Block::List { .. })) {
+                    writeln!(out)?;
+                }
+            }
+            None => {
+                let body = if m.withheld {
+                    format!("*{}*", escape(&m.body))
+                } else {
+                    block(&m.body, "  ")
+                };
+                writeln!(out, "  {}", body.trim_start())?;
+            }
+        }
         for a in &m.attachments {
             writeln!(out, "  📎 {}", web_link(&a.name, &a.url))?;
         }
@@ -194,6 +234,338 @@ pub fn render(t: &Transcript, out: &mut impl Write) -> fmt::Result {
     )
 }
 
+/// A formatted body as Markdown lines, not indented (the caller indents them into the
+/// message's list item); an empty string is a blank line.
+pub fn formatted(blocks: &[Block]) -> Vec<String> {
+    let mut lines = Vec::new();
+    block_lines(blocks, &mut lines);
+    lines
+}
+
+fn block_lines(blocks: &[Block], out: &mut Vec<String>) {
+    let mut previous: Option<&Block> = None;
+    for b in blocks {
+        let mut lines = Vec::new();
+        match b {
+            Block::Paragraph(inlines) => lines = paragraph_lines(inlines),
+            Block::Quote(inner) => {
+                let mut quoted = Vec::new();
+                block_lines(inner, &mut quoted);
+                lines = quoted
+                    .into_iter()
+                    .map(|l| {
+                        if l.is_empty() {
+                            ">".into()
+                        } else {
+                            format!("> {l}")
+                        }
+                    })
+                    .collect();
+            }
+            Block::CodeBlock(code) => {
+                let code = code.trim_end_matches(['\n', '\r']);
+                if !code.trim().is_empty() {
+                    // Longer than any run of backticks inside, so nothing inside can close it.
+                    let fence = "`".repeat(longest_run(code, '`').max(2) + 1);
+                    lines.push(fence.clone());
+                    lines.extend(code.lines().map(|l| visible_code(l, true)));
+                    lines.push(fence);
+                }
+            }
+            Block::List { ordered, items } => {
+                let mut n = 0;
+                for item in items {
+                    let mut item_lines = Vec::new();
+                    block_lines(item, &mut item_lines);
+                    if item_lines.is_empty() {
+                        continue;
+                    }
+                    n += 1;
+                    let marker = if *ordered {
+                        format!("{n}. ")
+                    } else {
+                        "- ".to_owned()
+                    };
+                    let pad = " ".repeat(marker.len());
+                    for (i, l) in item_lines.into_iter().enumerate() {
+                        lines.push(match (i, l.is_empty()) {
+                            (0, _) => format!("{marker}{l}"),
+                            (_, true) => l,
+                            (_, false) => format!("{pad}{l}"),
+                        });
+                    }
+                }
+            }
+        }
+        if lines.is_empty() {
+            continue;
+        }
+        // Blocks are apart by a blank line, except a list right after a paragraph (it begins
+        // there anyway, and a blank line would make the list around it loose).
+        let tight =
+            matches!(b, Block::List { .. }) && matches!(previous, Some(&Block::Paragraph(_)));
+        if !out.is_empty() && !tight {
+            out.push(String::new());
+        }
+        out.extend(lines);
+        previous = Some(b);
+    }
+}
+
+/// A paragraph's lines, joined by hard breaks (two spaces at the end of each but the last).
+/// Each line starts with a character that begins nothing: no indentation (a code block), no
+/// `1.` (a list), no `~~~` (a fence), no `:` (a definition, where that is read); everything
+/// else that could begin a block is escaped.
+fn paragraph_lines(inlines: &[Inline]) -> Vec<String> {
+    let inlines = for_markdown(inlines);
+    let mut text = String::new();
+    write_inlines(&inlines, Active::default(), &mut text);
+    let mut lines: Vec<String> = text
+        .split('\n')
+        .map(|l| l.trim_matches(|c: char| c.is_ascii_whitespace()))
+        .filter(|l| !l.is_empty())
+        .map(|l| {
+            let digits = l.chars().take_while(char::is_ascii_digit).count();
+            if digits > 0 && l[digits..].starts_with('.') {
+                format!("{}\\{}", &l[..digits], &l[digits..])
+            } else if l.starts_with("~~~") || l.starts_with(':') {
+                format!("\\{l}")
+            } else {
+                l.to_owned()
+            }
+        })
+        .collect();
+    let last = lines.len().saturating_sub(1);
+    for l in &mut lines[..last] {
+        l.push_str("  ");
+    }
+    lines
+}
+
+/// Markdown has no underline: its text joins what is around it, and neighbouring texts are
+/// merged, so escaping sees whole words (`www` + `.example` must not make an autolink).
+fn for_markdown(inlines: &[Inline]) -> Vec<Inline> {
+    fn walk(inlines: &[Inline], out: &mut Vec<Inline>) {
+        for i in inlines {
+            let mapped = match i {
+                Inline::Underline(c) => {
+                    walk(c, out);
+                    continue;
+                }
+                Inline::Text(t) => {
+                    if let Some(Inline::Text(prev)) = out.last_mut() {
+                        prev.push_str(t);
+                        continue;
+                    }
+                    Inline::Text(t.clone())
+                }
+                Inline::Strong(c) => Inline::Strong(for_markdown(c)),
+                Inline::Emphasis(c) => Inline::Emphasis(for_markdown(c)),
+                Inline::Strike(c) => Inline::Strike(for_markdown(c)),
+                Inline::Spoiler(c) => Inline::Spoiler(for_markdown(c)),
+                Inline::Link { href, children } => Inline::Link {
+                    href: href.clone(),
+                    children: for_markdown(children),
+                },
+                Inline::Code(c) => Inline::Code(c.clone()),
+                Inline::Break => Inline::Break,
+            };
+            out.push(mapped);
+        }
+    }
+    let mut out = Vec::with_capacity(inlines.len());
+    walk(inlines, &mut out);
+    out
+}
+
+/// The markers already open around a piece of text: the same one again inside adds nothing
+/// (and `~~~~` at the start of a line would open a code block).
+#[derive(Clone, Copy, Default)]
+struct Active {
+    strong: bool,
+    emphasis: bool,
+    strike: bool,
+    link: bool,
+}
+
+/// Inline content as Markdown; a line break is `\n` (made a hard break by the caller).
+fn write_inlines(inlines: &[Inline], active: Active, out: &mut String) {
+    for i in inlines {
+        match i {
+            Inline::Text(t) => out.push_str(&escape(&collapse_space(t))),
+            Inline::Strong(c) => wrap(
+                c,
+                "**",
+                active.strong,
+                Active {
+                    strong: true,
+                    ..active
+                },
+                out,
+            ),
+            Inline::Emphasis(c) => wrap(
+                c,
+                "*",
+                active.emphasis,
+                Active {
+                    emphasis: true,
+                    ..active
+                },
+                out,
+            ),
+            Inline::Strike(c) => wrap(
+                c,
+                "~~",
+                active.strike,
+                Active {
+                    strike: true,
+                    ..active
+                },
+                out,
+            ),
+            Inline::Underline(c) => write_inlines(c, active, out),
+            // Shown as Discord writes it; Markdown has no spoilers.
+            Inline::Spoiler(c) => {
+                out.push_str("\\|\\|");
+                write_inlines(c, active, out);
+                out.push_str("\\|\\|");
+            }
+            Inline::Code(code) => out.push_str(&code_span(code)),
+            Inline::Link { href, children } if !active.link && rich::is_link_target(href) => {
+                let mut text = String::new();
+                write_inlines(
+                    children,
+                    Active {
+                        link: true,
+                        ..active
+                    },
+                    &mut text,
+                );
+                let text = text.replace('\n', " ");
+                if text.trim().is_empty() {
+                    out.push_str(&link(&escape(href), href));
+                } else {
+                    out.push_str(&link(text.trim(), href));
+                }
+            }
+            Inline::Link { children, .. } => write_inlines(children, active, out),
+            Inline::Break => out.push('\n'),
+        }
+    }
+}
+
+/// `marker` around the content, with the content's outer whitespace outside the markers
+/// (Markdown ignores `* x *`, and `* ` at the start of a line is a list item). No markers when
+/// the same ones are already open, or when there is nothing to mark.
+fn wrap(children: &[Inline], marker: &str, open: bool, inner: Active, out: &mut String) {
+    let mut content = String::new();
+    write_inlines(children, inner, &mut content);
+    let core = content.trim_matches(|c: char| c.is_ascii_whitespace());
+    if open || core.is_empty() {
+        out.push_str(&content);
+        return;
+    }
+    let start = content.len()
+        - content
+            .trim_start_matches(|c: char| c.is_ascii_whitespace())
+            .len();
+    out.push_str(&content[..start]);
+    out.push_str(marker);
+    out.push_str(core);
+    out.push_str(marker);
+    out.push_str(&content[start + core.len()..]);
+}
+
+/// HTML's whitespace: every run of spaces, tabs and line breaks is one space.
+fn collapse_space(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut space = false;
+    for c in text.chars() {
+        if c.is_ascii_whitespace() {
+            if !space {
+                out.push(' ');
+            }
+            space = true;
+        } else {
+            out.push(c);
+            space = false;
+        }
+    }
+    out
+}
+
+/// Code as a code span: on one line (a line break inside could begin a block), fenced with more
+/// backticks than any run inside; its characters are literal there, bar the ones
+/// [`visible_code`] replaces.
+fn code_span(code: &str) -> String {
+    let code = visible_code(&code.replace(['\n', '\r'], " "), false);
+    if code.trim().is_empty() {
+        return String::new();
+    }
+    let fence = "`".repeat(longest_run(&code, '`') + 1);
+    let pad = code.starts_with('`')
+        || code.ends_with('`')
+        || (code.starts_with(' ') && code.ends_with(' '));
+    let pad = if pad { " " } else { "" };
+    format!("{fence}{pad}{code}{pad}{fence}")
+}
+
+/// Code as written, except what would make it read differently from what it is: bidi controls
+/// are shown (`⟨U+202E⟩`) and other control characters replaced, tabs kept in code blocks.
+fn visible_code(code: &str, keep_tabs: bool) -> String {
+    let mut out = String::with_capacity(code.len());
+    for c in code.chars() {
+        match c {
+            '\t' if keep_tabs => out.push('\t'),
+            '\t' => out.push(' '),
+            '\u{202A}'..='\u{202E}'
+            | '\u{2066}'..='\u{2069}'
+            | '\u{200E}'
+            | '\u{200F}'
+            | '\u{061C}' => {
+                let _ = write!(out, "⟨U+{:04X}⟩", c as u32);
+            }
+            c if c.is_control() => out.push('\u{FFFD}'),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+fn longest_run(text: &str, of: char) -> usize {
+    let (mut longest, mut run) = (0, 0);
+    for c in text.chars() {
+        run = if c == of { run + 1 } else { 0 };
+        longest = longest.max(run);
+    }
+    longest
+}
+
+/// `[text](<url>)` with the URL percent-encoded where Markdown could end it early; `text` is
+/// Markdown already.
+fn link(text: &str, url: &str) -> String {
+    format!("[{text}](<{}>)", safe_url(url))
+}
+
+fn safe_url(url: &str) -> String {
+    let mut safe = String::with_capacity(url.len());
+    for c in url.chars() {
+        match c {
+            '<' | '>' | '(' | ')' | ' ' | '"' | '\\' | '`' | '[' | ']' => {
+                let _ = write!(safe, "%{:02X}", c as u32);
+            }
+            c if c.is_control() || c.is_whitespace() => {
+                let mut buf = [0u8; 4];
+                for b in c.encode_utf8(&mut buf).bytes() {
+                    let _ = write!(safe, "%{b:02X}");
+                }
+            }
+            c => safe.push(c),
+        }
+    }
+    safe
+}
+
 /// Text as a Markdown paragraph: each line escaped and stripped of its leading whitespace (so
 /// no line becomes a code block), lines joined by hard breaks, continuation lines indented by
 /// `indent` so they stay inside a list item.
@@ -224,22 +596,7 @@ fn short(text: &str, max: usize) -> String {
 fn web_link(name: &str, url: &str) -> String {
     let lower = url.to_ascii_lowercase();
     if lower.starts_with("https://") || lower.starts_with("http://") {
-        let mut safe = String::with_capacity(url.len());
-        for c in url.chars() {
-            match c {
-                '<' | '>' | '(' | ')' | ' ' | '"' | '\\' | '`' | '[' | ']' => {
-                    let _ = write!(safe, "%{:02X}", c as u32);
-                }
-                c if c.is_control() || c.is_whitespace() => {
-                    let mut buf = [0u8; 4];
-                    for b in c.encode_utf8(&mut buf).bytes() {
-                        let _ = write!(safe, "%{b:02X}");
-                    }
-                }
-                c => safe.push(c),
-            }
-        }
-        format!("[{}](<{safe}>)", escape(name))
+        link(&escape(name), url)
     } else {
         format!("{} (not a web link: {})", escape(name), escape(url))
     }

@@ -40,7 +40,9 @@ pub fn post_text(content: &PostContent) -> String {
 ///
 /// Read from the transcript, so curation holds here too: hidden messages are left out and an
 /// opted-out person's words read as withheld. Edited messages show their current text marked
-/// `(edited)`; curator notes follow their point's answers.
+/// `(edited)`; curator notes follow their point's answers. Messages are in the order they were
+/// written, whatever room they were written in; when they come from more than one platform
+/// each says which (`[19:02] Ann (Matrix): …`). Bodies are plain text: formatting is not shown.
 pub fn render_session(t: &Transcript) -> String {
     let zone: Tz = t.chat.time_zone.parse().unwrap_or(chrono_tz::UTC);
     let mut out = String::new();
@@ -61,6 +63,8 @@ pub fn render_session(t: &Transcript) -> String {
         t.session.state
     );
     let shown: Vec<_> = t.shown_messages().collect();
+    // Where each message was written, when that differs between messages.
+    let several_platforms = t.platforms().len() > 1;
     let section = |title: String, point: Option<u32>, out: &mut String| {
         let answers: Vec<_> = shown.iter().filter(|m| m.point == point).collect();
         let notes: Vec<_> = t.notes.iter().filter(|n| n.point == point).collect();
@@ -75,9 +79,17 @@ pub fn render_session(t: &Transcript) -> String {
                 ""
             };
             let time = m.sent_at.with_timezone(&zone).format("%H:%M");
+            let place = if several_platforms {
+                format!(
+                    " ({})",
+                    one_line(m.platform_label.as_deref().unwrap_or(&m.platform))
+                )
+            } else {
+                String::new()
+            };
             let _ = writeln!(
                 out,
-                "  [{time}] {}: {}{edited}",
+                "  [{time}] {}{place}: {}{edited}",
                 one_line(&m.author.name),
                 one_line(&m.body)
             );

@@ -9,19 +9,27 @@
 //!   `src`), no remote image is ever referenced (avatars are initials until the media store can
 //!   supply a local copy through [`MediaResolver`]), and the page carries its own
 //!   Content-Security-Policy ([`CONTENT_SECURITY_POLICY`]) as a second line of defence. The only
-//!   absolute URLs are in `<a href>`: the permalinks adapters recorded with the messages and
-//!   attachment links, each only when it is plain `http(s)`.
-//! - **Text is text.** Everything from the transcript goes through [`escape`]. Message bodies are
-//!   shown as plain text with their line breaks (`white-space: pre-wrap`); `formatted_body`
-//!   (Matrix HTML) is deliberately not rendered in this version, so there is no sanitiser to get
-//!   wrong. User text is bidi-isolated (`<bdi>`, `dir="auto"`), so a right-to-left override can't
-//!   reorder the page around it.
+//!   absolute URLs are in `<a href>`: the permalinks adapters recorded with the messages,
+//!   attachment links and the links people wrote, each only when it is plain `http(s)` (or, for
+//!   links people wrote, `mailto`).
+//! - **Text is text.** Everything from the transcript goes through [`escape`]. A message's
+//!   formatted body (the HTML subset of [`crate::rich`]) is sanitised again here, whatever the
+//!   store or an imported document says was done to it, and drawn from its neutral form with
+//!   the renderer's own tags: bold, italic, strike, underline, code and code blocks, links
+//!   (absolute `http(s)` and `mailto` only, `rel="nofollow ugc noopener"`), quotes, lists, line
+//!   breaks, and spoilers hidden until hovered or clicked (CSS only); no image, style, script,
+//!   class or handler of a participant's ever reaches the page. A message without one (or
+//!   whose formatted body has nothing left to read) is plain text with its line breaks
+//!   (`white-space: pre-wrap`), its bare `http(s)` addresses made links. User text is
+//!   bidi-isolated (`<bdi>`, `dir="auto"`), so a right-to-left override can't reorder the page
+//!   around it.
 //! - **Readable without JavaScript.** Times are written in the chat's zone with the zone's
 //!   abbreviation; the script only rewrites them into the reader's zone when that differs.
 //! - **Stable anchors.** Sections are `#intro`, `#q1`…, `#wrap-up`; each message is
 //!   `#m-<platform>-<id>` (see [`anchors`]).
 
 mod anchors;
+mod body;
 pub mod escape;
 
 use std::cell::RefCell;
@@ -35,6 +43,7 @@ use chrono::{DateTime, Datelike, Timelike, Utc};
 use chrono_tz::Tz;
 
 use crate::render::plain::format_local;
+use crate::rich;
 use crate::transcript::{
     AttachmentRecord, Author, Highlight, MessageRecord, NoteRecord, PointRecord, PostRecord,
     Transcript, WITHHELD,
@@ -55,12 +64,12 @@ pub const SCRIPT_CSP_HASH: &str = "'sha256-cn3Cng3BCwC3tOJbX4QP2DlNk1B8I9MbKf/XQ
 pub const STYLE: &str = include_str!("transcript.css");
 
 /// The CSP source for [`STYLE`] (checked by a test).
-pub const STYLE_CSP_HASH: &str = "'sha256-0oubNYtprbaUyrszWyk6nwCacMn9+nnuY7pKUOcJaP8='";
+pub const STYLE_CSP_HASH: &str = "'sha256-FBZzAbQ3NKv1DJ5eZBKRze5rmkSoMWqEAQ/2IYpKQtk='";
 
 /// The policy the page declares in a `<meta http-equiv>`, and that a web server serving it
 /// should send as a header: nothing loads but the inline style and script (by hash) and images
 /// that are `data:` URIs or local to the server.
-pub const CONTENT_SECURITY_POLICY: &str = "default-src 'none'; img-src 'self' data:; style-src 'sha256-0oubNYtprbaUyrszWyk6nwCacMn9+nnuY7pKUOcJaP8='; script-src 'sha256-cn3Cng3BCwC3tOJbX4QP2DlNk1B8I9MbKf/XQ8fy7ds='; base-uri 'none'; form-action 'none'";
+pub const CONTENT_SECURITY_POLICY: &str = "default-src 'none'; img-src 'self' data:; style-src 'sha256-FBZzAbQ3NKv1DJ5eZBKRze5rmkSoMWqEAQ/2IYpKQtk='; script-src 'sha256-cn3Cng3BCwC3tOJbX4QP2DlNk1B8I9MbKf/XQ8fy7ds='; base-uri 'none'; form-action 'none'";
 
 /// Two messages of one author at most this far apart share one avatar and name.
 pub const GROUP_WINDOW: chrono::TimeDelta = chrono::TimeDelta::minutes(7);
@@ -553,9 +562,7 @@ impl Page<'_> {
         if let Some(parent) = &m.reply_to {
             self.reply(w, m, parent)?;
         }
-        w.write_all(b"<p class=\"body\" dir=\"auto\">")?;
-        text(w, if m.withheld { WITHHELD } else { &m.body })?;
-        w.write_all(b"</p>\n")?;
+        self.body(w, m)?;
         if !m.withheld && !m.attachments.is_empty() {
             self.attachments(w, m)?;
         }
@@ -572,6 +579,33 @@ impl Page<'_> {
             w.write_all(b"</p>\n")?;
         }
         w.write_all(b"</article>\n")
+    }
+
+    /// What the person wrote: formatted when the message has a formatted body with something
+    /// to read in it, else plain text with its line breaks; withheld text is only the notice.
+    fn body<W: Write>(&self, w: &mut W, m: &MessageRecord) -> io::Result<()> {
+        if m.withheld {
+            w.write_all(b"<p class=\"body\" dir=\"auto\">")?;
+            text(w, WITHHELD)?;
+            return w.write_all(b"</p>\n");
+        }
+        let formatted = m
+            .formatted_body
+            .as_deref()
+            .map(rich::parse)
+            .filter(|blocks| rich::has_text(blocks));
+        match formatted {
+            Some(blocks) => {
+                w.write_all(b"<div class=\"body rich\" dir=\"auto\">")?;
+                body::formatted(w, &blocks)?;
+                w.write_all(b"</div>\n")
+            }
+            None => {
+                w.write_all(b"<p class=\"body\" dir=\"auto\">")?;
+                body::plain(w, &m.body)?;
+                w.write_all(b"</p>\n")
+            }
+        }
     }
 
     /// Where the session took place (a Discord thread), as its adapter recorded it: a link only
