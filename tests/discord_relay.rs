@@ -705,3 +705,38 @@ async fn in_a_session_thread_copies_go_into_the_other_channels_thread_through_it
         "no echo"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_manage_webhooks_an_attachment_is_uploaded_with_the_plain_copy() {
+    let fake = FakeDiscord::start().await.unwrap();
+    let d = fake.defaults().clone();
+    fake.revoke_bot_permissions(d.guild, permissions::MANAGE_WEBHOOKS)
+        .unwrap();
+    let bot = relay_bot(&fake).await;
+    start_until_q1(&fake, &bot).await;
+    fake.post(Post::new(d.channel, d.alice, "A1 our shelf").attachment(
+        "shelf.png",
+        "image/png",
+        PNG,
+    ))
+    .await
+    .unwrap();
+    let copy = fake
+        .wait_for(WAIT, |f| {
+            f.bot_messages(d.second_channel)
+                .into_iter()
+                .find(|m| m.content.contains("A1 our shelf"))
+        })
+        .await
+        .unwrap_or_else(|| panic!("no plain copy; log:\n{}", bot.logs()));
+    assert!(copy.webhook.is_none());
+    assert_eq!(copy.attachments.len(), 1, "{copy:?}");
+    assert_eq!(copy.attachments[0].filename, "shelf.png");
+    let served = reqwest::get(copy.attachments[0].url.as_str())
+        .await
+        .unwrap()
+        .bytes()
+        .await
+        .unwrap();
+    assert_eq!(&served[..], PNG, "the same bytes");
+}
