@@ -16,6 +16,7 @@ use chrono::{DateTime, Duration, TimeZone, Utc};
 
 store_tests!(
     migrations_run_twice_are_harmless,
+    a_copy_changed_while_it_was_being_made_is_marked_to_catch_up,
     session_round_trips_every_field,
     recurrence_sessions_are_created_once,
     active_and_upcoming_sessions_are_selected_and_ordered,
@@ -1960,4 +1961,70 @@ async fn media_sources_are_kept_once_per_link(store: Store) {
         store.media_source("mxc://example.org/other").await.unwrap(),
         None
     );
+}
+
+/// A copy the delivery has read and is posting when its original is edited, or deleted: the
+/// copy made shows what was read, so it is marked to be edited, or deleted, once it is in.
+async fn a_copy_changed_while_it_was_being_made_is_marked_to_catch_up(store: Store) {
+    use bot_core::model::{NewRelay, RelayContent};
+    use bot_core::store::ChangeKind;
+    let sid = session(&store, "relayed").await;
+    let target = RoomRef::new(Platform::Loopback, "other");
+    let content = |body: &str| RelayContent {
+        author_name: "Ann".into(),
+        avatar_url: None,
+        origin_platform: Platform::Loopback,
+        origin_label: "Loopback".into(),
+        body: body.into(),
+        formatted_body: None,
+        reply_to: None,
+        reacted_with: None,
+        attachments: Vec::new(),
+    };
+    let relays: Vec<NewRelay> = ["m-edited", "m-deleted", "m-calm"]
+        .iter()
+        .map(|id| NewRelay {
+            session_id: sid,
+            origin_msg_id: (*id).into(),
+            target: target.clone(),
+            content: content("first"),
+        })
+        .collect();
+    store.enqueue_relays(&relays, t(9, 0, 0, 0)).await.unwrap();
+    // The delivery reads all three; meanwhile one is edited and one deleted.
+    let read = store.pending_relays_in(&target).await.unwrap();
+    assert_eq!(read.len(), 3);
+    store
+        .relay_edit(Platform::Loopback, "m-edited", "second", None)
+        .await
+        .unwrap();
+    store
+        .relay_delete(Platform::Loopback, "m-deleted")
+        .await
+        .unwrap();
+    let mut marked = Vec::new();
+    for (i, relay) in read.iter().enumerate() {
+        marked.push(
+            store
+                .mark_relayed(relay.id, &format!("c{i}"), t(9, 0, 1, 0), &relay.content)
+                .await
+                .unwrap(),
+        );
+    }
+    assert_eq!(marked, [true, true, false]);
+    let changes: Vec<(String, ChangeKind, String)> = store
+        .pending_relay_changes_in(&target)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|c| (c.copy_msg_id, c.kind, c.content.body))
+        .collect();
+    assert_eq!(
+        changes,
+        [
+            ("c0".to_owned(), ChangeKind::Edit, "second".to_owned()),
+            ("c1".to_owned(), ChangeKind::Delete, "first".to_owned()),
+        ]
+    );
+    assert!(store.pending_relays_in(&target).await.unwrap().is_empty());
 }

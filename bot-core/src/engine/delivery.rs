@@ -213,10 +213,16 @@ impl Engine {
                 .await?;
             match adapter.relay(&post).await {
                 Ok(copy) => {
-                    self.inner
+                    let changed_meanwhile = self
+                        .inner
                         .store
-                        .mark_relayed(relay.id, &copy, self.now())
+                        .mark_relayed(relay.id, &copy, self.now(), &relay.content)
                         .await?;
+                    if changed_meanwhile {
+                        // Edited or deleted while the copy was being made: the lane goes
+                        // round again to bring the copy up to date.
+                        self.deliver_soon();
+                    }
                 }
                 Err(AdapterError::Temporary(reason)) => {
                     let give_up = relay.attempts + 1 >= self.inner.settings.max_post_attempts;

@@ -95,20 +95,51 @@ impl Store {
         rows.iter().map(decode_relay).collect()
     }
 
-    /// Records the copy made for relay `id`.
-    pub async fn mark_relayed(&self, id: i64, copy_msg_id: &str, at: DateTime<Utc>) -> Result<()> {
-        let mut conn = self.conn().await?;
+    /// Records the copy made for relay `id` from `delivered`, the content it was made with.
+    /// The original may have changed while the copy was being made: an edit rewrote the row
+    /// (the copy then shows older text and is marked to be edited), or a deletion or a hide
+    /// cancelled it (the copy is marked to be deleted). Returns whether the copy was so marked.
+    pub async fn mark_relayed(
+        &self,
+        id: i64,
+        copy_msg_id: &str,
+        at: DateTime<Utc>,
+        delivered: &RelayContent,
+    ) -> Result<bool> {
+        let mut tx = self.begin_write().await?;
+        let row = sqlx::query("SELECT status, content_json FROM relays WHERE id = $1")
+            .bind(id)
+            .fetch_optional(&mut *tx)
+            .await
+            .ctx("reading a relayed copy")?;
+        let Some(row) = row else {
+            return Ok(false);
+        };
+        let status: String = col(&row, "status")?;
+        let json: String = col(&row, "content_json")?;
+        let now: RelayContent = serde_json::from_str(&json)
+            .map_err(|e| StoreError::Corrupt(format!("relay {id}: content: {e}")))?;
+        let change = if status == "cancelled" {
+            Some("delete")
+        } else if now != *delivered {
+            Some("edit")
+        } else {
+            None
+        };
         sqlx::query(
             "UPDATE relays SET status = 'posted', copy_msg_id = $1, posted_at = $2, \
-             last_error = NULL WHERE id = $3",
+             last_error = NULL, change = $3, \
+             edit_seq = edit_seq + CASE WHEN $3 = 'edit' THEN 1 ELSE 0 END WHERE id = $4",
         )
         .bind(copy_msg_id)
         .bind(to_ms(at))
+        .bind(change)
         .bind(id)
-        .execute(&mut *conn)
+        .execute(&mut *tx)
         .await
         .ctx("recording a relayed copy")?;
-        Ok(())
+        tx.commit().await.ctx("committing a relayed copy")?;
+        Ok(change.is_some())
     }
 
     /// A failed attempt at relay `id`; with `give_up` it leaves the pending list.
