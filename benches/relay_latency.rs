@@ -169,6 +169,52 @@ fn discord_copies(
     (copies, duplicates)
 }
 
+/// When each message of a sustained run was sent, by tag, and whether on Discord.
+type SentAt = Arc<Mutex<HashMap<String, (DateTime<Utc>, bool)>>>;
+
+/// How a sustained run's messages fared so far.
+struct Tally {
+    to_matrix: Vec<Duration>,
+    to_discord: Vec<Duration>,
+    lost: usize,
+    duplicated_matrix: usize,
+    duplicated_discord: usize,
+}
+
+fn tally(
+    series: &str,
+    sent_at: &SentAt,
+    arrivals: &Mutex<Arrivals>,
+    fake: &FakeDiscord,
+    pairs: &[(String, ChannelId)],
+) -> Tally {
+    let sent = sent_at.lock().unwrap().clone();
+    let mut discord: HashMap<String, DateTime<Utc>> = HashMap::new();
+    let mut duplicated_discord = 0;
+    for (_, channel) in pairs {
+        let (copies, dup) = discord_copies(fake, *channel);
+        discord.extend(copies);
+        duplicated_discord += dup;
+    }
+    let matrix = arrivals.lock().unwrap();
+    let prefix = format!("q{series}x");
+    let mut t = Tally {
+        to_matrix: Vec::new(),
+        to_discord: Vec::new(),
+        lost: 0,
+        duplicated_matrix: matrix.duplicates,
+        duplicated_discord,
+    };
+    for (tag, (at, from_discord)) in sent.iter().filter(|(tag, _)| tag.starts_with(&prefix)) {
+        match (from_discord, matrix.first.get(tag), discord.get(tag)) {
+            (true, Some(end), _) => t.to_matrix.push(since(*at, *end)),
+            (false, _, Some(end)) => t.to_discord.push(since(*at, *end)),
+            _ => t.lost += 1,
+        }
+    }
+    t
+}
+
 async fn wait_matrix(arrivals: &Mutex<Arrivals>, tag: &str) -> DateTime<Utc> {
     let deadline = Instant::now() + WAIT;
     loop {
@@ -386,7 +432,7 @@ async fn main() {
         let before = Memory::of(bot.id());
         let series = format!("r{rate}");
         let total = rate as usize * seconds as usize;
-        let sent_at: Arc<Mutex<HashMap<String, (DateTime<Utc>, bool)>>> = Default::default();
+        let sent_at: SentAt = Default::default();
         let mut ticker = tokio::time::interval(Duration::from_secs_f64(1.0 / f64::from(rate)));
         ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);
         let started = Instant::now();
@@ -422,60 +468,31 @@ async fn main() {
         let sending = started.elapsed();
         // The last copies: up to 30 s more.
         let deadline = Instant::now() + Duration::from_secs(30);
-        let (mut to_matrix, mut to_discord, mut lost);
-        loop {
-            let sent = sent_at.lock().unwrap().clone();
-            let mut discord: HashMap<String, DateTime<Utc>> = HashMap::new();
-            let mut discord_duplicates = 0;
-            for (_, channel) in &pairs {
-                let (copies, dup) = discord_copies(&fake, *channel);
-                discord.extend(copies);
-                discord_duplicates += dup;
-            }
-            let a = arrivals.lock().unwrap();
-            to_matrix = Vec::new();
-            to_discord = Vec::new();
-            lost = 0;
-            for (t, (at, from_discord)) in sent
-                .iter()
-                .filter(|(t, _)| t.starts_with(&format!("q{series}x")))
-            {
-                let arrived = if *from_discord {
-                    a.first.get(t)
-                } else {
-                    discord.get(t)
-                };
-                match arrived {
-                    Some(end) if *from_discord => to_matrix.push(since(*at, *end)),
-                    Some(end) => to_discord.push(since(*at, *end)),
-                    None => lost += 1,
-                }
-            }
-            if lost == 0 || Instant::now() > deadline {
-                let after = Memory::of(bot.id());
-                println!(
-                    "sustained {rate} msg/s for {seconds} s: sent {total} in {:.1} s ({:.1}/s), relayed {} → Matrix and {} → Discord, lost {lost}, duplicated {} (Matrix) + {discord_duplicates} (Discord); load {}",
-                    sending.as_secs_f64(),
-                    total as f64 / sending.as_secs_f64(),
-                    to_matrix.len(),
-                    to_discord.len(),
-                    a.duplicates,
-                    load_average()
-                );
-                drop(a);
-                if !to_matrix.is_empty() {
-                    report("Discord → Matrix", &mut to_matrix);
-                }
-                if !to_discord.is_empty() {
-                    report("Matrix → Discord", &mut to_discord);
-                }
-                println!("  bot memory before: {}", before.describe());
-                println!("  bot memory after:  {}", after.describe());
-                break;
-            }
-            drop(a);
+        let mut t = tally(&series, &sent_at, &arrivals, &fake, &pairs);
+        while t.lost > 0 && Instant::now() < deadline {
             tokio::time::sleep(Duration::from_millis(500)).await;
+            t = tally(&series, &sent_at, &arrivals, &fake, &pairs);
         }
+        let after = Memory::of(bot.id());
+        println!(
+            "sustained {rate} msg/s for {seconds} s: sent {total} in {:.1} s ({:.1}/s), relayed {} → Matrix and {} → Discord, lost {}, duplicated {} (Matrix) + {} (Discord); load {}",
+            sending.as_secs_f64(),
+            total as f64 / sending.as_secs_f64(),
+            t.to_matrix.len(),
+            t.to_discord.len(),
+            t.lost,
+            t.duplicated_matrix,
+            t.duplicated_discord,
+            load_average()
+        );
+        if !t.to_matrix.is_empty() {
+            report("Discord → Matrix", &mut t.to_matrix);
+        }
+        if !t.to_discord.is_empty() {
+            report("Matrix → Discord", &mut t.to_discord);
+        }
+        println!("  bot memory before: {}", before.describe());
+        println!("  bot memory after:  {}", after.describe());
     }
     watch.abort();
     stop(&mut bot);

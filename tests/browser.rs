@@ -22,10 +22,13 @@ fn screenshots() -> PathBuf {
         .join("screenshots")
 }
 
-/// A finished session of 500 messages over six points, some of them hostile, some replies.
+/// A finished session of 500 messages over six points, some of them hostile (in plain and in
+/// formatted bodies), some replies.
 fn big_transcript() -> Transcript {
     let start = Utc.with_ymd_and_hms(2026, 12, 1, 19, 0, 0).unwrap();
     let hostile = hostile::corpus();
+    // Formatted bodies as a hostile client might send them: drawn by the page, never run.
+    let formatted = hostile::formatted_corpus();
     let points: Vec<PointRecord> = (1..=6)
         .map(|n| PointRecord {
             number: n,
@@ -65,7 +68,7 @@ fn big_transcript() -> Transcript {
                     "https://matrix.to/#/!room%3Aexample.org/%24m{i:04}"
                 )),
                 body,
-                formatted_body: None,
+                formatted_body: (i % 25 == 11).then(|| formatted[i % formatted.len()].1.clone()),
                 sent_at: start + Duration::minutes(3) + Duration::seconds(i as i64 * 7),
                 point: Some(point.min(6)),
                 reply_to: (i % 10 == 3).then(|| format!("$m{:04}", i - 1)),
