@@ -512,21 +512,30 @@ fn code_span(code: &str) -> String {
 
 /// Code as written, except what would make it read differently from what it is: bidi controls
 /// are shown (`⟨U+202E⟩`) and other control characters replaced, tabs kept in code blocks.
+/// Pushes `c` as a reader should see it: bidirectional controls, which could make the text
+/// read differently from what it is, are shown instead of obeyed, and other control characters
+/// become U+FFFD.
+fn push_shown(out: &mut String, c: char) {
+    match c {
+        '\u{202A}'..='\u{202E}'
+        | '\u{2066}'..='\u{2069}'
+        | '\u{200E}'
+        | '\u{200F}'
+        | '\u{061C}' => {
+            let _ = write!(out, "⟨U+{:04X}⟩", c as u32);
+        }
+        c if c.is_control() => out.push('\u{FFFD}'),
+        c => out.push(c),
+    }
+}
+
 fn visible_code(code: &str, keep_tabs: bool) -> String {
     let mut out = String::with_capacity(code.len());
     for c in code.chars() {
         match c {
             '\t' if keep_tabs => out.push('\t'),
             '\t' => out.push(' '),
-            '\u{202A}'..='\u{202E}'
-            | '\u{2066}'..='\u{2069}'
-            | '\u{200E}'
-            | '\u{200F}'
-            | '\u{061C}' => {
-                let _ = write!(out, "⟨U+{:04X}⟩", c as u32);
-            }
-            c if c.is_control() => out.push('\u{FFFD}'),
-            c => out.push(c),
+            c => push_shown(&mut out, c),
         }
     }
     out
@@ -623,17 +632,7 @@ pub fn escape(text: &str) -> String {
             ':' if chars.get(i + 1) == Some(&'/') => out.push_str("\\:"),
             '\n' => out.push('\n'),
             '\t' => out.push(' '),
-            // Bidirectional controls could make the text read differently from what it is:
-            // show them instead of obeying them.
-            '\u{202A}'..='\u{202E}'
-            | '\u{2066}'..='\u{2069}'
-            | '\u{200E}'
-            | '\u{200F}'
-            | '\u{061C}' => {
-                let _ = write!(out, "⟨U+{:04X}⟩", c as u32);
-            }
-            c if c.is_control() => out.push('\u{FFFD}'),
-            c => out.push(c),
+            c => push_shown(&mut out, c),
         }
     }
     out
