@@ -19,10 +19,13 @@
 //!
 //! The bot's share is each relay's percentile minus the same percentile of leg + floor.
 //!
-//! **Sustained**: for each rate in `HASHCHAT_BENCH_RATES` (default `50,100,200` messages a
-//! second, half written on each side, spread over the ten pairs), `HASHCHAT_BENCH_SECONDS`
-//! (default 120) of paced sends, then up to 30 s for the last copies; per rate: sent, relayed,
-//! lost, duplicated, p50/p99 each way, and the bot's resident memory before and after.
+//! **Sustained**: for each rate in `HASHCHAT_BENCH_RATES` (default `10,25,50,100,200` messages
+//! a second, half written on each side, spread over the ten pairs), `HASHCHAT_BENCH_SECONDS`
+//! (default 60; the figure is 120) of paced sends, then up to 30 s for the last copies;
+//! per rate: sent, relayed, lost and duplicated (on Matrix counted from the rooms' histories,
+//! since a limited `/sync` skips events), p50/p99 each way, Synapse's own send → sync of the
+//! Matrix originals under the same load, the CPU the bot and Synapse used, and the bot's
+//! resident memory before and after.
 //!
 //! Run: `cargo bench --bench relay_latency` (builds the release binary).
 
@@ -48,7 +51,7 @@ use discord_fake::{ChannelId, FakeDiscord, Post};
 use matrix_client::{Client, Observer};
 use serde_json::json;
 use support::discord::{room, section, wait_ready};
-use support::{load_average, ms, spawn_hashchat, stop, Memory};
+use support::{cpu_time, load_average, ms, spawn_hashchat, stop, Memory};
 use synapse::Homeserver;
 
 const RUNS: usize = 200;
@@ -117,10 +120,13 @@ fn write_config(
 #[derive(Default)]
 struct Arrivals {
     first: HashMap<String, DateTime<Utc>>,
-    duplicates: usize,
+    /// The Matrix originals of Matrix → Discord messages, as the observer saw them: Synapse's
+    /// own send → sync time under the same load.
+    originals: HashMap<String, DateTime<Utc>>,
 }
 
-/// Long-polls the observer forever, noting the bot's copies (bodies holding a tag `q…z`).
+/// Long-polls the observer forever, noting when tagged events (`q…z`) arrive: the bot's copies
+/// and the originals written on Matrix.
 fn spawn_matrix_watch(
     mut observer: Observer,
     bot: String,
@@ -130,13 +136,14 @@ fn spawn_matrix_watch(
         loop {
             observer
                 .until(|e| {
-                    if e["sender"] == bot.as_str() {
-                        if let Some(t) = find_tag(e["content"]["body"].as_str().unwrap_or("")) {
-                            let mut a = arrivals.lock().unwrap();
-                            if a.first.insert(t.clone(), Utc::now()).is_some() {
-                                a.duplicates += 1;
-                            }
-                        }
+                    if let Some(t) = find_tag(e["content"]["body"].as_str().unwrap_or("")) {
+                        let mut a = arrivals.lock().unwrap();
+                        let seen = if e["sender"] == bot.as_str() {
+                            &mut a.first
+                        } else {
+                            &mut a.originals
+                        };
+                        seen.entry(t).or_insert_with(Utc::now);
                     }
                     false
                 })
@@ -176,8 +183,11 @@ type SentAt = Arc<Mutex<HashMap<String, (DateTime<Utc>, bool)>>>;
 struct Tally {
     to_matrix: Vec<Duration>,
     to_discord: Vec<Duration>,
-    lost: usize,
-    duplicated_matrix: usize,
+    /// Synapse's send → sync of the Matrix originals, under the same load.
+    synapse_leg: Vec<Duration>,
+    /// Copies the observer has not seen (yet): a limited `/sync` skips some under load, so
+    /// loss is counted from the rooms' histories at the end.
+    unseen: usize,
     duplicated_discord: usize,
 }
 
@@ -201,18 +211,35 @@ fn tally(
     let mut t = Tally {
         to_matrix: Vec::new(),
         to_discord: Vec::new(),
-        lost: 0,
-        duplicated_matrix: matrix.duplicates,
+        synapse_leg: Vec::new(),
+        unseen: 0,
         duplicated_discord,
     };
     for (tag, (at, from_discord)) in sent.iter().filter(|(tag, _)| tag.starts_with(&prefix)) {
         match (from_discord, matrix.first.get(tag), discord.get(tag)) {
             (true, Some(end), _) => t.to_matrix.push(since(*at, *end)),
             (false, _, Some(end)) => t.to_discord.push(since(*at, *end)),
-            _ => t.lost += 1,
+            _ => t.unseen += 1,
+        }
+        if let (false, Some(seen)) = (from_discord, matrix.originals.get(tag)) {
+            t.synapse_leg.push(since(*at, *seen));
         }
     }
     t
+}
+
+/// The test homeserver's process, found by its command line.
+fn synapse_pid() -> Option<u32> {
+    std::fs::read_dir("/proc")
+        .ok()?
+        .flatten()
+        .find_map(|entry| {
+            let pid: u32 = entry.file_name().to_str()?.parse().ok()?;
+            let cmdline = std::fs::read(entry.path().join("cmdline")).ok()?;
+            String::from_utf8_lossy(&cmdline)
+                .contains("synapse.app.homeserver")
+                .then_some(pid)
+        })
 }
 
 async fn wait_matrix(arrivals: &Mutex<Arrivals>, tag: &str) -> DateTime<Utc> {
@@ -238,10 +265,8 @@ async fn main() {
         &server.url,
         server.register(&format!("sender{run}"), false).await,
     ));
-    let observer_client = Client::new(
-        &server.url,
-        server.register(&format!("observer{run}"), false).await,
-    );
+    let observer_user = server.register(&format!("observer{run}"), false).await;
+    let observer_client = Client::new(&server.url, observer_user.clone());
     let leg_observer_client = Client::new(
         &server.url,
         server.register(&format!("legobserver{run}"), false).await,
@@ -420,16 +445,21 @@ async fn main() {
 
     // ---- Sustained, paced over all pairs, half from each side.
     let rates: Vec<u32> = std::env::var("HASHCHAT_BENCH_RATES")
-        .unwrap_or_else(|_| "50,100,200".into())
+        .unwrap_or_else(|_| "10,25,50,100,200".into())
         .split(',')
         .filter_map(|r| r.trim().parse().ok())
         .collect();
     let seconds: u64 = std::env::var("HASHCHAT_BENCH_SECONDS")
         .ok()
         .and_then(|s| s.parse().ok())
-        .unwrap_or(120);
+        .unwrap_or(60);
+    let synapse_pid = synapse_pid();
+    let observer_history = Client::new(&server.url, observer_user);
     for rate in rates {
         let before = Memory::of(bot.id());
+        let step_started = Instant::now();
+        let bot_cpu_before = cpu_time(bot.id());
+        let synapse_cpu_before = synapse_pid.map(cpu_time).unwrap_or_default();
         let series = format!("r{rate}");
         let total = rate as usize * seconds as usize;
         let sent_at: SentAt = Default::default();
@@ -469,22 +499,59 @@ async fn main() {
         // The last copies: up to 30 s more.
         let deadline = Instant::now() + Duration::from_secs(30);
         let mut t = tally(&series, &sent_at, &arrivals, &fake, &pairs);
-        while t.lost > 0 && Instant::now() < deadline {
+        while t.unseen > 0 && Instant::now() < deadline {
             tokio::time::sleep(Duration::from_millis(500)).await;
             t = tally(&series, &sent_at, &arrivals, &fake, &pairs);
         }
+        let (bot_cpu, synapse_cpu) = (
+            cpu_time(bot.id()) - bot_cpu_before,
+            synapse_pid.map(|p| cpu_time(p) - synapse_cpu_before),
+        );
+        let wall = step_started.elapsed().as_secs_f64();
         let after = Memory::of(bot.id());
+        // Loss and duplicates on Matrix from the rooms' histories, which skip nothing.
+        let mut copies: HashMap<String, usize> = HashMap::new();
+        for (r, _) in &pairs {
+            for e in observer_history.history(r).await {
+                if e["sender"] == bot_user.user_id.as_str() {
+                    if let Some(tag) = find_tag(e["content"]["body"].as_str().unwrap_or("")) {
+                        *copies.entry(tag).or_default() += 1;
+                    }
+                }
+            }
+        }
+        let sent = sent_at.lock().unwrap().clone();
+        let from_discord: Vec<&String> = sent
+            .iter()
+            .filter(|(tag, (_, d))| *d && tag.starts_with(&format!("q{series}x")))
+            .map(|(tag, _)| tag)
+            .collect();
+        let lost_matrix = from_discord
+            .iter()
+            .filter(|t| !copies.contains_key(**t))
+            .count();
+        let duplicated_matrix = from_discord
+            .iter()
+            .filter(|t| copies.get(**t).is_some_and(|n| *n > 1))
+            .count();
+        let lost_discord = total - from_discord.len() - t.to_discord.len();
         println!(
-            "sustained {rate} msg/s for {seconds} s: sent {total} in {:.1} s ({:.1}/s), relayed {} → Matrix and {} → Discord, lost {}, duplicated {} (Matrix) + {} (Discord); load {}",
+            "sustained {rate} msg/s for {seconds} s: sent {total} in {:.1} s ({:.1}/s); after 30 s more: {} of {} on Matrix (lost {lost_matrix}, duplicated {duplicated_matrix}; the observer saw {} in time), {} of {} on Discord (lost {lost_discord}, duplicated {}); CPU over the step: bot {:.0}%, Synapse {}; load {}",
             sending.as_secs_f64(),
             total as f64 / sending.as_secs_f64(),
+            from_discord.len() - lost_matrix,
+            from_discord.len(),
             t.to_matrix.len(),
             t.to_discord.len(),
-            t.lost,
-            t.duplicated_matrix,
+            total - from_discord.len(),
             t.duplicated_discord,
+            100.0 * bot_cpu.as_secs_f64() / wall,
+            synapse_cpu.map_or("unknown".to_owned(), |c| format!("{:.0}%", 100.0 * c.as_secs_f64() / wall)),
             load_average()
         );
+        if !t.synapse_leg.is_empty() {
+            report("Synapse leg (Matrix originals)", &mut t.synapse_leg);
+        }
         if !t.to_matrix.is_empty() {
             report("Discord → Matrix", &mut t.to_matrix);
         }

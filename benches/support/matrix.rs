@@ -63,6 +63,38 @@ impl Client {
             .await;
     }
 
+    /// Every `m.room.message` event of `room`, oldest first, read back through `/messages`
+    /// (which, unlike a limited `/sync`, skips nothing).
+    pub async fn history(&self, room: &str) -> Vec<Value> {
+        let mut events = Vec::new();
+        let mut from: Option<String> = None;
+        loop {
+            let mut url = format!(
+                "{}/_matrix/client/v3/rooms/{room}/messages?dir=b&limit=1000",
+                self.url
+            );
+            if let Some(f) = &from {
+                url.push_str(&format!("&from={}", crate::matrix_client::urlencode(f)));
+            }
+            let r = self
+                .http
+                .get(url)
+                .bearer_auth(&self.user.access_token)
+                .send()
+                .await
+                .expect("messages");
+            let page: Value = serde_json::from_str(&r.text().await.unwrap()).unwrap();
+            let chunk = page["chunk"].as_array().cloned().unwrap_or_default();
+            let done = chunk.is_empty() || page["end"].is_null();
+            events.extend(chunk.into_iter().filter(|e| e["type"] == "m.room.message"));
+            if done {
+                events.reverse();
+                return events;
+            }
+            from = page["end"].as_str().map(str::to_owned);
+        }
+    }
+
     pub async fn post(&self, path: &str, body: Value) -> Value {
         let r = self
             .http
@@ -105,7 +137,7 @@ impl Client {
     }
 }
 
-fn urlencode(s: &str) -> String {
+pub fn urlencode(s: &str) -> String {
     s.bytes()
         .map(|b| match b {
             b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {

@@ -12,6 +12,7 @@ use serde_json::{json, Value};
 use sha1::Sha1;
 
 /// A registered user's session on the homeserver.
+#[derive(Clone)]
 pub struct MatrixUser {
     pub user_id: String,
     pub access_token: String,
