@@ -22,7 +22,8 @@
 //! **Sustained**: for each rate in `HASHCHAT_BENCH_RATES` (default `10,25,50,100,200` messages
 //! a second, half written on each side, spread over the ten pairs), `HASHCHAT_BENCH_SECONDS`
 //! (default 60; the figure is 120) of paced sends, then up to 30 s for the last copies;
-//! per rate: sent, relayed, lost and duplicated (on Matrix counted from the rooms' histories,
+//! per rate: sent, relayed, missing (not there 30 s after the step; a copy waiting in the bot's
+//! outbox counts) and duplicated (on Matrix counted from the rooms' histories,
 //! since a limited `/sync` skips events), p50/p99 each way, Synapse's own send → sync of the
 //! Matrix originals under the same load, the CPU the bot and Synapse used, and the bot's
 //! resident memory before and after.
@@ -536,7 +537,7 @@ async fn main() {
             .count();
         let lost_discord = total - from_discord.len() - t.to_discord.len();
         println!(
-            "sustained {rate} msg/s for {seconds} s: sent {total} in {:.1} s ({:.1}/s); after 30 s more: {} of {} on Matrix (lost {lost_matrix}, duplicated {duplicated_matrix}; the observer saw {} in time), {} of {} on Discord (lost {lost_discord}, duplicated {}); CPU over the step: bot {:.0}%, Synapse {}; load {}",
+            "sustained {rate} msg/s for {seconds} s: sent {total} in {:.1} s ({:.1}/s); after 30 s more: {} of {} on Matrix (missing {lost_matrix}, duplicated {duplicated_matrix}; the observer saw {} in time), {} of {} on Discord (missing {lost_discord}, duplicated {}); CPU over the step: bot {:.0}%, Synapse {}; load {}",
             sending.as_secs_f64(),
             total as f64 / sending.as_secs_f64(),
             from_discord.len() - lost_matrix,
