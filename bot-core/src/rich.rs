@@ -44,28 +44,13 @@ const TAGS: &[&str] = &[
 /// their text is kept, the link dropped, so a copy mentions nobody.
 const MENTION_LINK: &str = "https://matrix.to/";
 
-/// Keeps only [`TAGS`], `href` on links (http, https and mailto only, opened with
-/// `rel="nofollow ugc noopener"`), `data-mx-spoiler` on spans, and a code block's language
-/// class; strips every other tag (keeping its text), attribute and comment, and Matrix's
-/// reply fallback (`<mx-reply>`, which repeats the parent).
+/// Keeps only [`TAGS`], `href` on links (absolute http, https and mailto only, opened with
+/// `rel="nofollow ugc noopener"`: a relative link means nothing on another platform),
+/// `data-mx-spoiler` on spans, and a code block's language class; strips every other tag
+/// (keeping its text), attribute and comment, and Matrix's reply fallback (`<mx-reply>`, which
+/// repeats the parent).
 pub fn sanitize_html(html: &str) -> String {
-    let mut attributes: HashMap<&str, HashSet<&str>> = HashMap::new();
-    attributes.insert("a", HashSet::from(["href"]));
-    attributes.insert("span", HashSet::from(["data-mx-spoiler"]));
-    attributes.insert("code", HashSet::from(["class"]));
-    ammonia::Builder::empty()
-        .tags(TAGS.iter().copied().collect())
-        .clean_content_tags(HashSet::from(["mx-reply", "script", "style"]))
-        .tag_attributes(attributes)
-        .url_schemes(HashSet::from(["http", "https", "mailto"]))
-        .link_rel(Some(LINK_REL))
-        .attribute_filter(|element, attribute, value| match (element, attribute) {
-            ("a", "href") if value.starts_with(MENTION_LINK) => None,
-            ("code", "class") if !value.starts_with("language-") => None,
-            _ => Some(value.into()),
-        })
-        .clean(html)
-        .to_string()
+    cleaner(true).clean(html).to_string()
 }
 
 /// The `rel` of every link a participant wrote.
@@ -73,14 +58,22 @@ pub const LINK_REL: &str = "nofollow ugc noopener";
 
 /// [`sanitize_html`] made stricter for showing a message in a transcript, where the page's own
 /// CSS and anchors are around it: no `class` (a participant's `class="note"` must not look like
-/// a curator's note), and links only absolute `http`, `https` or `mailto` (no relative link to
-/// another part of the page or the site). The result is still HTML; [`parse`] is what
-/// renderers use.
+/// a curator's note). The result is still HTML; [`parse`] is what renderers use.
 pub fn sanitize_for_display(html: &str) -> String {
+    cleaner(false).clean(html).to_string()
+}
+
+/// The one ammonia configuration both sanitisers share; `code_language` keeps a code block's
+/// `language-…` class.
+fn cleaner(code_language: bool) -> ammonia::Builder<'static> {
     let mut attributes: HashMap<&str, HashSet<&str>> = HashMap::new();
     attributes.insert("a", HashSet::from(["href"]));
     attributes.insert("span", HashSet::from(["data-mx-spoiler"]));
-    ammonia::Builder::empty()
+    if code_language {
+        attributes.insert("code", HashSet::from(["class"]));
+    }
+    let mut builder = ammonia::Builder::empty();
+    builder
         .tags(TAGS.iter().copied().collect())
         .clean_content_tags(HashSet::from(["mx-reply", "script", "style"]))
         .tag_attributes(attributes)
@@ -89,10 +82,10 @@ pub fn sanitize_for_display(html: &str) -> String {
         .link_rel(Some(LINK_REL))
         .attribute_filter(|element, attribute, value| match (element, attribute) {
             ("a", "href") if value.starts_with(MENTION_LINK) => None,
+            ("code", "class") if !value.starts_with("language-") => None,
             _ => Some(value.into()),
-        })
-        .clean(html)
-        .to_string()
+        });
+    builder
 }
 
 /// A block of formatted text, in the neutral form renderers draw.
@@ -349,6 +342,21 @@ fn inline_element(el: ElementRef<'_>, depth: usize, in_link: bool, out: &mut Vec
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn relayed_formatting_keeps_absolute_links_only() {
+        let clean = sanitize_html(
+            "<a href=\"https://example.org/x\">ok</a> <a href=\"/admin\">rel</a> \
+             <a href=\"//evil.example/\">proto</a> <code class=\"language-rust\">c</code>",
+        );
+        assert!(clean.contains("href=\"https://example.org/x\""), "{clean}");
+        assert!(
+            !clean.contains("/admin") && !clean.contains("evil.example"),
+            "{clean}"
+        );
+        assert!(clean.contains("class=\"language-rust\""), "{clean}");
+        assert!(!sanitize_for_display("<code class=\"language-rust\">c</code>").contains("class"));
+    }
 
     #[test]
     fn formatting_is_kept_and_everything_else_is_dropped() {
