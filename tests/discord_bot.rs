@@ -87,8 +87,6 @@ async fn a_moderators_slash_start_runs_the_session_and_the_transcript_holds_ever
         .unwrap();
 
     wait_for_step(&fake, d.channel, "Q2", &bot).await;
-    // A moment after Q2 shows, as a person would answer (see the thread test).
-    tokio::time::sleep(Duration::from_millis(500)).await;
     let on_screen = fake
         .post(Post::new(
             d.channel,

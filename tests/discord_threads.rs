@@ -103,10 +103,6 @@ async fn a_session_runs_in_one_thread_started_from_its_intro_which_ends_archived
         bot.logs()
     );
     wait_for_step(&fake, thread, "Q2", &bot).await;
-    // As a person would, a moment after Q2 shows: the bot records Q2 as shown once Discord's
-    // answer to its post is in, and an answer handled before that (within milliseconds of the
-    // post) is filed under Q1 (a known narrow race, see the closing note of issue 10).
-    tokio::time::sleep(Duration::from_millis(500)).await;
     let on_screen = fake
         .post(Post::new(thread, d.bob, "this answers the point on screen"))
         .await

@@ -28,6 +28,8 @@ pub struct Reaction {
     pub platform_reaction_id: String,
     /// The message reacted to.
     pub target_msg_id: String,
+    /// The room it was made in, in the platform's own form.
+    pub room: String,
     pub author_id: String,
     /// Their name as the room shows it, for the line that tells the session's other rooms.
     pub author_name: String,

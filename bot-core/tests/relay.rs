@@ -156,11 +156,13 @@ async fn a_reply_to_a_copy_is_relayed_as_a_reply_to_the_original() {
     assert_eq!(replies, [None, Some(question_id), Some(answer_id)]);
 }
 
-fn reacted(world: &World, who: &str, id: &str, target: &str, key: &str) -> Inbound {
+/// `who` reacts with `key` in `room` to the message `target`, as reaction `id`.
+fn reacted(world: &World, room: &str, who: &str, id: &str, target: &str, key: &str) -> Inbound {
     Inbound::Reacted(Reaction {
         platform: Platform::Loopback,
         platform_reaction_id: id.to_owned(),
         target_msg_id: target.to_owned(),
+        room: room.to_owned(),
         author_id: who.to_owned(),
         author_name: who.to_owned(),
         platform_label: None,
@@ -180,10 +182,14 @@ async fn a_reaction_is_told_to_the_other_room_as_a_reply_counted_on_the_original
     world.engine.tick().await.unwrap();
     let copy = copy_id(&world, "A1 hello");
     // Bo reacts to the copy in the other room, Cy to the original in main.
-    event(&world.engine, reacted(&world, "bo", "r-bo", &copy, "👍")).await;
     event(
         &world.engine,
-        reacted(&world, "cy", "r-cy", &hello_id, "🎉"),
+        reacted(&world, OTHER, "bo", "r-bo", &copy, "👍"),
+    )
+    .await;
+    event(
+        &world.engine,
+        reacted(&world, ROOM, "cy", "r-cy", &hello_id, "🎉"),
     )
     .await;
     world.engine.tick().await.unwrap();

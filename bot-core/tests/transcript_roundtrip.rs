@@ -89,6 +89,7 @@ async fn realistic_session(store: Store) -> (World, i64) {
                 platform: Platform::Loopback,
                 platform_reaction_id: format!("reaction-{who}"),
                 target_msg_id: ann.clone(),
+                room: ROOM.into(),
                 author_id: who.into(),
                 author_name: who.into(),
                 platform_label: None,

@@ -264,7 +264,10 @@ impl Listener {
                 name,
                 emoji,
             } => {
-                if self.room_of(channel, &chats).is_none() || user == self.known.me() {
+                let Some(room) = self.room_of(channel, &chats) else {
+                    return;
+                };
+                if user == self.known.me() {
                     return;
                 }
                 let id = reaction_id(message, user, &emoji);
@@ -273,6 +276,7 @@ impl Listener {
                         platform: Platform::Discord,
                         platform_reaction_id: id,
                         target_msg_id: message.to_string(),
+                        room: room.to_string(),
                         author_id: user.to_string(),
                         author_name: name.unwrap_or_else(|| user.to_string()),
                         platform_label: Some("Discord".to_owned()),

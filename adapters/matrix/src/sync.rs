@@ -277,6 +277,7 @@ impl Listener {
                 platform: Platform::Matrix,
                 platform_reaction_id: envelope.event_id.clone(),
                 target_msg_id: target,
+                room: room_ref.id.clone(),
                 author_id: envelope.sender.clone(),
                 author_name: self.member(room, &envelope.sender).await.0,
                 platform_label: Some("Matrix".to_owned()),

@@ -1,9 +1,10 @@
 //! Archiving what people say during a session, and which point it answers.
 
+use super::delivery::InFlight;
 use super::{attribution::answer_prefix, Engine, EngineError};
 use crate::adapter::{MessageDeleted, MessageEdited, Reaction};
 use crate::chat::CaptureHashtag;
-use crate::ids::RoomRef;
+use crate::ids::{Platform, RoomRef};
 use crate::model::{ArchivedMessage, IncomingMessage, SessionId};
 use crate::plan::Step;
 
@@ -75,6 +76,12 @@ impl Engine {
             },
         };
         let session_id = live.id;
+        if let Some(parent) = &message.reply_to {
+            if !self.knows(message.platform, parent).await? {
+                // Perhaps the point or copy it answers is still being recorded.
+                self.settle(&room, None).await;
+            }
+        }
         let point = self
             .attribute(session_id, &live.chat_slug, &message)
             .await?;
@@ -144,7 +151,16 @@ impl Engine {
             return Ok(Some(n));
         }
         if let Some(parent) = &message.reply_to {
-            if let Some(parent) = store.find_message(message.platform, parent).await? {
+            let mut parent_message = store.find_message(message.platform, parent).await?;
+            if parent_message.is_none() {
+                // A reply to the bot's copy answers the original.
+                if let Some(copy) = store.original_of_copy(message.platform, parent).await? {
+                    parent_message = store
+                        .find_message(copy.origin_platform, &copy.origin_msg_id)
+                        .await?;
+                }
+            }
+            if let Some(parent) = parent_message {
                 if parent.session_id == session_id && parent.point.is_some() {
                     return Ok(parent.point);
                 }
@@ -168,7 +184,9 @@ impl Engine {
             return Ok(store.point_at(session_id, message.sent_at).await?);
         }
         // What that room had been shown, not what the scheduler had emitted: while a platform
-        // is away its room still sees the last point that reached it.
+        // is away its room still sees the last point that reached it. A point on its way may
+        // already be on screen there.
+        self.settle(&room, Some(InFlight::Post)).await;
         Ok(store
             .point_on_screen_in(session_id, &room, message.sent_at, CLOCK_SKEW)
             .await?)
@@ -233,7 +251,16 @@ impl Engine {
         storable(&mut reaction.key);
         storable(&mut reaction.author_id);
         storable(&mut reaction.author_name);
+        storable(&mut reaction.room);
         let store = &self.inner.store;
+        if !self
+            .knows(reaction.platform, &reaction.target_msg_id)
+            .await?
+        {
+            // Perhaps the copy reacted to is still being recorded.
+            let room = RoomRef::new(reaction.platform, reaction.room.clone());
+            self.settle(&room, Some(InFlight::Copy)).await;
+        }
         let copy = store
             .original_of_copy(reaction.platform, &reaction.target_msg_id)
             .await?;
@@ -261,6 +288,18 @@ impl Engine {
         };
         self.relay_reaction(&reaction, &room, original.session_id)
             .await
+    }
+
+    /// Whether `id` on `platform` is a message the archive holds, a post the bot made, or a
+    /// copy it relayed.
+    async fn knows(&self, platform: Platform, id: &str) -> Result<bool, EngineError> {
+        let store = &self.inner.store;
+        Ok(store.find_message(platform, id).await?.is_some()
+            || store
+                .find_post_by_platform_id(platform, id)
+                .await?
+                .is_some()
+            || store.original_of_copy(platform, id).await?.is_some())
     }
 }
 

@@ -6,6 +6,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
+use tokio::sync::watch;
 
 use super::{lock, Engine, EngineError};
 use crate::adapter::{AdapterError, Post, PostSession, RelayedCopy};
@@ -142,6 +143,7 @@ impl Engine {
         let Some(adapter) = self.adapter(room.platform) else {
             return Ok(false);
         };
+        let state = self.lane(&room);
         let mut blocked: HashSet<SessionId> = HashSet::new();
         let mut retry_needed = false;
         for entry in lane.posts {
@@ -166,6 +168,7 @@ impl Engine {
                 options: context.options_for(&room),
                 session: context.session,
             };
+            let sending = state.sending(InFlight::Post);
             match adapter.post(&post).await {
                 Ok(platform_id) => {
                     let now = self.now();
@@ -173,6 +176,7 @@ impl Engine {
                         .store
                         .mark_posted(entry.session_id, entry.step, &entry.room, &platform_id, now)
                         .await?;
+                    drop(sending);
                 }
                 Err(AdapterError::Temporary(reason)) => {
                     let give_up = entry.attempts + 1 >= self.inner.settings.max_post_attempts;
@@ -211,6 +215,7 @@ impl Engine {
                     context.session,
                 )
                 .await?;
+            let sending = state.sending(InFlight::Copy);
             match adapter.relay(&post).await {
                 Ok(copy) => {
                     let changed_meanwhile = self
@@ -218,6 +223,7 @@ impl Engine {
                         .store
                         .mark_relayed(relay.id, &copy, self.now(), &relay.content)
                         .await?;
+                    drop(sending);
                     if changed_meanwhile {
                         // Edited or deleted while the copy was being made: the lane goes
                         // round again to bring the copy up to date.
@@ -337,19 +343,98 @@ impl PostContext {
     }
 }
 
-/// Whether a room's lane is running, whether it was asked to go round again meanwhile, and
-/// until when it backs off after a failure.
-#[derive(Default)]
+/// Whether a room's lane is running, whether it was asked to go round again meanwhile, until
+/// when it backs off after a failure, and whether a post or copy is on its way to the room.
 pub(super) struct LaneState {
     busy: AtomicBool,
     again: AtomicBool,
     /// After a failure, no new try before this.
     backoff_until: std::sync::Mutex<Option<DateTime<Utc>>>,
+    /// What is on its way, from the moment it is handed to the adapter until the store knows
+    /// whether it was made (and, if so, its id and time).
+    in_flight: watch::Sender<Sends>,
+}
+
+impl Default for LaneState {
+    fn default() -> Self {
+        LaneState {
+            busy: AtomicBool::new(false),
+            again: AtomicBool::new(false),
+            backoff_until: std::sync::Mutex::new(None),
+            in_flight: watch::Sender::new(Sends::default()),
+        }
+    }
 }
 
 impl LaneState {
     fn backing_off_until(&self, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
         lock(&self.backoff_until).filter(|until| *until > now)
+    }
+
+    /// Marks `what` as on its way until the guard is dropped (also on an early return or an
+    /// error).
+    fn sending(&self, what: InFlight) -> Sending<'_> {
+        self.in_flight.send_modify(|s| s.now = Some(what));
+        Sending(&self.in_flight)
+    }
+}
+
+/// What a lane may have on its way to its room (one thing at a time: a lane is in order).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum InFlight {
+    /// One of the session's steps: a point, the intro, a reminder, the wrap-up.
+    Post,
+    /// A participant's message (or a reaction's line) copied in from another room.
+    Copy,
+}
+
+/// What a lane has on its way now, and how many sends it has finished: a send that ends
+/// while the next begins is still seen to have ended.
+#[derive(Debug, Clone, Copy, Default)]
+pub(super) struct Sends {
+    now: Option<InFlight>,
+    finished: u64,
+}
+
+struct Sending<'a>(&'a watch::Sender<Sends>);
+
+impl Drop for Sending<'_> {
+    fn drop(&mut self) {
+        self.0.send_modify(|s| {
+            s.now = None;
+            s.finished += 1;
+        });
+    }
+}
+
+/// How long an event waits for a post or copy on its way to the event's room (see
+/// [`Engine::settle`]): long enough for any platform that is answering, short enough that an
+/// unreachable one does not hold the room's events up for long.
+const SETTLE_WAIT: std::time::Duration = std::time::Duration::from_secs(5);
+
+impl Engine {
+    /// Waits while `what` (either kind when `None`) is on its way to `room`, for at most
+    /// [`SETTLE_WAIT`].
+    ///
+    /// People answer what they see, and the platform shows a post before the bot hears back
+    /// from it: a message, reply or reaction can reach the bot before the store knows the id
+    /// and time of the point now on screen or the copy reacted to. Looking again once that is
+    /// recorded files the event under the right point and traces it to the right original.
+    pub(super) async fn settle(&self, room: &RoomRef, what: Option<InFlight>) {
+        let Some(state) = lock(&self.inner.lanes).get(room).cloned() else {
+            return;
+        };
+        let mut in_flight = state.in_flight.subscribe();
+        let at_first = *in_flight.borrow_and_update();
+        let awaited = |now: Option<InFlight>| now.is_some() && (what.is_none() || now == what);
+        if !awaited(at_first.now) {
+            return;
+        }
+        let done = |s: &Sends| !awaited(s.now) || s.finished > at_first.finished;
+        let settled = tokio::time::timeout(SETTLE_WAIT, in_flight.wait_for(done));
+        if settled.await.is_err() {
+            tracing::debug!(%room, "a post to this room is still on its way; handling the event without it");
+        }
     }
 }
 
