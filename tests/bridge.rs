@@ -327,16 +327,17 @@ async fn an_image_crosses_both_ways_as_an_upload_of_the_same_bytes() {
     matrix::start_session(&moderator, &room, &bot).await;
 
     // Discord → Matrix: the copy's text, then the image uploaded to the homeserver.
-    fake.post(
-        Post::new(d.channel, d.alice, "A1 our reading corner").attachment(
-            "corner.png",
-            "image/png",
-            matrix::PNG,
-        ),
-    )
-    .await
-    .unwrap();
-    bot_event(&moderator, &room, &bot, "A1 our reading corner").await;
+    let original = fake
+        .post(
+            Post::new(d.channel, d.alice, "A1 our reading corner").attachment(
+                "corner.png",
+                "image/png",
+                matrix::PNG,
+            ),
+        )
+        .await
+        .unwrap();
+    let text = bot_event(&moderator, &room, &bot, "A1 our reading corner").await;
     let image =
         poll("the image on Matrix", &bot, || async {
             moderator.messages(&room).await.into_iter().find(|e| {
@@ -363,6 +364,20 @@ async fn an_image_crosses_both_ways_as_an_upload_of_the_same_bytes() {
         .await
         .unwrap();
     assert_eq!(&bytes[..], matrix::PNG, "the same bytes");
+
+    // Deleted on Discord: the text and the image both go on Matrix.
+    fake.delete(d.channel, original.id).await.unwrap();
+    for copy in [&text, &image] {
+        let id = copy["event_id"].as_str().expect("an event id");
+        poll("the copy's event redacted on Matrix", &bot, || async {
+            moderator.events(&room).await.into_iter().find(|e| {
+                e["type"] == "m.room.redaction"
+                    && e["sender"] == bot.user_id.as_str()
+                    && (e["redacts"] == id || e["content"]["redacts"] == id)
+            })
+        })
+        .await;
+    }
 
     // Matrix → Discord: the image uploaded with the copy's message.
     moderator

@@ -91,7 +91,7 @@ pub async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
             let bot = hashchat_matrix::MatrixBot::connect(matrix_config, config.data_dir())
                 .await
                 .context("cannot connect to Matrix")?;
-            engine.register_adapter(bot.adapter());
+            engine.register_adapter(bot.adapter(store.clone()));
             Some(bot)
         }
         None => None,

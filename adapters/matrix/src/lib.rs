@@ -88,13 +88,15 @@ impl MatrixBot {
         })
     }
 
-    /// What the engine posts and replies through.
-    pub fn adapter(&self) -> Arc<MatrixAdapter> {
+    /// What the engine posts and replies through; it keeps what it must remember of its
+    /// copies in `store`.
+    pub fn adapter(&self, store: Store) -> Arc<MatrixAdapter> {
         Arc::new(MatrixAdapter::new(
             self.client.clone(),
             self.aliases.clone(),
             self.room_state.clone(),
             self.settings.command_prefix.clone(),
+            store,
         ))
     }
 

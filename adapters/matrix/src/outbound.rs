@@ -9,15 +9,17 @@ use serde_json::Value;
 
 use bot_core::adapter::{Adapter, AdapterError, Post, RelayPost, RelayedCopy, Reply};
 use bot_core::ids::Platform;
+use bot_core::store::Store;
 
 use crate::aliases::Aliases;
 use crate::format::{
     name_left_out_files, post_content, relay_content, relay_edit_content, reply_content,
 };
 
+use crate::room_state::RoomStateLoaded;
+
 /// The upload limit assumed when the homeserver will not say (Synapse's default).
 const DEFAULT_MAX_UPLOAD: u64 = 50 * 1024 * 1024;
-use crate::room_state::RoomStateLoaded;
 
 /// The engine's [`Adapter`] for Matrix.
 pub struct MatrixAdapter {
@@ -25,6 +27,9 @@ pub struct MatrixAdapter {
     aliases: Aliases,
     room_state: RoomStateLoaded,
     command_prefix: String,
+    /// Where the file events of each copy are kept (the core keeps only the text's id), so
+    /// they go when the copy does.
+    store: Store,
 }
 
 impl MatrixAdapter {
@@ -33,12 +38,60 @@ impl MatrixAdapter {
         aliases: Aliases,
         room_state: RoomStateLoaded,
         command_prefix: String,
+        store: Store,
     ) -> MatrixAdapter {
         MatrixAdapter {
             command_prefix,
             client,
             aliases,
             room_state,
+            store,
+        }
+    }
+
+    /// Keeps the file events sent with the copy `copy` (replacing any record of an earlier
+    /// attempt, whose events the transaction ids made the same).
+    async fn remember_files(&self, copy: &str, files: &[String]) -> Result<(), AdapterError> {
+        self.store
+            .set_sync_cursor(
+                Platform::Matrix,
+                &files_account(copy),
+                &serde_json::to_string(files).expect("a list of strings is JSON"),
+            )
+            .await
+            .map_err(|e| AdapterError::Temporary(format!("recording a copy's files: {e}")))
+    }
+
+    /// The file events sent with the copy `copy`; none when there is no (readable) record.
+    async fn files_of(&self, copy: &str) -> Result<Vec<String>, AdapterError> {
+        let record = self
+            .store
+            .sync_cursor(Platform::Matrix, &files_account(copy))
+            .await
+            .map_err(|e| AdapterError::Temporary(format!("reading a copy's files: {e}")))?;
+        Ok(record
+            .and_then(|r| serde_json::from_str(&r).ok())
+            .unwrap_or_default())
+    }
+
+    /// Redacts `event` (sent by the bot) with the transaction id `txn`; one already gone is
+    /// not an error.
+    async fn redact(&self, room: &Room, event: &str, txn: &str) -> Result<(), AdapterError> {
+        let event_id = <&EventId>::try_from(event)
+            .map_err(|e| AdapterError::Permanent(format!("`{event}` is not an event id: {e}")))?;
+        let txn_id: OwnedTransactionId = transaction_id(txn).into();
+        match room
+            .redact(event_id, Some("deleted where it was written"), Some(txn_id))
+            .await
+        {
+            Ok(_) => Ok(()),
+            Err(e)
+                if e.as_client_api_error()
+                    .is_some_and(|a| a.status_code.as_u16() == 404) =>
+            {
+                Ok(())
+            }
+            Err(e) => Err(classify_http(&e, "deleting a relayed copy")),
         }
     }
 
@@ -79,6 +132,11 @@ impl MatrixAdapter {
         tracing::debug!(room = %room.room_id(), elapsed_ms = started.elapsed().as_secs_f64() * 1000.0, "sent");
         Ok(sent.response.event_id.to_string())
     }
+}
+
+/// Where the file events of the copy `copy` are kept in the store's `sync_cursors`.
+fn files_account(copy: &str) -> String {
+    format!("copy-files:{copy}")
 }
 
 /// Transaction ids travel in a URL path: keep them to characters that need no escaping.
@@ -132,7 +190,8 @@ impl Adapter for MatrixAdapter {
     }
 
     /// The copy's text, then each file it carries as an event of its own (uploaded through
-    /// the SDK, so encrypted in an encrypted room), each keyed so a retry shows it once.
+    /// the SDK, so encrypted in an encrypted room), each keyed so a retry shows it once. The
+    /// file events are recorded against the text's id, for the copy's deletion.
     async fn relay(&self, relay: &RelayPost) -> Result<String, AdapterError> {
         let room = self.room(&relay.room.id).await?;
         let limit = if relay.files.is_empty() {
@@ -152,6 +211,7 @@ impl Adapter for MatrixAdapter {
         let left_out: Vec<String> = left_out.into_iter().map(|f| f.name.clone()).collect();
         name_left_out_files(&mut content, &left_out);
         let copy = self.send(&room, content, &relay.idempotency_key).await?;
+        let mut sent = Vec::new();
         for (i, file) in uploads.into_iter().enumerate() {
             let Some(bytes) = &file.bytes else { continue };
             let mime: mime::Mime = file
@@ -164,9 +224,14 @@ impl Adapter for MatrixAdapter {
             let config = AttachmentConfig::new()
                 .txn_id(txn)
                 .mentions(Some(Mentions::new()));
-            room.send_attachment(&file.name, &mime, bytes.to_vec(), config)
+            let event = room
+                .send_attachment(&file.name, &mime, bytes.to_vec(), config)
                 .await
                 .map_err(|e| classify(&e, "relaying a file"))?;
+            sent.push(event.event_id.to_string());
+        }
+        if !sent.is_empty() {
+            self.remember_files(&copy, &sent).await?;
         }
         Ok(copy)
     }
@@ -179,26 +244,24 @@ impl Adapter for MatrixAdapter {
             .map(|_| ())
     }
 
+    /// Redacts the copy's text and then its files; the record of the files goes last, so a
+    /// retry after a failure part way redacts what is left.
     async fn delete_relay(&self, copy: &RelayedCopy) -> Result<(), AdapterError> {
         let room = self.room(&copy.room.id).await?;
-        let event_id = <&EventId>::try_from(copy.copy_msg_id.as_str()).map_err(|e| {
-            AdapterError::Permanent(format!("`{}` is not an event id: {e}", copy.copy_msg_id))
-        })?;
-        let txn_id: OwnedTransactionId = transaction_id(&copy.idempotency_key).into();
-        match room
-            .redact(event_id, Some("deleted where it was written"), Some(txn_id))
-            .await
-        {
-            Ok(_) => Ok(()),
-            // Already gone.
-            Err(e)
-                if e.as_client_api_error()
-                    .is_some_and(|a| a.status_code.as_u16() == 404) =>
-            {
-                Ok(())
-            }
-            Err(e) => Err(classify_http(&e, "deleting a relayed copy")),
+        self.redact(&room, &copy.copy_msg_id, &copy.idempotency_key)
+            .await?;
+        let files = self.files_of(&copy.copy_msg_id).await?;
+        for (i, file) in files.iter().enumerate() {
+            self.redact(&room, file, &format!("{}-f{i}", copy.idempotency_key))
+                .await?;
         }
+        if !files.is_empty() {
+            self.store
+                .delete_sync_cursor(Platform::Matrix, &files_account(&copy.copy_msg_id))
+                .await
+                .map_err(|e| AdapterError::Temporary(format!("forgetting a copy's files: {e}")))?;
+        }
+        Ok(())
     }
 
     fn command_prefix(&self) -> Option<String> {
