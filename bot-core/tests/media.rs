@@ -20,8 +20,9 @@ const PNG: &[u8] = &[
     0x4e, 0x44, 0xae, 0x42, 0x60, 0x82,
 ];
 
-/// Serves `/photo.png`, `/avatar.png`, a `/big` file over the limit (with a truthful length)
-/// and `/sneaky` (over the limit with no length header); everything else is 404.
+/// Serves `/photo.png`, `/avatar.png`, a `/big` file over the limit (with a truthful length),
+/// `/sneaky` (over the limit with no length header) and `/stalled` (never answered); everything
+/// else is 404.
 async fn media_server() -> String {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let address = listener.local_addr().unwrap();
@@ -35,6 +36,10 @@ async fn media_server() -> String {
                 let n = socket.read(&mut request).await.unwrap_or(0);
                 let request = String::from_utf8_lossy(&request[..n]).into_owned();
                 let path = request.split_whitespace().nth(1).unwrap_or("/").to_owned();
+                if path == "/stalled" {
+                    tokio::time::sleep(std::time::Duration::from_secs(3600)).await;
+                    return;
+                }
                 let (head, body): (String, Vec<u8>) = match path.as_str() {
                     "/photo.png" | "/avatar.png" => (
                         format!("HTTP/1.1 200 OK\r\nContent-Type: image/png\r\nContent-Length: {}\r\nConnection: close\r\n\r\n", PNG.len()),
@@ -217,4 +222,30 @@ async fn a_relayed_message_carries_the_media_stores_copy_of_each_attachment_it_h
             "big.zip (no copy)".to_owned()
         ]]
     );
+}
+
+#[tokio::test]
+async fn a_copy_wanted_now_is_made_at_once_not_behind_the_queue() {
+    let base = media_server().await;
+    let dir = tempfile::tempdir().unwrap();
+    let world = World::new(chat()).await;
+    let media = MediaStore::open(dir.path().join("media")).unwrap();
+    let (copier, _task) = MediaCopier::start(
+        world.engine.store().clone(),
+        media,
+        vec![Arc::new(HttpFetcher::new().unwrap())],
+        1024,
+    );
+    // The queue is stuck on a server that never answers.
+    copier.enqueue(&format!("{base}/stalled"));
+    copier.enqueue(&format!("{base}/avatar.png"));
+    let photo = format!("{base}/photo.png");
+    let wanted = copier.local_copy(&photo);
+    let copy = tokio::time::timeout(std::time::Duration::from_secs(20), wanted)
+        .await
+        .expect("the copy does not wait for the stalled link")
+        .unwrap();
+    let (bytes, content_type) = copy.expect("copied");
+    assert_eq!(bytes, PNG);
+    assert_eq!(content_type.as_deref(), Some("image/png"));
 }

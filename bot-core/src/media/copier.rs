@@ -22,6 +22,8 @@ pub struct MediaCopier {
     jobs: mpsc::Sender<Job>,
     store: Store,
     media: MediaStore,
+    fetchers: Arc<[Arc<dyn MediaFetcher>]>,
+    max_bytes: u64,
 }
 
 impl MediaCopier {
@@ -34,10 +36,13 @@ impl MediaCopier {
         max_bytes: u64,
     ) -> (MediaCopier, tokio::task::JoinHandle<()>) {
         let (jobs, mut queue) = mpsc::channel(QUEUE);
+        let fetchers: Arc<[Arc<dyn MediaFetcher>]> = fetchers.into();
         let copier = MediaCopier {
             jobs,
             store: store.clone(),
             media: media.clone(),
+            fetchers: fetchers.clone(),
+            max_bytes,
         };
         let task = tokio::spawn(async move {
             while let Some(job) = queue.recv().await {
@@ -56,15 +61,24 @@ impl MediaCopier {
         (copier, task)
     }
 
-    /// The local copy of `url`'s bytes and their type, waiting for the copy when `url` was
-    /// queued but not yet copied; `None` when it could not be copied.
+    /// The local copy of `url`'s bytes and their type, copying it now when it is not yet
+    /// copied (rather than waiting for the queue, which may hold many other links); `None`
+    /// when it could not be copied. The queue may fetch the same link meanwhile: the first
+    /// record wins and the bytes are stored once by their hash.
     pub async fn local_copy(
         &self,
         url: &str,
     ) -> Result<Option<(Vec<u8>, Option<String>)>, crate::store::StoreError> {
         let mut copy = self.store.media_copy(url).await?;
         if copy.is_none() {
-            self.flush().await;
+            copy_one(
+                &self.store,
+                &self.media,
+                &self.fetchers,
+                self.max_bytes,
+                url,
+            )
+            .await?;
             copy = self.store.media_copy(url).await?;
         }
         let Some(copy) = copy else {
