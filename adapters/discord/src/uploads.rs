@@ -137,13 +137,13 @@ pub fn webhook_form(body: &Value, files: &[Upload]) -> reqwest_serenity::multipa
     let mut form =
         reqwest_serenity::multipart::Form::new().text("payload_json", payload.to_string());
     for (i, f) in files.iter().enumerate() {
-        let mut part =
-            reqwest_serenity::multipart::Part::bytes(f.bytes.to_vec()).file_name(f.name.clone());
-        if let Some(mime) = f.content_type.as_deref() {
-            part = part.mime_str(mime).unwrap_or_else(|_| {
-                reqwest_serenity::multipart::Part::bytes(f.bytes.to_vec()).file_name(f.name.clone())
-            });
-        }
+        let part =
+            || reqwest_serenity::multipart::Part::bytes(f.bytes.to_vec()).file_name(f.name.clone());
+        // A type the platform sent that does not parse is left off; the file still goes.
+        let part = match f.content_type.as_deref() {
+            Some(mime) => part().mime_str(mime).unwrap_or_else(|_| part()),
+            None => part(),
+        };
         form = form.part(format!("files[{i}]"), part);
     }
     form
