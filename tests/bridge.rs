@@ -556,6 +556,50 @@ async fn two_hundred_messages_each_way_arrive_once_each_in_order() {
 /// With `capture_hashtag = "relay"`, a message carrying the chat's hashtag in a Discord channel
 /// that is not the chat's joins the session's archive and reaches its Matrix room; nothing is
 /// ever posted into that outside channel.
+/// Killed once the homeserver has made a copy and before the outbox recorded it: the retry
+/// after the restart carries the same transaction id, so Synapse answers with the copy it
+/// made and the room shows it once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_matrix_copy_made_just_before_a_crash_shows_once_after_the_restart() {
+    let Bridge {
+        moderator,
+        room,
+        mut bot,
+        fake,
+    } = Bridge::start_with_env(
+        5,
+        false,
+        "",
+        &[("HASHCHAT_TEST_HOLD_BEFORE_RECORDING_COPY", "1")],
+    )
+    .await;
+    let d = fake.defaults().clone();
+    matrix::start_session(&moderator, &room, &bot).await;
+    fake.post(Post::new(d.channel, d.alice, "A1 made before the crash"))
+        .await
+        .unwrap();
+    bot.wait_for_log("held before recording a copy", 1, WAIT)
+        .await;
+    bot.kill();
+    bot_event(&moderator, &room, &bot, "A1 made before the crash").await;
+
+    bot.start();
+    fake.post(Post::new(d.channel, d.alice, "A1 after the restart"))
+        .await
+        .unwrap();
+    bot_event(&moderator, &room, &bot, "A1 after the restart").await;
+    let copies: Vec<String> = moderator
+        .messages(&room)
+        .await
+        .into_iter()
+        .filter(|e| e["sender"] == bot.user_id.as_str())
+        .map(|e| body(&e).to_owned())
+        .filter(|b| b.contains("A1 made before the crash"))
+        .collect();
+    assert_eq!(copies.len(), 1, "{copies:?}; log:\n{}", bot.logs());
+    assert!(bot.stop().success(), "{}", bot.logs());
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_hashtag_gathers_a_message_from_outside_the_chat_and_relays_it() {
     let Bridge {

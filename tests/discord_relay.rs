@@ -34,8 +34,14 @@ fn relay_chat_file(a: ChannelId, b: ChannelId) -> String {
 /// The bot with the two-channel chat, avatars built on an https CDN (only https avatars are
 /// handed to a webhook; this one is the fake's TLS port, so nothing leaves the machine).
 async fn relay_bot(fake: &FakeDiscord) -> Bot {
+    let mut bot = relay_bot_unstarted(fake);
+    bot.start_and_wait(fake).await;
+    bot
+}
+
+fn relay_bot_unstarted(fake: &FakeDiscord) -> Bot {
     let d = fake.defaults();
-    let mut bot = Bot::new(fake, d.channel);
+    let bot = Bot::new(fake, d.channel);
     bot.set_chat(&relay_chat_file(d.channel, d.second_channel));
     let config = bot.scratch.path("hashchat.toml");
     let text = support::read(&config).replace(
@@ -43,7 +49,6 @@ async fn relay_bot(fake: &FakeDiscord) -> Bot {
         &format!("cdn_url = \"{}\"", cdn(fake)),
     );
     std::fs::write(&config, text).unwrap();
-    bot.start_and_wait(fake).await;
     bot
 }
 
@@ -633,6 +638,64 @@ async fn a_copy_whose_answer_was_lost_is_adopted_not_posted_twice() {
         .count();
     assert_eq!(executes, 1, "executed once, then adopted");
     assert!(bot.logs().contains("adopting it"), "{}", bot.logs());
+}
+
+/// Killed once Discord has made a copy and before the outbox recorded it: after the restart
+/// the retry finds that copy and posts no second, through a webhook (whose execute has no
+/// nonce) and as a plain message (whose nonce Discord enforces).
+async fn a_copy_made_just_before_a_crash_shows_once_after_the_restart(webhooks: bool) {
+    let fake = FakeDiscord::start().await.unwrap();
+    let d = fake.defaults().clone();
+    if !webhooks {
+        fake.revoke_bot_permissions(d.guild, permissions::MANAGE_WEBHOOKS)
+            .unwrap();
+    }
+    let mut bot = relay_bot_unstarted(&fake);
+    bot.env = vec![(
+        "HASHCHAT_TEST_HOLD_BEFORE_RECORDING_COPY".to_owned(),
+        "1".to_owned(),
+    )];
+    bot.start_and_wait(&fake).await;
+    start_until_q1(&fake, &bot).await;
+    fake.post(Post::new(d.channel, d.alice, "A1 made before the crash"))
+        .await
+        .unwrap();
+    bot.wait_for_log("held before recording a copy", 1, WAIT)
+        .await;
+    bot.kill();
+    assert_eq!(
+        containing(&fake, d.second_channel, "A1 made before the crash").len(),
+        1,
+        "made, not recorded"
+    );
+
+    bot.env.clear();
+    bot.restart().await;
+    fake.post(Post::new(d.channel, d.alice, "A1 after the restart"))
+        .await
+        .unwrap();
+    let later = fake
+        .wait_for(WAIT, |f| {
+            f.messages(d.second_channel)
+                .into_iter()
+                .find(|m| m.content.contains("A1 after the restart"))
+        })
+        .await;
+    assert!(later.is_some(), "no later copy; log:\n{}", bot.logs());
+    let copies = containing(&fake, d.second_channel, "A1 made before the crash");
+    assert_eq!(copies.len(), 1, "posted again; log:\n{}", bot.logs());
+    assert_eq!(copies[0].webhook.is_some(), webhooks);
+    assert!(bot.stop().success(), "{}", bot.logs());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_webhook_copy_made_just_before_a_crash_shows_once_after_the_restart() {
+    a_copy_made_just_before_a_crash_shows_once_after_the_restart(true).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_plain_copy_made_just_before_a_crash_shows_once_after_the_restart() {
+    a_copy_made_just_before_a_crash_shows_once_after_the_restart(false).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

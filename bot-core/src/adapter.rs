@@ -210,6 +210,12 @@ pub trait Adapter: Send + Sync + 'static {
         )))
     }
 
+    /// Called once the core has recorded `relay`'s copy: whatever the adapter kept so that a
+    /// retry would not post it twice can go. A crash before this leaves it kept, harmlessly.
+    async fn relay_recorded(&self, _relay: &RelayPost) -> Result<(), AdapterError> {
+        Ok(())
+    }
+
     /// Edits a copy to what its original says now.
     async fn edit_relay(&self, copy: &RelayedCopy) -> Result<(), AdapterError> {
         Err(AdapterError::Permanent(format!(

@@ -70,6 +70,8 @@ pub async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
         )),
         hold_before_claiming_commands: std::env::var_os("HASHCHAT_TEST_HOLD_BEFORE_CLAIM")
             .is_some(),
+        hold_before_recording_copies: std::env::var_os("HASHCHAT_TEST_HOLD_BEFORE_RECORDING_COPY")
+            .is_some(),
         command_delay: std::env::var("HASHCHAT_TEST_COMMAND_DELAY_MS")
             .ok()
             .and_then(|ms| ms.parse().ok())

@@ -31,6 +31,17 @@ impl Bridge {
     /// Points `minutes` apart; with `second_channel`, the fake's second channel is a room of
     /// the chat too; `more` goes into the chat file's top-level table.
     pub async fn start_with(minutes: u32, second_channel: bool, more: &str) -> Bridge {
+        Bridge::start_with_env(minutes, second_channel, more, &[]).await
+    }
+
+    /// As [`Bridge::start_with`], the bot's first start with `env` set too (test aids such as
+    /// `HASHCHAT_TEST_HOLD_BEFORE_RECORDING_COPY`).
+    pub async fn start_with_env(
+        minutes: u32,
+        second_channel: bool,
+        more: &str,
+        env: &[(&str, &str)],
+    ) -> Bridge {
         let server = Homeserver::from_env();
         let moderator = matrix::Person::new(&server, "moderator").await;
         let room = moderator.create_room(&server, None, false, None).await;
@@ -58,7 +69,11 @@ impl Bridge {
         bot.env
             .push(("HASHCHAT_DISCORD_TOKEN".to_owned(), fake.token().to_owned()));
         bot.env.extend(discord::test_route_env(&fake, &bot.scratch));
+        let plain_env = bot.env.clone();
+        bot.env
+            .extend(env.iter().map(|(k, v)| (k.to_string(), v.to_string())));
         bot.start();
+        bot.env = plain_env;
         moderator.invite(&room, &bot.user_id).await;
         bot.wait_joined(&room, &moderator).await;
         assert!(

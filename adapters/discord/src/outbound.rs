@@ -22,7 +22,7 @@ use crate::interactions::Interactions;
 use crate::rest::{Rest, RestError};
 use crate::state::Known;
 use crate::threads::{ChatOptions, Place, Threads};
-use crate::webhooks::{is_unknown_webhook, CopyRecord, Found, Hook, Webhooks};
+use crate::webhooks::{is_unknown_webhook, Attempt, CopyRecord, Found, Hook, Webhooks};
 
 /// The engine's [`Adapter`] for Discord.
 pub struct DiscordAdapter {
@@ -293,6 +293,10 @@ impl Adapter for DiscordAdapter {
             .await
     }
 
+    async fn relay_recorded(&self, relay: &RelayPost) -> Result<(), AdapterError> {
+        self.webhooks.attempt_done(&relay.idempotency_key).await
+    }
+
     async fn edit_relay(&self, copy: &RelayedCopy) -> Result<(), AdapterError> {
         let (channel, thread) = self
             .session_place(&copy.room.id, copy.options.as_ref(), &copy.session)
@@ -427,12 +431,17 @@ impl DiscordAdapter {
             MAX_CONTENT,
         );
         let mut ids = match self.webhooks.attempt(key).await? {
-            Some(since) => {
+            Attempt::Posted(record) => {
+                // Out and recorded here before a crash; the core had not recorded it.
+                self.webhooks.set_copy(&record).await?;
+                return Ok(Through::Posted(record.parts[0].to_string()));
+            }
+            Attempt::Unfinished { since_ms } => {
                 self.webhooks
-                    .already_sent(&self.rest, target.get(), &username, &parts, since)
+                    .already_sent(&self.rest, target.get(), &username, &parts, since_ms)
                     .await?
             }
-            None => Vec::new(),
+            Attempt::First => Vec::new(),
         };
         for part in &parts[ids.len()..] {
             let body = webhook_body(part, &username, avatar.as_deref());
@@ -467,16 +476,15 @@ impl DiscordAdapter {
                 Err(e) => return Err(e.into()),
             }
         }
-        self.webhooks
-            .set_copy(&CopyRecord {
-                webhook: Some(hook.id),
-                thread: thread.map(ChannelId::get),
-                parts: ids.clone(),
-                quote,
-            })
-            .await?;
-        self.webhooks.attempt_done(key).await?;
-        Ok(Through::Posted(ids[0].to_string()))
+        let record = CopyRecord {
+            webhook: Some(hook.id),
+            thread: thread.map(ChannelId::get),
+            parts: ids,
+            quote,
+        };
+        self.webhooks.attempt_posted(key, &record).await?;
+        self.webhooks.set_copy(&record).await?;
+        Ok(Through::Posted(record.parts[0].to_string()))
     }
 
     /// Posts one message through `hook` (into `thread` if given), waiting for its id.

@@ -17,12 +17,15 @@
 //! - `copy:{message}` → a [`CopyRecord`] for a copy made through a webhook, or split into
 //!   pieces: edits and deletions must go through the webhook's routes (the bot cannot edit a
 //!   webhook's message) and to every piece, while the core keeps only the first piece's id;
-//! - `relay-attempt:{key}` → when a copy was first tried through the webhook (below).
+//! - `relay-attempt:{key}` → when a copy was first tried through the webhook, then the copy
+//!   once all of it is out (below).
 //!
 //! **A retried copy shows once.** A channel message has a nonce Discord enforces; a webhook
-//! execute has none. So before the first execute the time is recorded under the relay's key,
-//! and it is cleared once the copy is recorded. Finding it set means an earlier attempt ended
-//! without an answer (a timeout, a 5xx, a crash), and may have posted: the channel's messages
+//! execute has none. So before the first execute the time is recorded under the relay's key.
+//! Once every piece is out, the copy's record replaces the time, and it stays until the core
+//! has recorded the copy (`relay_recorded`): a crash in between leaves a retry to return that
+//! copy, not post another. Finding a time means an earlier attempt ended without an answer
+//! (a timeout, a 5xx, a crash), and may have posted: the channel's messages
 //! since then are read, and the pieces an earlier attempt posted (our webhook, the same
 //! username, the same text, in order) are adopted instead of sent again. That is sound
 //! because copies into a room are made one at a time, in order, and a copy that fails holds
@@ -190,6 +193,20 @@ fn account_copy(message: u64) -> String {
 
 fn account_attempt(key: &str) -> String {
     format!("relay-attempt:{key}")
+}
+
+/// How an attempt whose pieces are all out is kept: this, then the copy's record.
+const POSTED: &str = "posted ";
+
+/// How far earlier attempts at a copy through a webhook got.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum Attempt {
+    /// None was made.
+    First,
+    /// One began at this moment (unix ms) and did not finish: it may have posted pieces.
+    Unfinished { since_ms: i64 },
+    /// Every piece went out, and the core may not have recorded the copy yet.
+    Posted(CopyRecord),
 }
 
 fn store_error(doing: &str) -> impl Fn(bot_core::store::StoreError) -> AdapterError + '_ {
@@ -519,17 +536,23 @@ impl Webhooks {
             .map_err(store_error("forgetting a copy"))
     }
 
-    /// When relay `key` was first tried through a webhook, if an attempt is unfinished; else
-    /// records now as its first attempt.
-    pub async fn attempt(&self, key: &str) -> Result<Option<i64>, AdapterError> {
+    /// How far earlier attempts at relay `key` got; records now as its first attempt when
+    /// there was none.
+    pub async fn attempt(&self, key: &str) -> Result<Attempt, AdapterError> {
         let account = account_attempt(key);
         let saved = self
             .store
             .sync_cursor(Platform::Discord, &account)
             .await
             .map_err(store_error("reading a relay's attempt"))?;
-        if let Some(at) = saved.as_deref().and_then(|s| s.parse().ok()) {
-            return Ok(Some(at));
+        if let Some(saved) = saved {
+            if let Some(record) = saved.strip_prefix(POSTED).and_then(CopyRecord::decode) {
+                return Ok(Attempt::Posted(record));
+            }
+            if let Ok(since_ms) = saved.parse() {
+                return Ok(Attempt::Unfinished { since_ms });
+            }
+            tracing::warn!(key, "unreadable relay attempt ignored");
         }
         self.store
             .set_sync_cursor(
@@ -539,9 +562,24 @@ impl Webhooks {
             )
             .await
             .map_err(store_error("recording a relay's attempt"))?;
-        Ok(None)
+        Ok(Attempt::First)
     }
 
+    /// Notes that every piece of relay `key` is out, before the copy's record is written:
+    /// from here until the core has recorded the copy, a retry returns this copy.
+    pub async fn attempt_posted(&self, key: &str, record: &CopyRecord) -> Result<(), AdapterError> {
+        self.store
+            .set_sync_cursor(
+                Platform::Discord,
+                &account_attempt(key),
+                &format!("{POSTED}{}", record.encode()),
+            )
+            .await
+            .map_err(store_error("recording a relay's pieces"))
+    }
+
+    /// Forgets relay `key`'s attempts: a plain copy is being made instead, or the core has
+    /// recorded the copy.
     pub async fn attempt_done(&self, key: &str) -> Result<(), AdapterError> {
         self.store
             .delete_sync_cursor(Platform::Discord, &account_attempt(key))

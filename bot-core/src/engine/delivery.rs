@@ -218,12 +218,19 @@ impl Engine {
             let sending = state.sending(InFlight::Copy);
             match adapter.relay(&post).await {
                 Ok(copy) => {
+                    if self.inner.settings.hold_before_recording_copies {
+                        tracing::warn!(relay = relay.id, %room, "held before recording a copy");
+                        std::future::pending::<()>().await;
+                    }
                     let changed_meanwhile = self
                         .inner
                         .store
                         .mark_relayed(relay.id, &copy, self.now(), &relay.content)
                         .await?;
                     drop(sending);
+                    if let Err(e) = adapter.relay_recorded(&post).await {
+                        tracing::warn!(relay = relay.id, %room, error = %e, "an adapter could not tidy up after a recorded copy");
+                    }
                     if changed_meanwhile {
                         // Edited or deleted while the copy was being made: the lane goes
                         // round again to bring the copy up to date.

@@ -53,6 +53,10 @@ pub struct EngineSettings {
     /// `held before claiming a command` and wait for ever, so that a test can kill the process
     /// exactly there. The binary sets it from `HASHCHAT_TEST_HOLD_BEFORE_CLAIM`.
     pub hold_before_claiming_commands: bool,
+    /// For the crash tests only: once a platform has made a relayed copy and before the
+    /// outbox records it, log `held before recording a copy` and wait for ever. The binary
+    /// sets it from `HASHCHAT_TEST_HOLD_BEFORE_RECORDING_COPY`.
+    pub hold_before_recording_copies: bool,
     /// For tests of slow answers only: every command waits this long (real time) before it
     /// is carried out, as a slow store or platform would make it. The binary sets it from
     /// `HASHCHAT_TEST_COMMAND_DELAY_MS`.
@@ -69,6 +73,7 @@ impl Default for EngineSettings {
             max_post_attempts: 20,
             retry_delay: Duration::seconds(15),
             hold_before_claiming_commands: false,
+            hold_before_recording_copies: false,
             command_delay: None,
             wait_for_delivery: false,
         }
