@@ -474,18 +474,25 @@ pub struct PendingRelay {
     pub target: RoomRef,
     pub content: RelayContent,
     pub attempts: u32,
+    /// 0 for the first copy; one more each time a copy a moderator's `hide` deleted is made
+    /// again by `unhide`.
+    pub round: u32,
 }
 
 impl PendingRelay {
     /// The key adapters hand the platform (Matrix transaction id, Discord nonce): one copy per
-    /// original and room however often it is tried.
+    /// original, room and round however often it is tried.
     pub fn idempotency_key(&self) -> String {
-        format!(
+        let key = format!(
             "hc-r-{}-{}-{}",
             self.content.origin_platform.as_str(),
             self.origin_msg_id,
             self.target
-        )
+        );
+        match self.round {
+            0 => key,
+            n => format!("{key}-{n}"),
+        }
     }
 }
 

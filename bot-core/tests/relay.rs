@@ -434,6 +434,77 @@ async fn hiding_a_message_through_its_copy_hides_the_original_and_deletes_the_co
 }
 
 #[tokio::test]
+async fn unhiding_a_message_while_the_session_runs_makes_its_copy_again_under_a_new_key() {
+    let world = World::new(two_room_chat()).await;
+    start(&world).await;
+    let said_once = said(&world, ROOM, "ann", "A1 taken for rude", None);
+    let id = said_once.platform_msg_id.clone();
+    event(&world.engine, Inbound::Message(said_once)).await;
+    world.engine.tick().await.unwrap();
+    let first = copy_id(&world, "A1 taken for rude");
+    let hide = world.command(MODERATOR, &format!("hide {id}")).await;
+    assert!(hide.contains("left out"), "{hide}");
+    world.engine.tick().await.unwrap();
+
+    let unhide = world.command(MODERATOR, &format!("unhide {id}")).await;
+    assert!(
+        unhide.contains("and in the session's other rooms"),
+        "{unhide}"
+    );
+    world.engine.tick().await.unwrap();
+    let made: Vec<(String, String)> = world
+        .loopback
+        .history()
+        .into_iter()
+        .filter_map(|e| match e {
+            LoopbackEvent::Relay {
+                platform_msg_id,
+                idempotency_key,
+                body,
+                ..
+            } if body == "A1 taken for rude" => Some((platform_msg_id, idempotency_key)),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(made.len(), 2, "made again: {made:?}");
+    assert_eq!(made[0].0, first);
+    assert_ne!(made[1].0, first, "a new copy, not the deleted one");
+    assert_ne!(made[1].1, made[0].1, "under a new key");
+    // The new copy is known as one: a reply to it is a reply to the original.
+    let original = world
+        .engine
+        .store()
+        .original_of_copy(Platform::Loopback, &made[1].0)
+        .await
+        .unwrap()
+        .expect("the new copy is recorded");
+    assert_eq!(original.origin_msg_id, id);
+
+    // Hidden again, the new copy goes; after the session, unhide leaves the rooms alone.
+    world.command(MODERATOR, &format!("hide {id}")).await;
+    world.engine.tick().await.unwrap();
+    let history = world.loopback.history();
+    assert!(
+        history.contains(&LoopbackEvent::RelayDelete {
+            room: OTHER.to_owned(),
+            copy: made[1].0.clone()
+        }),
+        "{history:?}"
+    );
+    let stop = world.command(MODERATOR, "stop").await;
+    assert!(stop.contains("topped"), "{stop}");
+    let unhide = world.command(MODERATOR, &format!("unhide {id}")).await;
+    assert!(unhide.contains("back in session"), "{unhide}");
+    assert!(!unhide.contains("other rooms"), "{unhide}");
+    world.engine.tick().await.unwrap();
+    let copies = relays(&world)
+        .into_iter()
+        .filter(|r| r.2 == "A1 taken for rude")
+        .count();
+    assert_eq!(copies, 2, "no copy after the session ended");
+}
+
+#[tokio::test]
 async fn someone_who_opted_out_of_the_archive_is_still_relayed_live() {
     let world = World::new(two_room_chat()).await;
     start(&world).await;

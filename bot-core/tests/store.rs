@@ -49,6 +49,7 @@ store_tests!(
     the_session_running_in_a_room_at_an_instant_is_found,
     reactions_are_kept_on_archived_messages_and_taken_back,
     media_sources_are_kept_once_per_link,
+    unhiding_brings_back_every_copy_hiding_took_away,
 );
 
 // ---- fixtures ----------------------------------------------------------------------------
@@ -2027,4 +2028,119 @@ async fn a_copy_changed_while_it_was_being_made_is_marked_to_catch_up(store: Sto
         ]
     );
     assert!(store.pending_relays_in(&target).await.unwrap().is_empty());
+}
+
+/// `unhide` brings back every copy `hide` took away, whatever the delivery had done with it: a
+/// copy cancelled before it was made, one still to be deleted, one the lane is deleting right
+/// now, and one deleted. The copies made again carry their next round, so a new key.
+async fn unhiding_brings_back_every_copy_hiding_took_away(store: Store) {
+    use bot_core::model::{NewRelay, RelayContent};
+    let sid = session(&store, "restored").await;
+    let target = RoomRef::new(Platform::Loopback, "other");
+    let originals = ["m-cancelled", "m-kept", "m-racing", "m-gone"];
+    let relays: Vec<NewRelay> = originals
+        .iter()
+        .map(|id| NewRelay {
+            session_id: sid,
+            origin_msg_id: (*id).into(),
+            target: target.clone(),
+            content: RelayContent {
+                author_name: "Ann".into(),
+                avatar_url: None,
+                origin_platform: Platform::Loopback,
+                origin_label: "Loopback".into(),
+                body: format!("said as {id}"),
+                formatted_body: None,
+                reply_to: None,
+                reacted_with: None,
+                attachments: Vec::new(),
+            },
+        })
+        .collect();
+    store.enqueue_relays(&relays, t(9, 0, 0, 0)).await.unwrap();
+    let first_keys: Vec<(String, String)> = store
+        .pending_relays_in(&target)
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| (r.origin_msg_id.clone(), r.idempotency_key()))
+        .collect();
+    for relay in store.pending_relays_in(&target).await.unwrap() {
+        if relay.origin_msg_id != "m-cancelled" {
+            let copy = format!("copy-of-{}", relay.origin_msg_id);
+            store
+                .mark_relayed(relay.id, &copy, t(9, 0, 1, 0), &relay.content)
+                .await
+                .unwrap();
+        }
+    }
+
+    // Hidden: the copy not made is cancelled, the three made are to be deleted.
+    for id in originals {
+        store.relay_delete(Platform::Loopback, id).await.unwrap();
+    }
+    assert!(store.pending_relays_in(&target).await.unwrap().is_empty());
+    let deletions = store.pending_relay_changes_in(&target).await.unwrap();
+    assert_eq!(deletions.len(), 3);
+    let deletion_of = |copy: &str| {
+        deletions
+            .iter()
+            .find(|c| c.copy_msg_id == copy)
+            .expect("a deletion")
+            .clone()
+    };
+    store
+        .mark_relay_change_done(&deletion_of("copy-of-m-gone"))
+        .await
+        .unwrap();
+
+    // Unhidden while the lane is still deleting m-racing's copy.
+    let mut restored = 0;
+    for id in originals {
+        restored += store.relay_restore(Platform::Loopback, id).await.unwrap();
+    }
+    assert_eq!(restored, 4, "each copy comes back");
+    store
+        .mark_relay_change_done(&deletion_of("copy-of-m-racing"))
+        .await
+        .unwrap();
+
+    assert!(
+        store
+            .pending_relay_changes_in(&target)
+            .await
+            .unwrap()
+            .is_empty(),
+        "m-kept's copy is no longer to be deleted"
+    );
+    assert_eq!(
+        store
+            .original_of_copy(Platform::Loopback, "copy-of-m-kept")
+            .await
+            .unwrap()
+            .map(|o| o.origin_msg_id)
+            .as_deref(),
+        Some("m-kept"),
+        "the kept copy still leads to its original"
+    );
+    let again: Vec<(String, u32, String)> = store
+        .pending_relays_in(&target)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|r| {
+            let key = r.idempotency_key();
+            (r.origin_msg_id, r.round, key)
+        })
+        .collect();
+    let ids_and_rounds: Vec<(&str, u32)> = again.iter().map(|(o, r, _)| (o.as_str(), *r)).collect();
+    assert_eq!(
+        ids_and_rounds,
+        [("m-cancelled", 0), ("m-racing", 1), ("m-gone", 1)],
+        "to be made: the cancelled one as it was, the deleted ones in their next round"
+    );
+    for (origin, round, key) in &again {
+        let first = &first_keys.iter().find(|(o, _)| o == origin).unwrap().1;
+        assert_eq!(*round == 0, key == first, "{origin}: {key} against {first}");
+    }
 }

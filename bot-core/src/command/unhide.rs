@@ -14,7 +14,7 @@ pub(super) static SPEC: CommandSpec = CommandSpec {
     }],
     moderator_only: true,
     summary: "put a hidden message back",
-    help: "Puts a message hidden with `hide` back into the transcripts. Send it as a reply to the message, or give the message's id.",
+    help: "Puts a message hidden with `hide` back into the transcripts and, while its session runs, into the session's other rooms (as a new message at the end). Send it as a reply to the message, or give the message's id.",
     parse,
 };
 

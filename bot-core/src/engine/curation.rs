@@ -137,9 +137,20 @@ impl Engine {
             .set_mark(mark, platform, id, on, &inv.user, self.now())
             .await?
             .unwrap_or(false);
-        if mark == Mark::Hidden && on && self.store().relay_delete(platform, id).await? > 0 {
-            // Hidden from the transcript, and gone from the rooms it was relayed into.
-            self.deliver_soon();
+        let mut copies_back = false;
+        if mark == Mark::Hidden && changed {
+            if on {
+                if self.store().relay_delete(platform, id).await? > 0 {
+                    // Hidden from the transcript, and gone from the rooms it was relayed into.
+                    self.deliver_soon();
+                }
+            } else if session.state.is_live() && stored.deleted_at.is_none() {
+                // Back in the rooms too, while the conversation it belongs to goes on.
+                copies_back = self.store().relay_restore(platform, id).await? > 0;
+                if copies_back {
+                    self.deliver_soon();
+                }
+            }
         }
         let who = &stored.message.author_name;
         Ok(match (mark, on, changed) {
@@ -154,8 +165,13 @@ impl Engine {
             )),
             (Mark::Hidden, true, false) => private("That message was already hidden."),
             (Mark::Hidden, false, true) => private(format!(
-                "{who}'s message is back in session {}'s transcript.",
-                session.id
+                "{who}'s message is back in session {}'s transcript{}.",
+                session.id,
+                if copies_back {
+                    ", and in the session's other rooms"
+                } else {
+                    ""
+                }
             )),
             (Mark::Hidden, false, false) => private("That message was not hidden."),
         })

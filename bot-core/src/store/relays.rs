@@ -72,7 +72,7 @@ impl Store {
     pub async fn pending_relays(&self) -> Result<Vec<PendingRelay>> {
         let mut conn = self.conn().await?;
         let rows = sqlx::query(
-            "SELECT id, session_id, origin_msg_id, target_room, content_json, attempts \
+            "SELECT id, session_id, origin_msg_id, target_room, content_json, attempts, round \
              FROM relays WHERE status = 'pending' ORDER BY id",
         )
         .fetch_all(&mut *conn)
@@ -85,7 +85,7 @@ impl Store {
     pub async fn pending_relays_in(&self, room: &RoomRef) -> Result<Vec<PendingRelay>> {
         let mut conn = self.conn().await?;
         let rows = sqlx::query(
-            "SELECT id, session_id, origin_msg_id, target_room, content_json, attempts \
+            "SELECT id, session_id, origin_msg_id, target_room, content_json, attempts, round \
              FROM relays WHERE status = 'pending' AND target_room = $1 ORDER BY id",
         )
         .bind(room.to_string())
@@ -248,6 +248,42 @@ impl Store {
         Ok(marked.rows_affected())
     }
 
+    /// The original was hidden and is now unhidden: copies the hide cancelled are queued
+    /// again, a copy still to be deleted is kept, and a copy deleted is queued to be made again
+    /// in its next round. Returns how many copies will be made or kept.
+    pub async fn relay_restore(
+        &self,
+        origin_platform: Platform,
+        origin_msg_id: &str,
+    ) -> Result<u64> {
+        let mut tx = self.begin_write().await?;
+        let mut restored = 0;
+        for sql in [
+            "UPDATE relays SET status = 'pending', attempts = 0, last_error = NULL \
+             WHERE origin_platform = $1 AND origin_msg_id = $2 AND status = 'cancelled'",
+            // If the lane is deleting it right now, `mark_relay_change_done` sees this and
+            // queues the copy again.
+            "UPDATE relays SET change = NULL WHERE origin_platform = $1 \
+             AND origin_msg_id = $2 AND status = 'posted' AND change = 'delete'",
+            "UPDATE relays SET status = 'pending', attempts = 0, last_error = NULL, \
+             copy_msg_id = NULL, posted_at = NULL, change = NULL, round = round + 1 \
+             WHERE origin_platform = $1 AND origin_msg_id = $2 AND status = 'posted' \
+             AND change = 'deleted'",
+        ] {
+            restored += sqlx::query(sql)
+                .bind(origin_platform.as_str())
+                .bind(origin_msg_id)
+                .execute(&mut *tx)
+                .await
+                .ctx("restoring an unhidden message's copies")?
+                .rows_affected();
+        }
+        tx.commit()
+            .await
+            .ctx("committing an unhidden message's copies")?;
+        Ok(restored)
+    }
+
     /// Copies made in `room` that must still be edited or deleted, in the order they were
     /// made.
     pub async fn pending_relay_changes_in(&self, room: &RoomRef) -> Result<Vec<RelayChange>> {
@@ -286,24 +322,46 @@ impl Store {
     }
 
     /// The copy now shows `change`: an edit done (unless a newer edit came meanwhile) or the
-    /// copy deleted.
+    /// copy deleted. A copy deleted while `unhide` restored it is queued to be made again.
     pub async fn mark_relay_change_done(&self, change: &RelayChange) -> Result<()> {
-        let mut conn = self.conn().await?;
-        let query = match change.kind {
-            ChangeKind::Edit => sqlx::query(
-                "UPDATE relays SET change = NULL WHERE id = $1 AND change = 'edit' \
-                 AND edit_seq = $2",
-            )
-            .bind(change.id)
-            .bind(change.edit_seq),
-            ChangeKind::Delete => {
-                sqlx::query("UPDATE relays SET change = 'deleted' WHERE id = $1").bind(change.id)
+        let mut tx = self.begin_write().await?;
+        match change.kind {
+            ChangeKind::Edit => {
+                sqlx::query(
+                    "UPDATE relays SET change = NULL WHERE id = $1 AND change = 'edit' \
+                     AND edit_seq = $2",
+                )
+                .bind(change.id)
+                .bind(change.edit_seq)
+                .execute(&mut *tx)
+                .await
+                .ctx("recording a copy brought up to date")?;
             }
-        };
-        query
-            .execute(&mut *conn)
+            ChangeKind::Delete => {
+                let deleted = sqlx::query(
+                    "UPDATE relays SET change = 'deleted' WHERE id = $1 AND change = 'delete'",
+                )
+                .bind(change.id)
+                .execute(&mut *tx)
+                .await
+                .ctx("recording a copy deleted")?;
+                if deleted.rows_affected() == 0 {
+                    sqlx::query(
+                        "UPDATE relays SET status = 'pending', attempts = 0, copy_msg_id = NULL, \
+                         posted_at = NULL, change = NULL, round = round + 1 \
+                         WHERE id = $1 AND status = 'posted' \
+                         AND (change IS NULL OR change = 'edit')",
+                    )
+                    .bind(change.id)
+                    .execute(&mut *tx)
+                    .await
+                    .ctx("queueing again a copy unhidden while it was deleted")?;
+                }
+            }
+        }
+        tx.commit()
             .await
-            .ctx("recording a copy brought up to date")?;
+            .ctx("committing a copy brought up to date")?;
         Ok(())
     }
 
@@ -368,5 +426,6 @@ fn decode_relay(row: &Row) -> Result<PendingRelay> {
         content: serde_json::from_str(&json)
             .map_err(|e| StoreError::Corrupt(format!("relay {id}: content: {e}")))?,
         attempts: col_u32(row, "attempts")?,
+        round: col_u32(row, "round")?,
     })
 }
