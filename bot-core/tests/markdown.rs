@@ -197,7 +197,7 @@ fn formatted_messages_keep_their_formatting_as_markdown() {
     let body: String = md
         .lines()
         .skip_while(|l| !l.starts_with("- **Ann**"))
-        .skip(1)
+        .skip(2)
         .take_while(|l| !l.starts_with("---"))
         .collect::<Vec<_>>()
         .join("\n");
@@ -255,7 +255,7 @@ fn withheld_messages_stay_withheld_whatever_they_carry() {
     let mut m = formatted("matrix", "$1", WITHHELD, "<b>the secret words</b>");
     m.withheld = true;
     let md = render(&transcript(vec![m]));
-    assert!(md.contains("*withheld at the author\\'s request*"), "{md}");
+    assert!(md.contains("*withheld at the author's request*"), "{md}");
     assert!(!md.contains("secret"), "{md}");
 }
 
@@ -277,13 +277,17 @@ fn text_after_a_quote_is_not_part_of_it() {
         quote.contains("quoted") && !quote.contains("a.png"),
         "{html}"
     );
-    let last = &html[html.rfind("<blockquote>").unwrap()..];
-    let (quote, after) = last.split_once("</blockquote>").unwrap();
-    assert!(quote.contains("replying to"), "{html}");
+    // The reply names its parent on its name line, quotes only the parent's words, and its
+    // own text follows the quote.
+    let (before, last) = html.split_at(html.rfind("<blockquote>").unwrap());
     assert!(
-        !quote.contains("my answer") && after.contains("my answer"),
+        before
+            .ends_with("<p><strong>Bob</strong> · 19:03 · replying to <strong>Ann</strong></p>\n"),
         "{html}"
     );
+    let (quote, after) = last.split_once("</blockquote>").unwrap();
+    assert_eq!(quote, "<blockquote>\n<p>x</p>\n", "{html}");
+    assert!(after.starts_with("\n<p>my answer</p>"), "{html}");
 }
 
 #[test]
@@ -299,7 +303,8 @@ fn hostile_formatted_bodies_stay_inert() {
             ]);
             let md = render(&t);
             assert_inert(case, &md, &["https://example.org/"]);
-            assert!(!md.contains("alert(1)"), "{case}: {md}");
+            let html = to_html(&md);
+            assert!(!html.contains("<script"), "{case}: {html}");
         }
     }
 }
@@ -436,4 +441,89 @@ fn plain_text_says_where_a_message_was_written_when_there_are_several_platforms(
     let cy = text.find("  [19:03] Cy (Discord): second").expect(&text);
     let bob = text.find("  [19:04] Bob (Matrix): third").expect(&text);
     assert!(ann < cy && cy < bob, "{text}");
+}
+
+/// Each list item's blocks, as (kind, text): `p` a paragraph, `quote` a quote.
+fn items(md: &str) -> Vec<Vec<(&'static str, String)>> {
+    use pulldown_cmark::TagEnd;
+    let mut items = Vec::new();
+    let mut depth = 0;
+    let mut in_item = false;
+    let (mut kind, mut text) = ("", String::new());
+    for e in Parser::new_ext(md, options()) {
+        match e {
+            Event::Start(Tag::Item) => {
+                items.push(Vec::new());
+                in_item = true;
+            }
+            Event::End(TagEnd::Item) => in_item = false,
+            _ if !in_item => {}
+            Event::Start(Tag::BlockQuote(_)) => {
+                depth += 1;
+                if depth == 1 {
+                    kind = "quote";
+                }
+            }
+            Event::End(TagEnd::BlockQuote(_)) => {
+                depth -= 1;
+                if depth == 0 {
+                    items
+                        .last_mut()
+                        .unwrap()
+                        .push((kind, std::mem::take(&mut text)));
+                }
+            }
+            Event::Start(Tag::Paragraph) if depth == 0 => kind = "p",
+            Event::End(TagEnd::Paragraph) if depth == 0 => {
+                items
+                    .last_mut()
+                    .unwrap()
+                    .push((kind, std::mem::take(&mut text)));
+            }
+            Event::Text(t) | Event::Code(t) => text.push_str(&t),
+            Event::SoftBreak => text.push_str(" ⏎soft "),
+            Event::HardBreak => text.push('\n'),
+            _ => {}
+        }
+    }
+    items
+}
+
+#[test]
+fn each_message_is_a_block_of_its_own_and_a_reply_quotes_only_its_parent() {
+    let first = msg(
+        "matrix",
+        "$1",
+        "Ann",
+        "Our library's #interlibnet (or you)",
+        at(19, 2),
+    );
+    let mut reply = msg("matrix", "$2", "Bob", "Agreed, and more", at(19, 3));
+    reply.reply_to = Some("$1".into());
+    reply.reactions = vec![bot_core::transcript::ReactionRecord {
+        key: "👍".into(),
+        count: 2,
+    }];
+    let md = render(&transcript(vec![first, reply]));
+    assert_eq!(
+        items(&md),
+        [
+            vec![
+                ("p", "Ann · 19:02".to_owned()),
+                ("p", "Our library's #interlibnet (or you)".to_owned()),
+            ],
+            vec![
+                ("p", "Bob · 19:03 · replying to Ann".to_owned()),
+                ("quote", "Our library's #interlibnet (or you)".to_owned()),
+                ("p", "Agreed, and more".to_owned()),
+                ("p", "Reactions: 👍 2".to_owned()),
+            ],
+        ],
+        "{md}"
+    );
+    // As plain text it reads as written: nothing escaped that needed no escaping.
+    assert!(
+        md.contains("  Our library's #interlibnet (or you)\n"),
+        "{md}"
+    );
 }

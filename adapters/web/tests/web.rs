@@ -511,8 +511,15 @@ async fn session_pages_and_downloads_show_formatting_and_stay_inert() {
         ),
         "{md}"
     );
-    // Participants' text is escaped (`\\<script\\>`); no link of theirs goes anywhere but the web.
-    assert!(!md.contains("](javascript") && !md.contains("](<javascript"));
+    // Participants' text is escaped (`\\<script>`, `\\[x\\](javascript:…)`); no link of theirs
+    // goes anywhere but the web.
+    for end_of_link_text in ["](javascript", "](<javascript"] {
+        assert!(
+            md.match_indices(end_of_link_text)
+                .all(|(i, _)| md[..i].ends_with('\\')),
+            "{md}"
+        );
+    }
 }
 
 #[tokio::test]

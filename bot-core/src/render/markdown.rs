@@ -97,24 +97,29 @@ pub fn render(t: &Transcript, out: &mut impl Write) -> fmt::Result {
         if !star.is_empty() {
             write!(out, " · highlighted")?;
         }
-        writeln!(out)?;
+        // A reply names what it answers on its name line; the parent's words, when they are in
+        // the transcript, are the only thing in its quote.
+        let mut quote = None;
         if let Some(parent) = &m.reply_to {
-            let quoted = match by_key.get(&(m.platform.as_str(), parent.as_str())) {
-                Some(p) if p.is_shown() => format!(
-                    "replying to **{}**: “{}”",
-                    escape(&p.author.name),
-                    escape(&short(&p.body, 80))
-                ),
+            match by_key.get(&(m.platform.as_str(), parent.as_str())) {
+                Some(p) if p.is_shown() => {
+                    write!(out, " · replying to **{}**", escape(&p.author.name))?;
+                    quote = Some(escape(&short(&p.body, 80)));
+                }
                 _ => match t.posts.iter().find(|p| &p.platform_message_id == parent) {
                     Some(post) => match post.point {
-                        Some(n) => format!("replying to Q{n}"),
-                        None => format!("replying to the {}", post.kind.replace('_', "-")),
+                        Some(n) => write!(out, " · replying to Q{n}")?,
+                        None => write!(out, " · replying to the {}", post.kind.replace('_', "-"))?,
                     },
-                    None => "replying to a message not in this transcript".to_owned(),
+                    None => write!(out, " · replying to a message not in this transcript")?,
                 },
-            };
-            // The blank line ends the quote: the text after it is not part of it.
-            writeln!(out, "  > {quoted}\n")?;
+            }
+        }
+        // Blank lines keep the name line, the quote and the text apart: a line right after a
+        // paragraph or a quote would join it.
+        writeln!(out, "\n")?;
+        if let Some(quote) = quote {
+            writeln!(out, "  > {quote}\n")?;
         }
         let rich = (!m.withheld)
             .then_some(m.formatted_body.as_deref())
@@ -130,11 +135,6 @@ pub fn render(t: &Transcript, out: &mut impl Write) -> fmt::Result {
                         (_, false) => writeln!(out, "  {line}")?,
                     }
                 }
-                // A quote or list ends before what follows it in the item (else the next
-                // line would be read as part of it).
-                if matches!(blocks.last(), Some(Block::Quote(_) | Block::List { .. })) {
-                    writeln!(out)?;
-                }
             }
             None => {
                 let body = if m.withheld {
@@ -145,16 +145,24 @@ pub fn render(t: &Transcript, out: &mut impl Write) -> fmt::Result {
                 writeln!(out, "  {}", body.trim_start())?;
             }
         }
-        for a in &m.attachments {
-            writeln!(out, "  📎 {}", web_link(&a.name, &a.url))?;
-        }
+        // Each part of the message is a block of its own, apart from the next by a blank line.
+        writeln!(out)?;
+        // What came with the text is a paragraph of its own, a line for each.
+        let mut extras: Vec<String> = m
+            .attachments
+            .iter()
+            .map(|a| format!("📎 {}", web_link(&a.name, &a.url)))
+            .collect();
         if !m.reactions.is_empty() {
             let counts: Vec<String> = m
                 .reactions
                 .iter()
                 .map(|r| format!("{} {}", escape(&r.key), r.count))
                 .collect();
-            writeln!(out, "  Reactions: {}", counts.join(" · "))?;
+            extras.push(format!("Reactions: {}", counts.join(" · ")));
+        }
+        if !extras.is_empty() {
+            writeln!(out, "  {}\n", extras.join("  \n  "))?;
         }
         for note in t
             .notes
@@ -163,7 +171,7 @@ pub fn render(t: &Transcript, out: &mut impl Write) -> fmt::Result {
         {
             writeln!(
                 out,
-                "  > 📝 **Curator's note** ({}): {}",
+                "  > 📝 **Curator's note** ({}): {}\n",
                 escape(&note.by),
                 escape(&note.text)
             )?;
@@ -312,10 +320,9 @@ fn block_lines(blocks: &[Block], out: &mut Vec<String>) {
     }
 }
 
-/// A paragraph's lines, joined by hard breaks (two spaces at the end of each but the last).
-/// Each line starts with a character that begins nothing: no indentation (a code block), no
-/// `1.` (a list), no `~~~` (a fence), no `:` (a definition, where that is read); everything
-/// else that could begin a block is escaped.
+/// A paragraph's lines, joined by hard breaks (two spaces at the end of each but the last),
+/// without indentation (a code block). A line begins either with markup of ours or with text,
+/// whose [`escape`] took its start for a line's: nothing there begins a block.
 fn paragraph_lines(inlines: &[Inline]) -> Vec<String> {
     let inlines = for_markdown(inlines);
     let mut text = String::new();
@@ -324,16 +331,7 @@ fn paragraph_lines(inlines: &[Inline]) -> Vec<String> {
         .split('\n')
         .map(|l| l.trim_matches(|c: char| c.is_ascii_whitespace()))
         .filter(|l| !l.is_empty())
-        .map(|l| {
-            let digits = l.chars().take_while(char::is_ascii_digit).count();
-            if digits > 0 && l[digits..].starts_with('.') {
-                format!("{}\\{}", &l[..digits], &l[digits..])
-            } else if l.starts_with("~~~") || l.starts_with(':') {
-                format!("\\{l}")
-            } else {
-                l.to_owned()
-            }
-        })
+        .map(str::to_owned)
         .collect();
     let last = lines.len().saturating_sub(1);
     for l in &mut lines[..last] {
@@ -611,37 +609,116 @@ fn web_link(name: &str, url: &str) -> String {
     }
 }
 
-/// Escapes text so Markdown shows it as written and acts on none of it.
+/// Escapes text so Markdown shows it as written and acts on none of it, escaping only what
+/// would otherwise act, so the file still reads well as plain text (`That's #tag (or you)`
+/// stays as it is).
+///
+/// What CommonMark, GitHub's extensions and pulldown-cmark's could make of text, and what stops
+/// it: every `` ` ``, `[`, `]`, `{`, `}` (code, links, images, footnotes, attributes); a `*`,
+/// `~` or `$` that could open emphasis, a strike or maths (one followed by anything but
+/// whitespace); a `_` that could open emphasis (not inside a word); a `<` that could open
+/// HTML or an autolink; an `&` that could begin an entity; a `\` before punctuation or at the
+/// end; the `:` of `://`, the `.` of `www.` and the `@` of an address (GitHub links those);
+/// and at the start of a line whatever could begin a block there (`#` headings, `>` quotes,
+/// `-`, `+`, `*` and `1.` lists, `=` and `-` underlines, `:` definitions). A table needs a
+/// delimiter row, whose pipes are escaped. The end of the text counts as anything (the text
+/// may be followed by markup of the document's own, such as `**`).
 pub fn escape(text: &str) -> String {
-    let mut out = String::with_capacity(text.len() + text.len() / 8);
-    let chars: Vec<char> = text.chars().collect();
-    for (i, &c) in chars.iter().enumerate() {
-        match c {
-            '\\' | '`' | '*' | '_' | '{' | '}' | '[' | ']' | '(' | ')' | '#' | '+' | '-' | '!'
-            | '|' | '<' | '>' | '~' | '=' | '&' | '@' | '"' | '\'' | '$' | '^' => {
-                out.push('\\');
-                out.push(c);
-            }
-            // `1.` at the start of a line would begin a list; `www.` would autolink.
-            '.' if (i > 0 && chars[i - 1].is_ascii_digit() && digits_from_line_start(&out))
-                || ends_with_www(&chars[..i]) =>
-            {
-                out.push_str("\\.");
-            }
-            // `http://` and friends would autolink.
-            ':' if chars.get(i + 1) == Some(&'/') => out.push_str("\\:"),
-            '\n' => out.push('\n'),
-            '\t' => out.push(' '),
-            c => push_shown(&mut out, c),
+    let mut out = String::with_capacity(text.len() + text.len() / 16);
+    let lines = text.split('\n').count();
+    for (n, line) in text.split('\n').enumerate() {
+        if n > 0 {
+            out.push('\n');
         }
+        escape_line(line, n + 1 == lines, &mut out);
     }
     out
 }
 
-/// Whether `out` (since its last newline) is only whitespace and digits.
-fn digits_from_line_start(out: &str) -> bool {
-    let line = out.rsplit('\n').next().unwrap_or(out);
-    line.trim_start().chars().all(|c| c.is_ascii_digit())
+/// One line of [`escape`]; `last` when nothing in the text follows it.
+fn escape_line(line: &str, last: bool, out: &mut String) {
+    let chars: Vec<char> = line.chars().collect();
+    // What follows position `i`: `None` at the end of the text, a space at the end of a line.
+    let next = |i: usize| -> Option<char> {
+        match chars.get(i + 1) {
+            Some(&c) => Some(c),
+            None if last => None,
+            None => Some(' '),
+        }
+    };
+    let opens = |i: usize| next(i).is_none_or(|c| !c.is_whitespace());
+    let first = chars.iter().position(|c| !c.is_whitespace());
+    let delimiter_row = is_table_delimiter_row(line);
+    let list_number = first.and_then(|f| {
+        let digits = chars[f..].iter().take_while(|c| c.is_ascii_digit()).count();
+        let marker = f + digits;
+        (digits > 0
+            && digits < 10
+            && matches!(chars.get(marker), Some('.' | ')'))
+            && next(marker).is_none_or(char::is_whitespace))
+        .then_some(marker)
+    });
+    for (i, &c) in chars.iter().enumerate() {
+        let at_start = Some(i) == first;
+        let escaped = match c {
+            '`' | '[' | ']' | '{' | '}' => true,
+            '*' => opens(i) || at_start,
+            '~' | '$' => opens(i),
+            '_' => {
+                let inside_word = i > 0
+                    && chars[i - 1].is_alphanumeric()
+                    && next(i).is_some_and(char::is_alphanumeric);
+                !inside_word && opens(i)
+            }
+            '<' => next(i).is_none_or(|c| c.is_ascii_alphabetic() || "/!?".contains(c)),
+            '&' => entity_follows(&chars[i + 1..]),
+            // At the end of a line it would be a line break.
+            '\\' => i + 1 == chars.len() || next(i).is_some_and(|c| c.is_ascii_punctuation()),
+            ':' => next(i) == Some('/') || (at_start && next(i).is_none_or(char::is_whitespace)),
+            '.' => Some(i) == list_number || ends_with_www(&chars[..i]),
+            ')' => Some(i) == list_number,
+            '@' => {
+                i > 0
+                    && (chars[i - 1].is_alphanumeric() || "._-+".contains(chars[i - 1]))
+                    && next(i).is_some_and(char::is_alphanumeric)
+            }
+            '|' => delimiter_row,
+            '#' if at_start => {
+                let run = chars[i..].iter().take_while(|&&c| c == '#').count();
+                next(i + run - 1).is_none_or(char::is_whitespace)
+            }
+            '>' => at_start,
+            '-' | '+' | '=' if at_start => {
+                next(i).is_none_or(char::is_whitespace)
+                    || chars[i..].iter().all(|&x| x == c || x == ' ' || x == '\t')
+            }
+            _ => false,
+        };
+        if escaped {
+            out.push('\\');
+            out.push(c);
+        } else if c == '\t' {
+            out.push(' ');
+        } else {
+            push_shown(out, c);
+        }
+    }
+}
+
+/// A line that could be a table's delimiter row (`|---|:--:|`).
+fn is_table_delimiter_row(line: &str) -> bool {
+    let line = line.trim();
+    line.contains('|') && line.contains('-') && line.chars().all(|c| "|-: \t".contains(c))
+}
+
+/// Whether `rest` begins like an entity (`amp;`, `#60;`, `#x3C;`), which `&` would make one.
+fn entity_follows(rest: &[char]) -> bool {
+    let name = rest
+        .iter()
+        .take(32)
+        .take_while(|c| c.is_ascii_alphanumeric() || **c == '#')
+        .count();
+    name > 0 && rest.get(name) == Some(&';')
 }
 
 fn ends_with_www(before: &[char]) -> bool {
@@ -690,45 +767,91 @@ mod tests {
         );
         assert_eq!(
             web_link("[x](y)", "javascript:alert(1)"),
-            "\\[x\\]\\(y\\) (not a web link: javascript:alert\\(1\\))"
+            "\\[x\\](y) (not a web link: javascript:alert(1))"
         );
+    }
+
+    /// The text a CommonMark reader with every extension (but typographic quotes) shows for `md`, and the first
+    /// thing in it that is not text in paragraphs.
+    fn read(md: &str) -> (String, Option<String>) {
+        use pulldown_cmark::{Event, Options, Parser, Tag, TagEnd};
+        let mut text = String::new();
+        let mut other = None;
+        for e in Parser::new_ext(md, Options::all() - Options::ENABLE_SMART_PUNCTUATION) {
+            match e {
+                Event::Text(t) => text.push_str(&t),
+                Event::SoftBreak | Event::HardBreak => text.push('\n'),
+                Event::Start(Tag::Paragraph) | Event::End(TagEnd::Paragraph) => {}
+                e => {
+                    other.get_or_insert(format!("{e:?}"));
+                }
+            }
+        }
+        (text, other)
     }
 
     #[test]
     fn hostile_text_is_shown_not_obeyed() {
         for text in hostile() {
-            let escaped = block(&text, "  ");
-            // Every Markdown or HTML opener is escaped: no unescaped `<`, `[`, `!`, `#`, `&`, `>`.
-            let mut prev = ' ';
-            for c in escaped.chars() {
-                if "<>[]()!#&`*_{}|~@".contains(c) {
-                    assert_eq!(prev, '\\', "unescaped {c:?} in {escaped:?}");
-                }
-                prev = if prev == '\\' && c == '\\' { ' ' } else { c };
-            }
-            assert!(!escaped.contains("http://"), "{escaped}");
-            assert!(!escaped.contains("www."), "{escaped}");
-            assert!(!escaped.contains('\u{202E}'));
-            for line in escaped.lines() {
-                assert!(!line.starts_with("    "), "no code blocks: {line:?}");
-                let rest = line.trim_start();
-                let digits = rest.chars().take_while(char::is_ascii_digit).count();
-                assert!(
-                    digits == 0 || !rest[digits..].starts_with('.'),
-                    "no ordered lists: {line:?}"
-                );
-            }
+            let md = block(&text, "");
+            let (shown, other) = read(&md);
+            assert_eq!(other, None, "only text, in {md:?}");
+            let expected: Vec<String> = text
+                .lines()
+                .map(|l| l.trim().replace('\t', " ").replace('\u{202E}', "⟨U+202E⟩"))
+                .filter(|l| !l.is_empty())
+                .collect();
+            assert_eq!(shown, expected.join("\n"), "shown as written, from {md:?}");
+            // GitHub links bare addresses; pulldown-cmark does not, so this is checked here.
+            assert!(
+                md.match_indices("://")
+                    .all(|(i, _)| md[..i].ends_with('\\')),
+                "{md}"
+            );
+            assert!(!md.to_lowercase().contains("www."), "{md}");
         }
     }
 
     #[test]
-    fn escaping_keeps_the_text_readable() {
-        assert_eq!(escape("A1: yes, 100%"), "A1: yes, 100%");
-        assert_eq!(escape("1. first"), "1\\. first");
-        assert_eq!(escape("version 1.2"), "version 1.2");
-        assert_eq!(escape("see www.x.org"), "see www\\.x.org");
-        assert_eq!(escape("a\u{202E}b"), "a⟨U+202E⟩b");
-        assert_eq!(escape("👩‍👩‍👧"), "👩‍👩‍👧", "joiners in emoji stay");
+    fn escaping_leaves_what_would_not_act_as_it_is() {
+        for as_written in [
+            "A1: yes, 100%",
+            "That's it (or you) \"quoted\"",
+            "#interlibnet is the tag!",
+            "snake_case and a - b and a * b",
+            "version 1.2, 2.5 hours, 3) not a list here",
+            "<3 and a < b and ~ 5",
+            "@everyone and @here",
+            "AT&T and & alone",
+            "a = b + c",
+            "C:\\Users and a\\b",
+        ] {
+            assert_eq!(escape(as_written), as_written);
+            assert_eq!(read(as_written).1, None, "{as_written}");
+        }
+        for (text, escaped) in [
+            ("1. first", "1\\. first"),
+            ("2) second", "2\\) second"),
+            ("# heading", "\\# heading"),
+            ("> quote", "\\> quote"),
+            ("- item", "\\- item"),
+            ("* item", "\\* item"),
+            ("---", "\\---"),
+            ("*really*", "\\*really\\*"),
+            ("_really_", "\\_really\\_"),
+            ("~~gone~~ now", "\\~\\~gone\\~~ now"),
+            ("`code`", "\\`code\\`"),
+            ("[link](x)", "\\[link\\](x)"),
+            ("<b>", "\\<b>"),
+            ("&amp;", "\\&amp;"),
+            ("see www.x.org", "see www\\.x.org"),
+            ("https://x.org", "https\\://x.org"),
+            ("bob@x.org", "bob\\@x.org"),
+            ("a\u{202E}b", "a⟨U+202E⟩b"),
+            ("👩‍👩‍👧", "👩‍👩‍👧"),
+        ] {
+            assert_eq!(escape(text), escaped, "{text}");
+        }
     }
 
     #[test]
@@ -739,7 +862,7 @@ mod tests {
         );
         assert_eq!(
             web_link("x", "javascript:alert(1)"),
-            "x (not a web link: javascript:alert\\(1\\))"
+            "x (not a web link: javascript:alert(1))"
         );
     }
 }
