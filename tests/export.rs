@@ -89,7 +89,7 @@ fn json_export_import_export_is_byte_identical_and_markdown_has_every_point() {
     let (md, stderr) = text(&output);
     assert!(output.status.success(), "{stderr}");
     assert!(
-        md.starts_with("# Libraries and social media (\\#interlibnet)"),
+        md.starts_with("# Libraries and social media (#interlibnet)"),
         "{md}"
     );
     let mut last = 0;
