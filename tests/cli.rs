@@ -142,7 +142,8 @@ fn the_demo_runs_the_example_chat_and_keeps_it_when_asked() {
     let output = scratch.output(&["sessions", "--db", &db]);
     let (listing, stderr) = text(&output);
     assert!(output.status.success(), "{stderr}");
-    let row = listing.lines().nth(1).expect("one session listed");
+    assert!(listing.starts_with("Sessions that ran"), "{listing}");
+    let row = listing.lines().nth(2).expect("one session listed");
     let fields: Vec<&str> = row.split_whitespace().collect();
     assert_eq!(fields[0], "1");
     assert_eq!(fields[1], "interlibnet");
@@ -238,7 +239,7 @@ fn the_demo_runs_the_same_on_postgresql() {
     assert!(output.status.success(), "{stderr}");
     let fields: Vec<&str> = listing
         .lines()
-        .nth(1)
+        .nth(2)
         .expect("one session")
         .split_whitespace()
         .collect();

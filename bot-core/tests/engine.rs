@@ -1040,3 +1040,20 @@ async fn a_point_still_waiting_for_its_platform_is_not_on_screen_in_that_room() 
     };
     assert_eq!(point, Some(2));
 }
+
+#[tokio::test]
+async fn counts_the_bot_writes_agree_in_number() {
+    let mut one_minute = chat();
+    one_minute.intro_minutes = 1;
+    let world = World::new(one_minute).await;
+    let reply = world.command(MODERATOR, "start interlibnet").await;
+    assert!(
+        reply.ends_with("session 1: intro now, Q1 in 1 minute."),
+        "{reply}"
+    );
+    let asked = world.command(MODERATOR, "transcript 1").await;
+    assert!(asked.contains(": 0 messages archived."), "{asked}");
+    let world = World::new(chat()).await;
+    let reply = world.command(MODERATOR, "start interlibnet").await;
+    assert!(reply.ends_with("Q1 in 2 minutes."), "{reply}");
+}

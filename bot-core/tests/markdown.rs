@@ -424,7 +424,7 @@ fn plain_text_says_where_a_message_was_written_when_there_are_several_platforms(
         first.clone(),
         msg("matrix", "$2", "Bob", "second", at(19, 3)),
     ]);
-    let text = render_session(&one);
+    let text = render_session(&one, 1);
     assert!(
         text.contains("  [19:02] Ann: first **as typed**\n"),
         "{text}"
@@ -436,7 +436,7 @@ fn plain_text_says_where_a_message_was_written_when_there_are_several_platforms(
         msg("discord", "2", "Cy", "second", at(19, 3)),
         msg("matrix", "$3", "Bob", "third", at(19, 4)),
     ]);
-    let text = render_session(&both);
+    let text = render_session(&both, 1);
     let ann = text.find("  [19:02] Ann (Matrix): first").expect(&text);
     let cy = text.find("  [19:03] Cy (Discord): second").expect(&text);
     let bob = text.find("  [19:04] Bob (Matrix): third").expect(&text);
@@ -526,4 +526,40 @@ fn each_message_is_a_block_of_its_own_and_a_reply_quotes_only_its_parent() {
         md.contains("  Our library's #interlibnet (or you)\n"),
         "{md}"
     );
+}
+
+#[test]
+fn plain_text_shows_reactions_highlights_replies_and_unreached_points_and_obeys_no_bidi() {
+    use bot_core::render::plain::render_session;
+    let mut first = msg("matrix", "$1", "Ann", "A1 \u{202E}txet desrever", at(19, 2));
+    first.reactions = vec![bot_core::transcript::ReactionRecord {
+        key: "🎉".into(),
+        count: 3,
+    }];
+    let mut reply = msg("matrix", "$2", "Bob", "same here", at(19, 3));
+    reply.reply_to = Some("$1".into());
+    let mut t = transcript(vec![first, reply]);
+    t.highlights = vec![bot_core::transcript::Highlight {
+        message: "matrix:$1".into(),
+        by: "matrix:@mod:x".into(),
+        at: at(19, 5),
+    }];
+    t.points.push(PointRecord {
+        number: 2,
+        text: "Second?".into(),
+        posted_at: None,
+    });
+    let text = render_session(&t, 7);
+    assert!(text.starts_with("Chat (#chat), session 7\n"), "{text}");
+    assert!(
+        text.contains("  [19:02] ★ Ann: A1 ⟨U+202E⟩txet desrever\n      Reactions: 🎉 3\n"),
+        "{text}"
+    );
+    assert!(!text.contains('\u{202E}'), "{text}");
+    assert!(
+        text.contains("  [19:03] Bob, replying to Ann: same here\n"),
+        "{text}"
+    );
+    assert!(text.contains("\nQ2: Second? (not reached)\n"), "{text}");
+    assert!(text.ends_with("\n2 messages\n"), "{text}");
 }

@@ -50,6 +50,7 @@ store_tests!(
     reactions_are_kept_on_archived_messages_and_taken_back,
     media_sources_are_kept_once_per_link,
     unhiding_brings_back_every_copy_hiding_took_away,
+    session_numbers_are_consecutive_whatever_was_asked_twice,
 );
 
 // ---- fixtures ----------------------------------------------------------------------------
@@ -2143,4 +2144,41 @@ async fn unhiding_brings_back_every_copy_hiding_took_away(store: Store) {
         let first = &first_keys.iter().find(|(o, _)| o == origin).unwrap().1;
         assert_eq!(*round == 0, key == first, "{origin}: {key} against {first}");
     }
+}
+
+/// The session number people see is the id: 1, 2, 3 in the order sessions are created,
+/// however often a scheduler asks for an occurrence already stored, and an import takes the
+/// next one too.
+async fn session_numbers_are_consecutive_whatever_was_asked_twice(store: Store) {
+    let start = t(18, 0, 0, 0);
+    let mut ids = Vec::new();
+    for _ in 0..3 {
+        ids.push(
+            store
+                .create_session(&new_session("a", SessionOrigin::Recurrence, start))
+                .await
+                .unwrap(),
+        );
+    }
+    ids.push(
+        store
+            .create_session(&new_session("a", SessionOrigin::Command, start))
+            .await
+            .unwrap(),
+    );
+    let id = |n: SessionId| n;
+    assert_eq!(ids, [id(1), id(1), id(1), id(2)]);
+    // Two schedulers asking at once still leave no gap.
+    let occurrence = new_session("b", SessionOrigin::Recurrence, start);
+    let (a, b) = tokio::join!(
+        store.create_session(&occurrence),
+        store.create_session(&occurrence),
+    );
+    assert_eq!(a.unwrap(), id(3));
+    assert_eq!(b.unwrap(), id(3));
+    let next = store
+        .create_session(&new_session("c", SessionOrigin::Command, start))
+        .await
+        .unwrap();
+    assert_eq!(next, id(4));
 }

@@ -367,7 +367,7 @@ async fn the_markdown_story_reads_in_order_and_obeys_nothing() {
             })
             .collect();
         assert!(q.windows(2).all(|w| w[0] < w[1]));
-        assert!(md.contains("## Intro\n\nWelcome!"));
+        assert!(md.contains("## Introduction\n\nWelcome!"), "{md}");
         assert!(md.contains("## Wrap-up\n\nThanks, everyone"));
         // One platform: no need to say where each message was written.
         assert!(md.contains("**ann** · 19:03 · (edited)"), "{md}");
@@ -405,7 +405,7 @@ async fn the_plain_text_transcript_honours_curation_too() {
     common::run_sqlite(|store| async move {
         let (_world, session) = realistic_session(store.clone()).await;
         let t = transcript::build(&store, session, None).await.unwrap();
-        let text = bot_core::render::plain::render_session(&t);
+        let text = bot_core::render::plain::render_session(&t, session);
         assert!(
             !text.contains("A2 me too"),
             "hidden messages are left out:\n{text}"

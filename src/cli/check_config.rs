@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use super::common::{platforms, DEFAULT_CONFIG};
+use super::common::{platforms, problems, DEFAULT_CONFIG};
 use super::ConfigArg;
 
 pub fn check_config(arg: &ConfigArg) -> ExitCode {
@@ -19,7 +19,7 @@ pub fn check_config(arg: &ConfigArg) -> ExitCode {
         for error in &errors {
             println!("{error}");
         }
-        eprintln!("{} problem(s) found", errors.len());
+        eprintln!("{} found", problems(errors.len()));
         ExitCode::FAILURE
     }
 }

@@ -27,12 +27,17 @@ pub fn load_config(arg: &ConfigArg) -> anyhow::Result<(Config, Option<PathBuf>)>
             for error in &errors {
                 eprintln!("{error}");
             }
-            bail!("{} problem(s) in {}", errors.len(), path.display())
+            bail!("{} in {}", problems(errors.len()), path.display())
         }
     }
 }
 
 /// The rules of every platform this build has an adapter for: their config tables and ids.
+/// `1 problem`, `3 problems`.
+pub fn problems(n: usize) -> String {
+    bot_core::render::count(n as u64, "problem", "problems")
+}
+
 pub fn platforms() -> Platforms {
     Platforms::with([
         hashchat_matrix::rules(),

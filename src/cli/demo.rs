@@ -14,6 +14,7 @@ use bot_core::ids::{Platform, RoomRef, UserRef};
 use bot_core::loopback::{LoopbackAdapter, LoopbackEvent};
 use bot_core::model::PostKind;
 use bot_core::plan::session_length;
+use bot_core::render::count;
 use bot_core::render::plain::{post_text, render_session};
 use chrono::Duration;
 use clap::Args;
@@ -88,11 +89,15 @@ pub async fn demo(args: DemoArgs) -> anyhow::Result<ExitCode> {
     engine.register_adapter(loopback.clone());
 
     println!(
-        "hashchat demo: \"{}\" ({}) with {} points, {} minutes of chat at {speed}x speed.",
+        "hashchat demo: \"{}\" ({}) with {}, {} of chat at {speed}x speed.",
         chat.title,
         chat.hashtag,
-        chat.points.len(),
-        session_length(&chat).num_minutes()
+        count(chat.points.len() as u64, "point", "points"),
+        count(
+            session_length(&chat).num_minutes().max(0) as u64,
+            "minute",
+            "minutes"
+        )
     );
     println!("Participants are scripted and marked (demo).\n");
 
@@ -134,7 +139,7 @@ pub async fn demo(args: DemoArgs) -> anyhow::Result<ExitCode> {
         .await
         .context("the demo session is missing from the store")?;
     println!("\n──────── transcript ────────\n");
-    print!("{}", render_session(&transcript));
+    print!("{}", render_session(&transcript, session_id));
     println!();
     match &temporary {
         Some(path) => {

@@ -37,9 +37,9 @@ pub async fn import(args: &ImportArgs) -> anyhow::Result<ExitCode> {
                 eprintln!("{}: {problem}", args.file.display());
             }
             eprintln!(
-                "hashchat: {} is not a transcript hashchat can import ({} problem(s)); nothing was imported",
+                "hashchat: {} is not a transcript hashchat can import ({}); nothing was imported",
                 args.file.display(),
-                problems.len()
+                super::common::problems(problems.len())
             );
             return Ok(ExitCode::FAILURE);
         }

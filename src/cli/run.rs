@@ -13,7 +13,8 @@ use chrono::{DateTime, Utc};
 use clap::Args;
 
 use super::common::{
-    database_url, init_logging, load_chats, load_config, open_store, redact, shutdown_signal,
+    database_url, init_logging, load_chats, load_config, open_store, problems, redact,
+    shutdown_signal,
 };
 use super::StoreArgs;
 
@@ -86,7 +87,7 @@ pub async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
         .transpose()
         .map_err(|errors| {
             // Config::load has reported these already; this is the same reading.
-            anyhow::anyhow!("[matrix] has {} problem(s)", errors.len())
+            anyhow::anyhow!("[matrix] has {}", problems(errors.len()))
         })?;
     let matrix = match &matrix_config {
         Some(matrix_config) => {
@@ -102,7 +103,7 @@ pub async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
         .platform(hashchat_discord::config::SECTION)
         .map(hashchat_discord::DiscordConfig::from_section)
         .transpose()
-        .map_err(|errors| anyhow::anyhow!("[discord] has {} problem(s)", errors.len()))?;
+        .map_err(|errors| anyhow::anyhow!("[discord] has {}", problems(errors.len())))?;
     let discord = match &discord_config {
         Some(discord_config) => {
             let bot = hashchat_discord::DiscordBot::new(discord_config, store.clone())

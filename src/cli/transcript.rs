@@ -32,6 +32,6 @@ pub async fn transcript(args: &TranscriptArgs) -> anyhow::Result<ExitCode> {
             .find(|c| c.slug == session.chat_slug),
     };
     let transcript = transcript::build(&store, session.id, fallback.as_ref()).await?;
-    print!("{}", render_session(&transcript));
+    print!("{}", render_session(&transcript, session.id));
     Ok(ExitCode::SUCCESS)
 }

@@ -48,9 +48,8 @@ pub async fn search(State(state): State<WebState>, RawQuery(raw): RawQuery) -> R
         } else {
             let _ = write!(
                 body,
-                "<p class=\"muted\">{} message{}{}.</p>",
-                hits.len(),
-                if hits.len() == 1 { "" } else { "s" },
+                "<p class=\"muted\">{}{}.</p>",
+                bot_core::render::count(hits.len() as u64, "message", "messages"),
                 if hits.len() == LIMIT {
                     " (the first ones)"
                 } else {

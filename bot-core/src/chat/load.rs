@@ -16,7 +16,7 @@ use crate::ids::{Platform, RoomRef, UserRef};
 use crate::platforms::Platforms;
 
 #[derive(Debug, thiserror::Error)]
-#[error("{} problem(s) in chat files", .0.len())]
+#[error("{} in chat files", crate::render::count(.0.len() as u64, "problem", "problems"))]
 pub struct ChatError(pub Vec<LocatedError>);
 
 impl From<Vec<LocatedError>> for ChatError {

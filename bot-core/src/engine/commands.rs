@@ -11,6 +11,7 @@ use crate::chat::{resolve_local, Chat, Visibility};
 use crate::command::{self, Command, When};
 use crate::model::{CommandKey, NewSession, Session, SessionOrigin, SessionState, SessionUpdate};
 use crate::plan::{Step, INTRO_STEP};
+use crate::render::count;
 use crate::render::plain::format_local;
 use crate::store::Mark;
 
@@ -541,14 +542,14 @@ impl Engine {
         let Some(session) = session else {
             return Ok(refuse(format!("There is no session {id}.")));
         };
-        let count = self.store().message_count(id).await?;
+        let count_archived = self.store().message_count(id).await?;
         let when = self
             .chat(&session.chat_slug)
             .map(|c| format_local(session.scheduled_start, c.zone))
             .unwrap_or_else(|| session.scheduled_start.to_rfc3339());
         Ok(ok(format!(
-            "Session {id} ({}, {when}, {}): {count} messages archived. On the bot's host, `hashchat transcript {id}` prints it.",
-            session.chat_slug, session.state
+            "Session {id} ({}, {when}, {}): {} archived. On the bot's host, `hashchat transcript {id}` prints it.",
+            session.chat_slug, session.state, count(count_archived.max(0) as u64, "message", "messages")
         )))
     }
 }
@@ -613,8 +614,10 @@ impl Engine {
 
 fn started(chat: &Chat, id: i64) -> String {
     format!(
-        "Started {} ({}), session {id}: intro now, Q1 in {} minutes.",
-        chat.title, chat.hashtag, chat.intro_minutes
+        "Started {} ({}), session {id}: intro now, Q1 in {}.",
+        chat.title,
+        chat.hashtag,
+        count(u64::from(chat.intro_minutes), "minute", "minutes")
     )
 }
 

@@ -75,7 +75,7 @@ impl Engine {
             .await?;
         let place = match point {
             Some(n) => format!("under Q{n}"),
-            None => "before the first point".to_owned(),
+            None => "in the introduction".to_owned(),
         };
         Ok(public(format!(
             "Note added to session {}'s transcript, {place}.",
@@ -191,7 +191,8 @@ impl Engine {
             .purge_opted_out(&session.chat_slug, &inv.user, self.now())
             .await?;
         Ok(public(format!(
-            "Purged {purged} message(s) of people who opted out from {}'s archive.",
+            "Purged {} of people who opted out from {}'s archive.",
+            crate::render::count(purged, "message", "messages"),
             session.chat_slug
         )))
     }

@@ -20,6 +20,7 @@ use std::fmt::{self, Write};
 use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
 
+use super::{count, push_shown};
 use crate::rich::{self, Block, Inline};
 use crate::transcript::{MessageRecord, Transcript};
 
@@ -67,9 +68,6 @@ pub fn render(t: &Transcript, out: &mut impl Write) -> fmt::Result {
     )?;
     if !t.chat.description.trim().is_empty() {
         writeln!(out, "{}\n", block(&t.chat.description, ""))?;
-    }
-    if let Some(intro) = &t.intro {
-        writeln!(out, "## Intro\n\n{}\n", block(intro, ""))?;
     }
 
     let write_message = |out: &mut dyn Write, m: &MessageRecord| -> fmt::Result {
@@ -194,15 +192,24 @@ pub fn render(t: &Transcript, out: &mut impl Write) -> fmt::Result {
         Ok(())
     };
 
+    // The introduction: the intro post and whatever was said before the first point, under
+    // the name every format gives it.
     let before: Vec<&&MessageRecord> = shown.iter().filter(|m| m.point.is_none()).collect();
-    if !before.is_empty() {
-        writeln!(out, "## Before Q1\n")?;
+    let notes_before = t
+        .notes
+        .iter()
+        .any(|n| n.after_message.is_none() && n.point.is_none());
+    if t.intro.is_some() || !before.is_empty() || notes_before {
+        writeln!(out, "## Introduction\n")?;
+        if let Some(intro) = &t.intro {
+            writeln!(out, "{}\n", block(intro, ""))?;
+        }
         for m in before {
             write_message(out, m)?;
         }
+        section_notes(out, None)?;
         writeln!(out)?;
     }
-    section_notes(out, None)?;
     for point in &t.points {
         writeln!(
             out,
@@ -210,15 +217,16 @@ pub fn render(t: &Transcript, out: &mut impl Write) -> fmt::Result {
             point.number,
             escape(&single_line(&point.text))
         )?;
-        if let Some(at) = point.posted_at {
-            writeln!(out, "*Posted {}.*\n", local(at, "%H:%M"))?;
+        match point.posted_at {
+            Some(at) => writeln!(out, "*Posted {}.*\n", local(at, "%H:%M"))?,
+            None => writeln!(out, "*Not reached: the session ended before this point.*\n")?,
         }
         let answers: Vec<&&MessageRecord> = shown
             .iter()
             .filter(|m| m.point == Some(point.number))
             .collect();
-        if answers.is_empty() {
-            writeln!(out, "*No answers.*")?;
+        if answers.is_empty() && point.posted_at.is_some() {
+            writeln!(out, "*No answers.*\n")?;
         }
         for m in answers {
             write_message(out, m)?;
@@ -232,11 +240,10 @@ pub fn render(t: &Transcript, out: &mut impl Write) -> fmt::Result {
     writeln!(out, "---\n")?;
     writeln!(
         out,
-        "*{} messages from {} participants on {} points. Session {}, exported by hashchat \
-         (transcript schema {}).*",
-        shown.len(),
-        t.participant_count(),
-        t.points.len(),
+        "*{} from {} on {}. Session {}, exported by hashchat (transcript schema {}).*",
+        count(shown.len() as u64, "message", "messages"),
+        count(t.participant_count() as u64, "participant", "participants"),
+        count(t.points.len() as u64, "point", "points"),
         escape(&t.session.uid),
         t.schema_version
     )
@@ -510,23 +517,6 @@ fn code_span(code: &str) -> String {
 
 /// Code as written, except what would make it read differently from what it is: bidi controls
 /// are shown (`⟨U+202E⟩`) and other control characters replaced, tabs kept in code blocks.
-/// Pushes `c` as a reader should see it: bidirectional controls, which could make the text
-/// read differently from what it is, are shown instead of obeyed, and other control characters
-/// become U+FFFD.
-fn push_shown(out: &mut String, c: char) {
-    match c {
-        '\u{202A}'..='\u{202E}'
-        | '\u{2066}'..='\u{2069}'
-        | '\u{200E}'
-        | '\u{200F}'
-        | '\u{061C}' => {
-            let _ = write!(out, "⟨U+{:04X}⟩", c as u32);
-        }
-        c if c.is_control() => out.push('\u{FFFD}'),
-        c => out.push(c),
-    }
-}
-
 fn visible_code(code: &str, keep_tabs: bool) -> String {
     let mut out = String::with_capacity(code.len());
     for c in code.chars() {

@@ -6,8 +6,8 @@ use std::fmt::Write;
 use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
 
-use crate::model::{PostContent, PostKind};
-use crate::transcript::Transcript;
+use crate::model::{PostContent, PostKind, SessionId};
+use crate::transcript::{MessageRecord, Transcript};
 
 /// A time as people in the chat's zone read it: `Tue 1 Dec 2026, 19:00 GMT`.
 pub fn format_local(at: DateTime<Utc>, zone: Tz) -> String {
@@ -36,22 +36,25 @@ pub fn post_text(content: &PostContent) -> String {
     text
 }
 
-/// The whole session as text: each point with the answers under it.
+/// The whole session as text: each point with the answers under it; `number` is the session's
+/// number in this installation (the one people see).
 ///
 /// Read from the transcript, so curation holds here too: hidden messages are left out and an
 /// opted-out person's words read as withheld. Edited messages show their current text marked
-/// `(edited)`; curator notes follow their point's answers. Messages are in the order they were
-/// written, whatever room they were written in; when they come from more than one platform
-/// each says which (`[19:02] Ann (Matrix): …`). Bodies are plain text: formatting is not shown.
-pub fn render_session(t: &Transcript) -> String {
+/// `(edited)`, replies name whom they answer, highlights are starred and reactions counted;
+/// curator notes follow their point's answers. Messages are in the order they were written,
+/// whatever room they were written in; when they come from more than one platform each says
+/// which (`[19:02] Ann (Matrix): …`). Bodies are plain text: formatting is not shown, and
+/// control characters that could make a line read differently from what it is (bidi
+/// overrides) are shown as their code (`⟨U+202E⟩`), as in Markdown.
+pub fn render_session(t: &Transcript, number: SessionId) -> String {
     let zone: Tz = t.chat.time_zone.parse().unwrap_or(chrono_tz::UTC);
     let mut out = String::new();
     let _ = writeln!(
         out,
-        "{} ({}), session {}",
+        "{} ({}), session {number}",
         one_line(&t.chat.title),
         one_line(&t.chat.hashtag),
-        t.session.uid
     );
     let _ = writeln!(
         out,
@@ -63,8 +66,14 @@ pub fn render_session(t: &Transcript) -> String {
         t.session.state
     );
     let shown: Vec<_> = t.shown_messages().collect();
+    let highlighted: Vec<&str> = t.highlights.iter().map(|h| h.message.as_str()).collect();
     // Where each message was written, when that differs between messages.
     let several_platforms = t.platforms().len() > 1;
+    let author_of = |m: &MessageRecord, parent: &str| -> Option<String> {
+        t.shown_messages()
+            .find(|p| p.platform == m.platform && p.platform_message_id == parent)
+            .map(|p| one_line(&p.author.name))
+    };
     let section = |title: String, point: Option<u32>, out: &mut String| {
         let answers: Vec<_> = shown.iter().filter(|m| m.point == point).collect();
         let notes: Vec<_> = t.notes.iter().filter(|n| n.point == point).collect();
@@ -73,12 +82,12 @@ pub fn render_session(t: &Transcript) -> String {
         }
         let _ = writeln!(out, "\n{title}");
         for m in answers {
-            let edited = if m.edited_at.is_some() {
-                " (edited)"
+            let time = m.sent_at.with_timezone(&zone).format("%H:%M");
+            let star = if highlighted.contains(&m.key().as_str()) {
+                "★ "
             } else {
                 ""
             };
-            let time = m.sent_at.with_timezone(&zone).format("%H:%M");
             let place = if several_platforms {
                 format!(
                     " ({})",
@@ -87,12 +96,41 @@ pub fn render_session(t: &Transcript) -> String {
             } else {
                 String::new()
             };
+            let replying = match m.reply_to.as_deref() {
+                Some(parent) => match author_of(m, parent) {
+                    Some(name) => format!(", replying to {name}"),
+                    None => match t.posts.iter().find(|p| p.platform_message_id == parent) {
+                        Some(post) => match post.point {
+                            Some(n) => format!(", replying to Q{n}"),
+                            None => format!(", replying to the {}", post.kind.replace('_', "-")),
+                        },
+                        None => String::new(),
+                    },
+                },
+                None => String::new(),
+            };
+            let edited = if m.edited_at.is_some() {
+                " (edited)"
+            } else {
+                ""
+            };
             let _ = writeln!(
                 out,
-                "  [{time}] {}{place}: {}{edited}",
+                "  [{time}] {star}{}{place}{replying}: {}{edited}",
                 one_line(&m.author.name),
                 one_line(&m.body)
             );
+            for a in &m.attachments {
+                let _ = writeln!(out, "      📎 {} <{}>", one_line(&a.name), one_line(&a.url));
+            }
+            if !m.reactions.is_empty() {
+                let counts: Vec<String> = m
+                    .reactions
+                    .iter()
+                    .map(|r| format!("{} {}", one_line(&r.key), r.count))
+                    .collect();
+                let _ = writeln!(out, "      Reactions: {}", counts.join(" · "));
+            }
         }
         for note in notes {
             let _ = writeln!(
@@ -103,21 +141,36 @@ pub fn render_session(t: &Transcript) -> String {
             );
         }
     };
-    section("Before the first point".to_owned(), None, &mut out);
+    section("Introduction".to_owned(), None, &mut out);
     for point in &t.points {
+        let reached = if point.posted_at.is_some() {
+            ""
+        } else {
+            " (not reached)"
+        };
         section(
-            format!("Q{}: {}", point.number, one_line(&point.text)),
+            format!("Q{}: {}{reached}", point.number, one_line(&point.text)),
             Some(point.number),
             &mut out,
         );
     }
-    let _ = writeln!(out, "\n{} messages", shown.len());
+    let _ = writeln!(
+        out,
+        "\n{}",
+        super::count(shown.len() as u64, "message", "messages")
+    );
     out
 }
 
-/// Folds line breaks and control characters so one message stays on one line of a terminal.
+/// One line of a terminal as the text reads: line breaks and tabs are spaces, bidirectional
+/// controls are shown as their code, and other control characters become U+FFFD.
 fn one_line(text: &str) -> String {
-    text.chars()
-        .map(|c| if c.is_control() { ' ' } else { c })
-        .collect()
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '\n' | '\r' | '\t' => out.push(' '),
+            c => super::push_shown(&mut out, c),
+        }
+    }
+    out
 }

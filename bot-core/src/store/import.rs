@@ -90,12 +90,15 @@ impl Store {
             .rev()
             .find(|p| p.posted_at.is_some())
             .map(|p| p.number);
+        let id = self.next_session_id(&mut tx).await?;
         let row = sqlx::query(
-            "INSERT INTO sessions (chat_slug, state, origin, scheduled_start, started_at, \
+            "INSERT INTO sessions (id, chat_slug, state, origin, scheduled_start, started_at, \
              ended_at, next_step, next_due_at, paused_remaining_ms, current_point, created_at, uid, \
              link_label, link_url) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, NULL, NULL, $8, $9, $10, $11, $12) RETURNING id",
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, NULL, NULL, $9, $10, $11, $12, $13) \
+             RETURNING id",
         )
+        .bind(id)
         .bind(t.chat.slug.as_str())
         .bind(state.as_str())
         .bind(SessionOrigin::Import.as_str())

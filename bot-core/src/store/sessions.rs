@@ -77,7 +77,34 @@ const LIST: &str = concat!(
 const ALL_ROOMS: &str =
     "SELECT r.session_id, r.room FROM session_rooms r ORDER BY r.session_id, r.position";
 
+/// The advisory lock PostgreSQL sessions are numbered under (any constant of ours will do).
+const SESSION_NUMBER_LOCK: i64 = 0x6861_7368_6368_6174; // "hashchat"
+
 impl Store {
+    /// The number the next session takes: one more than the highest. Sessions are numbered by
+    /// hand, not by the database's counter, because the number is what people see (`session
+    /// 3`, `transcript 3`) and a counter leaves gaps: an insert that finds its occurrence
+    /// already stored, or a transaction rolled back, still uses one up. A SQLite write
+    /// transaction already excludes every other writer; on PostgreSQL a transaction-scoped
+    /// advisory lock makes concurrent creators take turns (sessions are created rarely).
+    pub(super) async fn next_session_id(
+        &self,
+        tx: &mut Transaction<'static, Any>,
+    ) -> Result<SessionId> {
+        if self.backend == super::Backend::Postgres {
+            sqlx::query("SELECT pg_advisory_xact_lock($1)")
+                .bind(SESSION_NUMBER_LOCK)
+                .execute(&mut **tx)
+                .await
+                .ctx("waiting for the next session number")?;
+        }
+        let row = sqlx::query("SELECT COALESCE(MAX(id), 0) + 1 AS next FROM sessions")
+            .fetch_one(&mut **tx)
+            .await
+            .ctx("finding the next session number")?;
+        col(&row, "next")
+    }
+
     /// Stores a new session with its rooms (kept in the given order) and returns its id.
     ///
     /// For [`SessionOrigin::Recurrence`] this is idempotent on `(chat_slug, scheduled_start)`:
@@ -86,12 +113,14 @@ impl Store {
     /// always new. `created_at` is the wall-clock time of the call.
     pub async fn create_session(&self, new: &NewSession) -> Result<SessionId> {
         let mut tx = self.begin_write().await?;
+        let id = self.next_session_id(&mut tx).await?;
         let inserted: Option<Row> = sqlx::query(
-            "INSERT INTO sessions (chat_slug, state, origin, scheduled_start, next_step, \
-             next_due_at, created_at, uid) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) \
+            "INSERT INTO sessions (id, chat_slug, state, origin, scheduled_start, next_step, \
+             next_due_at, created_at, uid) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) \
              ON CONFLICT (chat_slug, scheduled_start) WHERE origin = 'recurrence' DO NOTHING \
              RETURNING id",
         )
+        .bind(id)
         .bind(new.chat_slug.as_str())
         .bind(new.state.as_str())
         .bind(new.origin.as_str())
