@@ -86,19 +86,70 @@ pub fn redact(url: &str) -> String {
 /// never sets one up, so the line would only bury the log (`RUST_LOG` still shows it).
 const QUIET_BY_DEFAULT: &str = "matrix_sdk_crypto::backups=error";
 
+/// Logs go to stderr, coloured only when it is a terminal (and `NO_COLOR` is not set): a log
+/// file or a pipe gets plain text. ERROR means something is wrong: lines the Matrix SDK logs at
+/// ERROR for answers hashchat expects are left out (see [`ExpectedMatrixNotFound`]).
 pub fn init_logging(format: LogFormat, level: &str) {
-    use tracing_subscriber::EnvFilter;
+    use std::io::IsTerminal;
+    use tracing_subscriber::layer::SubscriberExt;
+    use tracing_subscriber::util::SubscriberInitExt;
+    use tracing_subscriber::{EnvFilter, Layer};
     let filter = EnvFilter::try_from_default_env()
         .or_else(|_| EnvFilter::try_new(format!("{level},{QUIET_BY_DEFAULT}")))
         .unwrap_or_else(|_| EnvFilter::new(format!("info,{QUIET_BY_DEFAULT}")));
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr);
-    // A second initialisation (tests calling twice) is harmless; ignore its error.
-    let _ = match format {
-        LogFormat::Json => builder.json().try_init(),
-        LogFormat::Human => builder.try_init(),
+    let colour = std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none();
+    let layer = tracing_subscriber::fmt::layer()
+        .with_writer(std::io::stderr)
+        .with_ansi(colour);
+    let layer = match format {
+        LogFormat::Json => layer.json().boxed(),
+        LogFormat::Human => layer.boxed(),
     };
+    // A second initialisation (tests calling twice) is harmless; ignore its error.
+    let _ = tracing_subscriber::registry()
+        .with(filter)
+        .with(layer.with_filter(ExpectedMatrixNotFound))
+        .try_init();
+}
+
+/// matrix-sdk logs every request that fails at ERROR (`matrix_sdk::http_client`), including the
+/// 404s that answer a lookup: account data the bot never set, an event it asks about that is
+/// gone. Each caller handles those and reports what matters; anything else the SDK logs at
+/// ERROR is kept.
+struct ExpectedMatrixNotFound;
+
+impl<S> tracing_subscriber::layer::Filter<S> for ExpectedMatrixNotFound {
+    fn enabled(
+        &self,
+        _: &tracing::Metadata<'_>,
+        _: &tracing_subscriber::layer::Context<'_, S>,
+    ) -> bool {
+        true
+    }
+
+    fn event_enabled(
+        &self,
+        event: &tracing::Event<'_>,
+        _: &tracing_subscriber::layer::Context<'_, S>,
+    ) -> bool {
+        let meta = event.metadata();
+        if *meta.level() != tracing::Level::ERROR || meta.target() != "matrix_sdk::http_client" {
+            return true;
+        }
+        let mut fields = FieldText(String::new());
+        event.record(&mut fields);
+        !(fields.0.contains("status_code: 404") && fields.0.contains("NotFound"))
+    }
+}
+
+/// An event's fields as one text.
+struct FieldText(String);
+
+impl tracing::field::Visit for FieldText {
+    fn record_debug(&mut self, _: &tracing::field::Field, value: &dyn std::fmt::Debug) {
+        use std::fmt::Write;
+        let _ = write!(self.0, "{value:?} ");
+    }
 }
 
 /// Completes on SIGINT or SIGTERM.
