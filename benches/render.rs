@@ -259,6 +259,7 @@ fn transcript() -> Transcript {
             formatted_body: None,
             sent_at,
             point,
+            also_answers: Vec::new(),
             reply_to,
             edits: vec![],
             edited_at: None,
@@ -297,6 +298,7 @@ fn transcript() -> Transcript {
                 m.key()
             }),
             by: "matrix:@curator:example.org".into(),
+            by_name: Some("Curator".into()),
             at: start + TimeDelta::hours(2),
         })
         .collect();
@@ -324,6 +326,7 @@ fn transcript() -> Transcript {
             ended_at: Some(start + TimeDelta::minutes(65)),
             rooms: vec!["discord:900".into(), "matrix:!room:example.org".into()],
             link: None,
+            host: None,
         },
         intro: Some("Welcome to #interlibnet!".into()),
         points,

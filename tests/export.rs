@@ -47,7 +47,7 @@ fn json_export_import_export_is_byte_identical_and_markdown_has_every_point() {
     ]);
     assert!(output.status.success(), "{:?}", text(&output));
     let first = std::fs::read_to_string(&out).unwrap();
-    assert!(first.starts_with("{\n  \"schema_version\": 1,"));
+    assert!(first.starts_with("{\n  \"schema_version\": 2,"));
     // No temporary file is left beside it.
     let leftovers: Vec<_> = std::fs::read_dir(scratch.dir.path())
         .unwrap()
@@ -164,7 +164,7 @@ fn bad_files_are_refused_with_path_and_reason_and_nothing_is_written() {
         (
             "version.json",
             "{\"schema_version\": 99}".to_owned(),
-            "schema_version: version 99 is not supported (accepted: 1)",
+            "schema_version: version 99 is not supported (accepted: 1, 2)",
         ),
         (
             "type.json",

@@ -61,6 +61,7 @@ fn msg(
         formatted_body: None,
         sent_at,
         point,
+        also_answers: Vec::new(),
         reply_to: None,
         edits: vec![],
         edited_at: None,
@@ -185,6 +186,7 @@ fn fixture() -> Transcript {
             ended_at: Some(at(19, 40)),
             rooms: vec!["discord:900".into(), "matrix:!room:example.org".into()],
             link: None,
+            host: None,
         },
         intro: Some("Welcome to #interlibnet!".into()),
         points: vec![
@@ -258,6 +260,7 @@ fn fixture() -> Transcript {
                 point: Some(1),
                 after_message: None,
                 by: "matrix:@curator:example.org".into(),
+                by_name: None,
                 at: at(20, 0),
             },
             NoteRecord {
@@ -265,6 +268,7 @@ fn fixture() -> Transcript {
                 point: Some(2),
                 after_message: Some("matrix:$m4".into()),
                 by: "matrix:@curator:example.org".into(),
+                by_name: None,
                 at: at(20, 1),
             },
         ],
@@ -667,6 +671,7 @@ fn hostile_transcript() -> (Transcript, Vec<(&'static str, String)>) {
             point: Some(n),
             after_message: Some(format!("matrix:{s}{i}")),
             by: s.clone(),
+            by_name: Some(s.clone()),
             at: at(19, 3),
         });
         t.highlights.push(Highlight {
@@ -779,6 +784,9 @@ fn assert_only_our_markup(doc: &Html) {
 /// Every class the renderer writes: a participant's `class="note"` must not reach the page.
 const OUR_CLASSES: &[&str] = &[
     "when",
+    "took",
+    "host",
+    "marks",
     "where",
     "desc",
     "stats",

@@ -46,6 +46,7 @@ fn msg(
         formatted_body: None,
         sent_at,
         point: Some(1),
+        also_answers: Vec::new(),
         reply_to: None,
         edits: vec![],
         edited_at: None,
@@ -74,6 +75,7 @@ fn transcript(messages: Vec<MessageRecord>) -> Transcript {
             ended_at: Some(at(20, 0)),
             rooms: vec!["matrix:!r:x".into(), "discord:1".into()],
             link: None,
+            host: None,
         },
         intro: None,
         points: vec![PointRecord {

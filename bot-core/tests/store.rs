@@ -1306,6 +1306,7 @@ async fn curation_is_kept_with_who_and_when(store: Store) {
         after_message: Some("matrix:$a".into()),
         text: "A note with 'quotes' and ünïcode".into(),
         by: moderator.clone(),
+        by_name: Some("Mo D.".into()),
         at,
     };
     store.add_note(id, &note, None).await.unwrap();

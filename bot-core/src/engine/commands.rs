@@ -278,6 +278,9 @@ impl Engine {
                     .await?
             }
         };
+        store
+            .set_session_host(id, &inv.user, &inv.display_name)
+            .await?;
         let (_, follow_ups) = self
             .advance_many_locked(&[id], Trigger::Now, key.as_ref(), &writing)
             .await?;

@@ -68,6 +68,7 @@ impl Engine {
                     after_message,
                     text: text.to_owned(),
                     by: inv.user.clone(),
+                    by_name: Some(inv.display_name.clone()),
                     at: self.now(),
                 },
                 inv.key().as_ref(),

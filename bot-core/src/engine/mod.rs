@@ -30,7 +30,7 @@ use crate::model::{Session, SessionId};
 use crate::store::{Store, StoreError};
 
 pub use archive::Archived;
-pub use attribution::answer_prefix;
+pub use attribution::{answer_prefix, answer_tags};
 use due::DueIndex;
 
 #[derive(Debug, thiserror::Error)]

@@ -20,7 +20,7 @@ use std::fmt::{self, Write};
 use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
 
-use super::{count, push_shown};
+use super::{count, push_shown, when_phrase};
 use crate::rich::{self, Block, Inline};
 use crate::transcript::{MessageRecord, Transcript};
 
@@ -36,7 +36,7 @@ pub fn render(t: &Transcript, out: &mut impl Write) -> fmt::Result {
         .collect();
     let highlighted: Vec<&str> = t.highlights.iter().map(|h| h.message.as_str()).collect();
     // Where each message was written is worth saying only when that differs between messages.
-    let several_platforms = t.platforms().len() > 1;
+    let several_platforms = t.spans_platforms();
 
     writeln!(
         out,
@@ -44,138 +44,148 @@ pub fn render(t: &Transcript, out: &mut impl Write) -> fmt::Result {
         escape(&t.chat.title),
         escape(&t.chat.hashtag)
     )?;
-    let start = t.session.started_at.unwrap_or(t.session.scheduled_start);
     writeln!(
         out,
-        "**When:** {} ({})  ",
-        local(start, "%A %-d %B %Y, %H:%M %Z"),
+        "**When:** {} · {}  ",
+        escape(&when_phrase(t)),
         escape(&t.chat.time_zone)
     )?;
+    if let Some(host) = &t.session.host {
+        writeln!(out, "**Host:** {}  ", escape(&host.name))?;
+    }
     if let Some(link) = &t.session.link {
         writeln!(out, "**Where:** {}  ", web_link(&link.label, &link.url))?;
     }
-    let platforms = t.platforms().join(", ");
-    writeln!(
+    write!(
         out,
-        "**Participants:** {} · **Messages:** {} · **Platforms:** {}\n",
+        "**Participants:** {} · **Messages:** {}",
         t.participant_count(),
         shown.len(),
-        if platforms.is_empty() {
-            "none".to_owned()
-        } else {
-            escape(&platforms)
-        }
     )?;
+    if several_platforms {
+        write!(
+            out,
+            " · **Platforms:** {}",
+            escape(&t.platforms().join(", "))
+        )?;
+    }
+    writeln!(out, "\n")?;
     if !t.chat.description.trim().is_empty() {
         writeln!(out, "{}\n", block(&t.chat.description, ""))?;
     }
 
-    let write_message = |out: &mut dyn Write, m: &MessageRecord| -> fmt::Result {
-        let star = if highlighted.contains(&m.key().as_str()) {
-            "★ "
-        } else {
-            ""
-        };
-        write!(
-            out,
-            "- {star}**{}** · {}",
-            escape(&m.author.name),
-            local(m.sent_at, "%H:%M"),
-        )?;
-        if several_platforms {
+    let write_message =
+        |out: &mut dyn Write, m: &MessageRecord, under: Option<u32>| -> fmt::Result {
+            let star = if highlighted.contains(&m.key().as_str()) {
+                "★ "
+            } else {
+                ""
+            };
             write!(
                 out,
-                " · {}",
-                escape(m.platform_label.as_deref().unwrap_or(&m.platform))
+                "- {star}**{}** · {}",
+                escape(&m.author.name),
+                local(m.sent_at, "%H:%M"),
             )?;
-        }
-        if m.edited_at.is_some() {
-            write!(out, " · (edited)")?;
-        }
-        if !star.is_empty() {
-            write!(out, " · highlighted")?;
-        }
-        // A reply names what it answers on its name line; the parent's words, when they are in
-        // the transcript, are the only thing in its quote.
-        let mut quote = None;
-        if let Some(parent) = &m.reply_to {
-            match by_key.get(&(m.platform.as_str(), parent.as_str())) {
-                Some(p) if p.is_shown() => {
-                    write!(out, " · replying to **{}**", escape(&p.author.name))?;
-                    quote = Some(escape(&short(&p.body, 80)));
-                }
-                _ => match t.posts.iter().find(|p| &p.platform_message_id == parent) {
-                    Some(post) => match post.point {
-                        Some(n) => write!(out, " · replying to Q{n}")?,
-                        None => write!(out, " · replying to the {}", post.kind.replace('_', "-"))?,
-                    },
-                    None => write!(out, " · replying to a message not in this transcript")?,
-                },
+            if several_platforms {
+                write!(
+                    out,
+                    " · {}",
+                    escape(m.platform_label.as_deref().unwrap_or(&m.platform))
+                )?;
             }
-        }
-        // Blank lines keep the name line, the quote and the text apart: a line right after a
-        // paragraph or a quote would join it.
-        writeln!(out, "\n")?;
-        if let Some(quote) = quote {
-            writeln!(out, "  > {quote}\n")?;
-        }
-        let rich = (!m.withheld)
-            .then_some(m.formatted_body.as_deref())
-            .flatten()
-            .map(rich::parse)
-            .filter(|blocks| rich::has_text(blocks));
-        match rich {
-            Some(blocks) => {
-                for (i, line) in formatted(&blocks).iter().enumerate() {
-                    match (i, line.is_empty()) {
-                        (0, _) => writeln!(out, "  {line}")?,
-                        (_, true) => writeln!(out)?,
-                        (_, false) => writeln!(out, "  {line}")?,
+            if m.edited_at.is_some() {
+                write!(out, " · (edited)")?;
+            }
+            if !star.is_empty() {
+                write!(out, " · highlighted")?;
+            }
+            for mark in t.answer_marks(m, under) {
+                write!(out, " · *{}*", escape(&mark))?;
+            }
+            // A reply names what it answers on its name line; the parent's words, when they are in
+            // the transcript, are the only thing in its quote.
+            let mut quote = None;
+            if let Some(parent) = &m.reply_to {
+                match by_key.get(&(m.platform.as_str(), parent.as_str())) {
+                    Some(p) if p.is_shown() => {
+                        write!(out, " · replying to **{}**", escape(&p.author.name))?;
+                        quote = Some(escape(&short(&p.body, 80)));
+                    }
+                    _ => match t.posts.iter().find(|p| &p.platform_message_id == parent) {
+                        Some(post) => match post.point {
+                            Some(n) => write!(out, " · replying to Q{n}")?,
+                            None => {
+                                write!(out, " · replying to the {}", post.kind.replace('_', "-"))?
+                            }
+                        },
+                        None => write!(out, " · replying to a message not in this transcript")?,
+                    },
+                }
+            }
+            // Blank lines keep the name line, the quote and the text apart: a line right after a
+            // paragraph or a quote would join it.
+            writeln!(out, "\n")?;
+            if let Some(quote) = quote {
+                writeln!(out, "  > {quote}\n")?;
+            }
+            let rich = (!m.withheld)
+                .then_some(m.formatted_body.as_deref())
+                .flatten()
+                .map(rich::parse)
+                .filter(|blocks| rich::has_text(blocks));
+            match rich {
+                Some(blocks) => {
+                    for (i, line) in formatted(&blocks).iter().enumerate() {
+                        match (i, line.is_empty()) {
+                            (0, _) => writeln!(out, "  {line}")?,
+                            (_, true) => writeln!(out)?,
+                            (_, false) => writeln!(out, "  {line}")?,
+                        }
                     }
                 }
+                None => {
+                    let body = if m.withheld {
+                        format!("*{}*", escape(&m.body))
+                    } else {
+                        block(&m.body, "  ")
+                    };
+                    writeln!(out, "  {}", body.trim_start())?;
+                }
             }
-            None => {
-                let body = if m.withheld {
-                    format!("*{}*", escape(&m.body))
-                } else {
-                    block(&m.body, "  ")
-                };
-                writeln!(out, "  {}", body.trim_start())?;
-            }
-        }
-        // Each part of the message is a block of its own, apart from the next by a blank line.
-        writeln!(out)?;
-        // What came with the text is a paragraph of its own, a line for each.
-        let mut extras: Vec<String> = m
-            .attachments
-            .iter()
-            .map(|a| format!("📎 {}", web_link(&a.name, &a.url)))
-            .collect();
-        if !m.reactions.is_empty() {
-            let counts: Vec<String> = m
-                .reactions
+            // Each part of the message is a block of its own, apart from the next by a blank line.
+            writeln!(out)?;
+            // What came with the text is a paragraph of its own, a line for each.
+            let mut extras: Vec<String> = m
+                .attachments
                 .iter()
-                .map(|r| format!("{} {}", escape(&r.key), r.count))
+                .map(|a| format!("📎 {}", web_link(&a.name, &a.url)))
                 .collect();
-            extras.push(format!("Reactions: {}", counts.join(" · ")));
-        }
-        if !extras.is_empty() {
-            writeln!(out, "  {}\n", extras.join("  \n  "))?;
-        }
-        for note in t
-            .notes
-            .iter()
-            .filter(|n| n.after_message.as_deref() == Some(m.key().as_str()))
-        {
-            writeln!(
-                out,
-                "  > 📝 **Curator's note** ({}): {}\n",
-                escape(&note.by),
-                escape(&note.text)
-            )?;
-        }
-        Ok(())
-    };
+            if !m.reactions.is_empty() {
+                let counts: Vec<String> = m
+                    .reactions
+                    .iter()
+                    .map(|r| format!("{} {}", escape(&r.key), r.count))
+                    .collect();
+                extras.push(format!("Reactions: {}", counts.join(" · ")));
+            }
+            if !extras.is_empty() {
+                writeln!(out, "  {}\n", extras.join("  \n  "))?;
+            }
+            // Notes on a message follow it where it is filed, not where it is shown again.
+            let notes = t.notes.iter().filter(|n| {
+                under == m.point && n.after_message.as_deref() == Some(m.key().as_str())
+            });
+            for note in notes {
+                writeln!(
+                    out,
+                    "  > 📝 **Curator's note** ({}): {}\n",
+                    escape(note.credit()),
+                    escape(&note.text)
+                )?;
+            }
+            Ok(())
+        };
     let section_notes = |out: &mut dyn Write, point: Option<u32>| -> fmt::Result {
         for note in t
             .notes
@@ -185,7 +195,7 @@ pub fn render(t: &Transcript, out: &mut impl Write) -> fmt::Result {
             writeln!(
                 out,
                 "\n> 📝 **Curator's note** ({}): {}",
-                escape(&note.by),
+                escape(note.credit()),
                 escape(&note.text)
             )?;
         }
@@ -194,7 +204,7 @@ pub fn render(t: &Transcript, out: &mut impl Write) -> fmt::Result {
 
     // The introduction: the intro post and whatever was said before the first point, under
     // the name every format gives it.
-    let before: Vec<&&MessageRecord> = shown.iter().filter(|m| m.point.is_none()).collect();
+    let before: Vec<&MessageRecord> = t.shown_under(None).collect();
     let notes_before = t
         .notes
         .iter()
@@ -205,7 +215,7 @@ pub fn render(t: &Transcript, out: &mut impl Write) -> fmt::Result {
             writeln!(out, "{}\n", block(intro, ""))?;
         }
         for m in before {
-            write_message(out, m)?;
+            write_message(out, m, None)?;
         }
         section_notes(out, None)?;
         writeln!(out)?;
@@ -221,15 +231,12 @@ pub fn render(t: &Transcript, out: &mut impl Write) -> fmt::Result {
             Some(at) => writeln!(out, "*Posted {}.*\n", local(at, "%H:%M"))?,
             None => writeln!(out, "*Not reached: the session ended before this point.*\n")?,
         }
-        let answers: Vec<&&MessageRecord> = shown
-            .iter()
-            .filter(|m| m.point == Some(point.number))
-            .collect();
+        let answers: Vec<&MessageRecord> = t.shown_under(Some(point.number)).collect();
         if answers.is_empty() && point.posted_at.is_some() {
             writeln!(out, "*No answers.*\n")?;
         }
         for m in answers {
-            write_message(out, m)?;
+            write_message(out, m, Some(point.number))?;
         }
         section_notes(out, Some(point.number))?;
         writeln!(out)?;

@@ -56,26 +56,21 @@ pub fn render_session(t: &Transcript, number: SessionId) -> String {
         one_line(&t.chat.title),
         one_line(&t.chat.hashtag),
     );
-    let _ = writeln!(
-        out,
-        "{}, {}",
-        format_local(
-            t.session.started_at.unwrap_or(t.session.scheduled_start),
-            zone
-        ),
-        t.session.state
-    );
+    let _ = writeln!(out, "{}", one_line(&super::when_phrase(t)));
+    if let Some(host) = &t.session.host {
+        let _ = writeln!(out, "Hosted by {}", one_line(&host.name));
+    }
     let shown: Vec<_> = t.shown_messages().collect();
     let highlighted: Vec<&str> = t.highlights.iter().map(|h| h.message.as_str()).collect();
     // Where each message was written, when that differs between messages.
-    let several_platforms = t.platforms().len() > 1;
+    let several_platforms = t.spans_platforms();
     let author_of = |m: &MessageRecord, parent: &str| -> Option<String> {
         t.shown_messages()
             .find(|p| p.platform == m.platform && p.platform_message_id == parent)
             .map(|p| one_line(&p.author.name))
     };
     let section = |title: String, point: Option<u32>, out: &mut String| {
-        let answers: Vec<_> = shown.iter().filter(|m| m.point == point).collect();
+        let answers: Vec<_> = t.shown_under(point).collect();
         let notes: Vec<_> = t.notes.iter().filter(|n| n.point == point).collect();
         if point.is_none() && answers.is_empty() && notes.is_empty() {
             return;
@@ -114,9 +109,14 @@ pub fn render_session(t: &Transcript, number: SessionId) -> String {
             } else {
                 ""
             };
+            let marks: String = t
+                .answer_marks(m, point)
+                .iter()
+                .map(|mark| format!(" [{mark}]"))
+                .collect();
             let _ = writeln!(
                 out,
-                "  [{time}] {star}{}{place}{replying}: {}{edited}",
+                "  [{time}] {star}{}{place}{replying}: {}{edited}{marks}",
                 one_line(&m.author.name),
                 one_line(&m.body)
             );
@@ -136,7 +136,7 @@ pub fn render_session(t: &Transcript, number: SessionId) -> String {
             let _ = writeln!(
                 out,
                 "  Note from {}: {}",
-                one_line(&note.by),
+                one_line(note.credit()),
                 one_line(&note.text)
             );
         }

@@ -18,6 +18,8 @@ pub struct CuratorNote {
     pub after_message: Option<String>,
     pub text: String,
     pub by: UserRef,
+    /// The curator's display name when they wrote it (unknown for older notes).
+    pub by_name: Option<String>,
     pub at: DateTime<Utc>,
 }
 
@@ -87,8 +89,8 @@ impl Store {
     ) -> Result<()> {
         let mut tx = self.begin_write().await?;
         sqlx::query(
-            "INSERT INTO curator_notes (session_id, point, after_message, text, by_user, created_at) \
-             VALUES ($1, $2, $3, $4, $5, $6)",
+            "INSERT INTO curator_notes (session_id, point, after_message, text, by_user, created_at, \
+             by_name) VALUES ($1, $2, $3, $4, $5, $6, $7)",
         )
         .bind(session_id)
         .bind(opt_u32(note.point))
@@ -96,6 +98,7 @@ impl Store {
         .bind(note.text.as_str())
         .bind(note.by.to_string())
         .bind(to_ms(note.at))
+        .bind(note.by_name.as_deref())
         .execute(&mut *tx)
         .await
         .ctx("adding a note")?;
@@ -111,7 +114,7 @@ impl Store {
     pub async fn notes(&self, session_id: SessionId) -> Result<Vec<CuratorNote>> {
         let mut conn = self.conn().await?;
         let rows = sqlx::query(
-            "SELECT point, after_message, text, by_user, created_at FROM curator_notes \
+            "SELECT point, after_message, text, by_user, by_name, created_at FROM curator_notes \
              WHERE session_id = $1 ORDER BY created_at, id",
         )
         .bind(session_id)
@@ -125,6 +128,7 @@ impl Store {
                     after_message: col(row, "after_message")?,
                     text: col(row, "text")?,
                     by: parse_user(&col::<String>(row, "by_user")?)?,
+                    by_name: col(row, "by_name")?,
                     at: col_time(row, "created_at")?,
                 })
             })

@@ -94,8 +94,8 @@ impl Store {
         let row = sqlx::query(
             "INSERT INTO sessions (id, chat_slug, state, origin, scheduled_start, started_at, \
              ended_at, next_step, next_due_at, paused_remaining_ms, current_point, created_at, uid, \
-             link_label, link_url) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, NULL, NULL, $9, $10, $11, $12, $13) \
+             link_label, link_url, host_user, host_name) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, NULL, NULL, $9, $10, $11, $12, $13, $14, $15) \
              RETURNING id",
         )
         .bind(id)
@@ -111,6 +111,8 @@ impl Store {
         .bind(t.session.uid.as_str())
         .bind(t.session.link.as_ref().map(|l| l.label.as_str()))
         .bind(t.session.link.as_ref().map(|l| l.url.as_str()))
+        .bind(t.session.host.as_ref().map(|h| h.id.as_str()))
+        .bind(t.session.host.as_ref().map(|h| h.name.as_str()))
         .fetch_one(&mut *tx)
         .await
         .ctx("inserting an imported session")?;
@@ -329,7 +331,7 @@ impl Store {
         for note in &t.notes {
             sqlx::query(
                 "INSERT INTO curator_notes (session_id, point, after_message, text, by_user, \
-                 created_at) VALUES ($1, $2, $3, $4, $5, $6)",
+                 created_at, by_name) VALUES ($1, $2, $3, $4, $5, $6, $7)",
             )
             .bind(id)
             .bind(opt_u32(note.point))
@@ -337,6 +339,7 @@ impl Store {
             .bind(note.text.as_str())
             .bind(note.by.as_str())
             .bind(to_ms(note.at))
+            .bind(note.by_name.as_deref())
             .execute(&mut *tx)
             .await
             .ctx("importing a note")?;

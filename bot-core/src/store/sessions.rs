@@ -11,7 +11,7 @@ use super::codec::{
     to_ms, u32_arg,
 };
 use super::{Context, Result, Row, Store, StoreError};
-use crate::ids::RoomRef;
+use crate::ids::{RoomRef, UserRef};
 use crate::model::{CommandKey, NewSession, Session, SessionId, SessionSummary, SessionUpdate};
 
 /// The session columns, in the order [`decode_session`] reads them (by name).
@@ -81,6 +81,40 @@ const ALL_ROOMS: &str =
 const SESSION_NUMBER_LOCK: i64 = 0x6861_7368_6368_6174; // "hashchat"
 
 impl Store {
+    /// Records who started session `id` by command (the first to do so stays its host).
+    pub async fn set_session_host(&self, id: SessionId, user: &UserRef, name: &str) -> Result<()> {
+        let mut conn = self.conn().await?;
+        sqlx::query(
+            "UPDATE sessions SET host_user = $2, host_name = $3 WHERE id = $1 AND host_user IS NULL",
+        )
+        .bind(id)
+        .bind(user.to_string())
+        .bind(name)
+        .execute(&mut *conn)
+        .await
+        .ctx("recording who started a session")?;
+        Ok(())
+    }
+
+    /// Who started session `id` by command (`platform:user`, their name then), if anyone did.
+    pub async fn session_host(&self, id: SessionId) -> Result<Option<(String, String)>> {
+        let mut conn = self.conn().await?;
+        let row = sqlx::query("SELECT host_user, host_name FROM sessions WHERE id = $1")
+            .bind(id)
+            .fetch_optional(&mut *conn)
+            .await
+            .ctx("reading who started a session")?;
+        let Some(row) = row else {
+            return Ok(None);
+        };
+        let user: Option<String> = col(&row, "host_user")?;
+        let name: Option<String> = col(&row, "host_name")?;
+        Ok(user.map(|u| {
+            let name = name.unwrap_or_else(|| u.clone());
+            (u, name)
+        }))
+    }
+
     /// The number the next session takes: one more than the highest. Sessions are numbered by
     /// hand, not by the database's counter, because the number is what people see (`session
     /// 3`, `transcript 3`) and a counter leaves gaps: an insert that finds its occurrence

@@ -3,13 +3,14 @@
 use std::collections::HashMap;
 
 use crate::chat::Chat;
+use crate::engine::answer_tags;
 use crate::model::{ChatSnapshot, PostKind, PostStatus, SessionId, StoredMessage};
 use crate::plan::INTRO_STEP;
 use crate::store::{Mark, Store, StoreError};
 
 use super::{
-    AttachmentRecord, Author, ChatRecord, EditRecord, Highlight, MessageRecord, NoteRecord,
-    PointRecord, PostRecord, ReactionRecord, SessionRecord, Transcript, SCHEMA_VERSION,
+    AttachmentRecord, Author, ChatRecord, EditRecord, Highlight, HostRecord, MessageRecord,
+    NoteRecord, PointRecord, PostRecord, ReactionRecord, SessionRecord, Transcript, SCHEMA_VERSION,
 };
 
 /// Why a transcript could not be built.
@@ -36,9 +37,8 @@ pub enum TranscriptError {
 /// deleted, ordered by time sent, then platform, then platform id, with their earlier texts
 /// and attachments.
 ///
-/// Curation (withheld and hidden messages, curator notes, highlights) is not stored yet: every
-/// message reads `withheld: false, hidden: false` and `notes`/`highlights` are empty. This is
-/// the place to fill them in when it is ([`apply_curation`]).
+/// A message that answers further points with tags of their own (`A1 … A6 …`) lists them in
+/// `also_answers`. Curation is applied last ([`apply_curation`]).
 pub async fn build(
     store: &Store,
     session_id: SessionId,
@@ -142,6 +142,10 @@ pub async fn build(
             ended_at: session.ended_at,
             rooms: session.rooms.iter().map(ToString::to_string).collect(),
             link: store.session_link(session_id).await?,
+            host: store
+                .session_host(session_id)
+                .await?
+                .map(|(id, name)| HostRecord { id, name }),
         },
         intro: emitted_at
             .contains_key(&INTRO_STEP)
@@ -156,6 +160,14 @@ pub async fn build(
         highlights: Vec::new(),
     };
     apply_curation(store, session_id, &mut transcript).await?;
+    for m in &mut transcript.messages {
+        if !m.withheld {
+            m.also_answers = answer_tags(&m.body)
+                .into_iter()
+                .filter(|p| (1..=n).contains(p) && m.point != Some(*p))
+                .collect();
+        }
+    }
     Ok(transcript)
 }
 
@@ -208,6 +220,7 @@ async fn apply_curation(
             point: n.point,
             after_message: n.after_message,
             by: n.by.to_string(),
+            by_name: n.by_name,
             at: n.at,
         })
         .collect();
@@ -242,6 +255,7 @@ fn message_record(stored: StoredMessage) -> MessageRecord {
         formatted_body: m.formatted_body,
         sent_at: m.sent_at,
         point: stored.point,
+        also_answers: Vec::new(),
         reply_to: m.reply_to,
         // The store keeps, per edit, the text that edit replaced and when the edit happened:
         // exactly an EditRecord's `body` and `replaced_at`.

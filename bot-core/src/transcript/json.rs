@@ -318,6 +318,19 @@ pub fn check(t: &Transcript) -> Vec<Problem> {
                 format!("{p} is not a point of this chat (1..{n})"),
             );
         }
+        for (k, &p) in m.also_answers.iter().enumerate() {
+            if !point_ok(p) {
+                bad(
+                    path(&format!("also_answers[{k}]")),
+                    format!("{p} is not a point of this chat (1..{n})"),
+                );
+            } else if m.point == Some(p) || m.also_answers[..k].contains(&p) {
+                bad(
+                    path(&format!("also_answers[{k}]")),
+                    format!("Q{p} is already the message's point or listed before"),
+                );
+            }
+        }
         if i > 0 && super::build::message_order(&t.messages[i - 1]) > super::build::message_order(m)
         {
             bad(
@@ -431,6 +444,7 @@ mod tests {
             formatted_body: None,
             sent_at: at,
             point,
+            also_answers: Vec::new(),
             reply_to: Some("gone".into()),
             edits: Vec::new(),
             edited_at: None,
@@ -456,6 +470,7 @@ mod tests {
                 ended_at: None,
                 rooms: vec!["loopback:main".into()],
                 link: None,
+                host: None,
             },
             intro: None,
             points: vec![PointRecord {
@@ -480,7 +495,7 @@ mod tests {
         let t = sample();
         let text = to_json(&t);
         assert_eq!(text, to_json(&t));
-        assert!(text.starts_with("{\n  \"schema_version\": 1,\n  \"chat\""));
+        assert!(text.starts_with("{\n  \"schema_version\": 2,\n  \"chat\""));
         assert!(text.contains("\"scheduled_start\": \"2026-12-01T19:00:00.000Z\""));
         assert!(text.ends_with("}\n"));
         assert_eq!(
@@ -537,10 +552,47 @@ mod tests {
 
     #[test]
     fn unknown_versions_say_which_are_accepted() {
-        let text = to_json(&sample()).replace("\"schema_version\": 1", "\"schema_version\": 7");
+        let text = to_json(&sample()).replace("\"schema_version\": 2", "\"schema_version\": 7");
         assert_eq!(
             reason(&text),
-            "schema_version: version 7 is not supported (accepted: 1)"
+            "schema_version: version 7 is not supported (accepted: 1, 2)"
+        );
+    }
+
+    #[test]
+    fn a_version_1_document_reads_as_written_and_version_2_adds_what_it_knows() {
+        let mut t = sample();
+        t.schema_version = 1;
+        let v1 = to_json(&t);
+        assert_eq!(from_json(&v1).unwrap(), t);
+        let mut t = sample();
+        t.messages[0].also_answers = vec![1];
+        t.messages[1].point = Some(1);
+        t.messages[1].also_answers = vec![];
+        let mut two = sample();
+        two.points.push(PointRecord {
+            number: 2,
+            text: "Q2?".into(),
+            posted_at: None,
+        });
+        two.messages[0].also_answers = vec![2];
+        two.session.host = Some(crate::transcript::HostRecord {
+            id: "loopback:mod".into(),
+            name: "Mo".into(),
+        });
+        let text = to_json(&two);
+        assert!(
+            text.contains("\"also_answers\": [\n        2\n      ]"),
+            "{text}"
+        );
+        assert!(text.contains("\"host\": {"), "{text}");
+        assert_eq!(from_json(&text).unwrap(), two);
+        let Err(ImportError::Invalid(problems)) = from_json(&to_json(&t)) else {
+            panic!("a point answered twice is reported");
+        };
+        assert_eq!(
+            problems[0].path, "messages[0].also_answers[0]",
+            "{problems:#?}"
         );
     }
 

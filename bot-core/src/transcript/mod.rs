@@ -18,11 +18,12 @@ pub use build::{build, TranscriptError};
 pub use json::{from_json, to_json, ImportError, Problem};
 
 /// The schema versions [`json::from_json`] reads.
-pub const ACCEPTED_SCHEMA_VERSIONS: &[u32] = &[SCHEMA_VERSION];
+pub const ACCEPTED_SCHEMA_VERSIONS: &[u32] = &[1, SCHEMA_VERSION];
 
 /// The version of the JSON document. Bump it on any change to the shape below, and keep
-/// reading the old versions.
-pub const SCHEMA_VERSION: u32 = 1;
+/// reading the old versions. 2 added [`SessionRecord::host`], [`MessageRecord::also_answers`]
+/// and [`NoteRecord::by_name`], all optional, so a version 1 document reads as it is.
+pub const SCHEMA_VERSION: u32 = 2;
 
 /// The text shown instead of a message whose author opted out of transcripts.
 pub const WITHHELD: &str = "withheld at the author's request";
@@ -81,6 +82,19 @@ pub struct SessionRecord {
     /// absent otherwise, and in documents from before it was recorded.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub link: Option<SessionLink>,
+    /// Who started it by command; absent when the schedule did (and before version 2).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub host: Option<HostRecord>,
+}
+
+/// Who started a session.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HostRecord {
+    /// `platform:user`.
+    pub id: String,
+    /// Their display name when they started it.
+    pub name: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -132,6 +146,10 @@ pub struct MessageRecord {
     pub sent_at: DateTime<Utc>,
     /// The discussion point it answers; `None` before Q1.
     pub point: Option<u32>,
+    /// Further points it answers with tags of their own (`A1 … A6 …`), in order; it is shown
+    /// under each of them too.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub also_answers: Vec<u32>,
     /// The platform id of the message (or bot post) it replies to.
     pub reply_to: Option<String>,
     /// Earlier texts, oldest first; empty when withheld.
@@ -196,8 +214,21 @@ pub struct NoteRecord {
     pub after_message: Option<String>,
     /// Who wrote it (`platform:user`).
     pub by: String,
+    /// Their display name when they wrote it (absent before version 2).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub by_name: Option<String>,
     #[serde(with = "time")]
     pub at: DateTime<Utc>,
+}
+
+impl NoteRecord {
+    /// Whom the note is credited to: the curator's name, else their id.
+    pub fn credit(&self) -> &str {
+        self.by_name
+            .as_deref()
+            .filter(|n| !n.trim().is_empty())
+            .unwrap_or(&self.by)
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -221,6 +252,11 @@ impl MessageRecord {
     pub fn is_shown(&self) -> bool {
         !self.hidden
     }
+
+    /// Whether it is shown under `point`: its own, or one it also answers.
+    pub fn answers(&self, point: u32) -> bool {
+        self.point == Some(point) || self.also_answers.contains(&point)
+    }
 }
 
 impl Transcript {
@@ -235,6 +271,53 @@ impl Transcript {
         authors.sort_unstable();
         authors.dedup();
         authors.len()
+    }
+
+    /// The messages shown under point `point` (`None`: the introduction), oldest first: those
+    /// filed under it and those that answer it too.
+    pub fn shown_under(&self, point: Option<u32>) -> impl Iterator<Item = &MessageRecord> {
+        self.shown_messages().filter(move |m| match point {
+            Some(n) => m.answers(n),
+            None => m.point.is_none(),
+        })
+    }
+
+    /// What a reader is told about a message shown under `under`, in the same words in every
+    /// format: that it also answers other points, or, where it is shown again, which point it
+    /// is filed under; and that it was written before the point it answers was posted (so times
+    /// that run backwards don't puzzle).
+    pub fn answer_marks(&self, m: &MessageRecord, under: Option<u32>) -> Vec<String> {
+        let mut marks = Vec::new();
+        match under {
+            Some(n) if m.point != Some(n) => marks.push(format!(
+                "answers Q{n} too (filed under {})",
+                m.point
+                    .map_or_else(|| "the introduction".to_owned(), |p| format!("Q{p}"))
+            )),
+            _ if !m.also_answers.is_empty() => {
+                let also: Vec<String> = m.also_answers.iter().map(|p| format!("Q{p}")).collect();
+                marks.push(format!("also answers {}", also.join(", ")));
+            }
+            _ => {}
+        }
+        let posted = under.and_then(|n| {
+            self.points
+                .iter()
+                .find(|p| p.number == n)
+                .and_then(|p| p.posted_at)
+        });
+        if let (Some(n), Some(at)) = (under, posted) {
+            if m.sent_at < at {
+                marks.push(format!("answered before Q{n} was posted"));
+            }
+        }
+        marks
+    }
+
+    /// Whether the shown messages come from more than one platform: only then does each
+    /// message say where it was written.
+    pub fn spans_platforms(&self) -> bool {
+        self.platforms().len() > 1
     }
 
     /// Messages shown in the transcript.

@@ -64,12 +64,12 @@ pub const SCRIPT_CSP_HASH: &str = "'sha256-cn3Cng3BCwC3tOJbX4QP2DlNk1B8I9MbKf/XQ
 pub const STYLE: &str = include_str!("transcript.css");
 
 /// The CSP source for [`STYLE`] (checked by a test).
-pub const STYLE_CSP_HASH: &str = "'sha256-FBZzAbQ3NKv1DJ5eZBKRze5rmkSoMWqEAQ/2IYpKQtk='";
+pub const STYLE_CSP_HASH: &str = "'sha256-po78J3/9CR/ODTOT0v36dOd7tYO+Ka7BdFjUxZXCW4s='";
 
 /// The policy the page declares in a `<meta http-equiv>`, and that a web server serving it
 /// should send as a header: nothing loads but the inline style and script (by hash) and images
 /// that are `data:` URIs or local to the server.
-pub const CONTENT_SECURITY_POLICY: &str = "default-src 'none'; img-src 'self' data:; style-src 'sha256-FBZzAbQ3NKv1DJ5eZBKRze5rmkSoMWqEAQ/2IYpKQtk='; script-src 'sha256-cn3Cng3BCwC3tOJbX4QP2DlNk1B8I9MbKf/XQ8fy7ds='; base-uri 'none'; form-action 'none'";
+pub const CONTENT_SECURITY_POLICY: &str = "default-src 'none'; img-src 'self' data:; style-src 'sha256-po78J3/9CR/ODTOT0v36dOd7tYO+Ka7BdFjUxZXCW4s='; script-src 'sha256-cn3Cng3BCwC3tOJbX4QP2DlNk1B8I9MbKf/XQ8fy7ds='; base-uri 'none'; form-action 'none'";
 
 /// Two messages of one author at most this far apart share one avatar and name.
 pub const GROUP_WINDOW: chrono::TimeDelta = chrono::TimeDelta::minutes(7);
@@ -246,6 +246,12 @@ impl<'t> Index<'t> {
                 .and_then(|n| by_number.get(&n).copied())
                 .unwrap_or(0);
             sections[s].messages.push(i as u32);
+            // Shown again under each further point it answers.
+            for n in &m.also_answers {
+                if let Some(&also) = by_number.get(n).filter(|&&also| also != s) {
+                    sections[also].messages.push(i as u32);
+                }
+            }
         }
 
         let shown_at = |key: &str| {
@@ -348,7 +354,23 @@ impl Page<'_> {
         text(w, &chat.title)?;
         w.write_all(b"</h1>\n<p class=\"when\">")?;
         self.time(w, self.session_start(), true)?;
+        let session = &self.t.session;
+        if let (Some(started), Some(ended)) = (session.started_at, session.ended_at) {
+            w.write_all(" – ".as_bytes())?;
+            let day = |at: DateTime<Utc>| at.with_timezone(&self.zone).date_naive();
+            self.time(w, ended, day(ended) != day(started))?;
+            write!(
+                w,
+                " <span class=\"took\">({})</span>",
+                duration_words(ended - started)
+            )?;
+        }
         w.write_all(b"</p>\n")?;
+        if let Some(host) = &session.host {
+            w.write_all(b"<p class=\"host\">Hosted by <bdi>")?;
+            text(w, &host.name)?;
+            w.write_all(b"</bdi></p>\n")?;
+        }
         self.session_link(w)?;
         if !chat.description.is_empty() {
             w.write_all(b"<p class=\"desc\" dir=\"auto\">")?;
@@ -471,9 +493,10 @@ impl Page<'_> {
             if !continues {
                 self.group_start(w, m)?;
             }
-            self.message(w, i, m)?;
+            self.message(w, i, m, s.number)?;
             prev = Some(m);
-            if let Some(notes) = self.index.notes_after.get(&i) {
+            let filed_here = m.point == s.number || s.number.is_none();
+            if let Some(notes) = self.index.notes_after.get(&i).filter(|_| filed_here) {
                 w.write_all(b"</div>\n</div>\n")?;
                 for n in notes {
                     self.note(w, n)?;
@@ -516,18 +539,37 @@ impl Page<'_> {
         }
         w.write_all(b"<div class=\"g\">\n<p class=\"who\"><bdi class=\"name\">")?;
         text(w, display_name(&m.author.name))?;
-        w.write_all(b"</bdi><span class=\"badge")?;
-        if is_known_platform(&m.platform) {
-            w.write_all(b" p-")?;
-            attr(w, &m.platform)?;
+        w.write_all(b"</bdi>")?;
+        // Where it was written, only when that differs between messages.
+        if self.index.platforms.len() > 1 {
+            w.write_all(b"<span class=\"badge")?;
+            if is_known_platform(&m.platform) {
+                w.write_all(b" p-")?;
+                attr(w, &m.platform)?;
+            }
+            w.write_all(b"\">")?;
+            text(w, label(m))?;
+            w.write_all(b"</span>")?;
         }
-        w.write_all(b"\">")?;
-        text(w, label(m))?;
-        w.write_all(b"</span></p>\n")
+        w.write_all(b"</p>\n")
     }
 
-    fn message<W: Write>(&self, w: &mut W, i: usize, m: &MessageRecord) -> io::Result<()> {
-        let anchor = &self.index.anchors[i];
+    /// Message `i`, shown under point `under`: where that is not the point it is filed under,
+    /// it is shown again, with an anchor of its own and a link to where it is filed.
+    fn message<W: Write>(
+        &self,
+        w: &mut W,
+        i: usize,
+        m: &MessageRecord,
+        under: Option<u32>,
+    ) -> io::Result<()> {
+        let filed = &self.index.anchors[i];
+        let again = under.is_some() && m.point != under;
+        let anchor = match under {
+            Some(n) if again => format!("{filed}-q{n}"),
+            _ => filed.clone(),
+        };
+        let anchor = &anchor;
         let highlight = self.index.highlights.get(&i);
         w.write_all(b"<article class=\"msg")?;
         if m.withheld {
@@ -559,6 +601,26 @@ impl Page<'_> {
         }
         self.permalink(w, m)?;
         w.write_all(b"</p>\n")?;
+        let marks = self.t.answer_marks(m, under);
+        if !marks.is_empty() {
+            w.write_all(b"<p class=\"marks\">")?;
+            for (k, mark) in marks.iter().enumerate() {
+                if k > 0 {
+                    w.write_all(" · ".as_bytes())?;
+                }
+                if k == 0 && again {
+                    // "answers Q6 too (filed under Q1)": the place it is filed is a link there.
+                    w.write_all(b"<a href=\"#")?;
+                    attr(w, filed)?;
+                    w.write_all(b"\">")?;
+                    text(w, mark)?;
+                    w.write_all(b"</a>")?;
+                } else {
+                    text(w, mark)?;
+                }
+            }
+            w.write_all(b"</p>\n")?;
+        }
         if let Some(parent) = &m.reply_to {
             self.reply(w, m, parent)?;
         }
@@ -726,7 +788,7 @@ impl Page<'_> {
         w.write_all(b"<aside class=\"note\" aria-label=\"Curator's note\">\n<p class=\"note-label\">Curator\xE2\x80\x99s note</p>\n<p class=\"note-text\" dir=\"auto\">")?;
         text(w, &n.text)?;
         w.write_all(b"</p>\n<p class=\"note-by\">\xE2\x80\x94 <bdi>")?;
-        text(w, &n.by)?;
+        text(w, n.credit())?;
         w.write_all(b"</bdi>, ")?;
         self.time(w, n.at, false)?;
         w.write_all(b"</p>\n</aside>\n")
@@ -782,6 +844,8 @@ fn is_known_platform(p: &str) -> bool {
 fn label(m: &MessageRecord) -> &str {
     m.platform_label.as_deref().unwrap_or(&m.platform)
 }
+
+use crate::render::duration_words;
 
 fn plural<'s>(n: usize, one: &'s str, many: &'s str) -> &'s str {
     if n == 1 {
