@@ -1425,7 +1425,16 @@ async fn search_finds_words_and_respects_curation(store: Store) {
     assert_eq!(hits[0].session_id, id);
     assert_eq!(hits[0].chat_slug, "pub");
     assert_eq!(hits[0].author_name, "alice:x");
-    assert_eq!(hits[0].excerpt, "Libraries love Zebras");
+    // The database's own highlighting marks the matching word.
+    assert_eq!(
+        hits[0].excerpt,
+        [
+            (false, "Libraries love ".to_owned()),
+            (true, "Zebras".to_owned())
+        ]
+    );
+    assert_eq!(hits[0].excerpt_text(), "Libraries love Zebras");
+    assert_eq!(hits[0].point, Some(1), "the point it answers");
     // Every word must match.
     let hits = store
         .search_messages("zebras carol", &chats, 50)

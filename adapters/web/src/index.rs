@@ -58,6 +58,29 @@ fn filter(raw: Option<&str>) -> Result<Filter, String> {
     })
 }
 
+/// How far a started session got, as the index says it: "all 6 points", "stopped after Q3 of
+/// 6", "running: Q2 of 6", so sessions of one chat are told apart at a glance.
+fn how_far(session: &bot_core::model::Session, points: usize) -> String {
+    use bot_core::model::SessionState;
+    let on = session.current_point;
+    match (session.state, on) {
+        (SessionState::Running | SessionState::Paused, Some(q)) => {
+            format!("{}: Q{q} of {points}", session.state)
+        }
+        (SessionState::Running | SessionState::Paused, None) => {
+            format!("{}: before Q1", session.state)
+        }
+        (_, Some(q)) if q as usize >= points => {
+            format!(
+                "all {}",
+                bot_core::render::count(points as u64, "point", "points")
+            )
+        }
+        (_, Some(q)) => format!("stopped after Q{q} of {points}"),
+        (_, None) => "stopped before Q1".to_owned(),
+    }
+}
+
 pub async fn index(State(state): State<WebState>, RawQuery(raw): RawQuery) -> Response {
     let f = match filter(raw.as_deref()) {
         Ok(f) => f,
@@ -118,16 +141,19 @@ pub async fn index(State(state): State<WebState>, RawQuery(raw): RawQuery) -> Re
         body.push_str("<p class=\"muted\">No archived sessions match.</p>");
     } else {
         body.push_str(
-            "<table><thead><tr><th>Chat</th><th>Started</th><th>Messages</th></tr></thead><tbody>",
+            "<table><thead><tr><th>Chat</th><th>Session</th><th>How far it got</th><th>Started</th>\
+             <th class=\"n\">Messages</th></tr></thead><tbody>",
         );
         for (started, s, chat) in rows.iter().skip(first).take(PAGE_SIZE) {
             let _ = write!(
                 body,
                 "<tr><td><a href=\"/s/{uid}\"><bdi>{title}</bdi></a> <span class=\"hashtag\"><bdi>{tag}</bdi></span></td>\
-                 <td>{when}</td><td class=\"n\">{n}</td></tr>",
+                 <td>{number}</td><td>{reach}</td><td>{when}</td><td class=\"n\">{n}</td></tr>",
                 uid = esc(&s.session.uid),
                 title = esc(&chat.title),
                 tag = esc(&chat.hashtag),
+                number = s.session.id,
+                reach = esc(&how_far(&s.session, chat.points.len())),
                 when = time(*started, chat.zone),
                 n = s.message_count,
             );

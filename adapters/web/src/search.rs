@@ -1,7 +1,8 @@
 //! `/search?q=…`: full-text search over the messages of public chats' sessions
 //! (`Store::search_messages`: deleted and hidden messages and those of people who opted out
-//! are never found). Results are grouped by session, newest session first, each with a short
-//! escaped excerpt linking to the message's anchor on the session page.
+//! are never found). Results are grouped by session, newest session first; each says which
+//! point it answers and shows the database's excerpt with the matching words marked
+//! (`<mark>`), escaped, linking to the message's anchor on the session page.
 
 use std::fmt::Write as _;
 
@@ -77,15 +78,27 @@ pub async fn search(State(state): State<WebState>, RawQuery(raw): RawQuery) -> R
             when = time(list[0].session_started_at, chat.zone),
         );
         for h in list {
+            let answers = match h.point {
+                Some(n) => format!("answering Q{n}"),
+                None => "in the introduction".to_owned(),
+            };
+            // The words that matched, as the database marked them; everything escaped.
+            let excerpt: String = h
+                .excerpt
+                .iter()
+                .map(|(matched, text)| match matched {
+                    true => format!("<mark>{}</mark>", esc(text)),
+                    false => esc(text),
+                })
+                .collect();
             let _ = write!(
                 body,
-                "<p><a href=\"/s/{uid}#{anchor}\"><bdi>{author}</bdi></a>, {when}</p>\
-                 <p class=\"excerpt\" dir=\"auto\">{excerpt}</p>",
+                "<article class=\"hit\"><p><a href=\"/s/{uid}#{anchor}\"><bdi>{author}</bdi></a>, \
+                 {answers}, {when}</p><p class=\"excerpt\" dir=\"auto\">{excerpt}</p></article>",
                 uid = esc(uid),
                 anchor = esc(&message_anchor(&h.platform, &h.platform_msg_id)),
                 author = esc(&h.author_name),
                 when = time(h.sent_at, chat.zone),
-                excerpt = esc(&h.excerpt),
             );
         }
         body.push_str("</section>");

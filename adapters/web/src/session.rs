@@ -71,6 +71,21 @@ pub async fn session(State(state): State<WebState>, Path(file): Path<String>) ->
     response
 }
 
+/// The way back from a session page: the archive, the chat's other sessions (when the chat
+/// is listed), search and the chats to come.
+fn site_links(state: &WebState, t: &bot_core::transcript::Transcript) -> Vec<(String, String)> {
+    let mut links = vec![("← Archive".to_owned(), "/".to_owned())];
+    if state.public_chat(&t.chat.slug).is_some() {
+        links.push((
+            format!("All {} sessions", t.chat.hashtag),
+            format!("/?chat={}", t.chat.slug),
+        ));
+    }
+    links.push(("Search".to_owned(), "/search".to_owned()));
+    links.push(("Upcoming chats".to_owned(), "/upcoming".to_owned()));
+    links
+}
+
 async fn respond(
     state: &WebState,
     t: bot_core::transcript::Transcript,
@@ -103,6 +118,7 @@ async fn respond(
         }
         Format::Html => {
             let mut options = HtmlOptions::new(state.clock.now());
+            options.site_links = site_links(state, &t);
             if let Some(media) = &state.media {
                 match InlineMedia::load(&state.store, media, &t).await {
                     Ok(inline) => options.media = Some(Arc::new(inline)),

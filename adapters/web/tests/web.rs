@@ -370,6 +370,66 @@ async fn the_index_lists_public_sessions_newest_first_and_filters() {
     let (_, body) = site.text("/").await;
     assert!(body.contains("<time class=\"full\" datetime=\"2026-12-01T19:00:00.000Z\">"));
     assert_inert("/", &body);
+    // Sessions of one chat are told apart: number, how far each got, messages.
+    let doc = Html::parse_document(&body);
+    let rows: Vec<Vec<String>> = doc
+        .select(&Selector::parse("tbody tr").unwrap())
+        .map(|tr| {
+            tr.select(&Selector::parse("td").unwrap())
+                .map(|td| td.text().collect::<String>())
+                .collect()
+        })
+        .collect();
+    assert_eq!(rows.len(), 3);
+    let header: Vec<String> = doc
+        .select(&Selector::parse("thead th").unwrap())
+        .map(|th| th.text().collect())
+        .collect();
+    assert_eq!(
+        header,
+        ["Chat", "Session", "How far it got", "Started", "Messages"]
+    );
+    for row in &rows {
+        assert!(row[1].parse::<u32>().is_ok(), "{row:?}");
+        assert!(
+            row[2].starts_with("all ")
+                || row[2].starts_with("stopped")
+                || row[2].starts_with("running"),
+            "{row:?}"
+        );
+    }
+    let numbers: std::collections::HashSet<&str> = rows.iter().map(|r| r[1].as_str()).collect();
+    assert_eq!(numbers.len(), 3, "{rows:?}");
+}
+
+#[tokio::test]
+async fn a_session_page_links_back_to_the_archive_its_chat_search_and_upcoming() {
+    let site = site().await;
+    let (_, page) = site.text(&format!("/s/{}", site.public[0])).await;
+    let doc = Html::parse_document(&page);
+    let links: Vec<(String, String)> = doc
+        .select(&Selector::parse("nav.site a").unwrap())
+        .map(|a| {
+            (
+                a.text().collect(),
+                a.value().attr("href").unwrap().to_owned(),
+            )
+        })
+        .collect();
+    let paths: Vec<&str> = links.iter().map(|(_, p)| p.as_str()).collect();
+    assert_eq!(
+        paths,
+        ["/", "/?chat=pub", "/search", "/upcoming"],
+        "{links:?}"
+    );
+    // Each one answers.
+    for path in paths {
+        assert_eq!(site.text(path).await.0, 200, "{path}");
+    }
+    // An unlisted chat's page does not point at a listing that leaves it out.
+    let (_, page) = site.text(&format!("/s/{}", site.unlisted)).await;
+    assert!(!page.contains("/?chat=unl"), "{page}");
+    assert!(page.contains("href=\"/search\""));
 }
 
 #[tokio::test]
@@ -485,11 +545,21 @@ async fn session_pages_and_downloads_show_formatting_and_stay_inert() {
         if el.name() == "a" {
             if let Some(href) = el.attr("href") {
                 let h = href.to_ascii_lowercase();
+                // The archive's own way back, and nothing else, goes to a path of this site.
+                let site_nav = e
+                    .parent()
+                    .and_then(scraper::ElementRef::wrap)
+                    .is_some_and(|p| {
+                        p.value().name() == "nav"
+                            && p.value()
+                                .has_class("site", scraper::CaseSensitivity::CaseSensitive)
+                    });
                 assert!(
                     h.starts_with('#')
                         || h.starts_with("https://")
                         || h.starts_with("http://")
-                        || h.starts_with("mailto:"),
+                        || h.starts_with("mailto:")
+                        || (site_nav && h.starts_with('/') && !h.starts_with("//")),
                     "href={href}"
                 );
                 assert!(
@@ -580,6 +650,27 @@ async fn search_finds_words_and_respects_opt_out_hidden_and_deleted() {
             format!("/s/{}", site.public[0]),
         ]
     );
+    // Each hit says which point it answers, with the words that matched marked.
+    let hits: Vec<String> = doc
+        .select(&Selector::parse("article.hit").unwrap())
+        .map(|a| a.text().collect())
+        .collect();
+    assert!(!hits.is_empty());
+    assert!(
+        hits.iter()
+            .all(|h| h.contains("answering Q") || h.contains("in the introduction")),
+        "{hits:?}"
+    );
+    let marked: Vec<String> = doc
+        .select(&Selector::parse(".excerpt mark").unwrap())
+        .map(|m| m.text().collect::<String>().to_lowercase())
+        .collect();
+    assert_eq!(
+        marked.len(),
+        hits.len(),
+        "one marked word a hit: {marked:?}"
+    );
+    assert!(marked.iter().all(|m| m == "zebras"), "{marked:?}");
     let anchor = bot_core::render::html::message_anchor("loopback", &site.ids[0]);
     assert!(body.contains(&format!("/s/{}#{anchor}", site.public[1])));
     // The anchor exists on the session page.

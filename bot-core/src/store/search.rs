@@ -26,8 +26,13 @@ pub const MAX_TERMS: usize = 12;
 pub const MAX_TERM_CHARS: usize = 64;
 /// Only this much of a query is read.
 const MAX_QUERY_CHARS: usize = 1024;
-/// Characters of context shown either side of the first match.
-const EXCERPT_CONTEXT: usize = 60;
+/// Where the database's own highlighting marks a matching word: private-use characters,
+/// which no text people write is expected to hold (one that does is still shown as text,
+/// escaped; at worst a word is marked that did not match).
+const MATCH_START: char = '\u{E000}';
+const MATCH_END: char = '\u{E001}';
+/// Words of context the database keeps around the matches in an excerpt.
+const EXCERPT_WORDS: u32 = 24;
 
 /// One matching message.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -40,8 +45,19 @@ pub struct SearchHit {
     pub platform_msg_id: String,
     pub author_name: String,
     pub sent_at: DateTime<Utc>,
-    /// Plain text around the first matching word (not escaped: the caller escapes it).
-    pub excerpt: String,
+    /// The discussion point the message answers (`None`: the introduction).
+    pub point: Option<u32>,
+    /// The text around the matches, as the database's own highlighting cut it (FTS5
+    /// `snippet`, PostgreSQL `ts_headline`): pieces in order, `true` for a matching word. Not
+    /// escaped: the caller escapes it.
+    pub excerpt: Vec<(bool, String)>,
+}
+
+impl SearchHit {
+    /// The excerpt as plain text.
+    pub fn excerpt_text(&self) -> String {
+        self.excerpt.iter().map(|(_, t)| t.as_str()).collect()
+    }
 }
 
 /// The words of a user's query that are searched for: runs of letters and digits, lowercased,
@@ -83,39 +99,28 @@ fn fts5_query(terms: &[String]) -> String {
     q
 }
 
-/// A short excerpt of `body` around the first occurrence of one of `terms`.
-pub fn excerpt(body: &str, terms: &[String]) -> String {
-    let chars: Vec<char> = body.chars().collect();
-    let lower: Vec<char> = chars
-        .iter()
-        .map(|c| c.to_lowercase().next().unwrap_or(*c))
-        .collect();
-    let first = terms
-        .iter()
-        .filter_map(|t| {
-            let t: Vec<char> = t.chars().collect();
-            if t.is_empty() || t.len() > lower.len() {
-                return None;
+/// The database's highlighted excerpt cut into pieces at its marks, control characters shown
+/// as spaces.
+fn excerpt_pieces(marked: &str) -> Vec<(bool, String)> {
+    let mut pieces: Vec<(bool, String)> = Vec::new();
+    let mut matched = false;
+    let mut current = String::new();
+    for c in marked.chars() {
+        match c {
+            MATCH_START | MATCH_END => {
+                if !current.is_empty() {
+                    pieces.push((matched, std::mem::take(&mut current)));
+                }
+                matched = c == MATCH_START;
             }
-            (0..=lower.len() - t.len()).find(|&i| lower[i..i + t.len()] == t[..])
-        })
-        .min()
-        .unwrap_or(0);
-    let start = first.saturating_sub(EXCERPT_CONTEXT);
-    let end = (first + EXCERPT_CONTEXT * 2).min(chars.len());
-    let mut out = String::new();
-    if start > 0 {
-        out.push('…');
+            c if c.is_control() => current.push(' '),
+            c => current.push(c),
+        }
     }
-    out.extend(
-        chars[start..end]
-            .iter()
-            .map(|&c| if c.is_control() { ' ' } else { c }),
-    );
-    if end < chars.len() {
-        out.push('…');
+    if !current.is_empty() {
+        pieces.push((matched, current));
     }
-    out
+    pieces
 }
 
 impl Store {
@@ -133,21 +138,32 @@ impl Store {
         if terms.is_empty() || chat_slugs.is_empty() || limit == 0 {
             return Ok(Vec::new());
         }
-        let (from, matches, arg) = match self.backend() {
+        // The excerpt's arguments come last: $N+2, $N+3 (and $N+4) after the chats and the limit.
+        let n = chat_slugs.len();
+        let (from, matches, arg, excerpt) = match self.backend() {
             Backend::Sqlite => (
                 "messages_fts f JOIN messages m ON m.id = f.rowid",
                 "messages_fts MATCH $1",
                 fts5_query(&terms),
+                format!(
+                    "snippet(messages_fts, 0, ${}, ${}, '…', {EXCERPT_WORDS})",
+                    n + 3,
+                    n + 4
+                ),
             ),
             Backend::Postgres => (
                 "messages m",
                 "to_tsvector('simple', m.body) @@ plainto_tsquery('simple', $1)",
                 terms.join(" "),
+                format!(
+                    "ts_headline('simple', m.body, plainto_tsquery('simple', $1), ${})",
+                    n + 3
+                ),
             ),
         };
         let mut sql = format!(
-            "SELECT m.platform, m.platform_msg_id, m.author_name, m.body, m.sent_at, \
-             s.id AS session_id, s.uid, s.chat_slug, s.started_at \
+            "SELECT m.platform, m.platform_msg_id, m.author_name, m.sent_at, m.point, \
+             {excerpt} AS excerpt, s.id AS session_id, s.uid, s.chat_slug, s.started_at \
              FROM {from} JOIN sessions s ON s.id = m.session_id \
              WHERE {matches} AND m.deleted_at IS NULL AND s.started_at IS NOT NULL \
              AND NOT EXISTS (SELECT 1 FROM hidden_messages h WHERE h.message_id = m.id) \
@@ -171,11 +187,19 @@ impl Store {
             q = q.bind(slug.clone());
         }
         q = q.bind(i64::try_from(limit).unwrap_or(i64::MAX));
+        q = match self.backend() {
+            Backend::Sqlite => q.bind(MATCH_START.to_string()).bind(MATCH_END.to_string()),
+            Backend::Postgres => q.bind(format!(
+                "StartSel={MATCH_START}, StopSel={MATCH_END}, MaxWords={EXCERPT_WORDS}, \
+                 MinWords={}, ShortWord=1, MaxFragments=2, FragmentDelimiter=\" … \"",
+                EXCERPT_WORDS / 2
+            )),
+        };
         let mut conn = self.conn().await?;
         let rows = q.fetch_all(&mut *conn).await.ctx("searching messages")?;
         rows.iter()
             .map(|r| {
-                let body: String = col(r, "body")?;
+                let excerpt: String = col(r, "excerpt")?;
                 Ok(SearchHit {
                     session_id: col(r, "session_id")?,
                     session_uid: col(r, "uid")?,
@@ -185,7 +209,8 @@ impl Store {
                     platform_msg_id: col(r, "platform_msg_id")?,
                     author_name: col(r, "author_name")?,
                     sent_at: col_time(r, "sent_at")?,
-                    excerpt: excerpt(&body, &terms),
+                    point: super::codec::col_opt_u32(r, "point")?,
+                    excerpt: excerpt_pieces(&excerpt),
                 })
             })
             .collect()
@@ -227,11 +252,18 @@ mod tests {
     }
 
     #[test]
-    fn excerpts_centre_on_the_match() {
-        let body = format!("{}needle{}", "x".repeat(200), "y".repeat(200));
-        let e = excerpt(&body, &["needle".into()]);
-        assert!(e.starts_with('…') && e.ends_with('…') && e.contains("needle"));
-        assert_eq!(excerpt("short NEEDLE", &["needle".into()]), "short NEEDLE");
-        assert_eq!(excerpt("a\nb", &["b".into()]), "a b");
+    fn the_databases_marks_become_pieces() {
+        let marked =
+            format!("…the {MATCH_START}Zebras{MATCH_END} and\nthe {MATCH_START}zebra{MATCH_END}");
+        assert_eq!(
+            excerpt_pieces(&marked),
+            [
+                (false, "…the ".to_owned()),
+                (true, "Zebras".to_owned()),
+                (false, " and the ".to_owned()),
+                (true, "zebra".to_owned()),
+            ]
+        );
+        assert_eq!(excerpt_pieces("no marks"), [(false, "no marks".to_owned())]);
     }
 }

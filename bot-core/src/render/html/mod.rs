@@ -64,12 +64,12 @@ pub const SCRIPT_CSP_HASH: &str = "'sha256-cn3Cng3BCwC3tOJbX4QP2DlNk1B8I9MbKf/XQ
 pub const STYLE: &str = include_str!("transcript.css");
 
 /// The CSP source for [`STYLE`] (checked by a test).
-pub const STYLE_CSP_HASH: &str = "'sha256-po78J3/9CR/ODTOT0v36dOd7tYO+Ka7BdFjUxZXCW4s='";
+pub const STYLE_CSP_HASH: &str = "'sha256-uxLN3E/Lv0xYBOCwle2LaVxAmTNl3VQq4q4SQz0l3kI='";
 
 /// The policy the page declares in a `<meta http-equiv>`, and that a web server serving it
 /// should send as a header: nothing loads but the inline style and script (by hash) and images
 /// that are `data:` URIs or local to the server.
-pub const CONTENT_SECURITY_POLICY: &str = "default-src 'none'; img-src 'self' data:; style-src 'sha256-po78J3/9CR/ODTOT0v36dOd7tYO+Ka7BdFjUxZXCW4s='; script-src 'sha256-cn3Cng3BCwC3tOJbX4QP2DlNk1B8I9MbKf/XQ8fy7ds='; base-uri 'none'; form-action 'none'";
+pub const CONTENT_SECURITY_POLICY: &str = "default-src 'none'; img-src 'self' data:; style-src 'sha256-uxLN3E/Lv0xYBOCwle2LaVxAmTNl3VQq4q4SQz0l3kI='; script-src 'sha256-cn3Cng3BCwC3tOJbX4QP2DlNk1B8I9MbKf/XQ8fy7ds='; base-uri 'none'; form-action 'none'";
 
 /// Two messages of one author at most this far apart share one avatar and name.
 pub const GROUP_WINDOW: chrono::TimeDelta = chrono::TimeDelta::minutes(7);
@@ -94,6 +94,10 @@ pub struct HtmlOptions {
     pub generated_at: DateTime<Utc>,
     /// Local media, when there is a store for it.
     pub media: Option<Arc<dyn MediaResolver + Send + Sync>>,
+    /// Links at the top of the page, `(label, path)`, when it is served by the web archive:
+    /// back to the archive, the chat's other sessions, search. Only site paths (`/…`, not
+    /// `//…`) are written; an exported page has none.
+    pub site_links: Vec<(String, String)>,
 }
 
 impl HtmlOptions {
@@ -101,6 +105,7 @@ impl HtmlOptions {
         Self {
             generated_at,
             media: None,
+            site_links: Vec::new(),
         }
     }
 }
@@ -348,6 +353,23 @@ impl Page<'_> {
 
     fn header<W: Write>(&self, w: &mut W) -> io::Result<()> {
         let chat = &self.t.chat;
+        let links: Vec<&(String, String)> = self
+            .options
+            .site_links
+            .iter()
+            .filter(|(_, path)| path.starts_with('/') && !path.starts_with("//"))
+            .collect();
+        if !links.is_empty() {
+            w.write_all(b"<nav class=\"site\" aria-label=\"Archive\">")?;
+            for (label, path) in links {
+                w.write_all(b"<a href=\"")?;
+                attr(w, path)?;
+                w.write_all(b"\">")?;
+                text(w, label)?;
+                w.write_all(b"</a>")?;
+            }
+            w.write_all(b"</nav>\n")?;
+        }
         w.write_all(b"<header class=\"top\" id=\"top\">\n<p class=\"hashtag\"><bdi>")?;
         text(w, &chat.hashtag)?;
         w.write_all(b"</bdi></p>\n<h1 dir=\"auto\">")?;
