@@ -97,6 +97,10 @@ pub struct MediaConfig {
 pub struct WebConfig {
     /// `HOST:PORT` to listen on, e.g. `127.0.0.1:8080`; `None`: `run` starts no web server.
     pub listen: Option<std::net::SocketAddr>,
+    /// Where people reach the archive (`https://chats.example.org`, no trailing `/`): the bot
+    /// then links to it, `transcript` answering with a session's page and reminders and
+    /// wrap-ups linking to the chat's sessions and the transcript. `None`: no links.
+    pub public_url: Option<String>,
 }
 
 /// A table of hashchat.toml that a platform's adapter owns (`[matrix]`, `[discord]`). The core
@@ -378,7 +382,28 @@ fn read_config(path: &Path, text: &str, platforms: &Platforms) -> (Config, Vec<L
         }
     }
     if let Some(node) = r.table(&root, "web") {
-        r.unknown_keys(&node, &["listen"]);
+        r.unknown_keys(&node, &["listen", "public_url"]);
+        if let Some(url) = r.string(&node, "public_url", None) {
+            let value = url.value.trim().trim_end_matches('/');
+            let lower = value.to_ascii_lowercase();
+            let web = (lower.starts_with("https://") || lower.starts_with("http://"))
+                && value.len() > "https://".len()
+                && value.len() <= 512
+                && !value.contains(|c: char| c.is_whitespace() || c.is_control())
+                && !value.contains(['?', '#', '"', '<', '>']);
+            if web {
+                config.web.public_url = Some(value.to_owned());
+            } else {
+                r.error(
+                    url.line,
+                    url.field,
+                    format!(
+                        "`{}` is not the archive's address (an http or https URL without query or fragment, e.g. `https://chats.example.org`)",
+                        url.value
+                    ),
+                );
+            }
+        }
         if let Some(listen) = r.string(&node, "listen", None) {
             match listen.value.trim().parse::<std::net::SocketAddr>() {
                 Ok(addr) => config.web.listen = Some(addr),
@@ -432,6 +457,29 @@ mod tests {
         )
         .unwrap();
         assert_eq!(config.web.listen, Some("127.0.0.1:8080".parse().unwrap()));
+        assert_eq!(config.web.public_url, None);
+        let config = Config::parse(
+            Path::new("h.toml"),
+            "[web]\npublic_url = \"https://chats.example.org/\"\n",
+            &Platforms::default(),
+        )
+        .unwrap();
+        assert_eq!(
+            config.web.public_url.as_deref(),
+            Some("https://chats.example.org")
+        );
+        let errors = Config::parse(
+            Path::new("h.toml"),
+            "[web]\npublic_url = \"javascript:alert(1)\"\n",
+            &Platforms::default(),
+        )
+        .unwrap_err();
+        assert!(
+            errors[0].to_string().starts_with(
+                "h.toml:2: web.public_url: `javascript:alert(1)` is not the archive's address"
+            ),
+            "{errors:?}"
+        );
         let errors: Vec<String> = Config::parse(
             Path::new("h.toml"),
             "[web]\nlisten = \"localhost\"\nport = 1\n",
@@ -445,7 +493,7 @@ mod tests {
             errors,
             [
                 "h.toml:2: web.listen: `localhost` is not an address to listen on (IP:PORT, e.g. `127.0.0.1:8080`)",
-                "h.toml:3: web.port: unknown key (accepted keys: listen)",
+                "h.toml:3: web.port: unknown key (accepted keys: listen, public_url)",
             ]
         );
     }

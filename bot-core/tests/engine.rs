@@ -1057,3 +1057,83 @@ async fn counts_the_bot_writes_agree_in_number() {
     let reply = world.command(MODERATOR, "start interlibnet").await;
     assert!(reply.ends_with("Q1 in 2 minutes."), "{reply}");
 }
+
+#[tokio::test]
+async fn with_a_public_archive_the_bot_links_to_it_for_chats_it_shows() {
+    use bot_core::engine::EngineSettings;
+    let settings = || EngineSettings {
+        public_url: Some("https://chats.example.org".into()),
+        ..EngineSettings::default()
+    };
+    let mut scheduled = chat();
+    scheduled.schedule = None;
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("hashchat.db").display());
+    let store = bot_core::store::Store::connect(&url).await.unwrap();
+    store.migrate().await.unwrap();
+    let world = World::on_store_with(dir, store, scheduled, t0(), true, settings()).await;
+    let reply = world
+        .command(MODERATOR, "schedule interlibnet in 2 hours")
+        .await;
+    assert!(reply.contains("session 1"), "{reply}");
+    world.run_until(t0() + Duration::hours(1)).await;
+    let reminder = world
+        .loopback
+        .history()
+        .into_iter()
+        .find_map(|e| match e {
+            bot_core::loopback::LoopbackEvent::Post { content, .. }
+                if content.kind == PostKind::Reminder =>
+            {
+                Some(content.text)
+            }
+            _ => None,
+        })
+        .expect("a reminder");
+    assert!(
+        reminder.ends_with(" Earlier sessions: https://chats.example.org/?chat=interlibnet"),
+        "{reminder}"
+    );
+    world.run_until(t0() + Duration::hours(4)).await;
+    let uid = world
+        .engine
+        .store()
+        .get_session(1)
+        .await
+        .unwrap()
+        .unwrap()
+        .uid;
+    let page = format!("https://chats.example.org/s/{uid}");
+    let wrap_up = world
+        .loopback
+        .history()
+        .into_iter()
+        .find_map(|e| match e {
+            bot_core::loopback::LoopbackEvent::Post { content, .. }
+                if content.kind == PostKind::WrapUp =>
+            {
+                Some(content.text)
+            }
+            _ => None,
+        })
+        .expect("a wrap-up");
+    assert!(
+        wrap_up.ends_with(&format!(" The transcript: {page}")),
+        "{wrap_up}"
+    );
+    let answer = world.command("ann", "transcript 1").await;
+    assert!(answer.ends_with(&format!("Read it at {page}")), "{answer}");
+
+    // A private chat's sessions are not linked: the archive does not show them.
+    let mut private = chat();
+    private.visibility = bot_core::chat::Visibility::Private;
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("hashchat.db").display());
+    let store = bot_core::store::Store::connect(&url).await.unwrap();
+    store.migrate().await.unwrap();
+    let world = World::on_store_with(dir, store, private, t0(), true, settings()).await;
+    started(&world).await;
+    let answer = world.command(MODERATOR, "transcript").await;
+    assert!(!answer.contains("https://"), "{answer}");
+    assert!(answer.contains("hashchat transcript 1"), "{answer}");
+}

@@ -77,6 +77,7 @@ pub async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
             .ok()
             .and_then(|ms| ms.parse().ok())
             .map(std::time::Duration::from_millis),
+        public_url: config.web.public_url.clone(),
         ..EngineSettings::default()
     };
     let web_chats = chats.clone();

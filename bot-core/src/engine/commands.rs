@@ -546,14 +546,26 @@ impl Engine {
             return Ok(refuse(format!("There is no session {id}.")));
         };
         let count_archived = self.store().message_count(id).await?;
-        let when = self
-            .chat(&session.chat_slug)
+        let chat = self.chat(&session.chat_slug);
+        let when = chat
+            .as_ref()
             .map(|c| format_local(session.scheduled_start, c.zone))
             .unwrap_or_else(|| session.scheduled_start.to_rfc3339());
-        Ok(ok(format!(
-            "Session {id} ({}, {when}, {}): {} archived. On the bot's host, `hashchat transcript {id}` prints it.",
-            session.chat_slug, session.state, count(count_archived.max(0) as u64, "message", "messages")
-        )))
+        let archived = count(count_archived.max(0) as u64, "message", "messages");
+        let page = chat
+            .as_ref()
+            .filter(|_| session.started_at.is_some())
+            .and_then(|c| self.transcript_url(c, &session.uid));
+        Ok(ok(match page {
+            Some(url) => format!(
+                "Session {id} ({}, {when}, {}): {archived} archived. Read it at {url}",
+                session.chat_slug, session.state
+            ),
+            None => format!(
+                "Session {id} ({}, {when}, {}): {archived} archived. On the bot's host, `hashchat transcript {id}` prints it.",
+                session.chat_slug, session.state
+            ),
+        }))
     }
 }
 

@@ -64,6 +64,10 @@ pub struct EngineSettings {
     /// [`Engine::tick`] and commands return only once the delivery they set going is done,
     /// for tests on a manual clock. Off in the bot: there no platform waits for another.
     pub wait_for_delivery: bool,
+    /// Where people reach the web archive (`[web] public_url`), for the links the bot writes:
+    /// `transcript` answers with a session's page, a reminder links to the chat's sessions and
+    /// a wrap-up to the transcript, for chats the archive shows. `None`: no links.
+    pub public_url: Option<String>,
 }
 
 impl Default for EngineSettings {
@@ -76,6 +80,7 @@ impl Default for EngineSettings {
             hold_before_recording_copies: false,
             command_delay: None,
             wait_for_delivery: false,
+            public_url: None,
         }
     }
 }
@@ -250,6 +255,21 @@ impl Engine {
     pub fn wake(&self) {
         self.end_backoffs();
         self.deliver_soon();
+    }
+
+    /// Session `uid`'s page on the web archive, when `[web] public_url` is set and the archive
+    /// serves `chat` (public or unlisted).
+    pub(crate) fn transcript_url(&self, chat: &Chat, uid: &str) -> Option<String> {
+        let base = self.inner.settings.public_url.as_deref()?;
+        (chat.visibility != crate::chat::Visibility::Private).then(|| format!("{base}/s/{uid}"))
+    }
+
+    /// The web archive's list of `chat`'s sessions, when `[web] public_url` is set and the chat
+    /// is listed there (public).
+    pub(crate) fn chat_sessions_url(&self, chat: &Chat) -> Option<String> {
+        let base = self.inner.settings.public_url.as_deref()?;
+        (chat.visibility == crate::chat::Visibility::Public)
+            .then(|| format!("{base}/?chat={}", chat.slug))
     }
 
     /// Has the scheduler deliver what was just queued; rooms backing off after a failure wait

@@ -244,13 +244,16 @@ impl Engine {
                     .into_iter()
                     .map(|u| u.to_string())
                     .collect();
-                let text = format!(
+                let mut text = format!(
                     "Reminder: {} ({}) starts {}. {}",
                     chat.title,
                     chat.hashtag,
                     format_local(session.scheduled_start, chat.zone),
                     chat.description
                 );
+                if let Some(url) = self.chat_sessions_url(chat) {
+                    text.push_str(&format!(" Earlier sessions: {url}"));
+                }
                 (PostKind::Reminder, text)
             }
             Step::Intro => {
@@ -268,7 +271,11 @@ impl Engine {
                 update.state = SessionState::Ended;
                 update.ended_at = Some(now);
                 update.next_due_at = None;
-                (PostKind::WrapUp, chat.wrap_up.clone())
+                let mut text = chat.wrap_up.clone();
+                if let Some(url) = self.transcript_url(chat, &session.uid) {
+                    text.push_str(&format!(" The transcript: {url}"));
+                }
+                (PostKind::WrapUp, text)
             }
         };
         let content = PostContent {

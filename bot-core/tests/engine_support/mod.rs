@@ -105,6 +105,26 @@ impl World {
         now: DateTime<Utc>,
         platform_up: bool,
     ) -> World {
+        World::on_store_with(
+            dir,
+            store,
+            chat,
+            now,
+            platform_up,
+            EngineSettings::default(),
+        )
+        .await
+    }
+
+    /// As [`World::on_store`], with `settings` (delivery is always waited for).
+    pub async fn on_store_with(
+        dir: tempfile::TempDir,
+        store: Store,
+        chat: Chat,
+        now: DateTime<Utc>,
+        platform_up: bool,
+        settings: EngineSettings,
+    ) -> World {
         let clock = ManualClock::new(now);
         let engine = Engine::new(
             store,
@@ -112,7 +132,7 @@ impl World {
             vec![chat.clone()],
             EngineSettings {
                 wait_for_delivery: true,
-                ..EngineSettings::default()
+                ..settings
             },
         );
         let loopback = LoopbackAdapter::with_log(dir.path().join("loopback.jsonl")).unwrap();
