@@ -182,14 +182,7 @@ async fn a_moderators_slash_start_runs_the_session_and_the_transcript_holds_ever
         "{:?}",
         fake.unknown_requests()
     );
-    // A normal run logs no ERROR, and no colour codes into its log file.
-    let logs = bot.logs();
-    assert!(
-        !logs.contains('\u{1b}'),
-        "colour codes in a log file:\n{logs}"
-    );
-    let errors: Vec<&str> = logs.lines().filter(|l| l.contains(" ERROR ")).collect();
-    assert!(errors.is_empty(), "ERROR in a normal run: {errors:#?}");
+    support::assert_a_clean_log(&bot.logs());
 }
 
 /// Every file's bytes under `dir`, recursively.

@@ -189,15 +189,7 @@ async fn a_session_runs_in_a_matrix_room_and_is_archived_under_its_points() {
         message(&transcript, &a1)["permalink"],
         format!("https://matrix.to/#/{}/{}", encode(&room), encode(&a1))
     );
-    // A normal run logs no ERROR an operator would have to look into, and its log file, not
-    // being a terminal, carries no colour codes.
-    let logs = bot.logs();
-    assert!(
-        !logs.contains('\u{1b}'),
-        "colour codes in a log file:\n{logs}"
-    );
-    let errors: Vec<&str> = logs.lines().filter(|l| l.contains(" ERROR ")).collect();
-    assert!(errors.is_empty(), "ERROR in a normal run: {errors:#?}");
+    support::assert_a_clean_log(&bot.logs());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -1058,6 +1058,21 @@ async fn counts_the_bot_writes_agree_in_number() {
     assert!(reply.ends_with("Q1 in 2 minutes."), "{reply}");
 }
 
+/// The text of the first post of `kind` made on the loopback platform.
+fn posted(world: &World, kind: PostKind) -> String {
+    world
+        .loopback
+        .history()
+        .into_iter()
+        .find_map(|e| match e {
+            bot_core::loopback::LoopbackEvent::Post { content, .. } if content.kind == kind => {
+                Some(content.text)
+            }
+            _ => None,
+        })
+        .expect("the post was made")
+}
+
 #[tokio::test]
 async fn with_a_public_archive_the_bot_links_to_it_for_chats_it_shows() {
     use bot_core::engine::EngineSettings;
@@ -1077,19 +1092,7 @@ async fn with_a_public_archive_the_bot_links_to_it_for_chats_it_shows() {
         .await;
     assert!(reply.contains("session 1"), "{reply}");
     world.run_until(t0() + Duration::hours(1)).await;
-    let reminder = world
-        .loopback
-        .history()
-        .into_iter()
-        .find_map(|e| match e {
-            bot_core::loopback::LoopbackEvent::Post { content, .. }
-                if content.kind == PostKind::Reminder =>
-            {
-                Some(content.text)
-            }
-            _ => None,
-        })
-        .expect("a reminder");
+    let reminder = posted(&world, PostKind::Reminder);
     assert!(
         reminder.ends_with(" Earlier sessions: https://chats.example.org/?chat=interlibnet"),
         "{reminder}"
@@ -1104,19 +1107,7 @@ async fn with_a_public_archive_the_bot_links_to_it_for_chats_it_shows() {
         .unwrap()
         .uid;
     let page = format!("https://chats.example.org/s/{uid}");
-    let wrap_up = world
-        .loopback
-        .history()
-        .into_iter()
-        .find_map(|e| match e {
-            bot_core::loopback::LoopbackEvent::Post { content, .. }
-                if content.kind == PostKind::WrapUp =>
-            {
-                Some(content.text)
-            }
-            _ => None,
-        })
-        .expect("a wrap-up");
+    let wrap_up = posted(&world, PostKind::WrapUp);
     assert!(
         wrap_up.ends_with(&format!(" The transcript: {page}")),
         "{wrap_up}"

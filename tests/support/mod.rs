@@ -193,6 +193,18 @@ pub fn wait_for(limit: Duration, what: &str, mut condition: impl FnMut() -> bool
     }
 }
 
+/// A normal run's log: no ERROR an operator would have to look into, and, being a file and
+/// not a terminal, no colour codes.
+#[allow(dead_code)]
+pub fn assert_a_clean_log(logs: &str) {
+    assert!(
+        !logs.contains('\u{1b}'),
+        "colour codes in a log file:\n{logs}"
+    );
+    let errors: Vec<&str> = logs.lines().filter(|l| l.contains(" ERROR ")).collect();
+    assert!(errors.is_empty(), "ERROR in a normal run: {errors:#?}");
+}
+
 pub fn read(path: &Path) -> String {
     std::fs::read_to_string(path).unwrap_or_default()
 }
