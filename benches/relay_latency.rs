@@ -97,10 +97,13 @@ fn write_config(
     std::fs::write(
         dir.join("hashchat.toml"),
         format!(
-            "[database]\nurl = \"sqlite://{0}/hashchat.db\"\n[chats]\ndir = \"chats\"\n[data]\ndir = \"{0}/data\"\n[log]\nlevel = \"warn\"\n[matrix]\nhomeserver = \"{1}\"\nuser = \"{bot}\"\naccept_invites_from = [\"{inviter}\"]\n{2}",
+            "[database]\nurl = \"sqlite://{0}/hashchat.db\"\n[chats]\ndir = \"chats\"\n[data]\ndir = \"{0}/data\"\n[log]\nlevel = \"{3}\"\n[matrix]\nhomeserver = \"{1}\"\nuser = \"{bot}\"\naccept_invites_from = [\"{inviter}\"]\n{2}",
             dir.display(),
             server.url,
             section(fake),
+            // `HASHCHAT_BENCH_LOG=warn,bot_core=debug,hashchat_discord=debug,hashchat_matrix=debug`
+            // times each stage of a relay in the bot's log, kept as target/tmp/relay_latency_bot.log.
+            std::env::var("HASHCHAT_BENCH_LOG").unwrap_or_else(|_| "warn".into()),
         ),
     )
     .unwrap();
@@ -564,4 +567,7 @@ async fn main() {
     }
     watch.abort();
     stop(&mut bot);
+    let kept = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/tmp/relay_latency_bot.log");
+    let _ = std::fs::create_dir_all(kept.parent().unwrap());
+    let _ = std::fs::copy(&log, &kept);
 }

@@ -37,7 +37,8 @@ pub fn spawn_hashchat(dir: &Path, log: &str, env: &[(&str, &str)]) -> Child {
     command.spawn().expect("hashchat starts")
 }
 
-/// Writes `DIR/hashchat.toml` (SQLite archive and data in `dir`, warnings only in the log, then
+/// Writes `DIR/hashchat.toml` (SQLite archive and data in `dir`, warnings only in the log, or
+/// the level `HASHCHAT_BENCH_LOG` names, e.g. `warn,hashchat=debug` to time each stage; then
 /// `platforms`: `[discord]`, `[matrix]` tables) and one chat, `bench`, in `rooms`, whose
 /// points are an hour apart, so a session started during a run stays on its intro.
 pub fn write_bot_dir(dir: &Path, platforms: &str, rooms: &[String]) {
@@ -45,9 +46,10 @@ pub fn write_bot_dir(dir: &Path, platforms: &str, rooms: &[String]) {
     std::fs::write(
         dir.join("hashchat.toml"),
         format!(
-            "[database]\nurl = \"sqlite://{}/hashchat.db\"\n[chats]\ndir = \"chats\"\n[data]\ndir = \"{}/data\"\n[log]\nlevel = \"warn\"\n{platforms}",
+            "[database]\nurl = \"sqlite://{}/hashchat.db\"\n[chats]\ndir = \"chats\"\n[data]\ndir = \"{}/data\"\n[log]\nlevel = \"{}\"\n{platforms}",
             dir.display(),
             dir.display(),
+            std::env::var("HASHCHAT_BENCH_LOG").unwrap_or_else(|_| "warn".into()),
         ),
     )
     .unwrap();

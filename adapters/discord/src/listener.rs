@@ -415,6 +415,11 @@ impl Listener {
         chats: &HashSet<u64>,
         stop: &mut watch::Receiver<bool>,
     ) {
+        tracing::debug!(
+            channel = m.channel,
+            message = m.id,
+            "Discord message received"
+        );
         let room = self.room_of(m.channel, chats);
         let ours = self.is_ours(&m).await;
         let m = if ours || room.is_none() && self.command_in(&m.content).is_none() {

@@ -451,8 +451,12 @@ impl DiscordAdapter {
             } else {
                 &[]
             };
+            let started = std::time::Instant::now();
             match self.execute(hook, thread, &body, files).await {
-                Ok(id) => ids.push(id),
+                Ok(id) => {
+                    tracing::debug!(channel = %target, elapsed_ms = started.elapsed().as_secs_f64() * 1000.0, "sent through the webhook");
+                    ids.push(id);
+                }
                 Err(e) if is_unknown_webhook(&e) => {
                     self.webhooks.forget(channel.get(), hook.id).await?;
                     if ids.is_empty() {

@@ -216,6 +216,7 @@ impl Engine {
                 )
                 .await?;
             let sending = state.sending(InFlight::Copy);
+            tracing::debug!(relay = relay.id, %room, "relaying a copy");
             match adapter.relay(&post).await {
                 Ok(copy) => {
                     if self.inner.settings.hold_before_recording_copies {

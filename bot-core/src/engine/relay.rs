@@ -126,6 +126,11 @@ impl Engine {
             return Ok(());
         }
         if self.inner.store.enqueue_relays(&relays, self.now()).await? > 0 {
+            tracing::debug!(
+                origin = origin_msg_id,
+                copies = relays.len(),
+                "copies queued"
+            );
             self.deliver_soon();
         }
         Ok(())
