@@ -198,6 +198,15 @@ pub trait Adapter: Send + Sync + 'static {
     /// Posts a session step and returns the platform's id for the new message.
     async fn post(&self, post: &Post) -> Result<String, AdapterError>;
 
+    /// When (wall clock) the platform sent its message `platform_msg_id`, where the id says so
+    /// (Discord's snowflakes carry their time). What a room was shown is then decided on the
+    /// platform's own clock, the one its messages' times come from, with no allowance for skew
+    /// between clocks. `None` (the default): the engine uses its own time of the post.
+    fn sent_at_of(&self, platform_msg_id: &str) -> Option<DateTime<Utc>> {
+        let _ = platform_msg_id;
+        None
+    }
+
     async fn reply(&self, reply: &Reply) -> Result<(), AdapterError>;
 
     /// Posts a copy of a participant's message from another room; the copy's platform id.

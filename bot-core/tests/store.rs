@@ -51,6 +51,7 @@ store_tests!(
     media_sources_are_kept_once_per_link,
     unhiding_brings_back_every_copy_hiding_took_away,
     session_numbers_are_consecutive_whatever_was_asked_twice,
+    the_point_on_screen_uses_the_platforms_own_time_where_it_has_one,
 );
 
 // ---- fixtures ----------------------------------------------------------------------------
@@ -664,7 +665,7 @@ async fn outbox_moves_from_pending_to_posted_and_counts_failures(store: Store) {
     let [matrix, discord, web] = <[RoomRef; 3]>::try_from(rooms()).unwrap();
     let at = now + Duration::milliseconds(1500);
     assert!(store
-        .mark_posted(a, 0, &matrix, "$event1", at)
+        .mark_posted(a, 0, &matrix, "$event1", at, None)
         .await
         .unwrap());
     assert!(store
@@ -680,7 +681,10 @@ async fn outbox_moves_from_pending_to_posted_and_counts_failures(store: Store) {
         .await
         .unwrap());
     // Unknown posts, and failures reported for a post already made, change nothing.
-    assert!(!store.mark_posted(a, 7, &matrix, "$x", at).await.unwrap());
+    assert!(!store
+        .mark_posted(a, 7, &matrix, "$x", at, None)
+        .await
+        .unwrap());
     assert!(!store
         .mark_attempt_failed(a, 0, &matrix, "late report", true)
         .await
@@ -737,7 +741,7 @@ async fn posts_are_found_by_platform_id(store: Store) {
         .unwrap());
     let discord = RoomRef::new(Platform::Discord, "123456789012345678");
     store
-        .mark_posted(id, 2, &discord, "1111", now)
+        .mark_posted(id, 2, &discord, "1111", now, None)
         .await
         .unwrap();
     let found = store
@@ -2191,4 +2195,51 @@ async fn session_numbers_are_consecutive_whatever_was_asked_twice(store: Store) 
         .await
         .unwrap();
     assert_eq!(next, id(4));
+}
+
+/// What a room was shown: a post counts from when it reached the room. Where the platform
+/// said when it sent the post, a message is compared on that clock exactly; otherwise a
+/// message stamped up to `skew` before the post's recorded time may already have seen it.
+async fn the_point_on_screen_uses_the_platforms_own_time_where_it_has_one(store: Store) {
+    let id = session(&store, "on-screen").await;
+    let [matrix, discord, _] = <[RoomRef; 3]>::try_from(rooms()).unwrap();
+    let q1_at = t(18, 5, 0, 0);
+    for (step, point, at) in [
+        (0, None, t(17, 0, 0, 0)),
+        (1, None, t(18, 0, 0, 0)),
+        (2, Some(1), q1_at),
+    ] {
+        let mut u = running_update(step + 1, point, at);
+        u.current_point = point;
+        let kind = match point {
+            Some(n) => PostKind::Point { number: n },
+            None => PostKind::Intro,
+        };
+        assert!(store
+            .emit_step(id, step, &u, Some(point), &posts(kind, "step"), at)
+            .await
+            .unwrap());
+    }
+    // Recorded here 1.5 s after it was sent; Discord's id says it went out at 18:05:00.400.
+    let recorded = q1_at + Duration::milliseconds(1500);
+    assert!(store
+        .mark_posted(id, 2, &matrix, "$q1", recorded, None)
+        .await
+        .unwrap());
+    assert!(store
+        .mark_posted(id, 2, &discord, "q1", recorded, Some(t(18, 5, 0, 400)))
+        .await
+        .unwrap());
+    let skew = Duration::seconds(2);
+    let on_screen = |room: RoomRef, at| {
+        let store = store.clone();
+        async move { store.point_on_screen_in(id, &room, at, skew).await.unwrap() }
+    };
+    // Matrix: no time of its own, so the allowance applies.
+    assert_eq!(on_screen(matrix.clone(), t(18, 4, 59, 400)).await, None);
+    assert_eq!(on_screen(matrix.clone(), t(18, 4, 59, 600)).await, Some(1));
+    // Discord: exactly from when Discord sent it, whatever the allowance.
+    assert_eq!(on_screen(discord.clone(), t(18, 5, 0, 399)).await, None);
+    assert_eq!(on_screen(discord.clone(), t(18, 5, 0, 400)).await, Some(1));
+    assert_eq!(on_screen(discord, t(18, 6, 0, 0)).await, Some(1));
 }

@@ -213,6 +213,11 @@ impl Adapter for DiscordAdapter {
         Platform::Discord
     }
 
+    fn sent_at_of(&self, platform_msg_id: &str) -> Option<chrono::DateTime<chrono::Utc>> {
+        let id: u64 = platform_msg_id.parse().ok()?;
+        chrono::DateTime::from_timestamp_millis(crate::webhooks::snowflake_time(id))
+    }
+
     async fn post(&self, post: &Post) -> Result<String, AdapterError> {
         let channel = channel(&post.room.id)?;
         let users = mentioned_users(&post.content.mentions);

@@ -213,6 +213,11 @@ fn store_error(doing: &str) -> impl Fn(bot_core::store::StoreError) -> AdapterEr
     move |e| AdapterError::Temporary(format!("{doing}: {e}"))
 }
 
+/// The moment a snowflake was made (unix ms): the time Discord gives the message.
+pub(crate) fn snowflake_time(id: u64) -> i64 {
+    (id >> 22) as i64 + DISCORD_EPOCH_MS
+}
+
 /// The snowflake of a moment: messages after it have greater ids.
 pub(crate) fn snowflake_at(unix_ms: i64) -> u64 {
     ((unix_ms - DISCORD_EPOCH_MS).max(0) as u64) << 22
@@ -711,5 +716,6 @@ mod tests {
         let at = 1_462_015_105_796;
         assert_eq!(snowflake_at(at) >> 22, 175928847299117063 >> 22);
         assert_eq!(snowflake_at(0), 0);
+        assert_eq!(snowflake_time(175928847299117063), at, "and back");
     }
 }

@@ -172,9 +172,19 @@ impl Engine {
             match adapter.post(&post).await {
                 Ok(platform_id) => {
                     let now = self.now();
+                    let platform_at = adapter
+                        .sent_at_of(&platform_id)
+                        .map(|wall| self.platform_time(wall));
                     self.inner
                         .store
-                        .mark_posted(entry.session_id, entry.step, &entry.room, &platform_id, now)
+                        .mark_posted(
+                            entry.session_id,
+                            entry.step,
+                            &entry.room,
+                            &platform_id,
+                            now,
+                            platform_at,
+                        )
                         .await?;
                     drop(sending);
                 }

@@ -83,17 +83,20 @@ impl Store {
         room: &RoomRef,
         platform_msg_id: &str,
         at: DateTime<Utc>,
+        platform_at: Option<DateTime<Utc>>,
     ) -> Result<bool> {
         let mut conn = self.conn().await?;
         let done = sqlx::query(
             "UPDATE outbox SET status = 'posted', platform_msg_id = $1, posted_at = $2, \
-             last_error = NULL WHERE session_id = $3 AND step = $4 AND room = $5",
+             last_error = NULL, platform_posted_at = $6 \
+             WHERE session_id = $3 AND step = $4 AND room = $5",
         )
         .bind(platform_msg_id)
         .bind(to_ms(at))
         .bind(session_id)
         .bind(u32_arg(step))
         .bind(room.to_string())
+        .bind(platform_at.map(to_ms))
         .execute(&mut *conn)
         .await
         .ctx("marking a post as posted")?;

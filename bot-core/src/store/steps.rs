@@ -169,9 +169,11 @@ impl Store {
     }
 
     /// The point on screen in `room` at `at`: that of the latest step actually posted there by
-    /// then (a step queued for a platform that was away counts only once it is posted). `at`
-    /// may run up to `skew` ahead of the post's recorded time, since a platform stamps a
-    /// message with its own clock and the post is recorded only once the platform answered.
+    /// then (a step queued for a platform that was away counts only once it is posted). Where
+    /// the platform said when it sent the post (`platform_posted_at`, Discord), that is
+    /// compared with `at` on the platform's own clock; otherwise `at` may run up to `skew`
+    /// ahead of the post's recorded time, since a platform stamps a message with its own clock
+    /// and the post is recorded only once the platform answered.
     pub async fn point_on_screen_in(
         &self,
         session_id: SessionId,
@@ -184,12 +186,15 @@ impl Store {
             "SELECT t.point FROM session_timeline t JOIN outbox o \
              ON o.session_id = t.session_id AND o.step = t.step \
              WHERE t.session_id = $1 AND o.room = $2 AND o.posted_at IS NOT NULL \
-             AND o.posted_at <= $3 AND t.point IS NOT NULL \
+             AND (o.platform_posted_at <= $4 \
+                  OR (o.platform_posted_at IS NULL AND o.posted_at <= $3)) \
+             AND t.point IS NOT NULL \
              ORDER BY t.step DESC LIMIT 1",
         )
         .bind(session_id)
         .bind(room.to_string())
         .bind(to_ms(at + skew))
+        .bind(to_ms(at))
         .fetch_optional(&mut *conn)
         .await
         .ctx("reading what a room was shown")?;
