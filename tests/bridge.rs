@@ -636,3 +636,59 @@ async fn the_hashtag_gathers_a_message_from_outside_the_chat_and_relays_it() {
         .collect();
     assert_eq!(archived, ["A1 from next door #quick"]);
 }
+
+/// A channel where the hashtag gathered a message is read back after a restart, like the
+/// chat's own: what is tagged there while the bot is down is gathered once it is back, and
+/// what was said there before the session is not.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_hashtag_gathers_what_was_said_outside_while_the_bot_was_down() {
+    let Bridge {
+        moderator,
+        room,
+        mut bot,
+        fake,
+    } = Bridge::start_with(1, false, "capture_hashtag = \"relay\"").await;
+    let d = fake.defaults().clone();
+    fake.post(Post::new(
+        d.second_channel,
+        d.bob,
+        "before the session #quick",
+    ))
+    .await
+    .unwrap();
+    let session = matrix::start_session(&moderator, &room, &bot).await;
+    fake.post(Post::new(d.second_channel, d.bob, "A1 seen live #quick"))
+        .await
+        .unwrap();
+    bot_event(&moderator, &room, &bot, "seen live").await;
+    bot.wait_for_log("watching this channel", 1, WAIT).await;
+
+    bot.kill();
+    fake.post(Post::new(
+        d.second_channel,
+        d.bob,
+        "A1 said while away #quick",
+    ))
+    .await
+    .unwrap();
+    fake.post(Post::new(d.second_channel, d.bob, "untagged, while away"))
+        .await
+        .unwrap();
+    bot.start();
+    let copy = bot_event(&moderator, &room, &bot, "said while away").await;
+    assert_eq!(body(&copy), "Bob (Discord): A1 said while away #quick");
+    matrix::stop_session(&moderator, &room, &bot).await;
+    assert!(bot.stop().success(), "{}", bot.logs());
+    let archived: Vec<String> = bot.transcript(&session)["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["body"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(
+        archived,
+        ["A1 seen live #quick", "A1 said while away #quick"],
+        "once each, and nothing from before the session"
+    );
+    assert!(fake.bot_messages(d.second_channel).is_empty());
+}

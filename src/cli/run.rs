@@ -170,6 +170,11 @@ pub async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
         }
         None => None,
     };
+    // Sessions are live before any listener reads back what was said while the bot was away.
+    engine
+        .load()
+        .await
+        .context("cannot load the sessions from the store")?;
     let listener = matrix.map(|bot| {
         let mut stop_rx = stop_tx.subscribe();
         let engine = engine.clone();

@@ -179,6 +179,7 @@ impl DiscordBot {
             webhooks: self.webhooks.clone(),
             engine,
             cursors: Default::default(),
+            watched: Default::default(),
             registered: false,
             members: Default::default(),
         }

@@ -45,6 +45,10 @@ pub(crate) struct Listener {
     pub engine: Engine,
     /// Saved cursors, by channel (and thread).
     pub cursors: HashMap<u64, u64>,
+    /// Channels outside the chats where the hashtag gathered a message: read back like the
+    /// chats' channels after a reconnect, so what is tagged there while the bot is away is
+    /// gathered too (a channel where it never gathered one is not known to matter).
+    pub watched: HashSet<u64>,
     pub registered: bool,
     /// Members looked up for messages read back, which come without them: (guild, user) →
     /// nickname and roles (`None`: not a member now). Emptied at each back-fill, so a
@@ -62,6 +66,9 @@ pub(crate) struct GuildMember {
 fn account(channel: u64) -> String {
     format!("channel:{channel}")
 }
+
+/// Where a channel watched for the hashtag is recorded (its cursor is under [`account`]).
+const WATCHED_PREFIX: &str = "hashtag-channel:";
 
 impl Listener {
     /// The Discord channels the chat files name.
@@ -431,8 +438,11 @@ impl Listener {
         // Outside the chats' channels only a message with a hashtag may matter (the engine
         // decides whether a live session's chat gathers it); it is archived under its own
         // channel.
+        // (Messages read back from a channel's history come without their guild; a watched
+        // channel is one of a guild's.)
+        let in_guild = m.guild.is_some() || self.watched.contains(&m.channel);
         let hashtagged =
-            (room.is_none() && m.guild.is_some() && m.content.contains('#')).then_some(m.channel);
+            (room.is_none() && in_guild && m.content.contains('#')).then_some(m.channel);
         if !ours {
             let inbound = match (&command, room.or(hashtagged)) {
                 (Some(text), _) => {
@@ -497,8 +507,12 @@ impl Listener {
                 }
             }
         }
-        if room.is_some() {
-            // A chat channel, or a thread of one: each has its own cursor.
+        if room.is_some() || self.watched.contains(&m.channel) {
+            // A chat channel, a thread of one, or a channel watched for the hashtag: each has
+            // its own cursor.
+            self.save_cursor(m.channel, m.id).await;
+        } else if hashtagged.is_some() && !ours && self.gathered(m.id).await {
+            self.watch(m.channel).await;
             self.save_cursor(m.channel, m.id).await;
         }
         tracing::debug!(
@@ -532,6 +546,42 @@ impl Listener {
             .trim_start()
             .strip_prefix(&self.settings.command_prefix)?;
         (rest.is_empty() || rest.starts_with(char::is_whitespace)).then(|| rest.trim().to_owned())
+    }
+
+    /// Whether the engine archived message `id` (a hashtag outside the chats gathered it).
+    async fn gathered(&self, id: u64) -> bool {
+        matches!(
+            self.engine
+                .store()
+                .find_message(Platform::Discord, &id.to_string())
+                .await,
+            Ok(Some(_))
+        )
+    }
+
+    /// From now on `channel` is read back after a reconnect, like a chat's channel.
+    async fn watch(&mut self, channel: u64) {
+        let recorded = self
+            .engine
+            .store()
+            .set_sync_cursor(
+                Platform::Discord,
+                &format!("{WATCHED_PREFIX}{channel}"),
+                &channel.to_string(),
+            )
+            .await;
+        match recorded {
+            Ok(()) => {
+                tracing::info!(
+                    channel,
+                    "the hashtag gathered a message here; watching this channel"
+                );
+                self.watched.insert(channel);
+            }
+            Err(e) => {
+                tracing::warn!(channel, error = %e, "could not record a channel watched for the hashtag")
+            }
+        }
     }
 
     async fn save_cursor(&mut self, channel: u64, id: u64) {
@@ -698,6 +748,39 @@ impl Listener {
                 }
             }
         };
+        // Channels outside the chats where the hashtag gathered messages before.
+        match self
+            .engine
+            .store()
+            .sync_cursors_under(Platform::Discord, WATCHED_PREFIX)
+            .await
+        {
+            Ok(watched) => {
+                self.watched = watched
+                    .iter()
+                    .filter_map(|(account, _)| account[WATCHED_PREFIX.len()..].parse().ok())
+                    .filter(|c| !channels.contains(c))
+                    .collect();
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "could not list the channels watched for the hashtag")
+            }
+        }
+        let mut watched: Vec<u64> = self.watched.iter().copied().collect();
+        watched.sort_unstable();
+        for channel in watched {
+            let mut backoff = Duration::from_secs(1);
+            while let Err(e) = self.backfill(channel, Start::Newest, stop).await {
+                if refused(&e) {
+                    tracing::warn!(channel, error = %e, "Discord refuses to give a watched channel's history; skipping it");
+                    break;
+                }
+                tracing::warn!(channel, error = %e, ?backoff, "could not read a watched channel's history; trying again");
+                if !pause(stop, &mut backoff).await {
+                    return;
+                }
+            }
+        }
         for (thread, parent) in threads {
             // History from before the bot first looked at a channel is not ours, in its threads
             // either; a thread of a channel it knew is new to it: read from its start.

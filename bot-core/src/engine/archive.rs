@@ -69,7 +69,10 @@ impl Engine {
                     id,
                     chat_slug: chat_slug.into(),
                 },
-                None => match self.gathered_by_hashtag(&room, &message.body) {
+                None => match self
+                    .gathered_by_hashtag(&room, &message.body, message.sent_at)
+                    .await?
+                {
                     Some(live) => live,
                     None => return Ok(Archived::NoSession),
                 },
@@ -122,19 +125,34 @@ impl Engine {
 
     /// The live session whose chat gathers `body` by its hashtag, from `room`, which is not
     /// one of that chat's rooms (the oldest such session when several would).
-    fn gathered_by_hashtag(&self, room: &RoomRef, body: &str) -> Option<super::LiveSession> {
+    /// The session whose hashtag gathers a message written in `room` (not one of its chat's)
+    /// at `sent_at`: the oldest running then whose chat captures its hashtag and that the
+    /// message carries. From the store, not the live index, so a message read late (after a
+    /// restart) is gathered by the session it was written during, and one written before the
+    /// session began is not.
+    async fn gathered_by_hashtag(
+        &self,
+        room: &RoomRef,
+        body: &str,
+        sent_at: chrono::DateTime<chrono::Utc>,
+    ) -> Result<Option<super::LiveSession>, EngineError> {
         if !body.contains('#') {
-            return None;
+            return Ok(None);
         }
-        let mut live = self.live_sessions();
-        live.sort_by_key(|l| l.id);
-        live.into_iter().find(|l| {
-            self.chat(&l.chat_slug).is_some_and(|chat| {
-                chat.capture_hashtag != CaptureHashtag::Off
-                    && !chat.rooms.contains(room)
-                    && carries_hashtag(body, &chat.hashtag)
+        let running = self.inner.store.sessions_running_at(sent_at).await?;
+        Ok(running
+            .into_iter()
+            .find(|(_, slug)| {
+                self.chat(slug).is_some_and(|chat| {
+                    chat.capture_hashtag != CaptureHashtag::Off
+                        && !chat.rooms.contains(room)
+                        && carries_hashtag(body, &chat.hashtag)
+                })
             })
-        })
+            .map(|(id, slug)| super::LiveSession {
+                id,
+                chat_slug: slug.into(),
+            }))
     }
 
     async fn attribute(

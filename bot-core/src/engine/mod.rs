@@ -92,6 +92,8 @@ pub struct Engine {
 }
 
 struct Inner {
+    /// [`Engine::load`] has run.
+    loaded: std::sync::atomic::AtomicBool,
     store: Store,
     clock: SharedClock,
     settings: EngineSettings,
@@ -152,6 +154,7 @@ impl Engine {
                 live_rooms: Mutex::new(HashMap::new()),
                 retry_at: Mutex::new(None),
                 wake: Notify::new(),
+                loaded: Default::default(),
                 session_changes: broadcast::channel(SESSION_CHANGES_BACKLOG).0,
                 session_writes: tokio::sync::Mutex::new(()),
                 lanes: Mutex::default(),
@@ -305,7 +308,10 @@ impl Engine {
     /// Loads every unfinished session from the store, materialises the next occurrence of each
     /// recurring chat, and marks sessions missed that should have started long ago.
     ///
-    /// [`Engine::run`] calls this; it is public so tools and benchmarks can load without running.
+    /// [`Engine::run`] calls this unless it was called before: the binary calls it before it
+    /// starts the platforms' listeners, so what they read back after a restart finds its
+    /// sessions live (and is relayed) however quickly it comes. Tools and benchmarks call it
+    /// to load without running.
     pub async fn load(&self) -> Result<usize, EngineError> {
         let sessions = self.inner.store.active_sessions().await?;
         let count = sessions.len();
@@ -313,6 +319,9 @@ impl Engine {
             self.track(session);
         }
         self.ensure_recurrences(&sessions).await?;
+        self.inner
+            .loaded
+            .store(true, std::sync::atomic::Ordering::SeqCst);
         Ok(count)
     }
 
@@ -321,7 +330,9 @@ impl Engine {
     /// On shutdown it stops between steps: a step is either fully enqueued or not at all, and a
     /// post not yet delivered stays in the outbox for the next start.
     pub async fn run(&self, shutdown: impl Future<Output = ()>) -> Result<(), EngineError> {
-        self.load().await?;
+        if !self.inner.loaded.load(std::sync::atomic::Ordering::SeqCst) {
+            self.load().await?;
+        }
         tokio::pin!(shutdown);
         loop {
             if let Err(e) = self.tick().await {

@@ -155,6 +155,24 @@ impl Store {
 
     /// The session that was running in `room` at `at` (started, and not ended before it), with
     /// its chat: where a message read late belongs.
+    /// Every session (of any chat) running at `at`, oldest first, with its chat: what a
+    /// message gathered by a hashtag may belong to, even when it is read late.
+    pub async fn sessions_running_at(&self, at: DateTime<Utc>) -> Result<Vec<(SessionId, String)>> {
+        let mut conn = self.conn().await?;
+        let rows = sqlx::query(
+            "SELECT id, chat_slug FROM sessions WHERE state IN ('running', 'paused', 'ended') \
+             AND started_at IS NOT NULL AND started_at <= $1 \
+             AND (ended_at IS NULL OR ended_at > $1) ORDER BY id",
+        )
+        .bind(to_ms(at))
+        .fetch_all(&mut *conn)
+        .await
+        .ctx("finding the sessions running at an instant")?;
+        rows.iter()
+            .map(|r| Ok((col::<SessionId>(r, "id")?, col::<String>(r, "chat_slug")?)))
+            .collect()
+    }
+
     pub async fn session_in_room_at(
         &self,
         room: &RoomRef,
