@@ -769,16 +769,11 @@ impl Listener {
         let mut watched: Vec<u64> = self.watched.iter().copied().collect();
         watched.sort_unstable();
         for channel in watched {
-            let mut backoff = Duration::from_secs(1);
-            while let Err(e) = self.backfill(channel, Start::Newest, stop).await {
-                if refused(&e) {
-                    tracing::warn!(channel, error = %e, "Discord refuses to give a watched channel's history; skipping it");
-                    break;
-                }
-                tracing::warn!(channel, error = %e, ?backoff, "could not read a watched channel's history; trying again");
-                if !pause(stop, &mut backoff).await {
-                    return;
-                }
+            if !self
+                .backfill_until_read(channel, Start::Newest, "a watched channel", stop)
+                .await
+            {
+                return;
             }
         }
         for (thread, parent) in threads {
@@ -789,18 +784,36 @@ impl Listener {
             } else {
                 Start::After(thread)
             };
-            let mut backoff = Duration::from_secs(1);
-            while let Err(e) = self.backfill(thread, start, stop).await {
-                if refused(&e) {
-                    tracing::warn!(thread, error = %e, "Discord refuses to give a thread's history (deleted, or private); skipping it");
-                    break;
-                }
-                tracing::warn!(thread, error = %e, ?backoff, "could not read a thread's history; trying again");
-                if !pause(stop, &mut backoff).await {
-                    return;
-                }
+            if !self
+                .backfill_until_read(thread, start, "a thread (deleted, or private)", stop)
+                .await
+            {
+                return;
             }
         }
+    }
+
+    /// Back-fills `channel` (`what` it is, for the log), trying again with backoff until it is
+    /// read or Discord refuses it (then it is skipped); `false` when the bot stops meanwhile.
+    async fn backfill_until_read(
+        &mut self,
+        channel: u64,
+        start: Start,
+        what: &str,
+        stop: &mut watch::Receiver<bool>,
+    ) -> bool {
+        let mut backoff = Duration::from_secs(1);
+        while let Err(e) = self.backfill(channel, start, stop).await {
+            if refused(&e) {
+                tracing::warn!(channel, error = %e, "Discord refuses to give the history of {what}; skipping it");
+                return true;
+            }
+            tracing::warn!(channel, error = %e, ?backoff, "could not read the history of {what}; trying again");
+            if !pause(stop, &mut backoff).await {
+                return false;
+            }
+        }
+        true
     }
 
     /// The threads to back-fill, each with its chat channel, in id order: the guilds' active
