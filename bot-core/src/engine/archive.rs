@@ -136,19 +136,21 @@ impl Engine {
         body: &str,
         sent_at: chrono::DateTime<chrono::Utc>,
     ) -> Result<Option<super::LiveSession>, EngineError> {
-        if !body.contains('#') {
+        // Most messages carry no chat's hashtag: they cost no query.
+        let capturing = |slug: &str| {
+            self.chat(slug).is_some_and(|chat| {
+                chat.capture_hashtag != CaptureHashtag::Off
+                    && !chat.rooms.contains(room)
+                    && carries_hashtag(body, &chat.hashtag)
+            })
+        };
+        if !body.contains('#') || !self.chats().iter().any(|c| capturing(&c.slug)) {
             return Ok(None);
         }
         let running = self.inner.store.sessions_running_at(sent_at).await?;
         Ok(running
             .into_iter()
-            .find(|(_, slug)| {
-                self.chat(slug).is_some_and(|chat| {
-                    chat.capture_hashtag != CaptureHashtag::Off
-                        && !chat.rooms.contains(room)
-                        && carries_hashtag(body, &chat.hashtag)
-                })
-            })
+            .find(|(_, slug)| capturing(slug))
             .map(|(id, slug)| super::LiveSession {
                 id,
                 chat_slug: slug.into(),

@@ -556,16 +556,14 @@ impl Engine {
             .as_ref()
             .filter(|_| session.started_at.is_some())
             .and_then(|c| self.transcript_url(c, &session.uid));
-        Ok(ok(match page {
-            Some(url) => format!(
-                "Session {id} ({}, {when}, {}): {archived} archived. Read it at {url}",
-                session.chat_slug, session.state
-            ),
-            None => format!(
-                "Session {id} ({}, {when}, {}): {archived} archived. On the bot's host, `hashchat transcript {id}` prints it.",
-                session.chat_slug, session.state
-            ),
-        }))
+        let read_it = match page {
+            Some(url) => format!("Read it at {url}"),
+            None => format!("On the bot's host, `hashchat transcript {id}` prints it."),
+        };
+        Ok(ok(format!(
+            "Session {id} ({}, {when}, {}): {archived} archived. {read_it}",
+            session.chat_slug, session.state
+        )))
     }
 }
 

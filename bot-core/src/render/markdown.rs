@@ -112,13 +112,8 @@ pub fn render(t: &Transcript, out: &mut impl Write) -> fmt::Result {
                         write!(out, " · replying to **{}**", escape(&p.author.name))?;
                         quote = Some(escape(&short(&p.body, 80)));
                     }
-                    _ => match t.posts.iter().find(|p| &p.platform_message_id == parent) {
-                        Some(post) => match post.point {
-                            Some(n) => write!(out, " · replying to Q{n}")?,
-                            None => {
-                                write!(out, " · replying to the {}", post.kind.replace('_', "-"))?
-                            }
-                        },
+                    _ => match t.post_replied_to(parent) {
+                        Some(post) => write!(out, " · replying to {post}")?,
                         None => write!(out, " · replying to a message not in this transcript")?,
                     },
                 }

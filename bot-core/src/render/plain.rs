@@ -64,9 +64,14 @@ pub fn render_session(t: &Transcript, number: SessionId) -> String {
     let highlighted: Vec<&str> = t.highlights.iter().map(|h| h.message.as_str()).collect();
     // Where each message was written, when that differs between messages.
     let several_platforms = t.spans_platforms();
+    // Replies name their parent's author: looked up, not searched for, in a long session.
+    let by_key: std::collections::HashMap<(&str, &str), &MessageRecord> = shown
+        .iter()
+        .map(|m| ((m.platform.as_str(), m.platform_message_id.as_str()), *m))
+        .collect();
     let author_of = |m: &MessageRecord, parent: &str| -> Option<String> {
-        t.shown_messages()
-            .find(|p| p.platform == m.platform && p.platform_message_id == parent)
+        by_key
+            .get(&(m.platform.as_str(), parent))
             .map(|p| one_line(&p.author.name))
     };
     let section = |title: String, point: Option<u32>, out: &mut String| {
@@ -94,13 +99,10 @@ pub fn render_session(t: &Transcript, number: SessionId) -> String {
             let replying = match m.reply_to.as_deref() {
                 Some(parent) => match author_of(m, parent) {
                     Some(name) => format!(", replying to {name}"),
-                    None => match t.posts.iter().find(|p| p.platform_message_id == parent) {
-                        Some(post) => match post.point {
-                            Some(n) => format!(", replying to Q{n}"),
-                            None => format!(", replying to the {}", post.kind.replace('_', "-")),
-                        },
-                        None => String::new(),
-                    },
+                    None => t
+                        .post_replied_to(parent)
+                        .map(|post| format!(", replying to {post}"))
+                        .unwrap_or_default(),
                 },
                 None => String::new(),
             };

@@ -314,6 +314,19 @@ impl Transcript {
         marks
     }
 
+    /// What a reply to the bot's post `platform_message_id` answers, as the text formats name
+    /// it: `Q2`, `the intro`, `the wrap-up`; `None` if the bot made no such post.
+    pub fn post_replied_to(&self, platform_message_id: &str) -> Option<String> {
+        let post = self
+            .posts
+            .iter()
+            .find(|p| p.platform_message_id == platform_message_id)?;
+        Some(match post.point {
+            Some(n) => format!("Q{n}"),
+            None => format!("the {}", post.kind.replace('_', "-")),
+        })
+    }
+
     /// Whether the shown messages come from more than one platform: only then does each
     /// message say where it was written.
     pub fn spans_platforms(&self) -> bool {
