@@ -40,12 +40,7 @@ async fn a_chat_with_a_matrix_room_and_a_discord_channel_posts_each_step_in_both
     moderator.say(&room, "A1 from Matrix").await;
     // Both archived before the stop: the two platforms' events come on separate streams.
     let archived = |bot: &matrix::Bot| -> Vec<String> {
-        let mut bodies: Vec<String> = bot.transcript(&session)["messages"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|m| m["body"].as_str().unwrap().to_owned())
-            .collect();
+        let mut bodies = archived_bodies(bot, &session);
         bodies.sort();
         bodies
     };
@@ -628,12 +623,7 @@ async fn the_hashtag_gathers_a_message_from_outside_the_chat_and_relays_it() {
         fake.bot_messages(d.second_channel).is_empty(),
         "the outside channel is never posted to"
     );
-    let archived: Vec<String> = bot.transcript(&session)["messages"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|m| m["body"].as_str().unwrap().to_owned())
-        .collect();
+    let archived = archived_bodies(&bot, &session);
     assert_eq!(archived, ["A1 from next door #quick"]);
 }
 
@@ -679,16 +669,21 @@ async fn the_hashtag_gathers_what_was_said_outside_while_the_bot_was_down() {
     assert_eq!(body(&copy), "Bob (Discord): A1 said while away #quick");
     matrix::stop_session(&moderator, &room, &bot).await;
     assert!(bot.stop().success(), "{}", bot.logs());
-    let archived: Vec<String> = bot.transcript(&session)["messages"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|m| m["body"].as_str().unwrap().to_owned())
-        .collect();
+    let archived = archived_bodies(&bot, &session);
     assert_eq!(
         archived,
         ["A1 seen live #quick", "A1 said while away #quick"],
         "once each, and nothing from before the session"
     );
     assert!(fake.bot_messages(d.second_channel).is_empty());
+}
+
+/// The bodies of the messages `session`'s transcript holds, in order.
+fn archived_bodies(bot: &support::BotProcess, session: &str) -> Vec<String> {
+    bot.transcript(session)["messages"]
+        .as_array()
+        .expect("a transcript's messages")
+        .iter()
+        .map(|m| m["body"].as_str().unwrap().to_owned())
+        .collect()
 }
