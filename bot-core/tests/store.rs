@@ -52,6 +52,10 @@ store_tests!(
     unhiding_brings_back_every_copy_hiding_took_away,
     session_numbers_are_consecutive_whatever_was_asked_twice,
     the_point_on_screen_uses_the_platforms_own_time_where_it_has_one,
+    local_room_events_are_numbered_without_gaps_and_kept_once_per_key,
+    concurrent_local_appends_get_distinct_consecutive_numbers,
+    a_local_name_is_held_while_its_holder_is_seen,
+    local_accounts_are_found_by_token_hash_and_can_be_blocked,
 );
 
 // ---- fixtures ----------------------------------------------------------------------------
@@ -2242,4 +2246,227 @@ async fn the_point_on_screen_uses_the_platforms_own_time_where_it_has_one(store:
     assert_eq!(on_screen(discord.clone(), t(18, 5, 0, 399)).await, None);
     assert_eq!(on_screen(discord.clone(), t(18, 5, 0, 400)).await, Some(1));
     assert_eq!(on_screen(discord, t(18, 6, 0, 0)).await, Some(1));
+}
+
+// ---- local rooms -------------------------------------------------------------------------
+
+fn local_event<'a>(
+    room: &'a str,
+    body: &'a str,
+    key: Option<&'a str>,
+) -> bot_core::store::NewLocalEvent<'a> {
+    bot_core::store::NewLocalEvent {
+        room,
+        kind: "message",
+        session_uid: Some("s1"),
+        audience: None,
+        body,
+        idempotency_key: key,
+        at: t(10, 0, 0, 0),
+    }
+}
+
+async fn local_room_events_are_numbered_without_gaps_and_kept_once_per_key(store: Store) {
+    assert_eq!(store.local_room_head("lobby").await.unwrap(), 0);
+    assert_eq!(
+        store
+            .append_local_event(local_event("lobby", "one", Some("k1")))
+            .await
+            .unwrap(),
+        (1, true)
+    );
+    assert_eq!(
+        store
+            .append_local_event(local_event("other", "elsewhere", None))
+            .await
+            .unwrap(),
+        (1, true)
+    );
+    assert_eq!(
+        store
+            .append_local_event(local_event("lobby", "two", None))
+            .await
+            .unwrap(),
+        (2, true)
+    );
+    assert_eq!(
+        store
+            .append_local_event(local_event("lobby", "one again", Some("k1")))
+            .await
+            .unwrap(),
+        (1, false),
+        "a retry with the same key is the same event"
+    );
+    let mut private = local_event("lobby", "just for you", Some("k3"));
+    private.audience = Some("ada");
+    private.session_uid = None;
+    assert_eq!(store.append_local_event(private).await.unwrap(), (3, true));
+    assert_eq!(store.local_room_head("lobby").await.unwrap(), 3);
+
+    let after_one = store.local_events_after("lobby", 1, 100).await.unwrap();
+    assert_eq!(
+        after_one
+            .iter()
+            .map(|e| (e.seq, e.body.as_str()))
+            .collect::<Vec<_>>(),
+        [(2, "two"), (3, "just for you")]
+    );
+    assert_eq!(after_one[1].audience.as_deref(), Some("ada"));
+    assert_eq!(after_one[0].at, t(10, 0, 0, 0));
+    assert_eq!(
+        store.local_events_after("lobby", 0, 1).await.unwrap().len(),
+        1,
+        "the limit holds"
+    );
+    let of_session = store.local_events_of_session("lobby", "s1").await.unwrap();
+    assert_eq!(of_session.iter().map(|e| e.seq).collect::<Vec<_>>(), [1, 2]);
+    assert_eq!(
+        store.local_event("lobby", 2).await.unwrap().unwrap().body,
+        "two"
+    );
+    assert_eq!(store.local_event("lobby", 9).await.unwrap(), None);
+}
+
+async fn concurrent_local_appends_get_distinct_consecutive_numbers(store: Store) {
+    let tasks: Vec<_> = (0..20)
+        .map(|i| {
+            let store = store.clone();
+            tokio::spawn(async move {
+                let body = format!("m{i}");
+                store
+                    .append_local_event(local_event("busy", &body, None))
+                    .await
+                    .unwrap()
+                    .0
+            })
+        })
+        .collect();
+    let mut seqs = Vec::new();
+    for task in tasks {
+        seqs.push(task.await.unwrap());
+    }
+    seqs.sort();
+    assert_eq!(seqs, (1..=20).collect::<Vec<i64>>());
+}
+
+async fn a_local_name_is_held_while_its_holder_is_seen(store: Store) {
+    use bot_core::store::NameClaim;
+    let hold = Duration::hours(12);
+    let now = t(10, 0, 0, 0);
+    assert_eq!(
+        store
+            .claim_local_name("lobby", "u1", "Ada", "ada", now, hold)
+            .await
+            .unwrap(),
+        NameClaim::Granted
+    );
+    assert_eq!(
+        store
+            .claim_local_name("lobby", "u2", "ADA", "ada", now, hold)
+            .await
+            .unwrap(),
+        NameClaim::Taken
+    );
+    assert_eq!(
+        store
+            .claim_local_name("other", "u2", "Ada", "ada", now, hold)
+            .await
+            .unwrap(),
+        NameClaim::Granted,
+        "names are per room"
+    );
+    assert_eq!(
+        store
+            .claim_local_name("lobby", "u1", "Ada L.", "ada l.", now, hold)
+            .await
+            .unwrap(),
+        NameClaim::Granted,
+        "one can change one's own name"
+    );
+    assert_eq!(
+        store
+            .claim_local_name("lobby", "u2", "Ada", "ada", now, hold)
+            .await
+            .unwrap(),
+        NameClaim::Granted,
+        "the old name is free again"
+    );
+    assert_eq!(
+        store
+            .touch_local_member("lobby", "u1", now + Duration::hours(1))
+            .await
+            .unwrap()
+            .as_deref(),
+        Some("Ada L.")
+    );
+    assert_eq!(
+        store
+            .touch_local_member("lobby", "nobody", now)
+            .await
+            .unwrap(),
+        None
+    );
+    let later = now + Duration::hours(13);
+    assert_eq!(
+        store
+            .claim_local_name(
+                "lobby",
+                "u3",
+                "ada l.",
+                "ada l.",
+                now + Duration::hours(2),
+                hold
+            )
+            .await
+            .unwrap(),
+        NameClaim::Taken
+    );
+    assert_eq!(
+        store
+            .claim_local_name(
+                "lobby",
+                "u3",
+                "ada l.",
+                "ada l.",
+                later + Duration::hours(1),
+                hold
+            )
+            .await
+            .unwrap(),
+        NameClaim::Granted,
+        "a name not seen within the hold is free"
+    );
+    assert_eq!(
+        store
+            .touch_local_member("lobby", "u1", later)
+            .await
+            .unwrap(),
+        None,
+        "its old holder no longer has it"
+    );
+}
+
+async fn local_accounts_are_found_by_token_hash_and_can_be_blocked(store: Store) {
+    store
+        .create_local_account("hash-a", "w-a", false)
+        .await
+        .unwrap();
+    assert!(
+        store
+            .create_local_account("hash-b", "w-a", false)
+            .await
+            .is_err(),
+        "user ids are unique"
+    );
+    let account = store.local_account("hash-a").await.unwrap().unwrap();
+    assert_eq!(
+        (account.user_id.as_str(), account.moderator, account.blocked),
+        ("w-a", false, false)
+    );
+    assert_eq!(store.local_account("nope").await.unwrap(), None);
+    store.make_local_moderator("w-a").await.unwrap();
+    assert!(store.set_local_blocked("w-a", true).await.unwrap());
+    assert!(!store.set_local_blocked("w-zz", true).await.unwrap());
+    let account = store.local_account("hash-a").await.unwrap().unwrap();
+    assert!(account.moderator && account.blocked);
 }

@@ -21,6 +21,7 @@ mod codec;
 mod curation;
 mod import;
 mod links;
+mod local_rooms;
 mod media;
 mod messages;
 mod outbox;
@@ -40,6 +41,7 @@ use sqlx::pool::PoolConnection;
 use sqlx::{Any, AnyPool, Executor, Transaction};
 
 pub use curation::{CuratorNote, Mark, MarkedMessage};
+pub use local_rooms::{LocalAccount, LocalRoomEvent, NameClaim, NewLocalEvent};
 pub use media::MediaCopy;
 /// Which database a [`Store`] sits on.
 pub use platform_state::CommandClaim;
