@@ -91,16 +91,45 @@ pub struct MediaConfig {
     pub max_megabytes: u32,
 }
 
-/// The archive's web server (`hashchat serve`; `hashchat run` starts it too when `listen` is
-/// set).
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
+/// The web server: the archive (`hashchat serve`, and `hashchat run`) and the browser room
+/// (`hashchat run`).
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct WebConfig {
-    /// `HOST:PORT` to listen on, e.g. `127.0.0.1:8080`; `None`: `run` starts no web server.
+    /// `HOST:PORT` to listen on; `None`: [`WebConfig::DEFAULT_LISTEN`].
     pub listen: Option<std::net::SocketAddr>,
+    /// Whether `hashchat run` starts the web server (`enabled = false` keeps it off).
+    pub enabled: bool,
+    /// A file holding the moderators' secret for the browser room's sign-in, relative to the
+    /// config file's directory (the environment's
+    /// `HASHCHAT_WEB_MODERATOR_TOKEN` wins). With neither, `run` prints a one-time sign-in link.
+    pub moderator_token_file: Option<PathBuf>,
     /// Where people reach the archive (`https://chats.example.org`, no trailing `/`): the bot
     /// then links to it, `transcript` answering with a session's page and reminders and
     /// wrap-ups linking to the chat's sessions and the transcript. `None`: no links.
     pub public_url: Option<String>,
+}
+
+impl WebConfig {
+    /// Where the web server listens unless `listen` says otherwise.
+    pub const DEFAULT_LISTEN: std::net::SocketAddr = std::net::SocketAddr::V4(
+        std::net::SocketAddrV4::new(std::net::Ipv4Addr::LOCALHOST, 8080),
+    );
+
+    /// The address to listen on.
+    pub fn listen_addr(&self) -> std::net::SocketAddr {
+        self.listen.unwrap_or(Self::DEFAULT_LISTEN)
+    }
+}
+
+impl Default for WebConfig {
+    fn default() -> Self {
+        WebConfig {
+            listen: None,
+            enabled: true,
+            moderator_token_file: None,
+            public_url: None,
+        }
+    }
 }
 
 /// A table of hashchat.toml that a platform's adapter owns (`[matrix]`, `[discord]`). The core
@@ -226,6 +255,14 @@ impl Config {
     /// The chats directory: `chats.dir` joined to the config file's directory.
     pub fn chats_dir(&self) -> PathBuf {
         self.base_dir.join(&self.chats.dir)
+    }
+
+    /// The moderators' secret file, joined to the config file's directory when relative.
+    pub fn moderator_token_file(&self) -> Option<PathBuf> {
+        self.web
+            .moderator_token_file
+            .as_ref()
+            .map(|f| self.base_dir.join(f))
     }
 
     /// The data directory (relative to the working directory unless absolute).
@@ -382,7 +419,16 @@ fn read_config(path: &Path, text: &str, platforms: &Platforms) -> (Config, Vec<L
         }
     }
     if let Some(node) = r.table(&root, "web") {
-        r.unknown_keys(&node, &["listen", "public_url"]);
+        r.unknown_keys(
+            &node,
+            &["listen", "public_url", "enabled", "moderator_token_file"],
+        );
+        if let Some(Some(enabled)) = r.boolean(&node, "enabled") {
+            config.web.enabled = enabled;
+        }
+        if let Some(file) = r.string(&node, "moderator_token_file", None) {
+            config.web.moderator_token_file = Some(PathBuf::from(file.value));
+        }
         if let Some(url) = r.string(&node, "public_url", None) {
             let value = url.value.trim().trim_end_matches('/');
             let lower = value.to_ascii_lowercase();
@@ -493,7 +539,7 @@ mod tests {
             errors,
             [
                 "h.toml:2: web.listen: `localhost` is not an address to listen on (IP:PORT, e.g. `127.0.0.1:8080`)",
-                "h.toml:3: web.port: unknown key (accepted keys: listen, public_url)",
+                "h.toml:3: web.port: unknown key (accepted keys: listen, public_url, enabled, moderator_token_file)",
             ]
         );
     }

@@ -7,10 +7,12 @@ use std::sync::Arc;
 use anyhow::{bail, Context};
 use bot_core::clock::{AcceleratedClock, SharedClock, SystemClock};
 use bot_core::engine::{Engine, EngineSettings};
+use bot_core::ids::Platform;
 use bot_core::loopback::LoopbackAdapter;
 use bot_core::media::{HttpFetcher, MediaCopier, MediaStore};
 use chrono::{DateTime, Utc};
 use clap::Args;
+use hashchat_web::room::{Limits, ModeratorSecret, RoomHub};
 
 use super::common::{
     database_url, init_logging, load_chats, load_config, open_store, problems, redact,
@@ -90,15 +92,30 @@ pub async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
             // Config::load has reported these already; this is the same reading.
             anyhow::anyhow!("[matrix] has {}", problems(errors.len()))
         })?;
+    let mut summary = Summary::default();
+    summary.started(
+        "scheduler",
+        &format!(
+            "{} chat{} from {}",
+            engine.chats().len(),
+            if engine.chats().len() == 1 { "" } else { "s" },
+            config.chats_dir().display()
+        ),
+    );
+    summary.started("store", &redact(&url));
     let matrix = match &matrix_config {
         Some(matrix_config) => {
             let bot = hashchat_matrix::MatrixBot::connect(matrix_config, config.data_dir())
                 .await
                 .context("cannot connect to Matrix")?;
             engine.register_adapter(bot.adapter(store.clone()));
+            summary.started("Matrix", &matrix_config.homeserver.to_string());
             Some(bot)
         }
-        None => None,
+        None => {
+            summary.skipped("Matrix", "no [matrix] section in the config");
+            None
+        }
     };
     let discord_config = config
         .platform(hashchat_discord::config::SECTION)
@@ -118,6 +135,7 @@ pub async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
                         bot = bot.reach_discord_at(route)?;
                     }
                     engine.register_adapter(bot.adapter());
+                    summary.started("Discord", "connecting to the gateway");
                     Some(bot)
                 }
                 None => {
@@ -125,11 +143,21 @@ pub async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
                         "[discord] is configured but no token was given (token_file or {}); not connecting to Discord",
                         hashchat_discord::config::TOKEN_ENV
                     );
+                    summary.skipped(
+                        "Discord",
+                        &format!(
+                            "no token (token_file or {})",
+                            hashchat_discord::config::TOKEN_ENV
+                        ),
+                    );
                     None
                 }
             }
         }
-        None => None,
+        None => {
+            summary.skipped("Discord", "no [discord] section in the config");
+            None
+        }
     };
     if config.media_max_bytes() > 0 {
         let media = MediaStore::open(config.media_dir()).with_context(|| {
@@ -156,20 +184,71 @@ pub async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     let loopback = LoopbackAdapter::with_log(loopback_log.clone())
         .with_context(|| format!("cannot read the loopback log {}", loopback_log.display()))?;
     engine.register_adapter(loopback);
+    summary.started("loopback", &format!("record in {}", loopback_log.display()));
 
-    // The web archive, when configured, stops with the engine.
+    // The web archive and the browser room stop with the engine.
     let (stop_tx, mut stop_rx) = tokio::sync::watch::channel(false);
-    let web = match config.web.listen {
-        Some(addr) => {
-            let listener = super::serve::bind(addr).await?;
-            let state = super::serve::web_state(&config, engine.store().clone(), web_chats)?;
-            let stopped = async move {
-                let _ = stop_rx.changed().await;
-            };
-            Some(tokio::spawn(hashchat_web::serve(listener, state, stopped)))
+    let web = if config.web.enabled {
+        let addr = config.web.listen_addr();
+        match super::serve::bind(addr).await {
+            Ok(listener) => {
+                let (secret, one_time) = moderator_secret(&config)?;
+                let secure = config
+                    .web
+                    .public_url
+                    .as_deref()
+                    .is_some_and(|u| u.starts_with("https://"));
+                let hub = RoomHub::new(engine.clone(), Limits::default(), secret, secure);
+                engine.register_adapter(hub.adapter());
+                let mut state =
+                    super::serve::web_state(&config, engine.store().clone(), web_chats)?;
+                state.room = Some(hub);
+                let stopped = async move {
+                    let _ = stop_rx.changed().await;
+                };
+                let base =
+                    config.web.public_url.clone().unwrap_or_else(|| {
+                        format!("http://{}", listener.local_addr().unwrap_or(addr))
+                    });
+                summary.started("web archive", &format!("{base}/"));
+                let rooms: Vec<String> = engine
+                    .chats()
+                    .iter()
+                    .flat_map(|c| c.rooms.iter())
+                    .filter(|r| r.platform == Platform::Web)
+                    .map(|r| format!("{base}/r/{}", r.id))
+                    .collect();
+                if rooms.is_empty() {
+                    summary.skipped(
+                        "browser room",
+                        "no chat names a `web:` room (add \"web:NAME\" to a chat's rooms)",
+                    );
+                } else {
+                    summary.started("browser room", &rooms.join("  "));
+                }
+                match one_time {
+                    Some(token) => summary.started(
+                        "moderators",
+                        &format!(
+                            "sign in once at {base}/signin?token={token} (a new link each start; set {MODERATOR_TOKEN_ENV} or [web] moderator_token_file to keep one)"
+                        ),
+                    ),
+                    None => summary.started("moderators", &format!("sign in at {base}/signin with the configured secret")),
+                }
+                Some(tokio::spawn(hashchat_web::serve(listener, state, stopped)))
+            }
+            Err(e) => {
+                summary.skipped("web archive", &format!("{e:#}"));
+                summary.skipped("browser room", "the web server is not running");
+                None
+            }
         }
-        None => None,
+    } else {
+        summary.skipped("web archive", "[web] enabled = false");
+        summary.skipped("browser room", "[web] enabled = false");
+        None
     };
+    summary.print();
     // Sessions are live before any listener reads back what was said while the bot was away.
     engine
         .load()
@@ -236,6 +315,77 @@ pub async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     }
     outcome?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// Where the moderators' secret comes from, for the browser room's sign-in.
+const MODERATOR_TOKEN_ENV: &str = "HASHCHAT_WEB_MODERATOR_TOKEN";
+
+/// The moderators' secret: the environment's, else the file's, else a one-time one (returned
+/// too, to print).
+fn moderator_secret(
+    config: &bot_core::config::Config,
+) -> anyhow::Result<(ModeratorSecret, Option<String>)> {
+    if let Some(token) = std::env::var(MODERATOR_TOKEN_ENV)
+        .ok()
+        .filter(|t| !t.trim().is_empty())
+    {
+        return Ok((ModeratorSecret::Configured(token.trim().to_owned()), None));
+    }
+    if let Some(file) = config.moderator_token_file() {
+        let token = std::fs::read_to_string(&file).with_context(|| {
+            format!("[web] moderator_token_file: cannot read {}", file.display())
+        })?;
+        let token = token.trim();
+        if token.len() < 16 {
+            bail!(
+                "[web] moderator_token_file: {} holds {} characters; a secret needs at least 16",
+                file.display(),
+                token.len()
+            );
+        }
+        return Ok((ModeratorSecret::Configured(token.to_owned()), None));
+    }
+    let (secret, token) = ModeratorSecret::one_time();
+    Ok((secret, Some(token)))
+}
+
+/// What `run` started and skipped, printed as its first lines.
+#[derive(Default)]
+struct Summary {
+    lines: Vec<(&'static str, String, bool)>,
+}
+
+impl Summary {
+    fn started(&mut self, part: &'static str, detail: &str) {
+        self.lines.push((part, detail.to_owned(), true));
+    }
+
+    fn skipped(&mut self, part: &'static str, why: &str) {
+        self.lines.push((part, why.to_owned(), false));
+    }
+
+    /// On standard output, for the person who started it (the log has the same facts).
+    fn print(&self) {
+        use std::io::Write as _;
+        let mut out = std::io::stdout().lock();
+        let _ = writeln!(out, "hashchat {} is running:", env!("CARGO_PKG_VERSION"));
+        for (part, detail, started) in &self.lines {
+            let what = if *started { "started" } else { "skipped" };
+            let _ = writeln!(out, "  {part:<13} {what}: {detail}");
+            if *started {
+                // A one-time sign-in link is for the console only.
+                if !detail.contains("signin?token=") {
+                    tracing::info!(part, detail = %detail, "started");
+                } else {
+                    tracing::info!(part, "started (the sign-in link is on the console)");
+                }
+            } else {
+                tracing::info!(part, why = %detail, "skipped");
+            }
+        }
+        let _ = writeln!(out, "Stop it with Ctrl-C.");
+        let _ = out.flush();
+    }
 }
 
 /// For the tests' fake Discord serving TLS as `discord.com`: `HASHCHAT_TEST_DISCORD_ADDRESS`

@@ -1,5 +1,5 @@
 //! `hashchat serve`: the archive on the web, on its own (`hashchat run` starts the same server
-//! when the config has `[web] listen`).
+//! with the browser room).
 
 use std::net::SocketAddr;
 use std::process::ExitCode;
@@ -17,9 +17,6 @@ use super::common::{
 };
 use super::StoreArgs;
 
-/// Where `serve` listens when neither `--listen` nor `[web] listen` says.
-pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
-
 #[derive(Debug, Args)]
 pub struct ServeArgs {
     #[command(flatten)]
@@ -35,10 +32,7 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
     let chats = load_chats(&config)?;
     let url = database_url(&args.store, &config);
     let store = open_store(&url).await?;
-    let addr = args
-        .listen
-        .or(config.web.listen)
-        .unwrap_or_else(|| DEFAULT_LISTEN.parse().expect("a valid default address"));
+    let addr = args.listen.unwrap_or_else(|| config.web.listen_addr());
     let listener = bind(addr).await?;
     tracing::info!(database = %redact(&url), "serving the archive");
     hashchat_web::serve(

@@ -5,14 +5,15 @@ use axum::http::HeaderName;
 use axum::response::Response;
 use bot_core::render::html::{SCRIPT_CSP_HASH, STYLE_CSP_HASH};
 
-/// Nothing loads but this server's stylesheet, the transcript's inline style and the one time
-/// script (both by hash), and images that are `data:` URIs or from this server. No framing,
-/// no `<base>`, forms only to this server.
+/// Nothing loads but this server's stylesheet and the browser room's script, the transcript's
+/// inline style and its one time script (both by hash), and images that are `data:` URIs or
+/// from this server; the room's script talks only to this server. No framing, no `<base>`,
+/// forms only to this server.
 pub fn content_security_policy() -> String {
     format!(
         "default-src 'none'; img-src 'self' data:; style-src 'self' {STYLE_CSP_HASH}; \
-         script-src {SCRIPT_CSP_HASH}; base-uri 'none'; form-action 'self'; \
-         frame-ancestors 'none'"
+         script-src 'self' {SCRIPT_CSP_HASH}; connect-src 'self'; base-uri 'none'; \
+         form-action 'self'; frame-ancestors 'none'"
     )
 }
 

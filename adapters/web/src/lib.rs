@@ -1,4 +1,5 @@
-//! hashchat's archive on the web: `hashchat serve` (and `hashchat run` with `[web] listen`).
+//! hashchat on the web: the archive (`hashchat serve`, and `hashchat run`) and the browser
+//! room (`hashchat run`).
 //!
 //! Routes (one file per group):
 //! - `/` ([`index`]): started sessions of public chats, newest first; `?chat=`, `?from=`,
@@ -9,6 +10,8 @@
 //! - `/calendar.ics`, `/c/{slug}.ics` ([`calendar`]): iCal feeds (404 until the calendar
 //!   module lands).
 //! - `/healthz` ([`health`]), `/style.css` ([`page`]).
+//! - `/r`, `/r/{room}` and what hangs off them, `/signin`, `/room.js` ([`room`]): the browser
+//!   room, when `hashchat run` serves it.
 //!
 //! Visibility is the chat's as configured now ([`Visibility`]): public chats are listed,
 //! searched and served; unlisted ones are served by URL only; private ones, and sessions whose
@@ -22,7 +25,8 @@ pub mod health;
 pub mod index;
 pub mod page;
 pub mod params;
-mod rules;
+pub mod room;
+pub mod rules;
 pub mod search;
 pub mod session;
 pub mod upcoming;
@@ -47,6 +51,9 @@ pub struct WebState {
     pub media: Option<MediaStore>,
     /// "Now", for the upcoming page.
     pub clock: SharedClock,
+    /// The browser room, when the engine runs in this process (`hashchat run`); `None`: the
+    /// archive alone (`hashchat serve`), and the room's routes answer 404.
+    pub room: Option<room::RoomHub>,
 }
 
 impl WebState {
@@ -56,6 +63,7 @@ impl WebState {
             chats: Arc::new(chats),
             media: None,
             clock: Arc::new(SystemClock),
+            room: None,
         }
     }
 
@@ -85,12 +93,12 @@ impl WebState {
     }
 }
 
-/// Every route, with the security headers on every response (404s included).
 /// What the core is told of the web platform.
 pub fn rules() -> std::sync::Arc<dyn bot_core::platforms::PlatformRules> {
     std::sync::Arc::new(rules::WebRules)
 }
 
+/// Every route, with the security headers on every response (404s included).
 pub fn router(state: WebState) -> Router {
     Router::new()
         .route("/", get(index::index))
@@ -101,6 +109,7 @@ pub fn router(state: WebState) -> Router {
         .route("/c/{file}", get(calendar::one_chat))
         .route("/healthz", get(health::healthz))
         .route("/style.css", get(page::stylesheet))
+        .merge(room::routes())
         // Browsers ask for it on every page; "no icon" is an answer, a 404 is an error.
         .route(
             "/favicon.ico",
@@ -121,7 +130,9 @@ pub async fn serve(
     if let Ok(addr) = listener.local_addr() {
         tracing::info!(%addr, "web archive listening");
     }
-    axum::serve(listener, router(state))
+    // Each request's address, for the browser room's per-address limits.
+    let app = router(state).into_make_service_with_connect_info::<std::net::SocketAddr>();
+    axum::serve(listener, app)
         .with_graceful_shutdown(shutdown)
         .await
 }

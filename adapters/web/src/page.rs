@@ -35,6 +35,15 @@ pub fn time(at: DateTime<Utc>, zone: Tz) -> String {
 /// A whole page: `title` (escaped here) and `body` (already HTML). `with_script` adds the
 /// transcript's hashed time script, the only script the CSP allows.
 pub fn layout(title: &str, body: &str, with_script: bool) -> String {
+    page(title, body, with_script, false)
+}
+
+/// A browser room's page: the layout with the time script and the room's own script.
+pub fn room_layout(title: &str, body: &str) -> String {
+    page(title, body, true, true)
+}
+
+fn page(title: &str, body: &str, with_script: bool, room_script: bool) -> String {
     let mut out = String::with_capacity(body.len() + 1024);
     let _ = write!(
         out,
@@ -50,6 +59,9 @@ pub fn layout(title: &str, body: &str, with_script: bool) -> String {
     );
     if with_script {
         let _ = write!(out, "<script>{SCRIPT}</script>");
+    }
+    if room_script {
+        out.push_str("<script src=\"/room.js\" defer></script>");
     }
     out.push_str("</body></html>\n");
     out

@@ -673,23 +673,7 @@ impl Page<'_> {
             text(w, WITHHELD)?;
             return w.write_all(b"</p>\n");
         }
-        let formatted = m
-            .formatted_body
-            .as_deref()
-            .map(rich::parse)
-            .filter(|blocks| rich::has_text(blocks));
-        match formatted {
-            Some(blocks) => {
-                w.write_all(b"<div class=\"body rich\" dir=\"auto\">")?;
-                body::formatted(w, &blocks)?;
-                w.write_all(b"</div>\n")
-            }
-            None => {
-                w.write_all(b"<p class=\"body\" dir=\"auto\">")?;
-                body::plain(w, &m.body)?;
-                w.write_all(b"</p>\n")
-            }
-        }
+        message_body(w, &m.body, m.formatted_body.as_deref())
     }
 
     /// Where the session took place (a Discord thread), as its adapter recorded it: a link only
@@ -914,6 +898,31 @@ fn human_size(bytes: i64) -> String {
 }
 
 /// Up to two initials from a display name ("Ada Lovelace" → "AL"), or `?`.
+/// A message's body as the transcript shows it (and the browser room, which shows messages as
+/// they will be archived): formatted when `formatted_body` has something to read in it, else
+/// plain text with its line breaks and its bare web addresses made links.
+pub fn message_body<W: Write>(
+    w: &mut W,
+    plain: &str,
+    formatted_body: Option<&str>,
+) -> io::Result<()> {
+    let formatted = formatted_body
+        .map(rich::parse)
+        .filter(|blocks| rich::has_text(blocks));
+    match formatted {
+        Some(blocks) => {
+            w.write_all(b"<div class=\"body rich\" dir=\"auto\">")?;
+            body::formatted(w, &blocks)?;
+            w.write_all(b"</div>\n")
+        }
+        None => {
+            w.write_all(b"<p class=\"body\" dir=\"auto\">")?;
+            body::plain(w, plain)?;
+            w.write_all(b"</p>\n")
+        }
+    }
+}
+
 pub fn initials(name: &str) -> String {
     let mut out = String::new();
     for word in name.split_whitespace().take(2) {
