@@ -25,7 +25,7 @@ pub struct PageReport {
 
 pub struct Browser {
     child: Child,
-    ws_url: String,
+    pub(crate) ws_url: String,
     _profile: tempfile::TempDir,
 }
 
@@ -172,7 +172,7 @@ impl Browser {
     }
 }
 
-type Socket =
+pub(crate) type Socket =
     tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
 
 /// Reads frames until the answer to call `id`, recording events on the way.
@@ -208,7 +208,7 @@ async fn wait_for_event(socket: &mut Socket, method: &str, report: &mut PageRepo
 }
 
 /// Notes requests and errors from an event frame; returns the frame as JSON.
-fn record(frame: &Message, report: &mut PageReport) -> Option<Value> {
+pub(crate) fn record(frame: &Message, report: &mut PageReport) -> Option<Value> {
     let Message::Text(text) = frame else {
         return None;
     };

@@ -4,6 +4,7 @@
 
 pub mod browser;
 pub mod synapse;
+pub mod tab;
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};

@@ -172,6 +172,18 @@ impl Store {
         row.as_ref().map(event_from).transpose()
     }
 
+    /// The number of the event appended with `idempotency_key`, if there is one.
+    pub async fn local_event_by_key(&self, idempotency_key: &str) -> Result<Option<i64>> {
+        let mut conn = self.conn().await?;
+        let row: Option<(i64,)> =
+            sqlx::query_as("SELECT seq FROM local_room_events WHERE idempotency_key = $1")
+                .bind(idempotency_key)
+                .fetch_optional(&mut *conn)
+                .await
+                .ctx("looking up a local room event by key")?;
+        Ok(row.map(|(seq,)| seq))
+    }
+
     /// The number of `room`'s latest event, 0 before its first.
     pub async fn local_room_head(&self, room: &str) -> Result<i64> {
         let mut conn = self.conn().await?;

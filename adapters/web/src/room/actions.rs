@@ -276,12 +276,20 @@ fn too_fast(ask: &Ask, wait: std::time::Duration, kept: Option<&str>) -> Respons
     )
 }
 
-fn participant_rate(
+/// Takes one from the participant's rate, unless the post is a retry of one already made
+/// (its key is in the room's log): sending it again costs nothing.
+async fn participant_rate(
     hub: &RoomHub,
     ask: &Ask,
     member: &Member,
+    key: &str,
     kept: Option<&str>,
 ) -> Result<(), Response> {
+    match hub.inner().store.local_event_by_key(key).await {
+        Ok(Some(_)) => return Ok(()),
+        Ok(None) => {}
+        Err(e) => return Err(ask.failed(e, kept)),
+    }
     let rate: Rate = hub.inner().limits.per_participant;
     hub.inner()
         .limiter
@@ -479,14 +487,15 @@ pub async fn say(
         }
         Err(e) => return ask.failed(e, kept),
     };
-    if let Err(refused) = participant_rate(&hub, &ask, &member, kept) {
+    let user_id = member.viewer.account.user_id.clone();
+    let key = format!("say:{user_id}:{nonce}");
+    if let Err(refused) = participant_rate(&hub, &ask, &member, &key, kept).await {
         return refused;
     }
     let parent = match target(&hub, &room, form.reply_to).await {
         Ok(parent) => parent,
         Err(why) => return ask.refuse(StatusCode::BAD_REQUEST, &why, kept),
     };
-    let user_id = member.viewer.account.user_id.clone();
     let event = RoomEvent::Message {
         author: member.name.clone(),
         author_id: Some(user_id.clone()),
@@ -496,7 +505,6 @@ pub async fn say(
         reply_to: parent.as_ref().map(|(seq, _)| *seq),
         files: Vec::new(),
     };
-    let key = format!("say:{user_id}:{nonce}");
     let (seq, _) = match hub
         .inner()
         .append(&room, &event, Some(&uid), None, Some(&key))
@@ -580,7 +588,9 @@ pub async fn react(
         }
         Err(e) => return ask.failed(e, None),
     };
-    if let Err(refused) = participant_rate(&hub, &ask, &member, None) {
+    let user_id = member.viewer.account.user_id.clone();
+    let key = format!("react:{user_id}:{nonce}");
+    if let Err(refused) = participant_rate(&hub, &ask, &member, &key, None).await {
         return refused;
     }
     match target(&hub, &room, Some(form.target)).await {
@@ -594,7 +604,6 @@ pub async fn react(
         }
         Err(why) => return ask.refuse(StatusCode::BAD_REQUEST, &why, None),
     }
-    let user_id = member.viewer.account.user_id.clone();
     let event = RoomEvent::Reaction {
         author: member.name.clone(),
         author_id: Some(user_id.clone()),
@@ -602,7 +611,6 @@ pub async fn react(
         key: form.key.clone(),
         target: Some(form.target),
     };
-    let key = format!("react:{user_id}:{nonce}");
     let (seq, _) = match hub
         .inner()
         .append(&room, &event, Some(&uid), None, Some(&key))
@@ -671,7 +679,9 @@ pub async fn command(
         Ok(n) => n,
         Err(why) => return ask.refuse(StatusCode::BAD_REQUEST, &why, Some(&text)),
     };
-    if let Err(refused) = participant_rate(&hub, &ask, &member, Some(&text)) {
+    let user_id = member.viewer.account.user_id.clone();
+    let key = format!("cmd:{user_id}:{nonce}");
+    if let Err(refused) = participant_rate(&hub, &ask, &member, &key, Some(&text)).await {
         return refused;
     }
     if let Err(why) = target(&hub, &room, form.reply_to).await {
@@ -681,8 +691,6 @@ pub async fn command(
         Ok(uid) => uid,
         Err(e) => return ask.failed(e, Some(&text)),
     };
-    let user_id = member.viewer.account.user_id.clone();
-    let key = format!("cmd:{user_id}:{nonce}");
     let event = RoomEvent::Command { text: text.clone() };
     let (seq, _) = match hub
         .inner()

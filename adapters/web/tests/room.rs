@@ -1,0 +1,477 @@
+//! The browser room over HTTP, in process on 127.0.0.1:0: the real engine on a SQLite store,
+//! the room's adapter registered with it, and a plain HTTP client as the browser (the
+//! Chromium tests in the workspace's `tests/browser_room*.rs` drive the real page).
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bot_core::adapter::{CommandInvocation, Inbound};
+use bot_core::chat::{Chat, Point, Visibility};
+use bot_core::clock::SystemClock;
+use bot_core::engine::{Engine, EngineSettings};
+use bot_core::ids::{Platform, RoomRef, UserRef};
+use bot_core::store::Store;
+use futures_util::StreamExt;
+use hashchat_web::room::{Limits, ModeratorSecret, RoomHub};
+use hashchat_web::WebState;
+
+const SECRET: &str = "moderators-secret-0123";
+
+fn chat(slug: &str, room: &str, passphrase: Option<&str>) -> Chat {
+    let mut platform_options = std::collections::BTreeMap::new();
+    platform_options.insert(
+        Platform::Web,
+        serde_json::json!({ "passphrase": passphrase, "show_points": false }),
+    );
+    Chat {
+        slug: slug.into(),
+        title: format!("Chat <{slug}>"),
+        hashtag: format!("#{slug}"),
+        description: format!("About {slug}"),
+        intro: "Welcome!".into(),
+        wrap_up: "Thanks".into(),
+        points: vec![Point {
+            text: "Point 1?".into(),
+            minutes: None,
+        }],
+        minutes_between_points: 240,
+        intro_minutes: 240,
+        reminder_minutes: 0,
+        zone: chrono_tz::Europe::London,
+        schedule: None,
+        rooms: vec![RoomRef::new(Platform::Web, room)],
+        moderators: vec![],
+        visibility: Visibility::Public,
+        capture_hashtag: Default::default(),
+        platform_options,
+        source: PathBuf::from(format!("{slug}.toml")),
+    }
+}
+
+struct Room {
+    _dir: tempfile::TempDir,
+    base: String,
+    engine: Engine,
+    store: Store,
+}
+
+async fn room_with(limits: Limits) -> Room {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}/room.db", dir.path().display());
+    let store = Store::connect(&url).await.unwrap();
+    store.migrate().await.unwrap();
+    let chats = vec![
+        chat("lobbychat", "lobby", None),
+        chat("secret", "backroom", Some("open sesame")),
+    ];
+    let engine = Engine::new(
+        store.clone(),
+        Arc::new(SystemClock),
+        chats.clone(),
+        EngineSettings::default(),
+    );
+    let hub = RoomHub::new(
+        engine.clone(),
+        limits,
+        ModeratorSecret::Configured(SECRET.into()),
+        false,
+    );
+    engine.register_adapter(hub.adapter());
+    let mut state = WebState::new(store.clone(), chats);
+    state.room = Some(hub);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(hashchat_web::serve(listener, state, std::future::pending()));
+    let running = engine.clone();
+    tokio::spawn(async move { running.run(std::future::pending()).await });
+    Room {
+        _dir: dir,
+        base,
+        engine,
+        store,
+    }
+}
+
+/// A browser: its cookie and form token once it has joined.
+struct Visitor {
+    client: reqwest::Client,
+    base: String,
+    cookie: Option<String>,
+    csrf: String,
+}
+
+impl Visitor {
+    fn new(room: &Room) -> Visitor {
+        Visitor {
+            client: reqwest::Client::builder()
+                .redirect(reqwest::redirect::Policy::none())
+                .build()
+                .unwrap(),
+            base: room.base.clone(),
+            cookie: None,
+            csrf: String::new(),
+        }
+    }
+
+    async fn post(&mut self, path: &str, form: &[(&str, &str)]) -> (u16, serde_json::Value) {
+        let body = serde_urlencoded::to_string(form).unwrap();
+        let mut request = self
+            .client
+            .post(format!("{}{path}", self.base))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .header("x-hashchat-room", "1")
+            .body(body);
+        if let Some(cookie) = &self.cookie {
+            request = request.header("cookie", cookie);
+        }
+        let response = request.send().await.unwrap();
+        if let Some(set) = response.headers().get("set-cookie") {
+            let set = set.to_str().unwrap();
+            assert!(
+                set.contains("HttpOnly") && set.contains("SameSite=Strict"),
+                "{set}"
+            );
+            self.cookie = Some(set.split(';').next().unwrap().to_owned());
+        }
+        let status = response.status().as_u16();
+        let json = serde_json::from_str(&response.text().await.unwrap())
+            .unwrap_or(serde_json::Value::Null);
+        (status, json)
+    }
+
+    async fn page(&self, path: &str) -> (u16, String) {
+        let mut request = self.client.get(format!("{}{path}", self.base));
+        if let Some(cookie) = &self.cookie {
+            request = request.header("cookie", cookie);
+        }
+        let response = request.send().await.unwrap();
+        (response.status().as_u16(), response.text().await.unwrap())
+    }
+
+    /// Joins `room` as `name`, reading the form token from the page afterwards.
+    async fn join(&mut self, room: &str, name: &str, passphrase: &str) -> (u16, serde_json::Value) {
+        let answer = self
+            .post(
+                &format!("/r/{room}/join"),
+                &[("name", name), ("passphrase", passphrase)],
+            )
+            .await;
+        let (_, page) = self.page(&format!("/r/{room}")).await;
+        if let Some(at) = page.find("data-csrf=\"") {
+            let rest = &page[at + 11..];
+            self.csrf = rest[..rest.find('"').unwrap()].to_owned();
+        }
+        answer
+    }
+
+    async fn say(&mut self, room: &str, text: &str, nonce: &str) -> (u16, serde_json::Value) {
+        let csrf = self.csrf.clone();
+        self.post(
+            &format!("/r/{room}/say"),
+            &[("body", text), ("nonce", nonce), ("csrf", &csrf)],
+        )
+        .await
+    }
+}
+
+async fn start(room: &Room, slug: &str, room_id: &str) {
+    room.engine
+        .handle(Inbound::Command(CommandInvocation {
+            room: RoomRef::new(Platform::Web, room_id),
+            user: UserRef::new(Platform::Web, "w-moderator"),
+            display_name: "Mo".into(),
+            platform_moderator: true,
+            text: format!("start {slug}"),
+            platform_msg_id: Some(format!("{room_id}.cmd-start")),
+            reply_to: None,
+        }))
+        .await
+        .unwrap();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while room
+        .engine
+        .live_session_in(&RoomRef::new(Platform::Web, room_id))
+        .is_none()
+    {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the session never started"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// Reads `count` events from the room's stream (after `after`, or from `Last-Event-ID`).
+async fn read_events(
+    visitor: &Visitor,
+    room: &str,
+    last_event_id: Option<i64>,
+    count: usize,
+) -> Vec<(i64, serde_json::Value)> {
+    let mut request = visitor
+        .client
+        .get(format!("{}/r/{room}/events?after=0", visitor.base));
+    if let Some(id) = last_event_id {
+        request = request.header("last-event-id", id.to_string());
+    }
+    if let Some(cookie) = &visitor.cookie {
+        request = request.header("cookie", cookie);
+    }
+    let response = request.send().await.unwrap();
+    assert_eq!(response.status(), 200);
+    assert_eq!(
+        response.headers()["content-type"],
+        "text/event-stream",
+        "a stream of server-sent events"
+    );
+    let mut stream = response.bytes_stream();
+    let mut text = String::new();
+    let mut events = Vec::new();
+    let read = async {
+        while events.len() < count {
+            let chunk = stream.next().await.expect("the stream goes on").unwrap();
+            text.push_str(std::str::from_utf8(&chunk).unwrap());
+            while let Some(end) = text.find("\n\n") {
+                let block: String = text.drain(..end + 2).collect();
+                let mut id = None;
+                let mut data = None;
+                for line in block.lines() {
+                    if let Some(v) = line.strip_prefix("id: ") {
+                        id = v.parse::<i64>().ok();
+                    } else if let Some(v) = line.strip_prefix("data: ") {
+                        data = serde_json::from_str::<serde_json::Value>(v).ok();
+                    }
+                }
+                if let (Some(id), Some(data)) = (id, data) {
+                    events.push((id, data));
+                }
+            }
+        }
+    };
+    tokio::time::timeout(Duration::from_secs(10), read)
+        .await
+        .unwrap_or_else(|_| panic!("only {} of {count} events came", events.len()));
+    events
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_page_that_reconnects_gets_what_it_missed_and_nothing_twice() {
+    let room = room_with(Limits::default()).await;
+    let mut ada = Visitor::new(&room);
+    assert_eq!(ada.join("lobby", "Ada", "").await.0, 200);
+    start(&room, "lobbychat", "lobby").await;
+    for n in 1..=3 {
+        let (status, answer) = ada
+            .say("lobby", &format!("A1 part {n}"), &format!("n{n}"))
+            .await;
+        assert_eq!(status, 200, "{answer}");
+    }
+    // The intro, the bot's answer to the start, then three messages.
+    let first = read_events(&ada, "lobby", None, 5).await;
+    let seqs: Vec<i64> = first.iter().map(|(id, _)| *id).collect();
+    assert_eq!(seqs, [1, 2, 3, 4, 5], "in order, from the first");
+    assert!(first
+        .iter()
+        .any(|(_, f)| f["html"].as_str().unwrap_or("").contains("Welcome!")));
+    let seen = first
+        .iter()
+        .find(|(_, f)| f["html"].as_str().unwrap_or("").contains("A1 part 2"))
+        .unwrap()
+        .0;
+
+    // Gone after the second message; two more are sent meanwhile; back with Last-Event-ID.
+    for n in 4..=5 {
+        assert_eq!(
+            ada.say("lobby", &format!("A1 part {n}"), &format!("n{n}"))
+                .await
+                .0,
+            200
+        );
+    }
+    let resumed = read_events(&ada, "lobby", Some(seen), 3).await;
+    let bodies: Vec<String> = resumed
+        .iter()
+        .map(|(_, f)| f["html"].as_str().unwrap_or("").to_owned())
+        .collect();
+    assert_eq!(resumed[0].0, seen + 1, "from the first one it had not seen");
+    for (n, body) in [3, 4, 5].iter().zip(&bodies) {
+        assert!(body.contains(&format!("A1 part {n}")), "{bodies:#?}");
+    }
+    let ids: Vec<i64> = resumed.iter().map(|(id, _)| *id).collect();
+    assert!(
+        ids.windows(2).all(|w| w[1] == w[0] + 1),
+        "nothing twice, nothing skipped: {ids:?}"
+    );
+
+    // A retried post (the same nonce) is one message.
+    assert_eq!(ada.say("lobby", "A1 part 5", "n5").await.0, 200);
+    let archived = room
+        .store
+        .local_events_after("lobby", 0, 100)
+        .await
+        .unwrap()
+        .iter()
+        .filter(|e| e.body.contains("A1 part 5"))
+        .count();
+    assert_eq!(archived, 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn forms_from_another_origin_or_without_the_form_token_are_refused() {
+    let room = room_with(Limits::default()).await;
+    let mut ada = Visitor::new(&room);
+    ada.join("lobby", "Ada", "").await;
+    start(&room, "lobbychat", "lobby").await;
+    let (status, answer) = ada
+        .post(
+            "/r/lobby/say",
+            &[("body", "hi"), ("nonce", "x1"), ("csrf", "wrong")],
+        )
+        .await;
+    assert_eq!(status, 403);
+    assert!(
+        answer["error"].as_str().unwrap().contains("reload"),
+        "{answer}"
+    );
+
+    let response = ada
+        .client
+        .post(format!("{}/r/lobby/say", room.base))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .header("origin", "https://evil.example")
+        .header("cookie", ada.cookie.clone().unwrap())
+        .body(format!("body=hi&nonce=x2&csrf={}", ada.csrf))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 403);
+    assert!(response.text().await.unwrap().contains("another site"));
+
+    let mut stranger = Visitor::new(&room);
+    let (status, answer) = stranger.say("lobby", "hello", "x3").await;
+    assert_eq!(status, 401);
+    assert!(
+        answer["error"].as_str().unwrap().contains("Join the room"),
+        "{answer}"
+    );
+
+    let (status, answer) = ada
+        .post("/r/lobby/say", &[("body", "hi"), ("reply_to", "zzz")])
+        .await;
+    assert_eq!(status, 400, "{answer}");
+    assert!(
+        answer["error"].as_str().unwrap().contains("not understood"),
+        "{answer}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn long_messages_and_blocked_participants_are_refused_in_words() {
+    let room = room_with(Limits::default()).await;
+    let mut ada = Visitor::new(&room);
+    let mut bob = Visitor::new(&room);
+    let mut mo = Visitor::new(&room);
+    ada.join("lobby", "Ada", "").await;
+    bob.join("lobby", "Bob", "").await;
+    // Nothing to say between sessions.
+    let (status, answer) = ada.say("lobby", "too early", "e1").await;
+    assert_eq!(status, 409);
+    assert!(answer["error"]
+        .as_str()
+        .unwrap()
+        .contains("No session is running"));
+    start(&room, "lobbychat", "lobby").await;
+
+    let long = "x".repeat(1501);
+    let (status, answer) = ada.say("lobby", &long, "l1").await;
+    assert_eq!(status, 413);
+    assert!(
+        answer["error"]
+            .as_str()
+            .unwrap()
+            .contains("1501 characters"),
+        "{answer}"
+    );
+
+    let (status, answer) = bob
+        .say("lobby", "<script>alert(1)</script> @everyone", "b1")
+        .await;
+    assert_eq!(status, 200, "{answer}");
+    let bobs = answer["seq"].as_i64().unwrap().to_string();
+    let (_, page) = ada.page("/r/lobby").await;
+    assert!(
+        page.contains("&lt;script&gt;alert(1)&lt;/script&gt;"),
+        "escaped on the page"
+    );
+    assert!(!page.contains("<script>alert"), "never markup");
+    assert!(page.contains("Chat &lt;lobbychat&gt;"));
+
+    // Only a moderator blocks.
+    let csrf = ada.csrf.clone();
+    let (status, _) = ada
+        .post("/r/lobby/block", &[("target", &bobs), ("csrf", &csrf)])
+        .await;
+    assert_eq!(status, 403);
+    let (status, _) = mo.post("/signin", &[("token", "guess")]).await;
+    assert_eq!(status, 403);
+    let (status, _) = mo.post("/signin", &[("token", SECRET)]).await;
+    assert_eq!(status, 303, "signed in");
+    mo.join("lobby", "Mo", "").await;
+    let csrf = mo.csrf.clone();
+    let (status, answer) = mo
+        .post("/r/lobby/block", &[("target", &bobs), ("csrf", &csrf)])
+        .await;
+    assert_eq!(status, 200, "{answer}");
+    let (status, answer) = bob.say("lobby", "let me back", "b2").await;
+    assert_eq!(status, 403);
+    assert!(
+        answer["error"].as_str().unwrap().contains("blocked"),
+        "{answer}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_room_with_a_passphrase_is_open_only_to_who_knows_it() {
+    let room = room_with(Limits::default()).await;
+    let mut ada = Visitor::new(&room);
+    let (status, answer) = ada.join("backroom", "Ada", "wrong").await;
+    assert_eq!(status, 403);
+    assert!(answer["error"].as_str().unwrap().contains("passphrase"));
+    let (_, page) = ada.page("/r/backroom").await;
+    assert!(page.contains("join-pass"), "the join form asks for it");
+    assert!(
+        !page.contains("id=\"events\""),
+        "no conversation for outsiders"
+    );
+    let response = ada
+        .client
+        .get(format!("{}/r/backroom/events", room.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 403);
+    assert_eq!(ada.join("backroom", "Ada", " open sesame ").await.0, 200);
+    let (_, page) = ada.page("/r/backroom").await;
+    assert!(page.contains("id=\"events\""));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_rate_limit_answers_with_how_long_to_wait() {
+    let limits = Limits::default();
+    let room = room_with(limits.clone()).await;
+    let mut ada = Visitor::new(&room);
+    ada.join("lobby", "Ada", "").await;
+    start(&room, "lobbychat", "lobby").await;
+    for n in 0..limits.per_participant.burst {
+        assert_eq!(ada.say("lobby", "fast", &format!("f{n}")).await.0, 200);
+    }
+    let (status, answer) = ada.say("lobby", "one too many", "over").await;
+    assert_eq!(status, 429);
+    assert!(
+        answer["error"].as_str().unwrap().contains("wait 2 seconds"),
+        "{answer}"
+    );
+    let (_, page) = ada.page("/nope/../r/nosuchroom").await;
+    assert!(page.contains("not found"));
+}
