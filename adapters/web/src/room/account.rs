@@ -79,9 +79,15 @@ pub fn cookie_token(headers: &HeaderMap) -> Option<String> {
         .filter(|v| v.len() == 64 && v.bytes().all(|b| b.is_ascii_hexdigit()))
 }
 
-/// Whether a form post comes from a page of this server: its `Origin`, when the browser sends
-/// one (every current browser does on a POST), names the host it was sent to.
+/// Whether a form post comes from a page of this server. Current browsers say so in
+/// `Sec-Fetch-Site`, which is then all that counts; otherwise the `Origin`, when there is one,
+/// must name the host the post was sent to. (Under the archive's `no-referrer` policy a
+/// browser's form post carries `Origin: null`, so `Origin` alone cannot tell.) A client that
+/// sends neither is no browser a page could drive; the form token still holds it.
 pub fn same_origin(headers: &HeaderMap) -> bool {
+    if let Some(site) = headers.get("sec-fetch-site") {
+        return site.as_bytes() == b"same-origin";
+    }
     let Some(origin) = headers.get(ORIGIN) else {
         return true;
     };
@@ -198,6 +204,14 @@ mod tests {
         headers.insert(ORIGIN, HeaderValue::from_static("https://evil.example"));
         assert!(!same_origin(&headers));
         headers.insert(ORIGIN, HeaderValue::from_static("null"));
+        assert!(!same_origin(&headers));
+        headers.insert("sec-fetch-site", HeaderValue::from_static("same-origin"));
+        assert!(
+            same_origin(&headers),
+            "a browser's own word, under no-referrer"
+        );
+        headers.insert("sec-fetch-site", HeaderValue::from_static("cross-site"));
+        headers.insert(ORIGIN, HeaderValue::from_static("http://127.0.0.1:8080"));
         assert!(!same_origin(&headers));
     }
 
