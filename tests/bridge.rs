@@ -677,13 +677,3 @@ async fn the_hashtag_gathers_what_was_said_outside_while_the_bot_was_down() {
     );
     assert!(fake.bot_messages(d.second_channel).is_empty());
 }
-
-/// The bodies of the messages `session`'s transcript holds, in order.
-fn archived_bodies(bot: &support::BotProcess, session: &str) -> Vec<String> {
-    bot.transcript(session)["messages"]
-        .as_array()
-        .expect("a transcript's messages")
-        .iter()
-        .map(|m| m["body"].as_str().unwrap().to_owned())
-        .collect()
-}

@@ -4,15 +4,14 @@
 
 mod support;
 
-use std::path::PathBuf;
 use std::time::Duration;
 
 use serde_json::Value;
 use support::browser::Browser;
+use support::room_page::*;
 use support::tab::Tab;
 use support::{BotProcess, Scratch};
 
-const WAIT: Duration = Duration::from_secs(30);
 const SECRET: &str = "a-moderator-secret-for-tests";
 
 pub const CHAT: &str = r##"
@@ -38,21 +37,6 @@ text = "What would you change?"
 [web]
 show_points = true
 "##;
-
-fn screenshots() -> PathBuf {
-    PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
-        .parent()
-        .unwrap()
-        .join("screenshots")
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
 
 /// A bot serving the room on a port of its own, with `CHAT` and the moderators' secret.
 fn bot_with_room(chat: &str) -> (BotProcess, String) {
@@ -80,63 +64,6 @@ fn bot_with_room(chat: &str) -> (BotProcess, String) {
     (bot, format!("http://{listen}"))
 }
 
-/// `s` as a JavaScript string literal.
-fn js(s: &str) -> String {
-    serde_json::to_string(s).unwrap()
-}
-
-async fn join(tab: &mut Tab, origin: &str, name: &str) {
-    tab.goto(&format!("{origin}/r/lobby")).await;
-    tab.eval(&format!(
-        "document.getElementById('join-name').value = {}; document.getElementById('join').requestSubmit(); true",
-        js(name)
-    ))
-    .await;
-    tab.wait_for(
-        &format!("!!document.querySelector('.you') && document.querySelector('.you').textContent.includes({})", js(name)),
-        WAIT,
-        &format!("{name} to have joined"),
-    )
-    .await;
-}
-
-/// Sends `text` from the composer and waits for the server's answer; the form's status text
-/// afterwards (empty when it was sent).
-async fn send(tab: &mut Tab, text: &str) -> String {
-    tab.eval(&format!(
-        "(function() {{ var f = document.getElementById('say'); f.querySelector('textarea').value = {}; \
-         window.__sent = false; f.querySelector('button[type=submit]').disabled = false; f.requestSubmit(); return true; }})()",
-        js(text)
-    ))
-    .await;
-    tab.wait_for(
-        "!document.querySelector('#say button[type=submit]').disabled",
-        WAIT,
-        "the post to be answered",
-    )
-    .await;
-    tab.eval("document.querySelector('#say .form-status').textContent")
-        .await
-        .as_str()
-        .unwrap_or("")
-        .to_owned()
-}
-
-fn shows(text: &str) -> String {
-    format!(
-        "Array.from(document.querySelectorAll('#events .body')).some(function (b) {{ return b.textContent.includes({}); }})",
-        js(text)
-    )
-}
-
-async fn command(tab: &mut Tab, which: &str) {
-    tab.eval(&format!(
-        "document.querySelector('button[data-command={}]').closest('form').requestSubmit(); true",
-        js(which)
-    ))
-    .await;
-}
-
 fn messages_under<'a>(transcript: &'a Value, body: &str) -> &'a Value {
     transcript["messages"]
         .as_array()
@@ -144,39 +71,6 @@ fn messages_under<'a>(transcript: &'a Value, body: &str) -> &'a Value {
         .iter()
         .find(|m| m["body"].as_str().is_some_and(|b| b.contains(body)))
         .unwrap_or_else(|| panic!("`{body}` is not in the archive: {transcript:#}"))
-}
-
-/// No console error and no CSP report, but for the refusals the test provoked (`expected`
-/// statuses, which Chromium logs as failed loads), and no request beyond `origin`.
-fn assert_clean(tab: &Tab, origin: &str, expected: &[u16]) {
-    let errors: Vec<&String> = tab
-        .report
-        .errors
-        .iter()
-        .filter(|e| {
-            !expected.iter().any(|status| {
-                e.contains(&format!("the server responded with a status of {status}"))
-            })
-        })
-        .collect();
-    assert!(
-        errors.is_empty(),
-        "{}: console errors or CSP reports: {errors:#?}",
-        tab.name
-    );
-    let elsewhere: Vec<&String> = tab
-        .report
-        .requests
-        .iter()
-        .filter(|r| {
-            !r.starts_with(&format!("{origin}/")) && !r.starts_with("data:") && *r != "about:blank"
-        })
-        .collect();
-    assert!(
-        elsewhere.is_empty(),
-        "{}: requests beyond the origin: {elsewhere:?}",
-        tab.name
-    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -269,6 +163,12 @@ async fn a_moderator_and_two_participants_hold_a_session_from_their_browsers() {
         .await;
     bob.type_text("A1 a friend told me").await;
     bob.press("Enter", 2).await; // Ctrl+Enter sends, from the keyboard alone
+    bob.wait_for(
+        "document.getElementById('say-body').value === ''",
+        WAIT,
+        "the sent text to leave the box",
+    )
+    .await;
     let seen = ada
         .wait_for(&shows("A1 a friend told me"), WAIT, "Bob's answer")
         .await;

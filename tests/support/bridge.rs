@@ -42,6 +42,22 @@ impl Bridge {
         more: &str,
         env: &[(&str, &str)],
     ) -> Bridge {
+        Bridge::start_full(minutes, second_channel, more, env, None).await
+    }
+
+    /// As [`Bridge::start`], with the browser room `web:lobby` a room of the chat too, served
+    /// on `port`.
+    pub async fn start_with_browser_room(port: u16) -> Bridge {
+        Bridge::start_full(1, false, "", &[], Some(port)).await
+    }
+
+    async fn start_full(
+        minutes: u32,
+        second_channel: bool,
+        more: &str,
+        env: &[(&str, &str)],
+        web_port: Option<u16>,
+    ) -> Bridge {
         let server = Homeserver::from_env();
         let moderator = matrix::Person::new(&server, "moderator").await;
         let room = moderator.create_room(&server, None, false, None).await;
@@ -54,9 +70,15 @@ impl Bridge {
         if second_channel {
             channels.push_str(&format!(", \"discord:{}\"", d.second_channel));
         }
+        if web_port.is_some() {
+            channels.push_str(", \"web:lobby\"");
+        }
         let config = bot.scratch.path("hashchat.toml");
         let mut text = read(&config);
         text.push_str(&discord::discord_section(&fake, discord::Reach::AsDiscord));
+        if let Some(port) = web_port {
+            text.push_str(&format!("\n[web]\nlisten = \"127.0.0.1:{port}\"\n"));
+        }
         std::fs::write(&config, text).unwrap();
         let chat = matrix::chat_file("quick", &room, minutes, more).replace(
             &format!("rooms = [\"matrix:{room}\"]"),
@@ -150,4 +172,14 @@ pub async fn bot_event(
 /// The body of `event`'s content, or "".
 pub fn body(event: &serde_json::Value) -> &str {
     event["content"]["body"].as_str().unwrap_or("")
+}
+
+/// The bodies of the messages `session`'s transcript holds, in order.
+pub fn archived_bodies(bot: &crate::support::BotProcess, session: &str) -> Vec<String> {
+    bot.transcript(session)["messages"]
+        .as_array()
+        .expect("a transcript's messages")
+        .iter()
+        .map(|m| m["body"].as_str().unwrap().to_owned())
+        .collect()
 }

@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod browser;
+pub mod room_page;
 pub mod synapse;
 pub mod tab;
 

@@ -138,7 +138,8 @@
         (form.closest('section') || document).querySelector('.form-status');
       var button = form.querySelector('button[type=submit]');
       if (button) button.disabled = true;
-      send(form.getAttribute('action'), new FormData(form)).then(function (answer) {
+      var fields = new FormData(form);
+      send(form.getAttribute('action'), fields).then(function (answer) {
         if (button) button.disabled = false;
         if (answer.error) {
           say(out, answer.error); // the text stays in its box
@@ -147,7 +148,7 @@
         say(out, '');
         var fresh = form.querySelector('input[name=nonce]');
         if (fresh) fresh.value = nonce();
-        done(answer);
+        done(answer, fields);
       });
     });
   }
@@ -158,9 +159,11 @@
   var composer = document.getElementById('say');
   if (composer) {
     var text = composer.querySelector('textarea');
-    enhance(composer, function () {
-      text.value = '';
-      if (cancel) cancel.click();
+    enhance(composer, function (answer, sent) {
+      // What was typed meanwhile, and a reply chosen meanwhile, stay.
+      if (text.value === sent.get('body')) text.value = '';
+      var replyTo = composer.querySelector('input[name=reply_to]');
+      if (cancel && (replyTo.disabled ? null : replyTo.value) === sent.get('reply_to')) cancel.click();
       text.focus();
     });
     text.addEventListener('keydown', function (e) {
