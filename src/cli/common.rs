@@ -39,11 +39,77 @@ pub fn problems(n: usize) -> String {
 }
 
 pub fn platforms() -> Platforms {
-    Platforms::with([
+    let rules: Vec<std::sync::Arc<dyn bot_core::platforms::PlatformRules>> = vec![
+        #[cfg(feature = "matrix")]
         hashchat_matrix::rules(),
+        #[cfg(not(feature = "matrix"))]
+        std::sync::Arc::new(LeftOut {
+            platform: bot_core::ids::Platform::Matrix,
+            name: "Matrix",
+            section: "matrix",
+        }),
+        #[cfg(feature = "discord")]
         hashchat_discord::rules(),
+        #[cfg(not(feature = "discord"))]
+        std::sync::Arc::new(LeftOut {
+            platform: bot_core::ids::Platform::Discord,
+            name: "Discord",
+            section: "discord",
+        }),
         hashchat_web::rules(),
-    ])
+    ];
+    Platforms::with(rules)
+}
+
+/// A platform this build leaves out (its cargo feature off): its config table and its rooms
+/// are reported as needing a build with it, not as unknown.
+#[cfg(not(all(feature = "matrix", feature = "discord")))]
+struct LeftOut {
+    platform: bot_core::ids::Platform,
+    name: &'static str,
+    section: &'static str,
+}
+
+#[cfg(not(all(feature = "matrix", feature = "discord")))]
+impl LeftOut {
+    fn why(&self) -> String {
+        format!(
+            "this build of hashchat leaves {} out: build it with `--features {}` (the default)",
+            self.name,
+            self.section
+        )
+    }
+}
+
+#[cfg(not(all(feature = "matrix", feature = "discord")))]
+impl bot_core::platforms::PlatformRules for LeftOut {
+    fn platform(&self) -> bot_core::ids::Platform {
+        self.platform
+    }
+    fn check_room(&self, _id: &str) -> Result<(), String> {
+        Err(self.why())
+    }
+    fn check_user(&self, _id: &str) -> Result<(), String> {
+        Ok(())
+    }
+    fn config_section(&self) -> Option<&'static str> {
+        Some(self.section)
+    }
+    fn check_config(
+        &self,
+        section: &bot_core::config::PlatformSection,
+    ) -> Vec<bot_core::chat::LocatedError> {
+        section
+            .read::<()>(|r, node| {
+                r.error(node.line, self.section, self.why());
+                None
+            })
+            .err()
+            .unwrap_or_default()
+    }
+    fn chat_section(&self) -> Option<&'static str> {
+        Some(self.section)
+    }
 }
 
 /// `--db`, else `HASHCHAT_DATABASE_URL`, else the config's `database.url`.

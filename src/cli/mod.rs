@@ -7,10 +7,13 @@ mod demo_script;
 mod export;
 mod import;
 mod migrate;
+mod platforms;
 mod run;
 mod serve;
 mod sessions;
+mod summary;
 mod transcript;
+mod web_room;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
