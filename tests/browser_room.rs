@@ -149,6 +149,12 @@ async fn a_moderator_and_two_participants_hold_a_session_from_their_browsers() {
         tab.wait_for(&shows("What brought you here?"), WAIT, "Q1")
             .await;
     }
+    ada.wait_for(
+        "document.getElementById('room-state').textContent === 'Live now: Q1 of 2.'",
+        WAIT,
+        "the state line to follow the points",
+    )
+    .await;
 
     // Answers reach the other participant within a second.
     assert_eq!(send(&mut ada, "A1 the reading room, of course").await, "");

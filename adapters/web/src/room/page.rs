@@ -126,12 +126,13 @@ async fn render(
     let _ = write!(
         body,
         "<div id=\"room\" class=\"room{mod_class}\" data-room=\"{room_attr}\" data-after=\"{head}\" \
-         data-live=\"{live_flag}\" data-csrf=\"{csrf}\" data-me=\"{me}\">\
+         data-live=\"{live_flag}\" data-csrf=\"{csrf}\" data-me=\"{me}\" data-points=\"{points}\">\
          <h1><bdi>{title}</bdi> <span class=\"hashtag\"><bdi>{tag}</bdi></span></h1>",
         mod_class = if moderator { " moderator" } else { "" },
         room_attr = esc(room),
         live_flag = u8::from(live.is_some()),
         me = esc(name.as_deref().unwrap_or("")),
+        points = chat.points.len(),
         title = esc(&chat.title),
         tag = esc(&chat.hashtag),
     );

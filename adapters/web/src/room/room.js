@@ -46,6 +46,15 @@
     });
   }
 
+  // The line under the title follows the steps as they are posted.
+  function showStep(label) {
+    var line = document.getElementById('room-state');
+    if (!line) return;
+    var points = root.getAttribute('data-points');
+    if (/^Q\d+$/.test(label)) line.textContent = 'Live now: ' + label + ' of ' + points + '.';
+    else if (label === 'Wrap-up') line.textContent = 'The session is over: thank you for joining.';
+  }
+
   // ---- the live room ----
   if (list) {
     localTimes(list);
@@ -65,6 +74,8 @@
         item.innerHTML = frame.html; // made by the server, everything people wrote escaped
         localTimes(item);
         list.appendChild(item);
+        var label = item.querySelector('.room-post .label');
+        if (label) showStep(label.textContent);
         if (follow) item.scrollIntoView({ block: 'end' });
       } else if (frame.op === 'edit') {
         var target = document.getElementById('e-' + frame.target);
