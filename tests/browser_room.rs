@@ -287,6 +287,23 @@ async fn a_moderator_and_two_participants_hold_a_session_from_their_browsers() {
         .screenshot(&screenshots().join("room-live-desktop.png"))
         .await;
 
+    // A moderator hides a message: it leaves every page, and the transcript keeps it hidden.
+    moderator
+        .eval(
+            "Array.from(document.querySelectorAll('.room-msg')).find(function (m) { return m.textContent.includes('quick message 0'); })\
+             .querySelector('button[data-act=hide]').click(); true",
+        )
+        .await;
+    bob.wait_for(
+        "!Array.from(document.querySelectorAll('.room-msg')).some(function (m) { return m.textContent.includes('quick message 0'); })",
+        WAIT,
+        "the hidden message to leave the room",
+    )
+    .await;
+    bob.dark().await;
+    bob.screenshot(&screenshots().join("room-live-phone-dark.png"))
+        .await;
+
     command(&mut moderator, "stop").await;
     for tab in [&mut ada, &mut bob] {
         tab.wait_for(&shows("That is all for today."), WAIT, "the wrap-up")
@@ -324,6 +341,10 @@ async fn a_moderator_and_two_participants_hold_a_session_from_their_browsers() {
     assert_eq!(
         messages_under(&transcript, "A2 longer opening hours")["point"],
         2
+    );
+    assert_eq!(
+        messages_under(&transcript, "quick message 0")["hidden"],
+        true
     );
     support::assert_a_clean_log(&bot.logs());
 }

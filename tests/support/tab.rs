@@ -202,6 +202,15 @@ impl Tab {
         .await;
     }
 
+    /// From now on the page sees a reader who prefers a dark scheme.
+    pub async fn dark(&mut self) {
+        self.call(
+            "Emulation.setEmulatedMedia",
+            json!({ "features": [{ "name": "prefers-color-scheme", "value": "dark" }] }),
+        )
+        .await;
+    }
+
     /// Saves a screenshot of the viewport as PNG.
     pub async fn screenshot(&mut self, path: &Path) {
         let shot = self

@@ -721,7 +721,40 @@ pub async fn command(
     {
         return ask.failed(e, Some(&text));
     }
+    if let (Some(target), true) = (form.reply_to, text.eq_ignore_ascii_case("hide")) {
+        if let Err(e) = take_out_if_hidden(&hub, &room, target, uid.as_deref()).await {
+            return ask.failed(e, Some(&text));
+        }
+    }
     ask.done(serde_json::json!({ "seq": seq }), None)
+}
+
+/// After `hide`: a message written here that the engine now holds hidden leaves the room
+/// too (its copies elsewhere the engine has deleted itself). A refused hide changes nothing.
+async fn take_out_if_hidden(
+    hub: &RoomHub,
+    room: &str,
+    target: i64,
+    uid: Option<&str>,
+) -> Result<(), bot_core::store::StoreError> {
+    let inner = hub.inner();
+    let Some(session) = inner.engine.live_session_in(&room_ref(room)) else {
+        return Ok(());
+    };
+    let id = message_id(room, target);
+    let hidden = inner
+        .store
+        .marked(bot_core::store::Mark::Hidden, session)
+        .await?
+        .iter()
+        .any(|m| m.platform == Platform::Web && m.platform_msg_id == id);
+    if hidden {
+        let key = format!("hidden:{id}");
+        inner
+            .append(room, &RoomEvent::Delete { target }, uid, None, Some(&key))
+            .await?;
+    }
+    Ok(())
 }
 
 #[derive(Deserialize)]

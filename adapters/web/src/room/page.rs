@@ -179,7 +179,7 @@ async fn render(
         };
         let me = viewer.as_ref().map(|v| v.account.user_id.as_str());
         body.push_str(
-            "<section aria-label=\"The conversation\"><ol id=\"events\" class=\"events\">",
+            "<section aria-label=\"The conversation\"><ol id=\"events\" class=\"events\" role=\"log\">",
         );
         body.push_str(&conversation(&events, me, chat.zone));
         body.push_str("</ol></section>");
@@ -280,7 +280,7 @@ fn composer(body: &mut String, room: &str, csrf: &str, max_chars: usize) {
          <p id=\"replying\" class=\"replying\" hidden><span></span> \
          <button type=\"button\" id=\"cancel-reply\">Cancel reply</button></p>\
          <label for=\"say-body\">Your message (start an answer with A1, A2, …)</label>\
-         <textarea id=\"say-body\" name=\"body\" rows=\"3\" required maxlength=\"{max_chars}\"></textarea>\
+         <textarea id=\"say-body\" name=\"body\" rows=\"2\" required maxlength=\"{max_chars}\"></textarea>\
          <input type=\"hidden\" name=\"reply_to\" value=\"\" disabled>\
          <input type=\"hidden\" name=\"csrf\" value=\"{csrf}\">{nonce}\
          <button type=\"submit\">Send</button>\
