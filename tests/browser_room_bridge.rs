@@ -83,6 +83,29 @@ async fn a_browser_answer_reaches_matrix_and_discord_and_theirs_reach_the_browse
         origins.contains(&"Ada|"),
         "its own message unmarked: {origins:?}"
     );
+    // A picture shared from the browser reaches Discord as a file of its own.
+    use base64::Engine as _;
+    let png = base64::engine::general_purpose::STANDARD.encode(matrix::PNG);
+    ada.eval(&format!(
+        "(function () {{ var bytes = Uint8Array.from(atob('{png}'), function (c) {{ return c.charCodeAt(0); }}); \
+         var t = new DataTransfer(); t.items.add(new File([bytes], 'view.png', {{ type: 'image/png' }})); \
+         var f = document.getElementById('share'); f.querySelector('input[type=file]').files = t.files; \
+         f.querySelector('#share-body').value = 'A2 the view from the browser'; f.requestSubmit(); return true; }})()"
+    ))
+    .await;
+    let copy = discord_message(&fake, d.channel, &bot, "the shared picture", |m| {
+        m.content.contains("A2 the view from the browser")
+    })
+    .await;
+    assert_eq!(copy.attachments.len(), 1, "{copy:?}");
+    assert_eq!(copy.attachments[0].filename, "view.png");
+    assert_eq!(copy.attachments[0].size, matrix::PNG.len());
+    ada.wait_for(
+        &shows("A2 the view from the browser"),
+        WAIT,
+        "the shared picture in the room",
+    )
+    .await;
     ada.screenshot(&screenshots().join("room-bridged-desktop.png"))
         .await;
     ada.settle(std::time::Duration::from_millis(300)).await;
@@ -97,7 +120,8 @@ async fn a_browser_answer_reaches_matrix_and_discord_and_theirs_reach_the_browse
         [
             "A1 from Discord",
             "A1 from Matrix",
-            "A1 from the browser @everyone"
+            "A1 from the browser @everyone",
+            "A2 the view from the browser",
         ],
         "each archived once, where it was written"
     );

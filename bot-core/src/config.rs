@@ -103,6 +103,9 @@ pub struct WebConfig {
     /// config file's directory (the environment's
     /// `HASHCHAT_WEB_MODERATOR_TOKEN` wins). With neither, `run` prints a one-time sign-in link.
     pub moderator_token_file: Option<PathBuf>,
+    /// The largest file a browser-room participant may attach, in megabytes (at most 50, and
+    /// never more than `media.max_megabytes`); 0, the default: the room takes no files.
+    pub max_upload_megabytes: u32,
     /// Where people reach the archive (`https://chats.example.org`, no trailing `/`): the bot
     /// then links to it, `transcript` answering with a session's page and reminders and
     /// wrap-ups linking to the chat's sessions and the transcript. `None`: no links.
@@ -127,6 +130,7 @@ impl Default for WebConfig {
             listen: None,
             enabled: true,
             moderator_token_file: None,
+            max_upload_megabytes: 0,
             public_url: None,
         }
     }
@@ -421,8 +425,17 @@ fn read_config(path: &Path, text: &str, platforms: &Platforms) -> (Config, Vec<L
     if let Some(node) = r.table(&root, "web") {
         r.unknown_keys(
             &node,
-            &["listen", "public_url", "enabled", "moderator_token_file"],
+            &[
+                "listen",
+                "public_url",
+                "enabled",
+                "moderator_token_file",
+                "max_upload_megabytes",
+            ],
         );
+        if let Some(Some(m)) = r.integer(&node, "max_upload_megabytes", 0..=50) {
+            config.web.max_upload_megabytes = m;
+        }
         if let Some(Some(enabled)) = r.boolean(&node, "enabled") {
             config.web.enabled = enabled;
         }
@@ -539,7 +552,7 @@ mod tests {
             errors,
             [
                 "h.toml:2: web.listen: `localhost` is not an address to listen on (IP:PORT, e.g. `127.0.0.1:8080`)",
-                "h.toml:3: web.port: unknown key (accepted keys: listen, public_url, enabled, moderator_token_file)",
+                "h.toml:3: web.port: unknown key (accepted keys: listen, public_url, enabled, moderator_token_file, max_upload_megabytes)",
             ]
         );
     }

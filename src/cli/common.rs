@@ -75,8 +75,7 @@ impl LeftOut {
     fn why(&self) -> String {
         format!(
             "this build of hashchat leaves {} out: build it with `--features {}` (the default)",
-            self.name,
-            self.section
+            self.name, self.section
         )
     }
 }

@@ -33,7 +33,33 @@ pub async fn start(
                     .public_url
                     .as_deref()
                     .is_some_and(|u| u.starts_with("https://"));
-                let hub = RoomHub::new(engine.clone(), Limits::default(), secret, secure);
+                let mut hub = RoomHub::new(engine.clone(), Limits::default(), secret, secure);
+                let upload_bytes = u64::from(config.web.max_upload_megabytes) * 1024 * 1024;
+                if upload_bytes > 0 {
+                    if config.media_max_bytes() == 0 {
+                        summary.skipped(
+                            "uploads",
+                            "media.max_megabytes = 0: there is no media store to keep files in",
+                        );
+                    } else {
+                        let media = bot_core::media::MediaStore::open(config.media_dir())
+                            .with_context(|| {
+                                format!(
+                                    "cannot create the media store {}",
+                                    config.media_dir().display()
+                                )
+                            })?;
+                        let max = upload_bytes.min(config.media_max_bytes());
+                        hub = hub.with_uploads(media, max);
+                        summary.started(
+                            "uploads",
+                            &format!(
+                                "files of up to {} MB in the browser room",
+                                max / (1024 * 1024)
+                            ),
+                        );
+                    }
+                }
                 engine.register_adapter(hub.adapter());
                 let mut state = super::serve::web_state(config, engine.store().clone(), web_chats)?;
                 state.room = Some(hub);

@@ -46,7 +46,7 @@ impl Bridge {
     }
 
     /// As [`Bridge::start`], with the browser room `web:lobby` a room of the chat too, served
-    /// on `port`.
+    /// on `port` and taking files of up to a megabyte.
     pub async fn start_with_browser_room(port: u16) -> Bridge {
         Bridge::start_full(1, false, "", &[], Some(port)).await
     }
@@ -77,7 +77,9 @@ impl Bridge {
         let mut text = read(&config);
         text.push_str(&discord::discord_section(&fake, discord::Reach::AsDiscord));
         if let Some(port) = web_port {
-            text.push_str(&format!("\n[web]\nlisten = \"127.0.0.1:{port}\"\n"));
+            text.push_str(&format!(
+                "\n[web]\nlisten = \"127.0.0.1:{port}\"\nmax_upload_megabytes = 1\n"
+            ));
         }
         std::fs::write(&config, text).unwrap();
         let chat = matrix::chat_file("quick", &room, minutes, more).replace(

@@ -57,6 +57,11 @@ struct Room {
 }
 
 async fn room_with(limits: Limits) -> Room {
+    room_taking_files(limits, None).await
+}
+
+/// A room that takes files of up to `max_bytes` when given.
+async fn room_taking_files(limits: Limits, max_bytes: Option<u64>) -> Room {
     let dir = tempfile::tempdir().unwrap();
     let url = format!("sqlite://{}/room.db", dir.path().display());
     let store = Store::connect(&url).await.unwrap();
@@ -71,12 +76,16 @@ async fn room_with(limits: Limits) -> Room {
         chats.clone(),
         EngineSettings::default(),
     );
-    let hub = RoomHub::new(
+    let mut hub = RoomHub::new(
         engine.clone(),
         limits,
         ModeratorSecret::Configured(SECRET.into()),
         false,
     );
+    if let Some(max_bytes) = max_bytes {
+        let media = bot_core::media::MediaStore::open(dir.path().join("media")).unwrap();
+        hub = hub.with_uploads(media, max_bytes);
+    }
     engine.register_adapter(hub.adapter());
     let mut state = WebState::new(store.clone(), chats);
     state.room = Some(hub);
@@ -474,4 +483,120 @@ async fn the_rate_limit_answers_with_how_long_to_wait() {
     );
     let (_, page) = ada.page("/nope/../r/nosuchroom").await;
     assert!(page.contains("not found"));
+}
+
+/// A multipart upload as a browser's form sends it.
+async fn upload(
+    visitor: &Visitor,
+    room: &str,
+    file_name: &str,
+    bytes: &[u8],
+    caption: &str,
+    nonce: &str,
+) -> (u16, serde_json::Value) {
+    let boundary = "----hashchat-test-boundary";
+    let mut body = Vec::new();
+    for (name, value) in [
+        ("body", caption),
+        ("nonce", nonce),
+        ("csrf", visitor.csrf.as_str()),
+    ] {
+        body.extend_from_slice(
+            format!("--{boundary}\r\nContent-Disposition: form-data; name=\"{name}\"\r\n\r\n{value}\r\n")
+                .as_bytes(),
+        );
+    }
+    body.extend_from_slice(
+        format!(
+            "--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"{file_name}\"\r\n\
+             Content-Type: application/octet-stream\r\n\r\n"
+        )
+        .as_bytes(),
+    );
+    body.extend_from_slice(bytes);
+    body.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
+    let response = visitor
+        .client
+        .post(format!("{}/r/{room}/upload", visitor.base))
+        .header(
+            "content-type",
+            format!("multipart/form-data; boundary={boundary}"),
+        )
+        .header("x-hashchat-room", "1")
+        .header("cookie", visitor.cookie.clone().unwrap())
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    let status = response.status().as_u16();
+    let json =
+        serde_json::from_str(&response.text().await.unwrap()).unwrap_or(serde_json::Value::Null);
+    (status, json)
+}
+
+const PNG: &[u8] = b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR rest of a picture";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn files_are_taken_only_when_configured_checked_by_their_bytes_and_archived() {
+    let room = room_taking_files(Limits::default(), Some(1024)).await;
+    let mut ada = Visitor::new(&room);
+    ada.join("lobby", "Ada", "").await;
+    start(&room, "lobbychat", "lobby").await;
+
+    let (status, answer) = upload(
+        &ada,
+        "lobby",
+        "../cat.png",
+        PNG,
+        "A1 our reading room",
+        "u1",
+    )
+    .await;
+    assert_eq!(status, 200, "{answer}");
+    let (status, answer) = upload(&ada, "lobby", "x.png", b"<svg onload=alert(1)>", "", "u2").await;
+    assert_eq!(status, 415, "{answer}");
+    assert!(
+        answer["error"].as_str().unwrap().contains("pictures"),
+        "{answer}"
+    );
+    let big = [PNG, &[0u8; 2048][..]].concat();
+    let (status, answer) = upload(&ada, "lobby", "big.png", &big, "", "u3").await;
+    assert_eq!(status, 413, "{answer}");
+    assert!(
+        answer["error"].as_str().unwrap().contains("at most"),
+        "{answer}"
+    );
+
+    let session = room
+        .engine
+        .live_session_in(&RoomRef::new(Platform::Web, "lobby"))
+        .unwrap();
+    let archived = room.store.session_messages(session).await.unwrap();
+    assert_eq!(archived.len(), 1, "only the picture's message");
+    let message = &archived[0];
+    assert_eq!(message.message.body, "A1 our reading room");
+    let attachment = &message.message.attachments[0];
+    assert_eq!(attachment.name, "cat.png", "its name tamed");
+    assert_eq!(attachment.content_type.as_deref(), Some("image/png"));
+    let copy = room
+        .store
+        .media_copy(&attachment.url)
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(copy.sha256.is_some(), "kept in the media store: {copy:?}");
+    let (_, page) = ada.page("/r/lobby").await;
+    assert!(page.contains("cat.png"), "named in the room");
+
+    // A room configured without uploads refuses files in words.
+    let plain = room_with(Limits::default()).await;
+    let mut bob = Visitor::new(&plain);
+    bob.join("lobby", "Bob", "").await;
+    start(&plain, "lobbychat", "lobby").await;
+    let (status, answer) = upload(&bob, "lobby", "cat.png", PNG, "", "p1").await;
+    assert_eq!(status, 403);
+    assert!(answer["error"]
+        .as_str()
+        .unwrap()
+        .contains("does not take files"));
 }

@@ -63,14 +63,14 @@ impl<S: Send + Sync> FromRequestParts<S> for ClientAddress {
 }
 
 /// One request's context: who asks, where, and how they want the answer.
-struct Ask {
+pub(super) struct Ask {
     room: String,
     by_script: bool,
     address: String,
 }
 
 impl Ask {
-    fn new(room: &str, headers: &HeaderMap, address: ClientAddress) -> Ask {
+    pub(super) fn new(room: &str, headers: &HeaderMap, address: ClientAddress) -> Ask {
         Ask {
             room: room.to_owned(),
             by_script: headers.contains_key(SCRIPT_HEADER),
@@ -80,7 +80,7 @@ impl Ask {
 
     /// A refusal: `why` in words; `kept` is the text that was not sent, shown back on a plain
     /// form post.
-    fn refuse(&self, status: StatusCode, why: &str, kept: Option<&str>) -> Response {
+    pub(super) fn refuse(&self, status: StatusCode, why: &str, kept: Option<&str>) -> Response {
         if self.by_script {
             let body = serde_json::json!({ "error": why }).to_string();
             return (status, [("content-type", "application/json")], body).into_response();
@@ -434,16 +434,16 @@ pub async fn join(
     }
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, Default)]
 pub struct SayForm {
     #[serde(default)]
-    body: String,
+    pub(super) body: String,
     #[serde(default)]
-    reply_to: Option<i64>,
+    pub(super) reply_to: Option<i64>,
     #[serde(default)]
-    nonce: String,
+    pub(super) nonce: String,
     #[serde(default)]
-    csrf: String,
+    pub(super) csrf: String,
 }
 
 pub async fn say(
@@ -458,15 +458,29 @@ pub async fn say(
         Ok(form) => form,
         Err(why) => return ask.refuse(StatusCode::BAD_REQUEST, &why, None),
     };
+    post_message(&state, &ask, &headers, form, None).await
+}
+
+/// A participant's message, with the file they attached when there is one: checked, put in
+/// the room's log and handed to the engine.
+pub(super) async fn post_message(
+    state: &WebState,
+    ask: &Ask,
+    headers: &HeaderMap,
+    form: SayForm,
+    file: Option<super::upload::Upload>,
+) -> Response {
+    let room = ask.room.clone();
     let text = form.body.trim_end().to_owned();
     let kept = Some(text.as_str());
-    let (hub, member) = match member(&state, &ask, &headers, &form.csrf, kept).await {
+    let (hub, member) = match member(state, ask, headers, &form.csrf, kept).await {
         Ok(m) => m,
         Err(refused) => return refused,
     };
-    if text.trim().is_empty() {
+    if text.trim().is_empty() && file.is_none() {
         return ask.refuse(StatusCode::BAD_REQUEST, "Write something to send.", kept);
     }
+
     let max = hub.inner().limits.max_message_chars;
     let length = text.chars().count();
     if length > max {
@@ -493,12 +507,19 @@ pub async fn say(
     };
     let user_id = member.viewer.account.user_id.clone();
     let key = format!("say:{user_id}:{nonce}");
-    if let Err(refused) = participant_rate(&hub, &ask, &member, &key, kept).await {
+    if let Err(refused) = participant_rate(&hub, ask, &member, &key, kept).await {
         return refused;
     }
     let parent = match target(&hub, &room, form.reply_to).await {
         Ok(parent) => parent,
         Err(why) => return ask.refuse(StatusCode::BAD_REQUEST, &why, kept),
+    };
+    let attachment = match file {
+        Some(file) => match super::upload::keep(&hub, file).await {
+            Ok(attachment) => Some(attachment),
+            Err(super::upload::Refused(status, why)) => return ask.refuse(status, &why, kept),
+        },
+        None => None,
     };
     let event = RoomEvent::Message {
         author: member.name.clone(),
@@ -507,7 +528,7 @@ pub async fn say(
         body: text.clone(),
         formatted_body: None,
         reply_to: parent.as_ref().map(|(seq, _)| *seq),
-        files: Vec::new(),
+        files: attachment.iter().map(|a| a.name.clone()).collect(),
     };
     let (seq, _) = match hub
         .inner()
@@ -530,7 +551,7 @@ pub async fn say(
         formatted_body: None,
         sent_at: hub.inner().engine.now(),
         reply_to: parent.map(|(seq, _)| message_id(&room, seq)),
-        attachments: Vec::new(),
+        attachments: attachment.into_iter().collect(),
         platform_label: Some(LABEL.to_owned()),
         permalink: None,
     };

@@ -10,7 +10,8 @@
 //! its key.
 //!
 //! Routes ([`routes`]): `/r` (the rooms), `/r/{room}` ([`page`]), its `join`, `say`, `react`,
-//! `command`, `block` and `rsvp` forms ([`actions`]), `/r/{room}/events` (server-sent events,
+//! `command`, `block` and `rsvp` forms ([`actions`]), `upload` when files are taken
+//! ([`upload`]), `/r/{room}/events` (server-sent events,
 //! [`live`]), `/signin` ([`signin`]), `/room.js` (the room's one script).
 //!
 //! Safety ([`account`], [`limits`]): a browser is known by an HttpOnly SameSite=Strict cookie
@@ -26,6 +27,7 @@ pub mod limits;
 pub mod live;
 pub mod page;
 pub mod signin;
+pub mod upload;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -89,6 +91,8 @@ pub(crate) struct Inner {
     pub(crate) secret: ModeratorSecret,
     /// Cookies say `Secure` when the archive is reached over https.
     pub(crate) secure_cookies: bool,
+    /// Where attached files go, when the room takes them.
+    pub(crate) uploads: Option<upload::Uploads>,
     channels: Mutex<HashMap<String, broadcast::Sender<Arc<Live>>>>,
     uids: Mutex<HashMap<SessionId, String>>,
 }
@@ -108,10 +112,20 @@ impl RoomHub {
                 limits,
                 secret,
                 secure_cookies,
+                uploads: None,
                 channels: Mutex::new(HashMap::new()),
                 uids: Mutex::new(HashMap::new()),
             }),
         }
+    }
+
+    /// From now on the room takes files of up to `max_bytes`, into `media`. Called before the
+    /// hub is shared (handed to the server or the engine).
+    pub fn with_uploads(mut self, media: bot_core::media::MediaStore, max_bytes: u64) -> Self {
+        Arc::get_mut(&mut self.inner)
+            .expect("uploads are set before the hub is shared")
+            .uploads = Some(upload::Uploads { media, max_bytes });
+        self
     }
 
     /// The web platform's adapter, to register with the engine.
@@ -278,6 +292,10 @@ pub fn routes() -> Router<crate::WebState> {
         .route("/r/{room}/command", post(actions::command))
         .route("/r/{room}/block", post(actions::block))
         .route("/r/{room}/rsvp", post(actions::rsvp))
+        .route(
+            "/r/{room}/upload",
+            post(upload::upload).layer(axum::extract::DefaultBodyLimit::max(upload::MAX_BODY)),
+        )
         .route("/signin", get(signin::form).post(signin::sign_in))
         .route("/room.js", get(page::script))
         .layer(axum::extract::DefaultBodyLimit::max(

@@ -185,6 +185,9 @@ async fn render(
         body.push_str("</ol></section>");
         if live.is_some() && name.is_some() {
             composer(&mut body, room, &csrf, inner.limits.max_message_chars);
+            if let Some(uploads) = &inner.uploads {
+                share_form(&mut body, room, &csrf, uploads.max_bytes);
+            }
         }
     }
     if live.is_none() {
@@ -286,6 +289,27 @@ fn composer(body: &mut String, room: &str, csrf: &str, max_chars: usize) {
          <button type=\"submit\">Send</button>\
          <p class=\"form-status\" role=\"alert\"></p></form>",
         room = esc(room),
+        csrf = esc(csrf),
+        nonce = nonce_field(),
+    );
+}
+
+/// The form for a file (with a caption), when the room takes files: a plain multipart form,
+/// which works without the script too.
+fn share_form(body: &mut String, room: &str, csrf: &str, max_bytes: u64) {
+    let _ = write!(
+        body,
+        "<form id=\"share\" class=\"share card stack\" method=\"post\" action=\"/r/{room}/upload\" \
+         enctype=\"multipart/form-data\">\
+         <label for=\"share-file\">Share a picture or a PDF (at most {mb} MB)</label>\
+         <input id=\"share-file\" name=\"file\" type=\"file\" required \
+         accept=\"image/png,image/jpeg,image/gif,image/webp,application/pdf\">\
+         <label for=\"share-body\">Caption (optional)</label>\
+         <input id=\"share-body\" name=\"body\" maxlength=\"1500\">\
+         <input type=\"hidden\" name=\"csrf\" value=\"{csrf}\">{nonce}\
+         <button type=\"submit\">Share</button><p class=\"form-status\" role=\"alert\"></p></form>",
+        room = esc(room),
+        mb = max_bytes / (1024 * 1024),
         csrf = esc(csrf),
         nonce = nonce_field(),
     );

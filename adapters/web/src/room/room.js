@@ -29,9 +29,10 @@
     if (node) node.textContent = text;
   }
 
-  // Posts `fields` to the room's `action`; resolves to the server's JSON answer.
-  function send(action, fields) {
-    var body = new URLSearchParams(fields);
+  // Posts `fields` to the room's `action` (a file's form as multipart, the others as a plain
+  // form); resolves to the server's JSON answer.
+  function send(action, fields, multipart) {
+    var body = multipart ? fields : new URLSearchParams(fields);
     return fetch(action, {
       method: 'POST',
       credentials: 'same-origin',
@@ -150,7 +151,8 @@
       var button = form.querySelector('button[type=submit]');
       if (button) button.disabled = true;
       var fields = new FormData(form);
-      send(form.getAttribute('action'), fields).then(function (answer) {
+      var multipart = form.getAttribute('enctype') === 'multipart/form-data';
+      send(form.getAttribute('action'), fields, multipart).then(function (answer) {
         if (button) button.disabled = false;
         if (answer.error) {
           say(out, answer.error); // the text stays in its box
@@ -191,6 +193,9 @@
       if (typed) typed.value = '';
     });
   });
+
+  var share = document.getElementById('share');
+  if (share) enhance(share, function () { share.reset(); });
 
   var rsvp = document.getElementById('rsvp');
   if (rsvp) {
