@@ -344,22 +344,52 @@ pub async fn join(
     body: Bytes,
 ) -> Response {
     let ask = Ask::new(&room, &headers, address);
-    let Some(hub) = hub(&state).cloned() else {
-        return ask.refuse(
+    let form: JoinForm = match fields(&body) {
+        Ok(form) => form,
+        Err(why) => return ask.refuse(StatusCode::BAD_REQUEST, &why, None),
+    };
+    match take_a_name(&state, &ask, &headers, &form.name, Some(&form.passphrase)).await {
+        Ok(named) => ask.done(serde_json::json!({ "name": named.name }), named.cookie),
+        Err(refused) => refused,
+    }
+}
+
+/// Someone who now goes by a name in a room (joined, or said they are coming).
+struct Named {
+    hub: RoomHub,
+    chat: std::sync::Arc<Chat>,
+    user_id: String,
+    name: String,
+    /// The cookie of a browser seen for the first time.
+    cookie: Option<String>,
+}
+
+/// What joining and RSVPing share: the room, this origin, the address's rate, a valid name
+/// (and the passphrase, when `passphrase` is given and the chat has one), an account for the
+/// browser (made now for a new one), and the name claimed in the room.
+async fn take_a_name(
+    state: &WebState,
+    ask: &Ask,
+    headers: &HeaderMap,
+    raw_name: &str,
+    passphrase_given: Option<&str>,
+) -> Result<Named, Response> {
+    let Some(hub) = hub(state).cloned() else {
+        return Err(ask.refuse(
             StatusCode::NOT_FOUND,
             "There is no browser room here.",
             None,
-        );
+        ));
     };
-    let Some(chat) = hub.inner().chat_of(&room) else {
-        return ask.refuse(StatusCode::NOT_FOUND, "There is no such room.", None);
+    let Some(chat) = hub.inner().chat_of(&ask.room) else {
+        return Err(ask.refuse(StatusCode::NOT_FOUND, "There is no such room.", None));
     };
-    if !same_origin(&headers) {
-        return ask.refuse(
+    if !same_origin(headers) {
+        return Err(ask.refuse(
             StatusCode::FORBIDDEN,
             "That form came from another site.",
             None,
-        );
+        ));
     }
     let limits = hub.inner().limits.clone();
     if let Err(wait) = hub
@@ -367,33 +397,27 @@ pub async fn join(
         .limiter
         .take(&format!("addr:{}", ask.address), limits.per_address)
     {
-        return too_fast(&ask, wait, None);
+        return Err(too_fast(ask, wait, None));
     }
-    let form: JoinForm = match fields(&body) {
-        Ok(form) => form,
-        Err(why) => return ask.refuse(StatusCode::BAD_REQUEST, &why, None),
-    };
-    let (name, key) = match clean_name(&form.name, limits.max_name_chars) {
-        Ok(name) => name,
-        Err(why) => return ask.refuse(StatusCode::BAD_REQUEST, &why, None),
-    };
-    if let Some(expected) = passphrase(&chat) {
-        if !same_secret(expected.trim(), form.passphrase.trim()) {
-            return ask.refuse(
+    let (name, key) = clean_name(raw_name, limits.max_name_chars)
+        .map_err(|why| ask.refuse(StatusCode::BAD_REQUEST, &why, None))?;
+    if let (Some(expected), Some(given)) = (passphrase(&chat), passphrase_given) {
+        if !same_secret(expected.trim(), given.trim()) {
+            return Err(ask.refuse(
                 StatusCode::FORBIDDEN,
                 "That is not the chat's passphrase.",
                 None,
-            );
+            ));
         }
     }
     let store = &hub.inner().store;
-    let (viewer_user, cookie) = match Viewer::of(store, &headers).await {
+    let (user_id, cookie) = match Viewer::of(store, headers).await {
         Ok(Some(viewer)) if viewer.account.blocked => {
-            return ask.refuse(
+            return Err(ask.refuse(
                 StatusCode::FORBIDDEN,
                 "A moderator has blocked you from posting in this room.",
                 None,
-            )
+            ))
         }
         Ok(Some(viewer)) => (viewer.account.user_id, None),
         Ok(None) => {
@@ -403,21 +427,27 @@ pub async fn join(
                 .create_local_account(&token_hash(&token), &user_id, false)
                 .await
             {
-                return ask.failed(e, None);
+                return Err(ask.failed(e, None));
             }
             (
                 user_id,
                 Some(set_cookie(&token, hub.inner().secure_cookies)),
             )
         }
-        Err(e) => return ask.failed(e, None),
+        Err(e) => return Err(ask.failed(e, None)),
     };
     let now = hub.inner().engine.now();
     match store
-        .claim_local_name(&room, &viewer_user, &name, &key, now, limits.name_hold)
+        .claim_local_name(&ask.room, &user_id, &name, &key, now, limits.name_hold)
         .await
     {
-        Ok(NameClaim::Granted) => ask.done(serde_json::json!({ "name": name }), cookie),
+        Ok(NameClaim::Granted) => Ok(Named {
+            hub,
+            chat,
+            user_id,
+            name,
+            cookie,
+        }),
         Ok(NameClaim::Taken) => {
             let mut refused = ask.refuse(
                 StatusCode::CONFLICT,
@@ -428,9 +458,9 @@ pub async fn join(
             if let Some(cookie) = cookie.and_then(|c| HeaderValue::from_str(&c).ok()) {
                 refused.headers_mut().insert(SET_COOKIE, cookie);
             }
-            refused
+            Err(refused)
         }
-        Err(e) => ask.failed(e, None),
+        Err(e) => Err(ask.failed(e, None)),
     }
 }
 
@@ -861,80 +891,22 @@ pub async fn rsvp(
     body: Bytes,
 ) -> Response {
     let ask = Ask::new(&room, &headers, address);
-    let Some(hub) = hub(&state).cloned() else {
-        return ask.refuse(
-            StatusCode::NOT_FOUND,
-            "There is no browser room here.",
-            None,
-        );
-    };
-    let Some(chat) = hub.inner().chat_of(&room) else {
-        return ask.refuse(StatusCode::NOT_FOUND, "There is no such room.", None);
-    };
-    if !same_origin(&headers) {
-        return ask.refuse(
-            StatusCode::FORBIDDEN,
-            "That form came from another site.",
-            None,
-        );
-    }
-    let limits = hub.inner().limits.clone();
-    if let Err(wait) = hub
-        .inner()
-        .limiter
-        .take(&format!("addr:{}", ask.address), limits.per_address)
-    {
-        return too_fast(&ask, wait, None);
-    }
     let form: RsvpForm = match fields(&body) {
         Ok(form) => form,
         Err(why) => return ask.refuse(StatusCode::BAD_REQUEST, &why, None),
     };
-    let (name, key) = match clean_name(&form.name, limits.max_name_chars) {
-        Ok(name) => name,
-        Err(why) => return ask.refuse(StatusCode::BAD_REQUEST, &why, None),
+    // The name is theirs in the room from now, as if they had joined.
+    let Named {
+        hub,
+        chat,
+        user_id,
+        name,
+        cookie,
+    } = match take_a_name(&state, &ask, &headers, &form.name, None).await {
+        Ok(named) => named,
+        Err(refused) => return refused,
     };
     let store = &hub.inner().store;
-    let (user_id, cookie) = match Viewer::of(store, &headers).await {
-        Ok(Some(viewer)) => (viewer.account.user_id, None),
-        Ok(None) => {
-            let token = new_token();
-            let user_id = new_user_id();
-            if let Err(e) = store
-                .create_local_account(&token_hash(&token), &user_id, false)
-                .await
-            {
-                return ask.failed(e, None);
-            }
-            (
-                user_id,
-                Some(set_cookie(&token, hub.inner().secure_cookies)),
-            )
-        }
-        Err(e) => return ask.failed(e, None),
-    };
-    // The name is theirs in the room from now, as if they had joined.
-    match store
-        .claim_local_name(
-            &room,
-            &user_id,
-            &name,
-            &key,
-            hub.inner().engine.now(),
-            limits.name_hold,
-        )
-        .await
-    {
-        Ok(NameClaim::Granted) => {}
-        Ok(NameClaim::Taken) => {
-            return ask.refuse(
-                StatusCode::CONFLICT,
-                &format!("Someone in this room already goes by “{name}”. Choose another name."),
-                None,
-            )
-        }
-        Err(e) => return ask.failed(e, None),
-    }
     if let Err(e) = store
         .add_rsvp(&chat.slug, &UserRef::new(Platform::Web, &user_id))
         .await

@@ -28,7 +28,6 @@ pub fn seq_in(room: &str, id: &str) -> Option<i64> {
         .filter(|seq| *seq > 0)
 }
 
-/// The store may be briefly away: the engine tries again.
 fn temporary(e: StoreError) -> AdapterError {
     AdapterError::Temporary(format!("the browser room's log: {e}"))
 }
@@ -60,6 +59,26 @@ fn relayed_event(
     }
 }
 
+impl WebAdapter {
+    /// Appends `event` to the room's log; its number. The store may be briefly away: the
+    /// engine tries again.
+    async fn put(
+        &self,
+        room: &str,
+        event: &RoomEvent,
+        session_uid: Option<&str>,
+        audience: Option<&str>,
+        idempotency_key: Option<&str>,
+    ) -> Result<i64, AdapterError> {
+        let (seq, _) = self
+            .0
+            .append(room, event, session_uid, audience, idempotency_key)
+            .await
+            .map_err(temporary)?;
+        Ok(seq)
+    }
+}
+
 #[async_trait]
 impl Adapter for WebAdapter {
     fn platform(&self) -> Platform {
@@ -76,35 +95,31 @@ impl Adapter for WebAdapter {
             text,
             hashtag: post.content.hashtag.clone(),
         };
-        let (seq, _) = self
-            .0
-            .append(
+        let seq = self
+            .put(
                 &post.room.id,
                 &event,
                 Some(&post.session.uid),
                 None,
                 Some(&post.idempotency_key),
             )
-            .await
-            .map_err(temporary)?;
+            .await?;
         Ok(message_id(&post.room.id, seq))
     }
 
     async fn reply(&self, reply: &Reply) -> Result<(), AdapterError> {
         let uid = self.0.live_uid(&reply.room.id).await.map_err(temporary)?;
         let audience = reply.private.then_some(reply.to.id.as_str());
-        self.0
-            .append(
-                &reply.room.id,
-                &RoomEvent::Answer {
-                    text: reply.text.clone(),
-                },
-                uid.as_deref(),
-                audience,
-                None,
-            )
-            .await
-            .map_err(temporary)?;
+        self.put(
+            &reply.room.id,
+            &RoomEvent::Answer {
+                text: reply.text.clone(),
+            },
+            uid.as_deref(),
+            audience,
+            None,
+        )
+        .await?;
         Ok(())
     }
 
@@ -116,17 +131,15 @@ impl Adapter for WebAdapter {
             relay.in_reply_to.as_deref(),
             files,
         );
-        let (seq, _) = self
-            .0
-            .append(
+        let seq = self
+            .put(
                 &relay.room.id,
                 &event,
                 Some(&relay.session.uid),
                 None,
                 Some(&relay.idempotency_key),
             )
-            .await
-            .map_err(temporary)?;
+            .await?;
         Ok(message_id(&relay.room.id, seq))
     }
 
@@ -142,16 +155,14 @@ impl Adapter for WebAdapter {
             body: copy.content.body.clone(),
             formatted_body: copy.content.formatted_body.clone(),
         };
-        self.0
-            .append(
-                &copy.room.id,
-                &event,
-                Some(&copy.session.uid),
-                None,
-                Some(&copy.idempotency_key),
-            )
-            .await
-            .map_err(temporary)?;
+        self.put(
+            &copy.room.id,
+            &event,
+            Some(&copy.session.uid),
+            None,
+            Some(&copy.idempotency_key),
+        )
+        .await?;
         Ok(())
     }
 
@@ -160,16 +171,14 @@ impl Adapter for WebAdapter {
             // Not one of ours: nothing here to delete.
             return Ok(());
         };
-        self.0
-            .append(
-                &copy.room.id,
-                &RoomEvent::Delete { target },
-                Some(&copy.session.uid),
-                None,
-                Some(&copy.idempotency_key),
-            )
-            .await
-            .map_err(temporary)?;
+        self.put(
+            &copy.room.id,
+            &RoomEvent::Delete { target },
+            Some(&copy.session.uid),
+            None,
+            Some(&copy.idempotency_key),
+        )
+        .await?;
         Ok(())
     }
 }
