@@ -12,8 +12,9 @@ use tokio::task::JoinHandle;
 
 use super::summary::Summary;
 
-/// Starts the web server unless `[web] enabled = false` or its address is taken (then it says
-/// so in the summary and the bot runs without it); it stops when `stop_rx` changes. The task,
+/// Starts the web server unless `[web] enabled = false`; when the default address is taken it
+/// says so in the summary and the bot runs without it, but an address the config names must
+/// be had. It stops when `stop_rx` changes. The task,
 /// and the one-time sign-in secret when one was made.
 pub async fn start(
     config: &Config,
@@ -97,6 +98,11 @@ pub async fn start(
                     None => summary.started("moderators", &format!("sign in at {base}/signin with the configured secret")),
                 }
                 Some(tokio::spawn(hashchat_web::serve(listener, state, stopped)))
+            }
+            // An address the config names must be had; the default one may be taken (a second
+            // bot on one machine, the tests' many bots), and the bot then runs without it.
+            Err(e) if config.web.listen.is_some() => {
+                return Err(e.context("[web] listen: set another address, or enabled = false"))
             }
             Err(e) => {
                 summary.skipped("web archive", &format!("{e:#}"));
