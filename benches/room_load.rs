@@ -139,8 +139,9 @@ fn chat() -> Chat {
     }
 }
 
-/// The room's limits with the rates raised out of the way: every page and participant here
-/// comes from 127.0.0.1, and the harness's participants post faster than people do.
+/// The room's limits with the rates and the streams per address raised out of the way: every
+/// page and participant here comes from 127.0.0.1, and the harness's participants post faster
+/// than people do.
 fn limits() -> Limits {
     let open = Rate {
         burst: 1_000_000,
@@ -149,6 +150,7 @@ fn limits() -> Limits {
     Limits {
         per_participant: open,
         per_address: open,
+        max_streams_per_address: usize::MAX,
         ..Limits::default()
     }
 }

@@ -600,3 +600,37 @@ async fn files_are_taken_only_when_configured_checked_by_their_bytes_and_archive
         .unwrap()
         .contains("does not take files"));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_address_holds_only_so_many_live_streams() {
+    let room = room_with(Limits {
+        max_streams_per_address: 2,
+        ..Limits::default()
+    })
+    .await;
+    let client = reqwest::Client::new();
+    let open = || client.get(format!("{}/r/lobby/events", room.base)).send();
+    let first = open().await.unwrap();
+    let second = open().await.unwrap();
+    assert_eq!(
+        (first.status().as_u16(), second.status().as_u16()),
+        (200, 200)
+    );
+    let third = open().await.unwrap();
+    assert_eq!(third.status(), 429);
+    assert!(third.text().await.unwrap().contains("Too many pages"));
+    drop(first);
+    // The server notices a closed stream when it next writes to it (an event, or the
+    // keep-alive): the session's start writes, and the slot comes back.
+    start(&room, "lobbychat", "lobby").await;
+    let mut reopened = false;
+    for _ in 0..100 {
+        if open().await.unwrap().status() == 200 {
+            reopened = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    drop(second);
+    assert!(reopened, "the closed stream's slot never came back");
+}

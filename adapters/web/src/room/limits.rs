@@ -28,6 +28,9 @@ pub struct Limits {
     pub max_name_chars: usize,
     /// How long a name stays one person's in a room after they were last seen there.
     pub name_hold: chrono::Duration,
+    /// Live streams one address may hold open at once (a classroom behind one address has a
+    /// page or two per pupil).
+    pub max_streams_per_address: usize,
 }
 
 impl Default for Limits {
@@ -48,6 +51,7 @@ impl Default for Limits {
             max_message_chars: 1500,
             max_name_chars: 40,
             name_hold: chrono::Duration::hours(12),
+            max_streams_per_address: 200,
         }
     }
 }

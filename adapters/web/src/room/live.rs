@@ -58,6 +58,7 @@ pub async fn events(
     State(state): State<WebState>,
     Path(room): Path<String>,
     Query(query): Query<After>,
+    address: super::actions::ClientAddress,
     headers: HeaderMap,
 ) -> Response {
     let Some(hub) = state.room.clone() else {
@@ -97,6 +98,12 @@ pub async fn events(
             Err(e) => return internal(e),
         }
     }
+    let Some(stream_slot) = StreamSlot::take(&hub, address.0) else {
+        return plain(
+            StatusCode::TOO_MANY_REQUESTS,
+            "Too many pages of this room are open from your address; close some and reload.",
+        );
+    };
     // Subscribed before the store is read: whatever is appended from here on is either in
     // what the store returns or arrives live.
     let live = hub.subscribe(&room);
@@ -115,6 +122,7 @@ pub async fn events(
         live,
         pending: VecDeque::new(),
         behind: true,
+        _slot: stream_slot,
     };
     let stream = futures_util::stream::unfold(follow, |mut follow| async move {
         let event = follow.next().await?;
@@ -137,6 +145,49 @@ struct Follow {
     pending: VecDeque<Event>,
     /// Whether the store may hold events after `last` that the page has not had.
     behind: bool,
+    _slot: StreamSlot,
+}
+
+/// One of an address's live streams, given back when the stream ends.
+struct StreamSlot {
+    hub: RoomHub,
+    address: String,
+}
+
+impl StreamSlot {
+    fn take(hub: &RoomHub, address: String) -> Option<StreamSlot> {
+        let mut open = hub
+            .inner()
+            .streams
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        let count = open.entry(address.clone()).or_insert(0);
+        if *count >= hub.inner().limits.max_streams_per_address {
+            return None;
+        }
+        *count += 1;
+        Some(StreamSlot {
+            hub: hub.clone(),
+            address,
+        })
+    }
+}
+
+impl Drop for StreamSlot {
+    fn drop(&mut self) {
+        let mut open = self
+            .hub
+            .inner()
+            .streams
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        if let Some(count) = open.get_mut(&self.address) {
+            *count = count.saturating_sub(1);
+            if *count == 0 {
+                open.remove(&self.address);
+            }
+        }
+    }
 }
 
 impl Follow {

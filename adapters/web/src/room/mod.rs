@@ -94,6 +94,11 @@ pub(crate) struct Inner {
     /// Where attached files go, when the room takes them.
     pub(crate) uploads: Option<upload::Uploads>,
     channels: Mutex<HashMap<String, broadcast::Sender<Arc<Live>>>>,
+    /// Held from an event's append to its send, per room, so events reach the channel in
+    /// number order and no page goes to the store for a gap that is only a race.
+    in_order: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
+    /// Live streams open per address.
+    pub(crate) streams: Mutex<HashMap<String, usize>>,
     uids: Mutex<HashMap<SessionId, String>>,
 }
 
@@ -114,6 +119,8 @@ impl RoomHub {
                 secure_cookies,
                 uploads: None,
                 channels: Mutex::new(HashMap::new()),
+                in_order: Mutex::new(HashMap::new()),
+                streams: Mutex::new(HashMap::new()),
                 uids: Mutex::new(HashMap::new()),
             }),
         }
@@ -199,6 +206,16 @@ impl Inner {
         audience: Option<&str>,
         idempotency_key: Option<&str>,
     ) -> Result<(i64, bool), StoreError> {
+        let order = self
+            .in_order
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .entry(room.to_owned())
+            .or_default()
+            .clone();
+        // The store numbers the room's events one writer at a time anyway (the head's row
+        // lock, SQLite's one writer), so holding this across the append costs no throughput.
+        let _in_order = order.lock().await;
         let at = self.engine.now();
         let body = event.to_json();
         let (seq, fresh) = self
