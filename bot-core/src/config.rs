@@ -106,6 +106,10 @@ pub struct WebConfig {
     /// The largest file a browser-room participant may attach, in megabytes (at most 50, and
     /// never more than `media.max_megabytes`); 0, the default: the room takes no files.
     pub max_upload_megabytes: u32,
+    /// Whether the server sits behind a reverse proxy that names each client last in
+    /// `X-Forwarded-For`: the browser room's per-address limits then count clients, not the
+    /// proxy. Only safe when nothing but the proxy can reach the server.
+    pub behind_proxy: bool,
     /// Where people reach the archive (`https://chats.example.org`, no trailing `/`): the bot
     /// then links to it, `transcript` answering with a session's page and reminders and
     /// wrap-ups linking to the chat's sessions and the transcript. `None`: no links.
@@ -131,6 +135,7 @@ impl Default for WebConfig {
             enabled: true,
             moderator_token_file: None,
             max_upload_megabytes: 0,
+            behind_proxy: false,
             public_url: None,
         }
     }
@@ -431,8 +436,12 @@ fn read_config(path: &Path, text: &str, platforms: &Platforms) -> (Config, Vec<L
                 "enabled",
                 "moderator_token_file",
                 "max_upload_megabytes",
+                "behind_proxy",
             ],
         );
+        if let Some(Some(behind)) = r.boolean(&node, "behind_proxy") {
+            config.web.behind_proxy = behind;
+        }
         if let Some(Some(m)) = r.integer(&node, "max_upload_megabytes", 0..=50) {
             config.web.max_upload_megabytes = m;
         }
@@ -552,7 +561,7 @@ mod tests {
             errors,
             [
                 "h.toml:2: web.listen: `localhost` is not an address to listen on (IP:PORT, e.g. `127.0.0.1:8080`)",
-                "h.toml:3: web.port: unknown key (accepted keys: listen, public_url, enabled, moderator_token_file, max_upload_megabytes)",
+                "h.toml:3: web.port: unknown key (accepted keys: listen, public_url, enabled, moderator_token_file, max_upload_megabytes, behind_proxy)",
             ]
         );
     }

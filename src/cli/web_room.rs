@@ -35,6 +35,9 @@ pub async fn start(
                     .as_deref()
                     .is_some_and(|u| u.starts_with("https://"));
                 let mut hub = RoomHub::new(engine.clone(), Limits::default(), secret, secure);
+                if config.web.behind_proxy {
+                    hub = hub.behind_proxy();
+                }
                 let upload_bytes = u64::from(config.web.max_upload_megabytes) * 1024 * 1024;
                 if upload_bytes > 0 {
                     if config.media_max_bytes() == 0 {

@@ -62,6 +62,10 @@ async fn room_with(limits: Limits) -> Room {
 
 /// A room that takes files of up to `max_bytes` when given.
 async fn room_taking_files(limits: Limits, max_bytes: Option<u64>) -> Room {
+    room_full(limits, max_bytes, false).await
+}
+
+async fn room_full(limits: Limits, max_bytes: Option<u64>, behind_proxy: bool) -> Room {
     let dir = tempfile::tempdir().unwrap();
     let url = format!("sqlite://{}/room.db", dir.path().display());
     let store = Store::connect(&url).await.unwrap();
@@ -82,6 +86,9 @@ async fn room_taking_files(limits: Limits, max_bytes: Option<u64>) -> Room {
         ModeratorSecret::Configured(SECRET.into()),
         false,
     );
+    if behind_proxy {
+        hub = hub.behind_proxy();
+    }
     if let Some(max_bytes) = max_bytes {
         let media = bot_core::media::MediaStore::open(dir.path().join("media")).unwrap();
         hub = hub.with_uploads(media, max_bytes);
@@ -633,4 +640,38 @@ async fn one_address_holds_only_so_many_live_streams() {
     }
     drop(second);
     assert!(reopened, "the closed stream's slot never came back");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn behind_a_proxy_each_client_has_its_own_address_limit_and_otherwise_the_header_is_ignored()
+{
+    let one_at_a_time = Limits {
+        per_address: hashchat_web::room::limits::Rate {
+            burst: 1,
+            per_second: 0.001,
+        },
+        ..Limits::default()
+    };
+    for (behind_proxy, second_client) in [(true, 200), (false, 429)] {
+        let room = room_full(one_at_a_time.clone(), None, behind_proxy).await;
+        let join = |from: &'static str, name: &'static str| {
+            reqwest::Client::new()
+                .post(format!("{}/r/lobby/join", room.base))
+                .header("content-type", "application/x-www-form-urlencoded")
+                .header("x-forwarded-for", from)
+                .body(format!("name={name}"))
+                .send()
+        };
+        assert_eq!(join("192.0.2.1", "Ada").await.unwrap().status(), 200);
+        assert_eq!(
+            join("192.0.2.1", "Ann").await.unwrap().status(),
+            429,
+            "{behind_proxy}"
+        );
+        assert_eq!(
+            join("192.0.2.2", "Bob").await.unwrap().status().as_u16(),
+            second_client,
+            "behind a proxy: {behind_proxy}"
+        );
+    }
 }

@@ -45,21 +45,44 @@ pub const LABEL: &str = "Web";
 /// The header the room's script sends with every post.
 const SCRIPT_HEADER: &str = "x-hashchat-room";
 
-/// The address a request came from (as the server's listener saw it: behind a proxy, the
-/// proxy's), or `unknown` where the server was started without addresses (tests' routers).
+/// The address a request came from: as the server's listener saw it, or, when the room is
+/// told it sits behind a reverse proxy (`[web] behind_proxy`), the last address in
+/// `X-Forwarded-For` (the one the proxy itself added; earlier ones are the client's word).
+/// `unknown` where the server was started without addresses (tests' routers).
 pub struct ClientAddress(pub String);
 
-impl<S: Send + Sync> FromRequestParts<S> for ClientAddress {
+impl FromRequestParts<WebState> for ClientAddress {
     type Rejection = std::convert::Infallible;
 
-    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
-        Ok(ClientAddress(
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &WebState,
+    ) -> Result<Self, Self::Rejection> {
+        let behind_proxy = state.room.as_ref().is_some_and(|h| h.inner().behind_proxy);
+        let forwarded = behind_proxy
+            .then(|| forwarded_for(&parts.headers))
+            .flatten();
+        Ok(ClientAddress(forwarded.unwrap_or_else(|| {
             parts
                 .extensions
                 .get::<ConnectInfo<SocketAddr>>()
-                .map_or_else(|| "unknown".to_owned(), |c| c.0.ip().to_string()),
-        ))
+                .map_or_else(|| "unknown".to_owned(), |c| c.0.ip().to_string())
+        })))
     }
+}
+
+/// The last address of the request's `X-Forwarded-For` headers, when it is one.
+fn forwarded_for(headers: &HeaderMap) -> Option<String> {
+    let last = headers
+        .get_all("x-forwarded-for")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .next_back()?;
+    last.trim()
+        .parse::<std::net::IpAddr>()
+        .ok()
+        .map(|ip| ip.to_string())
 }
 
 /// One request's context: who asks, where, and how they want the answer.
@@ -946,6 +969,25 @@ pub async fn rsvp(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn behind_a_proxy_the_address_is_the_one_the_proxy_added() {
+        let mut headers = HeaderMap::new();
+        assert_eq!(forwarded_for(&headers), None);
+        headers.append(
+            "x-forwarded-for",
+            HeaderValue::from_static("6.6.6.6, 10.0.0.7"),
+        );
+        assert_eq!(forwarded_for(&headers).as_deref(), Some("10.0.0.7"));
+        headers.append("x-forwarded-for", HeaderValue::from_static("192.0.2.9"));
+        assert_eq!(forwarded_for(&headers).as_deref(), Some("192.0.2.9"));
+        let mut forged = HeaderMap::new();
+        forged.insert(
+            "x-forwarded-for",
+            HeaderValue::from_static("not-an-address"),
+        );
+        assert_eq!(forwarded_for(&forged), None);
+    }
 
     #[test]
     fn names_are_trimmed_folded_and_bounded() {

@@ -93,6 +93,9 @@ pub(crate) struct Inner {
     pub(crate) secure_cookies: bool,
     /// Where attached files go, when the room takes them.
     pub(crate) uploads: Option<upload::Uploads>,
+    /// Whether requests come through a reverse proxy that names the client in
+    /// `X-Forwarded-For` (see `actions::ClientAddress`).
+    pub(crate) behind_proxy: bool,
     channels: Mutex<HashMap<String, broadcast::Sender<Arc<Live>>>>,
     /// Held from an event's append to its send, per room, so events reach the channel in
     /// number order and no page goes to the store for a gap that is only a race.
@@ -118,6 +121,7 @@ impl RoomHub {
                 secret,
                 secure_cookies,
                 uploads: None,
+                behind_proxy: false,
                 channels: Mutex::new(HashMap::new()),
                 in_order: Mutex::new(HashMap::new()),
                 streams: Mutex::new(HashMap::new()),
@@ -132,6 +136,16 @@ impl RoomHub {
         Arc::get_mut(&mut self.inner)
             .expect("uploads are set before the hub is shared")
             .uploads = Some(upload::Uploads { media, max_bytes });
+        self
+    }
+
+    /// From now on a request's address, for the per-address limits, is the one the reverse
+    /// proxy in front names last in `X-Forwarded-For`. Only for a server that nothing but the
+    /// proxy can reach. Called before the hub is shared.
+    pub fn behind_proxy(mut self) -> Self {
+        Arc::get_mut(&mut self.inner)
+            .expect("set before the hub is shared")
+            .behind_proxy = true;
         self
     }
 
