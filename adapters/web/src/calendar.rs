@@ -32,7 +32,7 @@ pub async fn one_chat(State(state): State<WebState>, Path(file): Path<String>) -
 }
 
 /// The feed of `chats`: their schedules, their one-off sessions, their cancelled occurrences.
-async fn feed(state: &WebState, name: &str, chats: &[&Chat]) -> Response {
+pub(crate) async fn feed(state: &WebState, name: &str, chats: &[&Chat]) -> Response {
     let sessions: Vec<Session> = match state.store.list_sessions().await {
         Ok(all) => all.into_iter().map(|s| s.session).collect(),
         Err(e) => return internal(e),

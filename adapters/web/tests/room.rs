@@ -467,9 +467,16 @@ async fn a_room_with_a_passphrase_is_open_only_to_who_knows_it() {
         .await
         .unwrap();
     assert_eq!(response.status(), 403);
+    let (status, _) = ada.page("/r/backroom/calendar.ics").await;
+    assert_eq!(status, 404, "not even its calendar");
     assert_eq!(ada.join("backroom", "Ada", " open sesame ").await.0, 200);
     let (_, page) = ada.page("/r/backroom").await;
     assert!(page.contains("id=\"events\""));
+    let (status, feed) = ada.page("/r/backroom/calendar.ics").await;
+    assert_eq!(status, 200);
+    assert!(feed.starts_with("BEGIN:VCALENDAR"), "{feed}");
+    let (status, _) = Visitor::new(&room).page("/r/lobby/calendar.ics").await;
+    assert_eq!(status, 200, "an open room's calendar is anyone's");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -936,8 +936,7 @@ pub async fn rsvp(
     {
         return ask.failed(e, None);
     }
-    let feed = (chat.visibility == bot_core::chat::Visibility::Public)
-        .then(|| format!("/c/{}.ics", chat.slug));
+    let feed = Some(format!("/r/{room}/calendar.ics"));
     if ask.by_script {
         return ask.done(
             serde_json::json!({ "name": name, "calendar": feed }),

@@ -77,26 +77,15 @@ pub async fn events(
         Ok(viewer) => viewer,
         Err(e) => return internal(e),
     };
-    if super::actions::passphrase(&chat).is_some() {
-        let member = match &viewer {
-            Some(v) => hub
-                .inner()
-                .store
-                .touch_local_member(&room, &v.account.user_id, hub.inner().engine.now())
-                .await
-                .map(|name| name.is_some()),
-            None => Ok(false),
-        };
-        match member {
-            Ok(true) => {}
-            Ok(false) => {
-                return plain(
-                    StatusCode::FORBIDDEN,
-                    "Join the room with its passphrase first.",
-                )
-            }
-            Err(e) => return internal(e),
+    match hub.inner().may_read(&room, &chat, viewer.as_ref()).await {
+        Ok(true) => {}
+        Ok(false) => {
+            return plain(
+                StatusCode::FORBIDDEN,
+                "Join the room with its passphrase first.",
+            )
         }
+        Err(e) => return internal(e),
     }
     let Some(stream_slot) = StreamSlot::take(&hub, address.0) else {
         return plain(

@@ -9,7 +9,7 @@
 //! nothing, and an event written twice (a retried form post, a retried relay) is kept once by
 //! its key.
 //!
-//! Routes ([`routes`]): `/r` (the rooms), `/r/{room}` ([`page`]), its `join`, `say`, `react`,
+//! Routes ([`routes`]): `/r` (the rooms), `/r/{room}` and `/r/{room}/calendar.ics` ([`page`]), its `join`, `say`, `react`,
 //! `command`, `block` and `rsvp` forms ([`actions`]), `upload` when files are taken
 //! ([`upload`]), `/r/{room}/events` (server-sent events,
 //! [`live`]), `/signin` ([`signin`]), `/room.js` (the room's one script).
@@ -192,6 +192,27 @@ impl Inner {
             .find(|chat| chat.rooms.contains(&room))
     }
 
+    /// Whether `viewer` may read `room` (`chat`'s): anyone may, but a passphrase room only
+    /// who joined it (and is marked seen now).
+    pub(crate) async fn may_read(
+        &self,
+        room: &str,
+        chat: &Chat,
+        viewer: Option<&account::Viewer>,
+    ) -> Result<bool, StoreError> {
+        if crate::rules::chat_options(chat).passphrase.is_none() {
+            return Ok(true);
+        }
+        let Some(viewer) = viewer else {
+            return Ok(false);
+        };
+        Ok(self
+            .store
+            .touch_local_member(room, &viewer.account.user_id, self.engine.now())
+            .await?
+            .is_some())
+    }
+
     /// The uid of the session running or paused in `room`, if any.
     pub(crate) async fn live_uid(&self, room: &str) -> Result<Option<String>, StoreError> {
         let Some(id) = self.engine.live_session_in(&room_ref(room)) else {
@@ -317,6 +338,7 @@ pub fn routes() -> Router<crate::WebState> {
         .route("/r", get(page::rooms))
         .route("/r/{room}", get(page::room))
         .route("/r/{room}/events", get(live::events))
+        .route("/r/{room}/calendar.ics", get(page::calendar))
         .route("/r/{room}/join", post(actions::join))
         .route("/r/{room}/say", post(actions::say))
         .route("/r/{room}/react", post(actions::react))

@@ -39,6 +39,34 @@ pub async fn script() -> Response {
         .into_response()
 }
 
+/// `/r/{room}/calendar.ics`: the room's chat as an iCal feed (its schedule and its one-off
+/// sessions), for whoever may see the room: unlike `/c/{slug}.ics`, whatever the chat's
+/// visibility, since the room page shows the same times; a passphrase room's only to who
+/// joined it.
+pub async fn calendar(
+    State(state): State<WebState>,
+    Path(room): Path<String>,
+    headers: HeaderMap,
+) -> Response {
+    let Some(hub) = state.room.clone() else {
+        return not_found();
+    };
+    let Some(chat) = hub.inner().chat_of(&room) else {
+        return not_found();
+    };
+    let viewer = match Viewer::of(&hub.inner().store, &headers).await {
+        Ok(viewer) => viewer,
+        Err(e) => return internal(e),
+    };
+    match hub.inner().may_read(&room, &chat, viewer.as_ref()).await {
+        Ok(true) => {}
+        Ok(false) => return not_found(),
+        Err(e) => return internal(e),
+    }
+    let name = format!("{} ({})", chat.title, chat.hashtag);
+    crate::calendar::feed(&state, &name, &[&chat]).await
+}
+
 /// Every chat's browser room.
 pub async fn rooms(State(state): State<WebState>) -> Response {
     let Some(hub) = state.room.as_ref() else {
@@ -410,6 +438,11 @@ async fn between_sessions(
             "<h2 id=\"next-title\">Next session</h2><p class=\"next\">None is scheduled; a moderator can start one.</p>",
         ),
     }
+    let _ = write!(
+        body,
+        "<p><a href=\"/r/{}/calendar.ics\">Add the chat's sessions to your calendar (iCal)</a></p>",
+        esc(room)
+    );
     if !chat.description.trim().is_empty() {
         let _ = write!(
             body,
