@@ -506,12 +506,13 @@ mod tests {
 
     #[test]
     fn the_shipped_config_and_chats_pass_check() {
-        let errors = check(&shipped(), &Platforms::default());
+        let platforms = crate::platforms::shipped();
+        let errors = check(&shipped(), &platforms);
         let lines: Vec<String> = errors.iter().map(ToString::to_string).collect();
         assert!(errors.is_empty(), "{lines:#?}");
-        let config = Config::load(&shipped(), &Platforms::default()).unwrap();
+        let config = Config::load(&shipped(), &platforms).unwrap();
         assert!(config.chats_dir().ends_with("config/chats"));
-        let chats = load_chat_dir(&config.chats_dir(), &Platforms::default()).unwrap();
+        let chats = load_chat_dir(&config.chats_dir(), &platforms).unwrap();
         assert!(chats.iter().any(|c| c.slug == "interlibnet"));
     }
 

@@ -133,6 +133,29 @@ impl PlatformRules for LoopbackRules {
     }
 }
 
+/// For the core's own tests of the shipped files: the web platform as far as the core sees it,
+/// owning the chat files' `[web]` table (the real rules, which read it, are the web adapter's;
+/// the binary's tests check the shipped files with them).
+#[cfg(test)]
+pub(crate) fn shipped() -> Platforms {
+    struct OwnsWebTable;
+    impl PlatformRules for OwnsWebTable {
+        fn platform(&self) -> Platform {
+            Platform::Web
+        }
+        fn check_room(&self, id: &str) -> Result<(), String> {
+            check_name(id)
+        }
+        fn check_user(&self, id: &str) -> Result<(), String> {
+            check_name(id)
+        }
+        fn chat_section(&self) -> Option<&'static str> {
+            Some("web")
+        }
+    }
+    Platforms::with([Arc::new(OwnsWebTable) as Arc<dyn PlatformRules>])
+}
+
 /// For the core's own tests: a platform (standing in as Discord) that owns `[fake]` in
 /// `hashchat.toml` (`name`: required, at most 8 characters) and in chat files (`mode`: `a` or
 /// `b`).

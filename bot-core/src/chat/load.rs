@@ -661,12 +661,18 @@ minutes = 5
     #[test]
     fn the_shipped_example_chat_loads() {
         let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../config/chats/interlibnet.toml");
-        let chat = load_chat_file(&path, &Platforms::default()).unwrap();
+        let chat = load_chat_file(&path, &crate::platforms::shipped()).unwrap();
         assert_eq!(chat.slug, "interlibnet");
         assert_eq!(chat.hashtag, "#interlibnet");
         assert_eq!(chat.points.len(), 6);
         assert_eq!(chat.zone, chrono_tz::Europe::London);
-        assert_eq!(chat.rooms, ["loopback:demo".parse().unwrap()]);
+        assert_eq!(
+            chat.rooms,
+            [
+                "web:interlibnet".parse().unwrap(),
+                "loopback:demo".parse().unwrap()
+            ]
+        );
         assert_eq!(chat.moderators, ["loopback:moderator".parse().unwrap()]);
         let schedule = chat.schedule.as_ref().unwrap();
         assert_eq!(schedule.repeat, Some(Repeat::Weeks(2)));
