@@ -53,16 +53,21 @@ pub fn count(n: u64, one: &str, many: &str) -> String {
     format!("{n} {}", if n == 1 { one } else { many })
 }
 
+/// Whether `c` is a bidirectional control: one that can make text read differently from what
+/// it is (an override, an isolate, a mark).
+pub fn is_bidi_control(c: char) -> bool {
+    matches!(
+        c,
+        '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}' | '\u{200E}' | '\u{200F}' | '\u{061C}'
+    )
+}
+
 /// Pushes `c` as a reader should see it: bidirectional controls, which could make the text
 /// read differently from what it is, are shown instead of obeyed (`⟨U+202E⟩`), and other
 /// control characters become U+FFFD. The HTML page isolates text instead (`<bdi>`).
 fn push_shown(out: &mut String, c: char) {
     match c {
-        '\u{202A}'..='\u{202E}'
-        | '\u{2066}'..='\u{2069}'
-        | '\u{200E}'
-        | '\u{200F}'
-        | '\u{061C}' => {
+        c if is_bidi_control(c) => {
             use std::fmt::Write;
             let _ = write!(out, "⟨U+{:04X}⟩", c as u32);
         }

@@ -182,7 +182,7 @@ pub fn clean_name(name: &str, max: usize) -> Result<(String, String), String> {
     }
     if shown
         .chars()
-        .any(|c| c.is_control() || matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}'))
+        .any(|c| c.is_control() || bot_core::render::is_bidi_control(c))
     {
         return Err("A name cannot contain control characters.".to_owned());
     }
@@ -997,6 +997,7 @@ mod tests {
         assert!(clean_name("   ", 40).is_err());
         assert!(clean_name(&"x".repeat(41), 40).is_err());
         assert!(clean_name("a\u{202e}b", 40).is_err());
+        assert!(clean_name("a\u{200f}b", 40).is_err(), "a mark counts as a bidi control");
         assert!(clean_name("a\u{7}b", 40).is_err());
     }
 }

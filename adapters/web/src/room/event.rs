@@ -88,16 +88,6 @@ impl RoomEvent {
     pub fn from_json(body: &str) -> Option<RoomEvent> {
         serde_json::from_str(body).ok()
     }
-
-    /// Who wrote it here, when it was written here.
-    pub fn local_author(&self) -> Option<&str> {
-        match self {
-            RoomEvent::Message { author_id, .. } | RoomEvent::Reaction { author_id, .. } => {
-                author_id.as_deref()
-            }
-            _ => None,
-        }
-    }
 }
 
 /// The element id of event `seq` on the page: the live stream and links use it.

@@ -62,9 +62,7 @@ pub fn clean_file_name(given: &str, extension: &str) -> String {
     let last = given.rsplit(['/', '\\']).next().unwrap_or("");
     let mut name: String = last
         .chars()
-        .filter(|c| {
-            !c.is_control() && !matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
-        })
+        .filter(|c| !c.is_control() && !bot_core::render::is_bidi_control(*c))
         .take(100)
         .collect();
     name = name.trim().trim_start_matches('.').to_owned();
