@@ -299,21 +299,26 @@ fn too_fast(ask: &Ask, wait: std::time::Duration, kept: Option<&str>) -> Respons
     )
 }
 
-/// Takes one from the participant's rate, unless the post is a retry of one already made
-/// (its key is in the room's log): sending it again costs nothing. Moderators, who run a
-/// session with a burst of commands, are held only to their address's rate.
-async fn participant_rate(
+/// One attempt at a post of `kind` (`say`, `react`, `cmd`): its idempotency key, from the
+/// client's nonce, once it is within the participant's rate. A retry of a post already made
+/// (its key in the room's log) costs nothing; moderators, who run a session with a burst of
+/// commands, are held only to their address's rate.
+async fn attempt(
     hub: &RoomHub,
     ask: &Ask,
     member: &Member,
-    key: &str,
+    kind: &str,
+    given_nonce: &str,
     kept: Option<&str>,
-) -> Result<(), Response> {
+) -> Result<String, Response> {
+    let nonce =
+        nonce(given_nonce).map_err(|why| ask.refuse(StatusCode::BAD_REQUEST, &why, kept))?;
+    let key = format!("{kind}:{}:{nonce}", member.viewer.account.user_id);
     if moderates(&member.chat, &member.viewer) {
-        return Ok(());
+        return Ok(key);
     }
-    match hub.inner().store.local_event_by_key(key).await {
-        Ok(Some(_)) => return Ok(()),
+    match hub.inner().store.local_event_by_key(&key).await {
+        Ok(Some(_)) => return Ok(key),
         Ok(None) => {}
         Err(e) => return Err(ask.failed(e, kept)),
     }
@@ -321,7 +326,8 @@ async fn participant_rate(
     hub.inner()
         .limiter
         .take(&format!("user:{}", member.viewer.account.user_id), rate)
-        .map_err(|wait| too_fast(ask, wait, kept))
+        .map_err(|wait| too_fast(ask, wait, kept))?;
+    Ok(key)
 }
 
 /// A client's name for one attempt at a post, so that sending it again is not a second post.
@@ -543,10 +549,6 @@ pub(super) async fn post_message(
             kept,
         );
     }
-    let nonce = match nonce(&form.nonce) {
-        Ok(n) => n,
-        Err(why) => return ask.refuse(StatusCode::BAD_REQUEST, &why, kept),
-    };
     let uid = match hub.inner().live_uid(&room).await {
         Ok(Some(uid)) => uid,
         Ok(None) => {
@@ -559,10 +561,10 @@ pub(super) async fn post_message(
         Err(e) => return ask.failed(e, kept),
     };
     let user_id = member.viewer.account.user_id.clone();
-    let key = format!("say:{user_id}:{nonce}");
-    if let Err(refused) = participant_rate(&hub, ask, &member, &key, kept).await {
-        return refused;
-    }
+    let key = match attempt(&hub, ask, &member, "say", &form.nonce, kept).await {
+        Ok(key) => key,
+        Err(refused) => return refused,
+    };
     let parent = match target(&hub, &room, form.reply_to).await {
         Ok(parent) => parent,
         Err(why) => return ask.refuse(StatusCode::BAD_REQUEST, &why, kept),
@@ -651,10 +653,6 @@ pub async fn react(
             None,
         );
     }
-    let nonce = match nonce(&form.nonce) {
-        Ok(n) => n,
-        Err(why) => return ask.refuse(StatusCode::BAD_REQUEST, &why, None),
-    };
     let uid = match hub.inner().live_uid(&room).await {
         Ok(Some(uid)) => uid,
         Ok(None) => {
@@ -667,10 +665,10 @@ pub async fn react(
         Err(e) => return ask.failed(e, None),
     };
     let user_id = member.viewer.account.user_id.clone();
-    let key = format!("react:{user_id}:{nonce}");
-    if let Err(refused) = participant_rate(&hub, &ask, &member, &key, None).await {
-        return refused;
-    }
+    let key = match attempt(&hub, &ask, &member, "react", &form.nonce, None).await {
+        Ok(key) => key,
+        Err(refused) => return refused,
+    };
     match target(&hub, &room, Some(form.target)).await {
         Ok(Some((_, RoomEvent::Message { .. } | RoomEvent::Post { .. }))) => {}
         Ok(_) => {
@@ -753,15 +751,11 @@ pub async fn command(
             Some(&text),
         );
     }
-    let nonce = match nonce(&form.nonce) {
-        Ok(n) => n,
-        Err(why) => return ask.refuse(StatusCode::BAD_REQUEST, &why, Some(&text)),
-    };
     let user_id = member.viewer.account.user_id.clone();
-    let key = format!("cmd:{user_id}:{nonce}");
-    if let Err(refused) = participant_rate(&hub, &ask, &member, &key, Some(&text)).await {
-        return refused;
-    }
+    let key = match attempt(&hub, &ask, &member, "cmd", &form.nonce, Some(&text)).await {
+        Ok(key) => key,
+        Err(refused) => return refused,
+    };
     if let Err(why) = target(&hub, &room, form.reply_to).await {
         return ask.refuse(StatusCode::BAD_REQUEST, &why, Some(&text));
     }
@@ -997,7 +991,10 @@ mod tests {
         assert!(clean_name("   ", 40).is_err());
         assert!(clean_name(&"x".repeat(41), 40).is_err());
         assert!(clean_name("a\u{202e}b", 40).is_err());
-        assert!(clean_name("a\u{200f}b", 40).is_err(), "a mark counts as a bidi control");
+        assert!(
+            clean_name("a\u{200f}b", 40).is_err(),
+            "a mark counts as a bidi control"
+        );
         assert!(clean_name("a\u{7}b", 40).is_err());
     }
 }
