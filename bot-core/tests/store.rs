@@ -34,6 +34,7 @@ store_tests!(
     deletions_are_kept_and_not_counted,
     rsvps_are_added_once_and_listed_in_order,
     list_sessions_counts_messages_newest_first,
+    archive_pages_are_filtered_counted_and_paged_by_the_database,
     corrupt_rows_are_reported_not_panicked_on,
     curation_is_kept_with_who_and_when,
     purging_erases_only_opted_out_words_in_that_chat,
@@ -1088,6 +1089,97 @@ async fn rsvps_are_added_once_and_listed_in_order(store: Store) {
     assert!(store.rsvps("nobody").await.unwrap().is_empty());
 }
 
+async fn archive_pages_are_filtered_counted_and_paged_by_the_database(store: Store) {
+    use bot_core::store::ArchiveWindow;
+    // Five started sessions of "a" an hour apart, two of "b", one of "a" never started.
+    let mut a = Vec::new();
+    for h in 0..5 {
+        let id = session(&store, "a").await;
+        let mut started = running_update(1, Some(1), t(23, 0, 0, 0));
+        started.started_at = Some(t(10 + h, 0, 0, 0));
+        store.update_session(id, &started).await.unwrap();
+        a.push(id);
+    }
+    let mut b = Vec::new();
+    for h in [11, 13] {
+        let id = session(&store, "b").await;
+        let mut started = running_update(1, None, t(23, 0, 0, 0));
+        started.started_at = Some(t(h, 30, 0, 0));
+        store.update_session(id, &started).await.unwrap();
+        b.push(id);
+    }
+    session(&store, "a").await;
+    let batch: Vec<_> = (0..3)
+        .map(|i| msg(a[4], Platform::Matrix, &format!("$a{i}"), t(14, 1, i, 0)))
+        .collect();
+    store.append_messages(&batch).await.unwrap();
+    store
+        .record_deletion(Platform::Matrix, "$a0", t(15, 0, 0, 0))
+        .await
+        .unwrap();
+
+    let window = |slugs: &[&str], from, until| ArchiveWindow {
+        chat_slugs: slugs.iter().map(|s| (*s).to_owned()).collect(),
+        from,
+        until,
+    };
+    let ids = |page: &bot_core::store::ArchivePage| {
+        page.sessions
+            .iter()
+            .map(|s| s.session.id)
+            .collect::<Vec<_>>()
+    };
+    let all = store
+        .archive_page(&[window(&["a", "b"], None, None)], 0, 3)
+        .await
+        .unwrap();
+    assert_eq!(all.total, 7, "the never-started session is not archived");
+    assert_eq!(ids(&all), [a[4], b[1], a[3]], "newest start first");
+    assert_eq!(
+        all.sessions[0].message_count, 2,
+        "deleted messages not counted"
+    );
+    assert_eq!(all.sessions[0].session.rooms, rooms(), "with its rooms");
+    let next = store
+        .archive_page(&[window(&["a", "b"], None, None)], 3, 3)
+        .await
+        .unwrap();
+    assert_eq!(ids(&next), [a[2], b[0], a[1]]);
+    let last = store
+        .archive_page(&[window(&["a", "b"], None, None)], 6, 3)
+        .await
+        .unwrap();
+    assert_eq!((ids(&last), last.total), (vec![a[0]], 7));
+    let beyond = store
+        .archive_page(&[window(&["a", "b"], None, None)], 60, 3)
+        .await
+        .unwrap();
+    assert!(beyond.sessions.is_empty());
+    assert_eq!(beyond.total, 7);
+
+    // Windows: from is inclusive, until exclusive, each window its own chats.
+    let page = store
+        .archive_page(
+            &[
+                window(&["a"], Some(t(11, 0, 0, 0)), Some(t(13, 0, 0, 0))),
+                window(&["b"], Some(t(12, 0, 0, 0)), None),
+            ],
+            0,
+            50,
+        )
+        .await
+        .unwrap();
+    assert_eq!(ids(&page), [b[1], a[2], a[1]]);
+    assert_eq!(page.total, 3);
+    let none = store.archive_page(&[], 0, 50).await.unwrap();
+    assert_eq!((none.total, none.sessions.len()), (0, 0));
+    let unknown = store
+        .archive_page(&[window(&["zzz"], None, None)], 0, 50)
+        .await
+        .unwrap();
+    assert_eq!(unknown.total, 0);
+}
+
 async fn list_sessions_counts_messages_newest_first(store: Store) {
     let older = store
         .create_session(&new_session("x", SessionOrigin::Recurrence, t(10, 0, 0, 0)))
@@ -1428,8 +1520,16 @@ async fn search_finds_words_and_respects_curation(store: Store) {
             .map(|h| h.platform_msg_id.clone())
             .collect::<Vec<_>>()
     };
-    let hits = store.search_messages("ZEBRAS", &chats, 50).await.unwrap();
-    assert_eq!(ids(&hits), ["$1", "$3", "$4", "$5"]);
+    let hits = store
+        .search_messages("ZEBRAS", &chats, None, 50)
+        .await
+        .unwrap();
+    assert_eq!(
+        ids(&hits),
+        ["$5", "$4", "$3", "$1"],
+        "most recently archived first"
+    );
+    let hits: Vec<_> = hits.into_iter().rev().collect();
     assert_eq!(hits[0].session_id, id);
     assert_eq!(hits[0].chat_slug, "pub");
     assert_eq!(hits[0].author_name, "alice:x");
@@ -1445,18 +1545,26 @@ async fn search_finds_words_and_respects_curation(store: Store) {
     assert_eq!(hits[0].point, Some(1), "the point it answers");
     // Every word must match.
     let hits = store
-        .search_messages("zebras carol", &chats, 50)
+        .search_messages("zebras carol", &chats, None, 50)
         .await
         .unwrap();
     assert_eq!(ids(&hits), ["$3"]);
-    assert!(
-        store
-            .search_messages("zebras", &chats, 2)
-            .await
-            .unwrap()
-            .len()
-            == 2
-    );
+    // Paged by the last hit seen: no hit twice, none left out.
+    let first = store
+        .search_messages("zebras", &chats, None, 2)
+        .await
+        .unwrap();
+    assert_eq!(ids(&first), ["$5", "$4"]);
+    let second = store
+        .search_messages("zebras", &chats, Some(first[1].message_id), 2)
+        .await
+        .unwrap();
+    assert_eq!(ids(&second), ["$3", "$1"]);
+    let none = store
+        .search_messages("zebras", &chats, Some(second[1].message_id), 2)
+        .await
+        .unwrap();
+    assert!(none.is_empty(), "{none:?}");
 
     let moderator: UserRef = "matrix:@mod:x".parse().unwrap();
     let at = t(20, 0, 0, 0);
@@ -1479,7 +1587,10 @@ async fn search_finds_words_and_respects_curation(store: Store) {
         .set_opt_out(&"matrix:@carol:x".parse().unwrap(), true, at)
         .await
         .unwrap();
-    let hits = store.search_messages("zebras", &chats, 50).await.unwrap();
+    let hits = store
+        .search_messages("zebras", &chats, None, 50)
+        .await
+        .unwrap();
     assert_eq!(ids(&hits), ["$1"]);
 
     // An edit is searched by its new text, not the old.
@@ -1488,23 +1599,26 @@ async fn search_finds_words_and_respects_curation(store: Store) {
         .await
         .unwrap();
     assert_eq!(
-        ids(&store.search_messages("giraffes", &chats, 50).await.unwrap()),
+        ids(&store
+            .search_messages("giraffes", &chats, None, 50)
+            .await
+            .unwrap()),
         ["$6"]
     );
     assert!(store
-        .search_messages("nothing", &chats, 50)
+        .search_messages("nothing", &chats, None, 50)
         .await
         .unwrap()
         .is_empty());
     // Chats not asked for are not searched.
     assert!(store
-        .search_messages("zebras", &[], 50)
+        .search_messages("zebras", &[], None, 50)
         .await
         .unwrap()
         .is_empty());
     assert_eq!(
         ids(&store
-            .search_messages("zebras", &["private".to_owned()], 50)
+            .search_messages("zebras", &["private".to_owned()], None, 50)
             .await
             .unwrap()),
         ["$p"]
@@ -1549,12 +1663,18 @@ async fn search_never_fails_on_hostile_queries(store: Store) {
         "\u{202e}",
     ];
     for q in hostile {
-        let result = store.search_messages(q, &chats, 50).await;
+        let result = store.search_messages(q, &chats, None, 50).await;
         assert!(result.is_ok(), "{q:?}: {result:?}");
     }
-    let hits = store.search_messages("NEAR(", &chats, 50).await.unwrap();
+    let hits = store
+        .search_messages("NEAR(", &chats, None, 50)
+        .await
+        .unwrap();
     assert_eq!(hits.len(), 1, "NEAR is a word here, not an operator");
-    let hits = store.search_messages("\"or\"", &chats, 50).await.unwrap();
+    let hits = store
+        .search_messages("\"or\"", &chats, None, 50)
+        .await
+        .unwrap();
     assert_eq!(hits.len(), 1);
 }
 

@@ -2,12 +2,16 @@
 //!
 //! Query: `chat=<slug>` (a public chat), `from=YYYY-MM-DD`, `to=YYYY-MM-DD` (inclusive, the
 //! session's start date in its chat's zone), `page=N`. Anything else, or a bad value, is 400.
+//! The days become instants here, one window per zone ([`windows`]); the store filters, counts
+//! and pages ([`bot_core::store::Store::archive_page`]).
 
 use std::fmt::Write as _;
 
 use axum::extract::{RawQuery, State};
 use axum::http::StatusCode;
 use axum::response::Response;
+use bot_core::chat::resolve_local;
+use bot_core::store::ArchiveWindow;
 use chrono::NaiveDate;
 
 use crate::page::{bad_request, esc, html, internal, layout, time};
@@ -58,6 +62,35 @@ fn filter(raw: Option<&str>) -> Result<Filter, String> {
     })
 }
 
+/// The filter's chats grouped by zone, each group with its days as instants in that zone: from
+/// the first instant of `from` to the first instant of the day after `to`.
+fn windows(state: &WebState, f: &Filter) -> Vec<ArchiveWindow> {
+    let mut windows: Vec<(chrono_tz::Tz, ArchiveWindow)> = Vec::new();
+    let midnight = |day: NaiveDate, zone| resolve_local(zone, day.and_time(chrono::NaiveTime::MIN));
+    for chat in state
+        .chats
+        .iter()
+        .filter(|c| c.visibility == bot_core::chat::Visibility::Public)
+        .filter(|c| f.chat.as_deref().is_none_or(|slug| slug == c.slug))
+    {
+        match windows.iter_mut().find(|(zone, _)| *zone == chat.zone) {
+            Some((_, w)) => w.chat_slugs.push(chat.slug.clone()),
+            None => windows.push((
+                chat.zone,
+                ArchiveWindow {
+                    chat_slugs: vec![chat.slug.clone()],
+                    from: f.from.map(|d| midnight(d, chat.zone)),
+                    until: f
+                        .to
+                        .and_then(|d| d.succ_opt())
+                        .map(|d| midnight(d, chat.zone)),
+                },
+            )),
+        }
+    }
+    windows.into_iter().map(|(_, w)| w).collect()
+}
+
 /// How far a started session got, as the index says it: "all 6 points", "stopped after Q3 of
 /// 6", "running: Q2 of 6", so sessions of one chat are told apart at a glance.
 fn how_far(session: &bot_core::model::Session, points: usize) -> String {
@@ -86,28 +119,24 @@ pub async fn index(State(state): State<WebState>, RawQuery(raw): RawQuery) -> Re
         Ok(f) => f,
         Err(why) => return bad_request(&why),
     };
-    let all = match state.store.list_sessions().await {
-        Ok(all) => all,
+    let first = (f.page - 1).saturating_mul(PAGE_SIZE);
+    let page = match state
+        .store
+        .archive_page(&windows(&state, &f), first as u64, PAGE_SIZE as u64)
+        .await
+    {
+        Ok(page) => page,
         Err(e) => return internal(e),
     };
-    let mut rows: Vec<_> = all
-        .into_iter()
+    let total = usize::try_from(page.total).unwrap_or(usize::MAX);
+    let rows: Vec<_> = page
+        .sessions
+        .iter()
         .filter_map(|s| {
-            let started = s.session.started_at?;
             let chat = state.public_chat(&s.session.chat_slug)?;
-            if f.chat.as_deref().is_some_and(|c| c != chat.slug) {
-                return None;
-            }
-            let day = started.with_timezone(&chat.zone).date_naive();
-            if f.from.is_some_and(|from| day < from) || f.to.is_some_and(|to| day > to) {
-                return None;
-            }
-            Some((started, s, chat))
+            Some((s.session.started_at?, s, chat))
         })
         .collect();
-    rows.sort_by(|a, b| b.0.cmp(&a.0).then(b.1.session.id.cmp(&a.1.session.id)));
-    let total = rows.len();
-    let first = (f.page - 1).saturating_mul(PAGE_SIZE);
 
     let mut body = String::new();
     body.push_str("<h1>Archived chats</h1>");
@@ -144,7 +173,7 @@ pub async fn index(State(state): State<WebState>, RawQuery(raw): RawQuery) -> Re
             "<table><thead><tr><th>Chat</th><th>Session</th><th>How far it got</th><th>Started</th>\
              <th class=\"n\">Messages</th></tr></thead><tbody>",
         );
-        for (started, s, chat) in rows.iter().skip(first).take(PAGE_SIZE) {
+        for (started, s, chat) in &rows {
             let _ = write!(
                 body,
                 "<tr><td><a href=\"/s/{uid}\"><bdi>{title}</bdi></a> <span class=\"hashtag\"><bdi>{tag}</bdi></span></td>\

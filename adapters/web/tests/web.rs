@@ -691,6 +691,83 @@ async fn search_finds_words_and_respects_opt_out_hidden_and_deleted() {
 }
 
 #[tokio::test]
+async fn search_results_are_paged_by_the_older_link_without_repeats() {
+    let site = site().await;
+    let session = site
+        .store
+        .find_session_by_uid(&site.public[0])
+        .await
+        .unwrap()
+        .unwrap();
+    let started = session.started_at.unwrap();
+    let batch: Vec<_> = (0..60)
+        .map(|i| bot_core::model::ArchivedMessage {
+            session_id: session.id,
+            point: Some(1),
+            message: bot_core::model::IncomingMessage {
+                platform: Platform::Loopback,
+                room: "room-pub".into(),
+                platform_msg_id: format!("paged-{i}"),
+                author_id: "reader".into(),
+                author_name: "Reader".into(),
+                avatar_url: None,
+                body: format!("pagination message {i}"),
+                formatted_body: None,
+                sent_at: started + Duration::seconds(i),
+                reply_to: None,
+                attachments: Vec::new(),
+                platform_label: None,
+                permalink: None,
+            },
+        })
+        .collect();
+    site.store.append_messages(&batch).await.unwrap();
+
+    let hits_and_older = |body: &str| {
+        let doc = Html::parse_document(body);
+        let hits: Vec<String> = doc
+            .select(&Selector::parse("article.hit .excerpt").unwrap())
+            .map(|e| e.text().collect())
+            .collect();
+        let link = |rel: &str| {
+            doc.select(&Selector::parse(&format!("nav.pages a[rel='{rel}']")).unwrap())
+                .next()
+                .map(|a| a.value().attr("href").unwrap().to_owned())
+        };
+        (hits, link("next"), link("first"))
+    };
+    let (status, body) = site.text("/search?q=pagination").await;
+    assert_eq!(status, 200);
+    let (first, older, newest) = hits_and_older(&body);
+    assert_eq!(first.len(), 50, "a full page");
+    assert!(newest.is_none(), "the first page links to no newer one");
+    // Within a session, the page reads in the order the messages were sent.
+    assert_eq!(first[0], "pagination message 10");
+    assert_eq!(first[49], "pagination message 59");
+    let older = older.expect("an Older link when more match");
+    let (status, body) = site.text(&older).await;
+    assert_eq!(status, 200, "{older}: {body}");
+    let (second, further, newest) = hits_and_older(&body);
+    assert_eq!(second.len(), 10);
+    assert_eq!(second[0], "pagination message 0");
+    assert!(further.is_none(), "nothing older");
+    assert_eq!(newest.as_deref(), Some("/search?q=pagination"));
+    let mut all: Vec<_> = first.iter().chain(&second).collect();
+    all.sort();
+    all.dedup();
+    assert_eq!(all.len(), 60, "every message once");
+    for bad in [
+        "before=0",
+        "before=-1",
+        "before=x",
+        "before=99999999999999999999",
+    ] {
+        let (status, _) = site.text(&format!("/search?q=pagination&{bad}")).await;
+        assert_eq!(status, 400, "{bad}");
+    }
+}
+
+#[tokio::test]
 async fn hostile_queries_never_fail() {
     let site = site().await;
     let long = "a".repeat(10 * 1024);

@@ -17,6 +17,7 @@
 //! (delivery of posts), [`messages`](self::messages) (the archive), [`rsvps`](self::rsvps) and
 //! [`import`](self::import) (a transcript document back into the store).
 
+mod archive;
 mod codec;
 mod curation;
 mod import;
@@ -40,6 +41,7 @@ use sqlx::any::{AnyPoolOptions, AnyRow};
 use sqlx::pool::PoolConnection;
 use sqlx::{Any, AnyPool, Executor, Transaction};
 
+pub use archive::{ArchivePage, ArchiveWindow};
 pub use curation::{CuratorNote, Mark, MarkedMessage};
 pub use local_rooms::{LocalAccount, LocalRoomEvent, NameClaim, NewLocalEvent};
 pub use media::MediaCopy;

@@ -10,6 +10,11 @@
 //! [`MAX_TERMS`], each at most [`MAX_TERM_CHARS`]. Every term must match (AND). Deleted and
 //! hidden messages, and messages of anyone who opted out of transcripts, are never returned;
 //! nor are messages of sessions that never started.
+//!
+//! Results come most recently archived first (the message's row id, descending) and are paged
+//! by that id ([`SearchHit::message_id`] of the last hit seen). Both indexes can walk that
+//! order and stop once a page is full, so a word in half the archive costs no more than a
+//! rare one; a relevance rank (bm25, ts_rank) would have to score every match first.
 
 use std::fmt::Write as _;
 
@@ -37,6 +42,8 @@ const EXCERPT_WORDS: u32 = 24;
 /// One matching message.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SearchHit {
+    /// The message's row id: the order of results, and where the next page starts.
+    pub message_id: i64,
     pub session_id: SessionId,
     pub session_uid: String,
     pub chat_slug: String,
@@ -124,21 +131,23 @@ fn excerpt_pieces(marked: &str) -> Vec<(bool, String)> {
 }
 
 impl Store {
-    /// Messages matching `query` in sessions of the chats `chat_slugs`, newest session first,
-    /// then in the order they were sent; at most `limit`. A query with no words, or no chats,
-    /// finds nothing. User input never reaches the database as query syntax, so no query is an
-    /// error.
+    /// Messages matching `query` in sessions of the chats `chat_slugs`, most recently archived
+    /// first, only those archived before message `before` when it is given; at most `limit`.
+    /// A query with no words, or no chats, finds nothing. User input never reaches the database
+    /// as query syntax, so no query is an error.
     pub async fn search_messages(
         &self,
         query: &str,
         chat_slugs: &[String],
+        before: Option<i64>,
         limit: usize,
     ) -> Result<Vec<SearchHit>> {
         let terms = search_terms(query);
         if terms.is_empty() || chat_slugs.is_empty() || limit == 0 {
             return Ok(Vec::new());
         }
-        // The excerpt's arguments come last: $N+2, $N+3 (and $N+4) after the chats and the limit.
+        // After the query: the chats ($2..), the limit ($N+2), `before` ($N+3), then the
+        // excerpt's arguments ($N+4, and $N+5).
         let n = chat_slugs.len();
         let (from, matches, arg, excerpt) = match self.backend() {
             Backend::Sqlite => (
@@ -147,22 +156,22 @@ impl Store {
                 fts5_query(&terms),
                 format!(
                     "snippet(messages_fts, 0, ${}, ${}, '…', {EXCERPT_WORDS})",
-                    n + 3,
-                    n + 4
+                    n + 4,
+                    n + 5
                 ),
             ),
             Backend::Postgres => (
                 "messages m",
-                "to_tsvector('simple', m.body) @@ plainto_tsquery('simple', $1)",
+                "m.body_words @@ plainto_tsquery('simple', $1)",
                 terms.join(" "),
                 format!(
                     "ts_headline('simple', m.body, plainto_tsquery('simple', $1), ${})",
-                    n + 3
+                    n + 4
                 ),
             ),
         };
         let mut sql = format!(
-            "SELECT m.platform, m.platform_msg_id, m.author_name, m.sent_at, m.point, \
+            "SELECT m.id AS message_id, m.platform, m.platform_msg_id, m.author_name, m.sent_at, m.point, \
              {excerpt} AS excerpt, s.id AS session_id, s.uid, s.chat_slug, s.started_at \
              FROM {from} JOIN sessions s ON s.id = m.session_id \
              WHERE {matches} AND m.deleted_at IS NULL AND s.started_at IS NOT NULL \
@@ -177,16 +186,23 @@ impl Store {
             }
             let _ = write!(sql, "${}", i + 2);
         }
+        // On SQLite the row id is FTS5's own order (`f.rowid`), which it walks without sorting.
+        let id = match self.backend() {
+            Backend::Sqlite => "f.rowid",
+            Backend::Postgres => "m.id",
+        };
         let _ = write!(
             sql,
-            ") ORDER BY s.started_at DESC, s.id DESC, m.sent_at, m.id LIMIT ${}",
-            chat_slugs.len() + 2
+            ") AND {id} < ${} ORDER BY {id} DESC LIMIT ${}",
+            n + 3,
+            n + 2
         );
         let mut q = sqlx::query(AssertSqlSafe(sql)).bind(arg);
         for slug in chat_slugs {
             q = q.bind(slug.clone());
         }
         q = q.bind(i64::try_from(limit).unwrap_or(i64::MAX));
+        q = q.bind(before.unwrap_or(i64::MAX));
         q = match self.backend() {
             Backend::Sqlite => q.bind(MATCH_START.to_string()).bind(MATCH_END.to_string()),
             Backend::Postgres => q.bind(format!(
@@ -201,6 +217,7 @@ impl Store {
             .map(|r| {
                 let excerpt: String = col(r, "excerpt")?;
                 Ok(SearchHit {
+                    message_id: col(r, "message_id")?,
                     session_id: col(r, "session_id")?,
                     session_uid: col(r, "uid")?,
                     chat_slug: col(r, "chat_slug")?,

@@ -22,6 +22,9 @@ macro_rules! session_cols {
     };
 }
 
+/// The session columns, for queries built at run time.
+pub(super) const SESSION_COLS: &str = session_cols!();
+
 /// A query for sessions matching `$where` (over alias `s`), and the matching query for their
 /// rooms, so both read the same set.
 macro_rules! session_queries {
@@ -386,7 +389,7 @@ async fn load_sessions(
         .collect()
 }
 
-fn decode_session(row: &Row, rooms: Vec<RoomRef>) -> Result<Session> {
+pub(super) fn decode_session(row: &Row, rooms: Vec<RoomRef>) -> Result<Session> {
     let id: SessionId = col(row, "id")?;
     let corrupt = |e: StoreError| match e {
         StoreError::Corrupt(m) => StoreError::Corrupt(format!("session {id}: {m}")),

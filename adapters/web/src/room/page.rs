@@ -467,17 +467,20 @@ async fn between_sessions(
         name = esc(name.unwrap_or("")),
     );
     if chat.visibility != Visibility::Private {
-        let mut past: Vec<_> = store
-            .list_sessions()
+        let past = store
+            .archive_page(
+                &[bot_core::store::ArchiveWindow {
+                    chat_slugs: vec![chat.slug.clone()],
+                    ..Default::default()
+                }],
+                0,
+                PAST_SHOWN as u64,
+            )
             .await?
-            .into_iter()
-            .map(|s| s.session)
-            .filter(|s| s.chat_slug == chat.slug && s.started_at.is_some())
-            .collect();
-        past.sort_by_key(|s| std::cmp::Reverse(s.started_at));
+            .sessions;
         if !past.is_empty() {
             body.push_str("<h2>Past sessions</h2><ul class=\"past\">");
-            for s in past.iter().take(PAST_SHOWN) {
+            for s in past.iter().map(|s| &s.session) {
                 let _ = write!(
                     body,
                     "<li><a href=\"/s/{uid}\">{when}</a></li>",

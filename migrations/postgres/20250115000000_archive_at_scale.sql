@@ -1,0 +1,13 @@
+-- The archive at scale: the index pages sessions in SQL (newest start first, optionally one
+-- chat's), and counts each listed session's messages from an index rather than the table.
+CREATE INDEX sessions_by_started ON sessions (started_at, id) WHERE started_at IS NOT NULL;
+CREATE INDEX sessions_by_chat_started ON sessions (chat_slug, started_at, id)
+    WHERE started_at IS NOT NULL;
+CREATE INDEX messages_live_by_session ON messages (session_id) WHERE deleted_at IS NULL;
+
+-- Search walks the newest messages first and stops at a page; each message it passes is
+-- checked against its words, so they are kept beside it instead of computed per row.
+ALTER TABLE messages
+    ADD COLUMN body_words tsvector GENERATED ALWAYS AS (to_tsvector('simple', body)) STORED;
+CREATE INDEX messages_body_words ON messages USING GIN (body_words);
+DROP INDEX messages_body_fts;
