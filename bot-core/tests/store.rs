@@ -43,6 +43,7 @@ store_tests!(
     the_chat_snapshot_is_kept_with_its_step_once,
     search_finds_words_and_respects_curation,
     search_never_fails_on_hostile_queries,
+    search_finds_rare_words_older_than_the_newest_messages,
     sync_cursors_are_kept_per_account_and_replaced,
     sync_cursors_are_listed_by_exact_prefix_and_deleted,
     a_command_is_claimed_once_with_its_reply_until_it_is_answered,
@@ -1623,6 +1624,77 @@ async fn search_finds_words_and_respects_curation(store: Store) {
             .unwrap()),
         ["$p"]
     );
+}
+
+async fn search_finds_rare_words_older_than_the_newest_messages(store: Store) {
+    // More messages than PostgreSQL walks back through (20,000): the rare word only in the
+    // oldest, the common one everywhere.
+    let chats = vec!["pub".to_owned()];
+    let id = searchable(&store, "pub", &[]).await;
+    let mut batch = Vec::new();
+    for i in 0..21_000u32 {
+        let mut m = msg(
+            id,
+            Platform::Matrix,
+            &format!("$m{i}"),
+            t(18, 30, 0, i64::from(i)),
+        );
+        m.message.body = match i {
+            0..3 => format!("common needle edge {i}"),
+            20_998.. => format!("common filler edge {i}"),
+            _ => format!("common filler {i}"),
+        };
+        batch.push(m);
+        if batch.len() == 5_000 {
+            store.append_messages(&batch).await.unwrap();
+            batch.clear();
+        }
+    }
+    store.append_messages(&batch).await.unwrap();
+    let ids = |hits: &[bot_core::store::SearchHit]| {
+        hits.iter()
+            .map(|h| h.platform_msg_id.clone())
+            .collect::<Vec<_>>()
+    };
+    let needles = store
+        .search_messages("needle", &chats, None, 50)
+        .await
+        .unwrap();
+    assert_eq!(ids(&needles), ["$m2", "$m1", "$m0"]);
+    let first = store
+        .search_messages("needle", &chats, None, 2)
+        .await
+        .unwrap();
+    let rest = store
+        .search_messages("needle", &chats, Some(first[1].message_id), 2)
+        .await
+        .unwrap();
+    assert_eq!(
+        (ids(&first), ids(&rest)),
+        (
+            vec!["$m2".to_owned(), "$m1".to_owned()],
+            vec!["$m0".to_owned()]
+        )
+    );
+    let common = store
+        .search_messages("common", &chats, None, 50)
+        .await
+        .unwrap();
+    assert_eq!(common.len(), 50);
+    assert_eq!(common[0].platform_msg_id, "$m20999");
+    assert_eq!(common[49].platform_msg_id, "$m20950");
+    // A page that begins in the newest messages and ends among the older ones.
+    let across = store
+        .search_messages("edge", &chats, None, 50)
+        .await
+        .unwrap();
+    assert_eq!(ids(&across), ["$m20999", "$m20998", "$m2", "$m1", "$m0"]);
+    let older = store
+        .search_messages("common", &chats, Some(common[0].message_id - 19_990), 50)
+        .await
+        .unwrap();
+    let expected: Vec<String> = (0..50).map(|k| format!("$m{}", 1_008 - k)).collect();
+    assert_eq!(ids(&older), expected);
 }
 
 async fn search_never_fails_on_hostile_queries(store: Store) {

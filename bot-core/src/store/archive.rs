@@ -119,11 +119,14 @@ impl Store {
         let total: i64 = col(&row, "n")?;
 
         let n = args.len();
+        // The page is chosen first and its messages counted after: counted in the same query
+        // level, PostgreSQL counts the messages of every row the OFFSET skips.
         let page_sql = format!(
             "SELECT {cols}, (SELECT COUNT(*) FROM messages m \
              WHERE m.session_id = s.id AND m.deleted_at IS NULL) AS message_count \
-             FROM sessions s WHERE {filter} \
-             ORDER BY s.started_at DESC, s.id DESC LIMIT ${} OFFSET ${}",
+             FROM (SELECT * FROM sessions s WHERE {filter} \
+                   ORDER BY s.started_at DESC, s.id DESC LIMIT ${} OFFSET ${}) s \
+             ORDER BY s.started_at DESC, s.id DESC",
             n + 1,
             n + 2,
             cols = super::sessions::SESSION_COLS,

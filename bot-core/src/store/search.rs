@@ -12,9 +12,11 @@
 //! nor are messages of sessions that never started.
 //!
 //! Results come most recently archived first (the message's row id, descending) and are paged
-//! by that id ([`SearchHit::message_id`] of the last hit seen). Both indexes can walk that
-//! order and stop once a page is full, so a word in half the archive costs no more than a
-//! rare one; a relevance rank (bm25, ts_rank) would have to score every match first.
+//! by that id ([`SearchHit::message_id`] of the last hit seen). FTS5 walks its index in that
+//! order and stops once a page is full; PostgreSQL walks back through the newest messages and
+//! reads its word index for what is older (see [`POSTGRES_WALK`]). Either way a word in half
+//! the archive costs no more than a rare one. A relevance rank (bm25, ts_rank) would have to
+//! score every match first.
 
 use std::fmt::Write as _;
 
@@ -38,6 +40,16 @@ const MATCH_START: char = '\u{E000}';
 const MATCH_END: char = '\u{E001}';
 /// Words of context the database keeps around the matches in an excerpt.
 const EXCERPT_WORDS: u32 = 24;
+/// On PostgreSQL a search first walks back through this many of the newest messages (by id)
+/// and only then, if that did not fill the page, asks the word index for the older ones.
+/// PostgreSQL's planner cannot tell a rare word from a common one well enough (it estimated
+/// 0.5% for a word in 0.01% of five million messages) and chose to walk back through the whole
+/// table for it: 700 ms. Bounding the walk makes a common word cost a short walk, and leaves
+/// the index (`enable_indexscan = off`, so it is read as a bitmap, never walked) to words too
+/// rare to fill a page from the newest messages, whose matches are few. Every plan is made for
+/// its own arguments (`plan_cache_mode = force_custom_plan`): a cached generic plan cannot
+/// know how big the window is or how rare the word.
+const POSTGRES_WALK: i64 = 20_000;
 
 /// One matching message.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -146,8 +158,8 @@ impl Store {
         if terms.is_empty() || chat_slugs.is_empty() || limit == 0 {
             return Ok(Vec::new());
         }
-        // After the query: the chats ($2..), the limit ($N+2), `before` ($N+3), then the
-        // excerpt's arguments ($N+4, and $N+5).
+        // After the query: the chats ($2..), the limit ($N+2), `before` ($N+3), the excerpt's
+        // arguments ($N+4, and $N+5), the lower bound.
         let n = chat_slugs.len();
         let (from, matches, arg, excerpt) = match self.backend() {
             Backend::Sqlite => (
@@ -191,46 +203,84 @@ impl Store {
             Backend::Sqlite => "f.rowid",
             Backend::Postgres => "m.id",
         };
+        // The lower bound comes after the excerpt's arguments.
+        let from_param = match self.backend() {
+            Backend::Sqlite => n + 6,
+            Backend::Postgres => n + 5,
+        };
         let _ = write!(
             sql,
-            ") AND {id} < ${} ORDER BY {id} DESC LIMIT ${}",
+            ") AND {id} < ${} AND {id} >= ${from_param} ORDER BY {id} DESC LIMIT ${}",
             n + 3,
             n + 2
         );
-        let mut q = sqlx::query(AssertSqlSafe(sql)).bind(arg);
-        for slug in chat_slugs {
-            q = q.bind(slug.clone());
-        }
-        q = q.bind(i64::try_from(limit).unwrap_or(i64::MAX));
-        q = q.bind(before.unwrap_or(i64::MAX));
-        q = match self.backend() {
-            Backend::Sqlite => q.bind(MATCH_START.to_string()).bind(MATCH_END.to_string()),
-            Backend::Postgres => q.bind(format!(
-                "StartSel={MATCH_START}, StopSel={MATCH_END}, MaxWords={EXCERPT_WORDS}, \
-                 MinWords={}, ShortWord=1, MaxFragments=2, FragmentDelimiter=\" … \"",
-                EXCERPT_WORDS / 2
-            )),
+        let headline = format!(
+            "StartSel={MATCH_START}, StopSel={MATCH_END}, MaxWords={EXCERPT_WORDS}, \
+             MinWords={}, ShortWord=1, MaxFragments=2, FragmentDelimiter=\" … \"",
+            EXCERPT_WORDS / 2
+        );
+        let run = |from_id: i64, before_id: i64, limit: usize| {
+            let mut q = sqlx::query(AssertSqlSafe(sql.clone())).bind(arg.clone());
+            for slug in chat_slugs {
+                q = q.bind(slug.clone());
+            }
+            q = q.bind(i64::try_from(limit).unwrap_or(i64::MAX));
+            q = q.bind(before_id);
+            q = match self.backend() {
+                Backend::Sqlite => q.bind(MATCH_START.to_string()).bind(MATCH_END.to_string()),
+                Backend::Postgres => q.bind(headline.clone()),
+            };
+            q.bind(from_id)
         };
-        let mut conn = self.conn().await?;
-        let rows = q.fetch_all(&mut *conn).await.ctx("searching messages")?;
-        rows.iter()
-            .map(|r| {
-                let excerpt: String = col(r, "excerpt")?;
-                Ok(SearchHit {
-                    message_id: col(r, "message_id")?,
-                    session_id: col(r, "session_id")?,
-                    session_uid: col(r, "uid")?,
-                    chat_slug: col(r, "chat_slug")?,
-                    session_started_at: col_time(r, "started_at")?,
-                    platform: col(r, "platform")?,
-                    platform_msg_id: col(r, "platform_msg_id")?,
-                    author_name: col(r, "author_name")?,
-                    sent_at: col_time(r, "sent_at")?,
-                    point: super::codec::col_opt_u32(r, "point")?,
-                    excerpt: excerpt_pieces(&excerpt),
-                })
-            })
-            .collect()
+        let rows = match self.backend() {
+            Backend::Sqlite => {
+                let mut conn = self.conn().await?;
+                run(i64::MIN, before.unwrap_or(i64::MAX), limit)
+                    .fetch_all(&mut *conn)
+                    .await
+                    .ctx("searching messages")?
+            }
+            Backend::Postgres => {
+                // See POSTGRES_WALK: the newest messages by walking back, then the rest
+                // through the word index if that did not fill the page.
+                let mut tx = self.pool.begin().await.ctx("starting a search")?;
+                sqlx::query("SET LOCAL plan_cache_mode = force_custom_plan")
+                    .execute(&mut *tx)
+                    .await
+                    .ctx("searching messages")?;
+                let before_id = match before {
+                    Some(id) => id,
+                    None => {
+                        let row =
+                            sqlx::query("SELECT COALESCE(MAX(id), 0) + 1 AS next FROM messages")
+                                .fetch_one(&mut *tx)
+                                .await
+                                .ctx("searching messages")?;
+                        col(&row, "next")?
+                    }
+                };
+                let walked_from = before_id.saturating_sub(POSTGRES_WALK);
+                let mut rows = run(walked_from, before_id, limit)
+                    .fetch_all(&mut *tx)
+                    .await
+                    .ctx("searching messages")?;
+                if rows.len() < limit && walked_from > 0 {
+                    sqlx::query("SET LOCAL enable_indexscan = off")
+                        .execute(&mut *tx)
+                        .await
+                        .ctx("searching messages")?;
+                    rows.extend(
+                        run(i64::MIN, walked_from, limit - rows.len())
+                            .fetch_all(&mut *tx)
+                            .await
+                            .ctx("searching messages")?,
+                    );
+                }
+                tx.commit().await.ctx("ending a search")?;
+                rows
+            }
+        };
+        rows.iter().map(decode_hit).collect()
     }
 
     /// A trivial query, for health checks: `Ok` when the database answers.
@@ -242,6 +292,23 @@ impl Store {
             .ctx("pinging the database")?;
         Ok(())
     }
+}
+
+fn decode_hit(r: &super::Row) -> Result<SearchHit> {
+    let excerpt: String = col(r, "excerpt")?;
+    Ok(SearchHit {
+        message_id: col(r, "message_id")?,
+        session_id: col(r, "session_id")?,
+        session_uid: col(r, "uid")?,
+        chat_slug: col(r, "chat_slug")?,
+        session_started_at: col_time(r, "started_at")?,
+        platform: col(r, "platform")?,
+        platform_msg_id: col(r, "platform_msg_id")?,
+        author_name: col(r, "author_name")?,
+        sent_at: col_time(r, "sent_at")?,
+        point: super::codec::col_opt_u32(r, "point")?,
+        excerpt: excerpt_pieces(&excerpt),
+    })
 }
 
 #[cfg(test)]
