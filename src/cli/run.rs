@@ -50,6 +50,8 @@ pub async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     let chats = load_chats(&config)?;
     let url = database_url(&args.store, &config);
     let store = open_store(&url).await?;
+    // SQLite is one instance's: held until `run` returns (or the process dies).
+    let _instance = store.lock_instance()?;
     tracing::info!(
         config = %config_path.as_deref().map(|p| p.display().to_string()).unwrap_or_else(|| "built-in defaults".into()),
         database = %redact(&url),

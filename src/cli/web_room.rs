@@ -65,7 +65,8 @@ pub async fn start(
                     }
                 }
                 engine.register_adapter(hub.adapter());
-                let mut state = super::serve::web_state(config, engine.store().clone(), web_chats)?;
+                let mut state = super::serve::web_state(config, engine.store().clone(), web_chats)?
+                    .watching(engine);
                 state.room = Some(hub);
                 let stopped = async move {
                     let _ = stop_rx.changed().await;

@@ -45,6 +45,8 @@ pub(crate) enum GatewayItem {
     },
     /// The connection is gone (it is being re-established).
     Lost,
+    /// Discord acknowledged a heartbeat: the connection is alive, events or not.
+    Beat,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -300,7 +302,10 @@ impl Gateway {
                         Next::Reidentify
                     });
                 }
-                Some(11) => acked = true,
+                Some(11) => {
+                    acked = true;
+                    let _ = tx.send(GatewayItem::Beat);
+                }
                 _ => {}
             }
         }

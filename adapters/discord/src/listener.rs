@@ -91,6 +91,7 @@ impl Listener {
     }
 
     pub async fn run(mut self, shutdown: impl Future<Output = ()>) -> Result<(), DiscordError> {
+        self.engine.health().expect(Platform::Discord);
         let (stop_tx, stop_rx) = watch::channel(false);
         let mut stop = stop_rx.clone();
         let rest = self.rest.clone();
@@ -130,6 +131,7 @@ impl Listener {
     async fn item(&mut self, item: GatewayItem, stop: &mut watch::Receiver<bool>) {
         match item {
             GatewayItem::Ready { me, application } => {
+                self.engine.health().up(Platform::Discord);
                 self.known.set_identity(me, application);
                 let was_online = self.known.set_online(true);
                 tracing::info!(was_online, "connected to the Discord gateway (new session)");
@@ -141,16 +143,20 @@ impl Listener {
                 self.engine.wake();
             }
             GatewayItem::Resumed => {
+                self.engine.health().up(Platform::Discord);
                 self.known.set_online(true);
                 tracing::info!("resumed the Discord gateway session");
                 self.engine.wake();
             }
+            GatewayItem::Beat => self.engine.health().heard(Platform::Discord),
             GatewayItem::Lost => {
+                self.engine.health().down(Platform::Discord);
                 if self.known.set_online(false) {
                     tracing::warn!("lost the Discord gateway; reconnecting");
                 }
             }
             GatewayItem::Dispatch { t, d } => {
+                self.engine.health().heard(Platform::Discord);
                 let parsed = match parse_dispatch(&t, &d) {
                     Ok(p) => p,
                     Err(e) => {

@@ -69,6 +69,8 @@ impl Listener {
         let mut backoff = Duration::from_secs(1);
         let mut online = true;
         let mut alias_check = None;
+        let health = self.engine.health().clone();
+        health.expect(Platform::Matrix);
         loop {
             let mut settings = SyncSettings::default()
                 .filter(sync_filter())
@@ -98,6 +100,7 @@ impl Listener {
             let response = match response {
                 Ok(response) => response,
                 Err(e) => {
+                    health.down(Platform::Matrix);
                     if online {
                         tracing::warn!(error = %e, "lost the Matrix homeserver; retrying");
                         online = false;
@@ -112,6 +115,7 @@ impl Listener {
                     continue;
                 }
             };
+            health.heard(Platform::Matrix);
             // An alias that does not resolve (a typo, a deleted alias) is asked about once a
             // minute, not on every sync.
             if alias_check.is_none_or(|at: std::time::Instant| at.elapsed() >= ALIAS_RETRY) {

@@ -38,7 +38,9 @@ use axum::routing::get;
 use axum::Router;
 use bot_core::chat::{Chat, Visibility};
 use bot_core::clock::{SharedClock, SystemClock};
+use bot_core::health::PlatformHealth;
 use bot_core::media::MediaStore;
+use bot_core::metrics::Metrics;
 use bot_core::store::Store;
 
 /// What every handler reads.
@@ -54,6 +56,11 @@ pub struct WebState {
     /// The browser room, when the engine runs in this process (`hashchat run`); `None`: the
     /// archive alone (`hashchat serve`), and the room's routes answer 404.
     pub room: Option<room::RoomHub>,
+    /// `/metrics`: the engine's when it runs in this process ([`WebState::watching`]), else a
+    /// set of its own whose counters stay at zero (the store's figures are real either way).
+    pub metrics: Arc<Metrics>,
+    /// `/readyz`: the engine's platforms, or none (`hashchat serve`).
+    pub health: Arc<PlatformHealth>,
 }
 
 impl WebState {
@@ -64,7 +71,16 @@ impl WebState {
             media: None,
             clock: Arc::new(SystemClock),
             room: None,
+            metrics: Arc::new(Metrics::new()),
+            health: Arc::new(PlatformHealth::new(Arc::new(SystemClock))),
         }
+    }
+
+    /// Reports `engine`'s figures and platforms on `/metrics` and `/readyz`.
+    pub fn watching(mut self, engine: &bot_core::engine::Engine) -> WebState {
+        self.metrics = engine.metrics().clone();
+        self.health = engine.health().clone();
+        self
     }
 
     /// The configured chat with this slug.
@@ -108,6 +124,8 @@ pub fn router(state: WebState) -> Router {
         .route("/calendar.ics", get(calendar::all_chats))
         .route("/c/{file}", get(calendar::one_chat))
         .route("/healthz", get(health::healthz))
+        .route("/readyz", get(health::readyz))
+        .route("/metrics", get(health::metrics))
         .route("/style.css", get(page::stylesheet))
         .merge(room::routes())
         // Browsers ask for it on every page; "no icon" is an answer, a 404 is an error.

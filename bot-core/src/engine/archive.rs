@@ -94,6 +94,7 @@ impl Engine {
             .chain(message.attachments.iter().map(|a| &a.url))
             .cloned()
             .collect();
+        let platform = message.platform;
         let inserted = self
             .inner
             .store
@@ -103,6 +104,7 @@ impl Engine {
                 message,
             }])
             .await?;
+        self.inner.metrics.archived(platform, inserted);
         if inserted > 0 {
             if let Some(copier) = self.media_copier() {
                 // Platform links expire: copy now, in the background, never holding up ingest.

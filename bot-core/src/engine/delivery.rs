@@ -1,5 +1,6 @@
 //! Delivering the outbox: posts enqueued by steps, carried out through the adapters.
 
+use crate::metrics::{Outcome, PostKind};
 use std::collections::hash_map::Entry;
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -169,7 +170,15 @@ impl Engine {
                 session: context.session,
             };
             let sending = state.sending(InFlight::Post);
-            match adapter.post(&post).await {
+            let began = std::time::Instant::now();
+            let posted = adapter.post(&post).await;
+            self.inner.metrics.posted(
+                PostKind::Step,
+                room.platform,
+                outcome_of(&posted),
+                began.elapsed(),
+            );
+            match posted {
                 Ok(platform_id) => {
                     let now = self.now();
                     let platform_at = adapter
@@ -227,7 +236,15 @@ impl Engine {
                 .await?;
             let sending = state.sending(InFlight::Copy);
             tracing::debug!(relay = relay.id, %room, "relaying a copy");
-            match adapter.relay(&post).await {
+            let began = std::time::Instant::now();
+            let relayed = adapter.relay(&post).await;
+            self.inner.metrics.posted(
+                PostKind::Relay,
+                room.platform,
+                outcome_of(&relayed),
+                began.elapsed(),
+            );
+            match relayed {
                 Ok(copy) => {
                     if self.inner.settings.hold_before_recording_copies {
                         tracing::warn!(relay = relay.id, %room, "held before recording a copy");
@@ -462,4 +479,11 @@ struct Lane {
     posts: Vec<OutboxPost>,
     relays: Vec<PendingRelay>,
     changes: Vec<RelayChange>,
+}
+
+fn outcome_of<T>(attempt: &Result<T, AdapterError>) -> Outcome {
+    match attempt {
+        Ok(_) => Outcome::Delivered,
+        Err(_) => Outcome::Failed,
+    }
 }

@@ -14,6 +14,8 @@ mod recurrence;
 mod relay;
 mod steps;
 
+use crate::health::PlatformHealth;
+use crate::metrics::Metrics;
 use std::collections::HashMap;
 use std::future::Future;
 use std::sync::{Arc, Mutex, RwLock};
@@ -114,6 +116,10 @@ struct Inner {
     lanes: Mutex<HashMap<RoomRef, Arc<delivery::LaneState>>>,
     /// Copies attachments and avatars of archived messages, when configured.
     media: RwLock<Option<MediaCopier>>,
+    /// What operators watch (see `metrics.rs`).
+    metrics: Arc<Metrics>,
+    /// Each platform's connection as its adapter reports it.
+    health: Arc<PlatformHealth>,
 }
 
 /// A session messages in a room belong to, as the in-memory index keeps it.
@@ -146,6 +152,8 @@ impl Engine {
         Engine {
             inner: Arc::new(Inner {
                 store,
+                health: Arc::new(PlatformHealth::new(clock.clone())),
+                metrics: Arc::new(Metrics::new()),
                 clock,
                 settings,
                 chats: RwLock::new(chats),
@@ -165,6 +173,16 @@ impl Engine {
 
     pub fn store(&self) -> &Store {
         &self.inner.store
+    }
+
+    /// The counters and histograms the engine keeps, for `/metrics`.
+    pub fn metrics(&self) -> &Arc<Metrics> {
+        &self.inner.metrics
+    }
+
+    /// Each platform's connection: adapters report to it, `/readyz` and `/metrics` read it.
+    pub fn health(&self) -> &Arc<PlatformHealth> {
+        &self.inner.health
     }
 
     pub fn now(&self) -> DateTime<Utc> {
@@ -301,7 +319,15 @@ impl Engine {
             Inbound::Edited(edit) => self.archive_edit(edit).await,
             Inbound::Deleted(deletion) => self.archive_deletion(deletion).await,
             Inbound::Reacted(reaction) => self.archive_reaction(reaction).await,
-            Inbound::Command(invocation) => self.run_command(invocation).await,
+            Inbound::Command(invocation) => {
+                let platform = invocation.room.platform;
+                let began = std::time::Instant::now();
+                let answered = self.run_command(invocation).await;
+                self.inner
+                    .metrics
+                    .command_answered(platform, began.elapsed());
+                answered
+            }
         }
     }
 

@@ -21,10 +21,12 @@ mod archive;
 mod codec;
 mod curation;
 mod import;
+mod instance;
 mod links;
 mod local_rooms;
 mod media;
 mod messages;
+mod operations;
 mod outbox;
 mod platform_state;
 mod reactions;
@@ -35,6 +37,7 @@ mod sessions;
 mod steps;
 
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
 use sqlx::any::{AnyPoolOptions, AnyRow};
@@ -43,8 +46,10 @@ use sqlx::{Any, AnyPool, Executor, Transaction};
 
 pub use archive::{ArchivePage, ArchiveWindow};
 pub use curation::{CuratorNote, Mark, MarkedMessage};
+pub use instance::InstanceLock;
 pub use local_rooms::{LocalAccount, LocalRoomEvent, NameClaim, NewLocalEvent};
 pub use media::MediaCopy;
+pub use operations::{OperationsSnapshot, Waiting};
 /// Which database a [`Store`] sits on.
 pub use platform_state::CommandClaim;
 pub use reactions::ReactionCount;
@@ -115,6 +120,19 @@ pub enum StoreError {
     /// A transcript that would duplicate something already stored (a message's platform id).
     #[error("{0}")]
     Conflict(String),
+    /// Another instance runs on this SQLite file (see [`Store::lock_instance`]).
+    #[error(
+        "another hashchat instance is already running on {db}{holder}: a SQLite database is for \
+         one instance at a time. Stop it first, or use PostgreSQL to run several instances"
+    )]
+    InstanceRunning { db: PathBuf, holder: String },
+    /// The instance lock file could not be opened or locked.
+    #[error("locking {path} for this instance: {source}")]
+    InstanceLock {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
 }
 
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
@@ -143,6 +161,8 @@ const SQLITE_PRAGMAS: &str = "PRAGMA busy_timeout = 5000; PRAGMA journal_mode = 
 pub struct Store {
     pool: AnyPool,
     backend: Backend,
+    /// The database file, on SQLite.
+    sqlite_path: Option<Arc<PathBuf>>,
 }
 
 impl Store {
@@ -165,9 +185,11 @@ impl Store {
         } else {
             return Err(StoreError::UnsupportedUrl(redact_url(url)));
         };
+        let mut sqlite_path = None;
         let pool = match backend {
             Backend::Sqlite => {
-                let url = prepare_sqlite_url(url)?;
+                let (url, path) = prepare_sqlite_url(url)?;
+                sqlite_path = Some(Arc::new(path));
                 AnyPoolOptions::new()
                     .max_connections(4)
                     .acquire_timeout(Duration::from_secs(30))
@@ -189,7 +211,11 @@ impl Store {
                 .ctx("connecting to PostgreSQL")?,
         };
         tracing::debug!(backend = %backend, url = %redact_url(url), "store connected");
-        Ok(Store { pool, backend })
+        Ok(Store {
+            pool,
+            backend,
+            sqlite_path,
+        })
     }
 
     /// Applies the migrations embedded for this backend that have not been applied yet.
@@ -239,8 +265,9 @@ impl Store {
     }
 }
 
-/// Makes sure a SQLite URL opens read-write-create and that the file's directory exists.
-fn prepare_sqlite_url(url: &str) -> Result<String> {
+/// Makes sure a SQLite URL opens read-write-create and that the file's directory exists;
+/// returns the URL to open and the file's path.
+fn prepare_sqlite_url(url: &str) -> Result<(String, PathBuf)> {
     let rest = url
         .strip_prefix("sqlite://")
         .or_else(|| url.strip_prefix("sqlite:"))
@@ -261,12 +288,13 @@ fn prepare_sqlite_url(url: &str) -> Result<String> {
             source,
         })?;
     }
-    Ok(match query {
+    let url = match query {
         Some(q) if q.split('&').any(|kv| kv.starts_with("mode=")) => url.to_owned(),
         Some(q) if !q.is_empty() => format!("{url}&mode=rwc"),
         Some(_) => format!("{url}mode=rwc"),
         None => format!("{url}?mode=rwc"),
-    })
+    };
+    Ok((url, path))
 }
 
 fn percent_decode(s: &str) -> String {
@@ -331,11 +359,14 @@ mod tests {
     fn sqlite_urls_gain_rwc_mode() {
         let dir = tempfile::tempdir().unwrap();
         let url = format!("sqlite://{}/sub/x.db", dir.path().display());
-        assert_eq!(prepare_sqlite_url(&url).unwrap(), format!("{url}?mode=rwc"));
+        assert_eq!(
+            prepare_sqlite_url(&url).unwrap(),
+            (format!("{url}?mode=rwc"), dir.path().join("sub/x.db"))
+        );
         assert!(dir.path().join("sub").is_dir());
         let url2 = format!("sqlite://{}/y.db?cache=shared", dir.path().display());
         assert_eq!(
-            prepare_sqlite_url(&url2).unwrap(),
+            prepare_sqlite_url(&url2).unwrap().0,
             format!("{url2}&mode=rwc")
         );
         assert!(prepare_sqlite_url("sqlite::memory:").is_err());
