@@ -1,5 +1,5 @@
 //! `hashchat export <session> --format html|md|json [--out PATH]`: a session's transcript as a
-//! file.
+//! file. `hashchat export --all DIR`: everything, for `hashchat import DIR` (`backup_dir.rs`).
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -30,13 +30,23 @@ pub enum Format {
 #[derive(Debug, Args)]
 pub struct ExportArgs {
     /// The session: its id, as `hashchat sessions` lists it, or its uid.
-    session: String,
+    #[arg(required_unless_present = "all", conflicts_with = "all")]
+    session: Option<String>,
     /// What to write.
-    #[arg(long, value_enum)]
-    format: Format,
+    #[arg(
+        long,
+        value_enum,
+        required_unless_present = "all",
+        conflicts_with = "all"
+    )]
+    format: Option<Format>,
     /// Write to this file (atomically: a temporary file, then a rename) instead of stdout.
-    #[arg(long, value_name = "PATH")]
+    #[arg(long, value_name = "PATH", conflicts_with = "all")]
     out: Option<PathBuf>,
+    /// Write every session (versioned JSON), the media they use and the sessions to come into
+    /// this new or empty directory, for `hashchat import DIR`.
+    #[arg(long, value_name = "DIR")]
+    all: Option<PathBuf>,
     #[command(flatten)]
     store: StoreArgs,
 }
@@ -44,8 +54,18 @@ pub struct ExportArgs {
 pub async fn export(args: &ExportArgs) -> anyhow::Result<ExitCode> {
     let (config, _) = load_config(&args.store.config)?;
     let store = open_store(&database_url(&args.store, &config)).await?;
-    let Some(session) = find_session(&store, &args.session).await? else {
-        eprintln!("hashchat: there is no session `{}`", args.session);
+    if let Some(dir) = &args.all {
+        let media = match config.media_dir() {
+            d if d.is_dir() => Some(MediaStore::open(d)?),
+            _ => None,
+        };
+        return super::backup_dir::export_all(&store, media.as_ref(), dir).await;
+    }
+    let (Some(which), Some(format)) = (args.session.as_deref(), args.format) else {
+        anyhow::bail!("a session and --format, or --all DIR");
+    };
+    let Some(session) = find_session(&store, which).await? else {
+        eprintln!("hashchat: there is no session `{which}`");
         return Ok(ExitCode::FAILURE);
     };
     // The configured chat is only needed for a session that keeps no snapshot of its own.
@@ -58,7 +78,7 @@ pub async fn export(args: &ExportArgs) -> anyhow::Result<ExitCode> {
     let transcript = transcript::build(&store, session.id, fallback.as_ref()).await?;
     // Images copied when they arrived go into the page itself, so it stays self-contained.
     let media_dir = config.media_dir();
-    let media = match args.format {
+    let media = match format {
         Format::Html if media_dir.is_dir() => {
             let media = MediaStore::open(media_dir)?;
             Some(std::sync::Arc::new(
@@ -68,7 +88,7 @@ pub async fn export(args: &ExportArgs) -> anyhow::Result<ExitCode> {
         _ => None,
     };
     let render = |out: &mut dyn Write| -> std::io::Result<()> {
-        match args.format {
+        match format {
             Format::Json => out.write_all(to_json(&transcript).as_bytes()),
             Format::Md => {
                 let mut text = String::new();

@@ -1,4 +1,5 @@
 //! `hashchat import FILE.json`: a transcript exported elsewhere becomes a session here.
+//! `hashchat import DIR`: a whole backup (`export --all DIR`) into an empty database.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -13,7 +14,8 @@ use super::StoreArgs;
 
 #[derive(Debug, Args)]
 pub struct ImportArgs {
-    /// The transcript, as `hashchat export --format json` wrote it.
+    /// The transcript, as `hashchat export --format json` wrote it, or a directory that
+    /// `hashchat export --all` wrote (restored into an empty database).
     file: PathBuf,
     #[command(flatten)]
     store: StoreArgs,
@@ -22,6 +24,11 @@ pub struct ImportArgs {
 /// Reads and checks the file before opening the store; prints the new session's id on stdout.
 /// A bad file prints one `FILE: path: reason` line per problem and writes nothing.
 pub async fn import(args: &ImportArgs) -> anyhow::Result<ExitCode> {
+    if args.file.is_dir() {
+        let (config, _) = load_config(&args.store.config)?;
+        let store = open_store(&database_url(&args.store, &config)).await?;
+        return super::backup_dir::import_all(&store, config.media_dir(), &args.file).await;
+    }
     let text = std::fs::read_to_string(&args.file)
         .with_context(|| format!("cannot read {}", args.file.display()))?;
     let transcript = match from_json(&text) {

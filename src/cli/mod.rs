@@ -1,5 +1,7 @@
 //! Command-line interface: flags are defined once here, with their docs; `--help` is the manual.
 
+mod backup;
+mod backup_dir;
 mod check_config;
 mod common;
 mod demo;
@@ -49,6 +51,8 @@ enum Command {
     Serve(serve::ServeArgs),
     /// Import a JSON transcript (from `export --format json`) as a new session; prints its id.
     Import(import::ImportArgs),
+    /// Copy the SQLite database to a new file, consistently, while the bot runs.
+    Backup(backup::BackupArgs),
 }
 
 #[derive(Debug, Clone, Args)]
@@ -80,5 +84,6 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Export(args) => export::export(&args).await,
         Command::Import(args) => import::import(&args).await,
         Command::Serve(args) => serve::serve(args).await,
+        Command::Backup(args) => backup::backup(&args).await,
     }
 }

@@ -2,8 +2,8 @@
 //!
 //! Query: `chat=<slug>` (a public chat), `from=YYYY-MM-DD`, `to=YYYY-MM-DD` (inclusive, the
 //! session's start date in its chat's zone), `page=N`. Anything else, or a bad value, is 400.
-//! The days become instants here, one window per zone ([`windows`]); the store filters, counts
-//! and pages ([`bot_core::store::Store::archive_page`]).
+//! The days become instants here, one window per set of bounds ([`windows`]); the store
+//! filters, counts and pages ([`bot_core::store::Store::archive_page`]).
 
 use std::fmt::Write as _;
 
@@ -62,10 +62,12 @@ fn filter(raw: Option<&str>) -> Result<Filter, String> {
     })
 }
 
-/// The filter's chats grouped by zone, each group with its days as instants in that zone: from
-/// the first instant of `from` to the first instant of the day after `to`.
+/// The filter's chats with its days as instants in each chat's zone (from the first instant
+/// of `from` to the first instant of the day after `to`), chats with the same instants in one
+/// window: without dates, all of them. One long list is also what PostgreSQL looks up by hash
+/// (from nine values on); a list per zone it compares one by one, for every session.
 fn windows(state: &WebState, f: &Filter) -> Vec<ArchiveWindow> {
-    let mut windows: Vec<(chrono_tz::Tz, ArchiveWindow)> = Vec::new();
+    let mut windows: Vec<ArchiveWindow> = Vec::new();
     let midnight = |day: NaiveDate, zone| resolve_local(zone, day.and_time(chrono::NaiveTime::MIN));
     for chat in state
         .chats
@@ -73,22 +75,23 @@ fn windows(state: &WebState, f: &Filter) -> Vec<ArchiveWindow> {
         .filter(|c| c.visibility == bot_core::chat::Visibility::Public)
         .filter(|c| f.chat.as_deref().is_none_or(|slug| slug == c.slug))
     {
-        match windows.iter_mut().find(|(zone, _)| *zone == chat.zone) {
-            Some((_, w)) => w.chat_slugs.push(chat.slug.clone()),
-            None => windows.push((
-                chat.zone,
-                ArchiveWindow {
-                    chat_slugs: vec![chat.slug.clone()],
-                    from: f.from.map(|d| midnight(d, chat.zone)),
-                    until: f
-                        .to
-                        .and_then(|d| d.succ_opt())
-                        .map(|d| midnight(d, chat.zone)),
-                },
-            )),
+        let from = f.from.map(|d| midnight(d, chat.zone));
+        let until =
+            f.to.and_then(|d| d.succ_opt())
+                .map(|d| midnight(d, chat.zone));
+        match windows
+            .iter_mut()
+            .find(|w| (w.from, w.until) == (from, until))
+        {
+            Some(w) => w.chat_slugs.push(chat.slug.clone()),
+            None => windows.push(ArchiveWindow {
+                chat_slugs: vec![chat.slug.clone()],
+                from,
+                until,
+            }),
         }
     }
-    windows.into_iter().map(|(_, w)| w).collect()
+    windows
 }
 
 /// How far a started session got, as the index says it: "all 6 points", "stopped after Q3 of

@@ -18,6 +18,7 @@
 //! [`import`](self::import) (a transcript document back into the store).
 
 mod archive;
+mod backup;
 mod codec;
 mod curation;
 mod import;
