@@ -10,9 +10,11 @@ mod export;
 mod import;
 mod migrate;
 mod platforms;
+mod presence;
 mod run;
 mod serve;
 mod sessions;
+mod status;
 mod summary;
 mod transcript;
 mod web_room;
@@ -53,6 +55,8 @@ enum Command {
     Import(import::ImportArgs),
     /// Copy the SQLite database to a new file, consistently, while the bot runs.
     Backup(backup::BackupArgs),
+    /// Show the instances on this database, their platforms, running sessions and the outbox.
+    Status(StoreArgs),
 }
 
 #[derive(Debug, Clone, Args)]
@@ -85,5 +89,6 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Import(args) => import::import(&args).await,
         Command::Serve(args) => serve::serve(args).await,
         Command::Backup(args) => backup::backup(&args).await,
+        Command::Status(args) => status::status(&args).await,
     }
 }

@@ -85,6 +85,7 @@ pub async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     };
     let web_chats = chats.clone();
     let engine = Engine::new(store.clone(), clock, chats, settings);
+    let presence = super::presence::Presence::start(store.clone(), engine.health().clone()).await?;
     let mut summary = Summary::default();
     summary.started(
         "scheduler",
@@ -149,6 +150,7 @@ pub async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     for listener in listening {
         listener.finish().await;
     }
+    presence.stop().await;
     outcome?;
     Ok(ExitCode::SUCCESS)
 }

@@ -34,7 +34,9 @@ pub struct ArchivePage {
 }
 
 /// The SQL condition for `windows` (over alias `s`) with its arguments, numbered from `$1`.
-fn window_condition(windows: &[ArchiveWindow]) -> (String, Vec<Arg>) {
+/// `chat_column` is how the chat is named: `s.chat_slug`, or on SQLite `+s.chat_slug` (see
+/// [`Store::archive_page`]).
+fn window_condition(windows: &[ArchiveWindow], chat_column: &str) -> (String, Vec<Arg>) {
     let mut sql = String::new();
     let mut args = Vec::new();
     let next = |args: &mut Vec<Arg>, arg: Arg| {
@@ -45,7 +47,7 @@ fn window_condition(windows: &[ArchiveWindow]) -> (String, Vec<Arg>) {
         if !sql.is_empty() {
             sql.push_str(" OR ");
         }
-        sql.push_str("(s.chat_slug IN (");
+        let _ = write!(sql, "({chat_column} IN (");
         for (i, slug) in w.chat_slugs.iter().enumerate() {
             if i > 0 {
                 sql.push_str(", ");
@@ -101,7 +103,7 @@ impl Store {
         offset: u64,
         limit: u64,
     ) -> Result<ArchivePage> {
-        let (cond, args) = window_condition(windows);
+        let (cond, args) = window_condition(windows, "s.chat_slug");
         if cond.is_empty() {
             return Ok(ArchivePage {
                 total: 0,
@@ -109,6 +111,17 @@ impl Store {
             });
         }
         let filter = format!("s.started_at IS NOT NULL AND ({cond})");
+        // SQLite, given the chats as a list, reads them through the chat index and sorts every
+        // match for the page (9 ms for page 160 of 9,000 sessions); told not to (`+`, its way
+        // of saying "not through an index"), it walks the start index newest first and stops
+        // at the page (2 ms). The count is best through the chat index, which covers it.
+        let page_filter = match self.backend() {
+            super::Backend::Sqlite => format!(
+                "s.started_at IS NOT NULL AND ({})",
+                window_condition(windows, "+s.chat_slug").0
+            ),
+            super::Backend::Postgres => filter.clone(),
+        };
         let mut conn = self.conn().await?;
 
         let count_sql = format!("SELECT COUNT(*) AS n FROM sessions s WHERE {filter}");
@@ -124,7 +137,7 @@ impl Store {
         let page_sql = format!(
             "SELECT {cols}, (SELECT COUNT(*) FROM messages m \
              WHERE m.session_id = s.id AND m.deleted_at IS NULL) AS message_count \
-             FROM (SELECT * FROM sessions s WHERE {filter} \
+             FROM (SELECT * FROM sessions s WHERE {page_filter} \
                    ORDER BY s.started_at DESC, s.id DESC LIMIT ${} OFFSET ${}) s \
              ORDER BY s.started_at DESC, s.id DESC",
             n + 1,
@@ -197,25 +210,38 @@ mod tests {
     #[test]
     fn windows_become_one_condition_numbered_in_order() {
         let at = |s: &str| Some(s.parse::<DateTime<Utc>>().unwrap());
-        let (sql, args) = window_condition(&[
-            ArchiveWindow {
-                chat_slugs: vec!["a".into(), "b".into()],
-                from: at("2025-01-01T00:00:00Z"),
-                until: None,
-            },
-            ArchiveWindow::default(),
-            ArchiveWindow {
-                chat_slugs: vec!["c".into()],
-                from: None,
-                until: at("2025-02-01T00:00:00Z"),
-            },
-        ]);
+        let (sql, args) = window_condition(
+            &[
+                ArchiveWindow {
+                    chat_slugs: vec!["a".into(), "b".into()],
+                    from: at("2025-01-01T00:00:00Z"),
+                    until: None,
+                },
+                ArchiveWindow::default(),
+                ArchiveWindow {
+                    chat_slugs: vec!["c".into()],
+                    from: None,
+                    until: at("2025-02-01T00:00:00Z"),
+                },
+            ],
+            "s.chat_slug",
+        );
         assert_eq!(
             sql,
             "(s.chat_slug IN ($1, $2) AND s.started_at >= $3) OR \
              (s.chat_slug IN ($4) AND s.started_at < $5)"
         );
         assert_eq!(args.len(), 5);
-        assert!(window_condition(&[ArchiveWindow::default()]).0.is_empty());
+        assert!(window_condition(&[ArchiveWindow::default()], "s.chat_slug")
+            .0
+            .is_empty());
+        let (sql, _) = window_condition(
+            &[ArchiveWindow {
+                chat_slugs: vec!["a".into()],
+                ..ArchiveWindow::default()
+            }],
+            "+s.chat_slug",
+        );
+        assert_eq!(sql, "(+s.chat_slug IN ($1))");
     }
 }
