@@ -137,14 +137,7 @@ pub async fn open_store(url: &str) -> anyhow::Result<Store> {
 
 /// A database URL without its password, for messages.
 pub fn redact(url: &str) -> String {
-    match (url.find("://"), url.rfind('@')) {
-        (Some(scheme_end), Some(at)) if at > scheme_end => {
-            let userinfo = &url[scheme_end + 3..at];
-            let user = userinfo.split(':').next().unwrap_or("");
-            format!("{}{user}:***{}", &url[..scheme_end + 3], &url[at..])
-        }
-        _ => url.to_owned(),
-    }
+    bot_core::store::redact_url(url)
 }
 
 /// matrix-sdk warns after every sync that it has no key backup to upload room keys to; hashchat

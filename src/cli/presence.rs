@@ -45,8 +45,56 @@ fn host_name() -> String {
         .unwrap_or_else(|| "unknown".into())
 }
 
+/// Silent for longer than three heartbeats: gone (killed, or its machine lost).
+pub const GONE_AFTER: Duration = Duration::from_secs(3 * HEARTBEAT.as_secs());
+
+/// Several instances on one PostgreSQL database do not share its sessions yet (leases are to
+/// come), so a second one would post and relay beside the first. Another that looks alive is
+/// watched for a heartbeat: one that beats is running, and this one is refused; one that does
+/// not (killed: a restart right after SIGKILL) is waited for until it counts as gone. SQLite
+/// needs none of this: its file lock decides.
+async fn wait_for_no_other(store: &Store) -> anyhow::Result<()> {
+    if store.backend() != bot_core::store::Backend::Postgres {
+        return Ok(());
+    }
+    let gone_ms = GONE_AFTER.as_millis() as i64;
+    let alive = |all: Vec<bot_core::store::InstanceRecord>| -> Vec<_> {
+        all.into_iter()
+            .filter(|i| i.stopped_at.is_none() && i.silent_ms <= gone_ms)
+            .collect()
+    };
+    loop {
+        let before = alive(store.instances().await?);
+        if before.is_empty() {
+            return Ok(());
+        }
+        tracing::info!(
+            instances = before.len(),
+            "another instance looks alive on this database; watching for its heartbeat"
+        );
+        tokio::time::sleep(HEARTBEAT + Duration::from_secs(1)).await;
+        let after = alive(store.instances().await?);
+        if let Some(other) = after.iter().find(|a| {
+            before
+                .iter()
+                .any(|b| b.id == a.id && a.heartbeat_at > b.heartbeat_at)
+        }) {
+            anyhow::bail!(
+                "another hashchat instance ({} on {}, process {}) is running on this PostgreSQL \
+                 database; several instances on one database are not supported yet. Stop it \
+                 first (`hashchat status` shows it)",
+                &other.id[..other.id.len().min(8)],
+                other.host,
+                other.pid
+            );
+        }
+        tracing::info!("waiting for an instance that stopped beating to count as gone");
+    }
+}
+
 impl Presence {
     pub async fn start(store: Store, health: Arc<PlatformHealth>) -> anyhow::Result<Presence> {
+        wait_for_no_other(&store).await?;
         let id = uuid::Uuid::new_v4().simple().to_string();
         store
             .register_instance(&NewInstance {

@@ -10,11 +10,10 @@ use bot_core::model::SessionState;
 use bot_core::store::{InstanceRecord, OperationsSnapshot};
 
 use super::common::{database_url, load_config, open_store, redact};
-use super::presence::HEARTBEAT;
+use super::presence::GONE_AFTER;
 use super::StoreArgs;
 
-/// Silent for longer than three heartbeats: gone (killed, or its machine lost).
-const GONE_AFTER_MS: i64 = 3 * HEARTBEAT.as_millis() as i64;
+const GONE_AFTER_MS: i64 = GONE_AFTER.as_millis() as i64;
 
 pub async fn status(args: &StoreArgs) -> anyhow::Result<ExitCode> {
     let (config, _) = load_config(&args.config)?;
