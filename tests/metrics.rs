@@ -1,7 +1,8 @@
 //! What operators watch, over HTTP from the real router: `/metrics` (Prometheus text format)
 //! counts what the engine did in a session run through the loopback platform, with a second
 //! platform whose posts fail; `/readyz` follows the platforms' connections; `/healthz` stays
-//! about the process and its store.
+//! about the process and its store. A platform away for a minute is told in the session's
+//! other rooms, and again when it is back.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -32,6 +33,9 @@ impl Adapter for Refusing {
     }
     async fn reply(&self, _reply: &Reply) -> Result<(), AdapterError> {
         Ok(())
+    }
+    fn label(&self) -> String {
+        "Refusenik".into()
     }
 }
 
@@ -317,4 +321,56 @@ async fn readiness_follows_the_platforms_and_health_only_the_process() {
     // Alive all the same: a load balancer's liveness probe must not restart it for this.
     let (status, _, text) = ops.get("/healthz").await;
     assert_eq!((status, text.as_str()), (200, "ok\n"));
+}
+
+#[tokio::test]
+async fn a_platform_away_for_a_minute_is_told_in_the_other_rooms_and_again_when_back() {
+    let ops = Ops::start().await;
+    ops.command("start ops").await;
+    let health = ops.engine.health();
+    health.up(Platform::Web);
+    let notices = |ops: &Ops| -> Vec<String> {
+        ops.loopback
+            .history()
+            .into_iter()
+            .filter_map(|e| match e {
+                bot_core::loopback::LoopbackEvent::Post { room, content, .. }
+                    if content.kind == bot_core::model::PostKind::Notice =>
+                {
+                    assert_eq!(room, "room-ops", "told in the other room");
+                    Some(content.text)
+                }
+                _ => None,
+            })
+            .collect()
+    };
+
+    // Lost, but not for a minute yet: nothing said.
+    health.down(Platform::Web);
+    ops.clock.advance(Duration::seconds(59));
+    ops.engine.check_platforms().await;
+    assert!(notices(&ops).is_empty(), "{:?}", notices(&ops));
+
+    ops.clock.advance(Duration::seconds(2));
+    ops.engine.check_platforms().await;
+    ops.engine.check_platforms().await;
+    let told = notices(&ops);
+    assert_eq!(told.len(), 1, "told once: {told:?}");
+    assert!(
+        told[0].starts_with("Refusenik has been unreachable since "),
+        "{told:?}"
+    );
+    assert!(told[0].contains("when it is back"), "{told:?}");
+
+    health.up(Platform::Web);
+    ops.engine.check_platforms().await;
+    let told = notices(&ops);
+    assert_eq!(told.len(), 2, "{told:?}");
+    assert!(told[1].starts_with("Refusenik is back"), "{told:?}");
+
+    // Silent (never said it was down) counts as away too, after the allowance and a minute.
+    ops.clock.advance(Duration::seconds(91 + 60));
+    ops.engine.check_platforms().await;
+    assert_eq!(notices(&ops).len(), 3, "{:?}", notices(&ops));
+    assert!(notices(&ops)[2].contains("has been unreachable"));
 }

@@ -246,4 +246,9 @@ pub trait Adapter: Send + Sync + 'static {
     fn command_prefix(&self) -> Option<String> {
         None
     }
+
+    /// The platform's name as people know it (`Matrix`), for notices about it in other rooms.
+    fn label(&self) -> String {
+        self.platform().as_str().to_owned()
+    }
 }

@@ -368,8 +368,13 @@ pub struct PostContent {
 pub enum PostKind {
     Reminder,
     Intro,
-    Point { number: u32 },
+    Point {
+        number: u32,
+    },
     WrapUp,
+    /// Not a step: the bot telling a session's rooms something about itself (a platform away
+    /// and back). Sent as it happens, never kept in the outbox or the transcript.
+    Notice,
 }
 
 /// The state of one post in the outbox.

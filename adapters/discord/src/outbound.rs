@@ -175,12 +175,16 @@ impl DiscordAdapter {
                     .await?;
                 Ok(intro.to_string())
             }
-            PostKind::Point { .. } => match self.threads.place(parent, uid).await? {
-                Some(Place::Thread { thread }) => self.send(ChannelId::new(thread), bodies).await,
-                // No thread (it could not be made, or the intro went out before the chat asked
-                // for one), or the session was already wrapped up: the channel.
-                _ => self.send(channel, bodies).await,
-            },
+            PostKind::Point { .. } | PostKind::Notice => {
+                match self.threads.place(parent, uid).await? {
+                    Some(Place::Thread { thread }) => {
+                        self.send(ChannelId::new(thread), bodies).await
+                    }
+                    // No thread (it could not be made, or the intro went out before the chat asked
+                    // for one), or the session was already wrapped up: the channel.
+                    _ => self.send(channel, bodies).await,
+                }
+            }
             PostKind::WrapUp => match self.threads.place(parent, uid).await? {
                 Some(Place::Thread { thread }) => {
                     let wrap_up = self.send(ChannelId::new(thread), bodies).await?;
@@ -363,6 +367,10 @@ impl Adapter for DiscordAdapter {
 
     fn command_prefix(&self) -> Option<String> {
         Some("/chat".to_owned())
+    }
+
+    fn label(&self) -> String {
+        "Discord".to_owned()
     }
 }
 

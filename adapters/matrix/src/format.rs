@@ -40,7 +40,7 @@ pub fn post_content(content: &PostContent) -> Value {
     }
     let msgtype = match content.kind {
         // A reminder is a heads-up; the session's own steps are the conversation.
-        PostKind::Reminder => "m.notice",
+        PostKind::Reminder | PostKind::Notice => "m.notice",
         _ => "m.text",
     };
     json!({

@@ -267,6 +267,10 @@ impl Adapter for MatrixAdapter {
     fn command_prefix(&self) -> Option<String> {
         Some(self.command_prefix.clone())
     }
+
+    fn label(&self) -> String {
+        "Matrix".to_owned()
+    }
 }
 
 /// Sorts a failure: the homeserver unreachable, a passing trouble, or a refusal for good.

@@ -343,7 +343,10 @@ impl Engine {
 
     /// What the posts of session `id` carry besides their content; `None` when the session
     /// is gone.
-    async fn post_context(&self, id: SessionId) -> Result<Option<PostContext>, EngineError> {
+    pub(super) async fn post_context(
+        &self,
+        id: SessionId,
+    ) -> Result<Option<PostContext>, EngineError> {
         let Some(session) = self.inner.store.get_session(id).await? else {
             return Ok(None);
         };
@@ -364,13 +367,13 @@ impl Engine {
 }
 
 #[derive(Clone)]
-struct PostContext {
-    session: PostSession,
-    chat: Option<Arc<Chat>>,
+pub(super) struct PostContext {
+    pub(super) session: PostSession,
+    pub(super) chat: Option<Arc<Chat>>,
 }
 
 impl PostContext {
-    fn options_for(&self, room: &RoomRef) -> Option<serde_json::Value> {
+    pub(super) fn options_for(&self, room: &RoomRef) -> Option<serde_json::Value> {
         self.chat
             .as_ref()
             .and_then(|c| c.options_for(room.platform))

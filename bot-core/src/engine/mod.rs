@@ -6,6 +6,7 @@
 
 mod archive;
 mod attribution;
+mod away;
 mod commands;
 mod curation;
 mod delivery;
@@ -120,6 +121,8 @@ struct Inner {
     metrics: Arc<Metrics>,
     /// Each platform's connection as its adapter reports it.
     health: Arc<PlatformHealth>,
+    /// Which platforms' absence the other rooms were told of (see `away.rs`).
+    away: away::AwayNotices,
 }
 
 /// A session messages in a room belong to, as the in-memory index keeps it.
@@ -132,6 +135,9 @@ struct LiveSession {
 /// How many session changes a slow [`Engine::session_changes`] receiver may fall behind before
 /// it is told it lagged (and should read every session again).
 const SESSION_CHANGES_BACKLOG: usize = 1024;
+
+/// How often `Engine::run` looks at the platforms' health for away notices.
+const PLATFORMS_WATCH: std::time::Duration = std::time::Duration::from_secs(5);
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     // A panic elsewhere while holding one of these small maps leaves it consistent.
@@ -154,6 +160,7 @@ impl Engine {
                 store,
                 health: Arc::new(PlatformHealth::new(clock.clone())),
                 metrics: Arc::new(Metrics::new()),
+                away: Default::default(),
                 clock,
                 settings,
                 chats: RwLock::new(chats),
@@ -360,6 +367,8 @@ impl Engine {
             self.load().await?;
         }
         tokio::pin!(shutdown);
+        let mut platforms_watch = tokio::time::interval(PLATFORMS_WATCH);
+        platforms_watch.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             if let Err(e) = self.tick().await {
                 // The store may be briefly unreachable; the scheduler keeps going and retries.
@@ -371,6 +380,7 @@ impl Engine {
                 _ = &mut shutdown => break,
                 _ = self.inner.wake.notified() => {}
                 _ = tokio::time::sleep(wait) => {}
+                _ = platforms_watch.tick() => self.check_platforms().await,
             }
         }
         tracing::info!("scheduler stopped");

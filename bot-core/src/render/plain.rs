@@ -23,6 +23,7 @@ pub fn post_label(kind: PostKind) -> String {
         PostKind::Intro => "Intro".to_owned(),
         PostKind::Point { number } => format!("Q{number}"),
         PostKind::WrapUp => "Wrap-up".to_owned(),
+        PostKind::Notice => "Notice".to_owned(),
     }
 }
 

@@ -88,6 +88,8 @@ pub async fn build(
                 PostKind::Intro => ("intro", None),
                 PostKind::Point { number } => ("point", Some(number)),
                 PostKind::WrapUp => ("wrap_up", None),
+                // Notices never enter the outbox.
+                PostKind::Notice => return None,
             };
             Some(PostRecord {
                 kind: kind.to_owned(),
