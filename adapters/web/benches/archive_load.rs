@@ -402,7 +402,9 @@ enum Kind {
 }
 
 impl Kind {
-    const READS: [Kind; 7] = [
+    /// The baseline first, then every read.
+    const ALL: [Kind; 8] = [
+        Kind::Health,
         Kind::Index,
         Kind::IndexChat,
         Kind::IndexDates,
@@ -515,7 +517,7 @@ async fn one_reader(base: &str, scale: &Scale, messages: u64) -> BTreeMap<Kind, 
     for _ in 0..5 {
         get(&client, base, "/healthz").await; // warm-up
     }
-    for kind in std::iter::once(Kind::Health).chain(Kind::READS) {
+    for kind in Kind::ALL {
         for _ in 0..scale.samples {
             let p = path(kind, &mut rng, scale, messages);
             samples
@@ -674,18 +676,9 @@ async fn run_backend(backend: &str, root: &std::path::Path, scale: &Scale) {
         &mut one,
         None,
     );
-    const ALL: [Kind; 8] = [
-        Kind::Health,
-        Kind::Index,
-        Kind::IndexChat,
-        Kind::IndexDates,
-        Kind::SearchCommon,
-        Kind::SearchOlder,
-        Kind::SearchTwoWords,
-        Kind::SearchRare,
-    ];
     for pace in [Some(PACE), None] {
-        let (mut many, wall) = many_readers(&server.base, scale, messages as u64, &ALL, pace).await;
+        let (mut many, wall) =
+            many_readers(&server.base, scale, messages as u64, &Kind::ALL, pace).await;
         let how = match pace {
             Some(p) => format!(
                 "each a request every {} ms ({:.0} requests/s offered)",
