@@ -35,6 +35,8 @@ store_tests!(
     rsvps_are_added_once_and_listed_in_order,
     list_sessions_counts_messages_newest_first,
     archive_pages_are_filtered_counted_and_paged_by_the_database,
+    session_leases_are_held_once_renewed_and_taken_over_with_the_next_fence,
+    concurrent_lease_claims_never_give_one_session_to_two_instances,
     corrupt_rows_are_reported_not_panicked_on,
     curation_is_kept_with_who_and_when,
     purging_erases_only_opted_out_words_in_that_chat,
@@ -1088,6 +1090,114 @@ async fn rsvps_are_added_once_and_listed_in_order(store: Store) {
     );
     assert_eq!(store.rsvps("other").await.unwrap(), vec![carol]);
     assert!(store.rsvps("nobody").await.unwrap().is_empty());
+}
+
+async fn concurrent_lease_claims_never_give_one_session_to_two_instances(store: Store) {
+    let mut sessions = Vec::new();
+    for _ in 0..20 {
+        sessions.push(session(&store, "a").await);
+    }
+    for round in 0..2 {
+        let claims: Vec<_> = (0..6)
+            .map(|i| {
+                let store = store.clone();
+                tokio::spawn(async move {
+                    store
+                        .claim_session_leases(&format!("i{i}"), 60_000)
+                        .await
+                        .unwrap()
+                })
+            })
+            .collect();
+        let mut won = Vec::new();
+        for c in claims {
+            won.extend(c.await.unwrap().into_iter().map(|l| l.session_id));
+        }
+        won.sort();
+        // Round 0 races for sessions nobody holds; round 1 for leases that all expired.
+        assert_eq!(
+            won, sessions,
+            "round {round}: each session to exactly one instance"
+        );
+        for i in 0..6 {
+            store
+                .renew_session_leases(&format!("i{i}"), -1)
+                .await
+                .unwrap();
+        }
+    }
+}
+
+async fn session_leases_are_held_once_renewed_and_taken_over_with_the_next_fence(store: Store) {
+    use bot_core::store::Lease;
+    let due = session(&store, "a").await;
+    let running = session(&store, "b").await;
+    store
+        .update_session(running, &running_update(1, Some(1), t(19, 0, 0, 0)))
+        .await
+        .unwrap();
+    let ended = session(&store, "c").await;
+    let mut end = running_update(4, Some(2), t(19, 0, 0, 0));
+    end.state = SessionState::Ended;
+    store.update_session(ended, &end).await.unwrap();
+    let ids = |l: &[Lease]| l.iter().map(|l| l.session_id).collect::<Vec<_>>();
+
+    let first = store.claim_session_leases("one", 60_000).await.unwrap();
+    assert_eq!(
+        ids(&first),
+        [due, running],
+        "the unfinished sessions, not the ended one"
+    );
+    assert!(first.iter().all(|l| l.fence == 1));
+    assert!(
+        store
+            .claim_session_leases("two", 60_000)
+            .await
+            .unwrap()
+            .is_empty(),
+        "held: nobody else gets them"
+    );
+    assert_eq!(
+        store.renew_session_leases("one", 60_000).await.unwrap(),
+        first
+    );
+    assert!(store.lease_holds("one", first[0]).await.unwrap());
+    assert!(!store.lease_holds("two", first[0]).await.unwrap());
+
+    // Expired (a holder that stopped renewing): the next claim takes it, with the next fence,
+    // and the old holder's fence no longer holds anywhere.
+    store.renew_session_leases("one", -1).await.unwrap();
+    assert!(!store.lease_holds("one", first[0]).await.unwrap());
+    let second = store.claim_session_leases("two", 60_000).await.unwrap();
+    assert_eq!(ids(&second), [due, running]);
+    assert!(second.iter().all(|l| l.fence == 2), "{second:?}");
+    assert!(
+        store
+            .renew_session_leases("one", 60_000)
+            .await
+            .unwrap()
+            .is_empty(),
+        "lost"
+    );
+    assert!(!store.lease_holds("one", first[0]).await.unwrap());
+    assert!(store.lease_holds("two", second[1]).await.unwrap());
+
+    // A clean stop lets go at once.
+    assert_eq!(store.release_session_leases("two").await.unwrap(), 2);
+    let third = store.claim_session_leases("one", 60_000).await.unwrap();
+    assert_eq!(ids(&third), [due, running]);
+    assert!(
+        third.iter().all(|l| l.fence == 3),
+        "fences only grow, so no earlier holder's write is taken for this one's: {third:?}"
+    );
+    assert!(!store.lease_holds("one", first[0]).await.unwrap());
+    // A session that ends keeps its row but is never claimed again once expired.
+    store.update_session(due, &end).await.unwrap();
+    store.renew_session_leases("one", -1).await.unwrap();
+    assert_eq!(
+        ids(&store.claim_session_leases("two", 60_000).await.unwrap()),
+        [running]
+    );
 }
 
 async fn archive_pages_are_filtered_counted_and_paged_by_the_database(store: Store) {
