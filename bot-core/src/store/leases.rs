@@ -54,10 +54,19 @@ impl Store {
         .fetch_all(&mut *tx)
         .await
         .ctx("claiming sessions nobody holds")?;
+        // On PostgreSQL the expired rows are locked in one order and those another claim
+        // holds are skipped (`FOR UPDATE SKIP LOCKED`): racing claims neither wait for nor
+        // deadlock on each other. SQLite has one writer at a time already (`begin_write`).
+        let lock = match self.backend() {
+            super::Backend::Postgres => " ORDER BY l.session_id FOR UPDATE OF l SKIP LOCKED",
+            super::Backend::Sqlite => "",
+        };
         let taken = sqlx::query(sqlx::AssertSqlSafe(format!(
             "UPDATE session_leases SET instance_id = $1, fence = fence + 1, \
-             expires_at = {now} + $2 WHERE expires_at < {now} \
-             AND session_id IN (SELECT s.id FROM sessions s WHERE {LEASABLE}) \
+             expires_at = {now} + $2 WHERE session_id IN (\
+               SELECT l.session_id FROM session_leases l JOIN sessions s ON s.id = l.session_id \
+               WHERE l.expires_at < {now} AND {LEASABLE}{lock}) \
+             AND expires_at < {now} \
              RETURNING session_id, fence"
         )))
         .bind(instance)
