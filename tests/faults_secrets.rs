@@ -10,19 +10,10 @@ use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::time::Duration;
 
-use sqlx::{AssertSqlSafe, Connection, Executor};
 use support::{wait_for, Scratch};
 
 const DB_PASSWORD: &str = "pw-Zx81-never-logged";
 const MODERATOR_TOKEN: &str = "moderator-token-7Qp2-never-logged-at-all";
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
 
 /// One HTTP/1.1 exchange; the whole answer.
 fn exchange(port: u16, request: &str) -> Option<String> {
@@ -34,31 +25,6 @@ fn exchange(port: u16, request: &str) -> Option<String> {
     Some(out)
 }
 
-/// The test database with a password in its URL, in a fresh schema.
-fn url_with_password() -> String {
-    let base = std::env::var("HASHCHAT_TEST_POSTGRES_URL")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into());
-    let schema = format!("secrets_{}", std::process::id());
-    tokio::runtime::Runtime::new().unwrap().block_on(async {
-        let mut admin = sqlx::PgConnection::connect(&base)
-            .await
-            .unwrap_or_else(|e| panic!("this test needs PostgreSQL at {base}: {e}"));
-        admin
-            .execute(AssertSqlSafe(format!(
-                "DROP SCHEMA IF EXISTS {schema} CASCADE; CREATE SCHEMA {schema}"
-            )))
-            .await
-            .unwrap();
-    });
-    let (scheme, rest) = base.split_once("://").unwrap();
-    let (user, host) = rest
-        .split_once('@')
-        .expect("a user in HASHCHAT_TEST_POSTGRES_URL");
-    let user = user.split(':').next().unwrap();
-    let sep = if host.contains('?') { '&' } else { '?' };
-    format!("{scheme}://{user}:{DB_PASSWORD}@{host}{sep}options=-c%20search_path%3D{schema}")
-}
-
 #[test]
 fn a_trace_level_run_never_logs_a_password_token_or_session_cookie() {
     let scratch = Scratch::new();
@@ -67,7 +33,7 @@ fn a_trace_level_run_never_logs_a_password_token_or_session_cookie() {
     )
     .unwrap();
     scratch.write("chats/interlibnet.toml", &example);
-    let port = free_port();
+    let port = support::room_page::free_port();
     let config = scratch.write(
         "hashchat.toml",
         &format!(
@@ -77,7 +43,10 @@ fn a_trace_level_run_never_logs_a_password_token_or_session_cookie() {
     );
     let mut bot = scratch
         .hashchat(&["run", "--config", config.to_str().unwrap()])
-        .env("HASHCHAT_DATABASE_URL", url_with_password())
+        .env(
+            "HASHCHAT_DATABASE_URL",
+            support::postgres_schema_url("secrets", Some(DB_PASSWORD)),
+        )
         .env("HASHCHAT_WEB_MODERATOR_TOKEN", MODERATOR_TOKEN)
         .env("RUST_LOG", "trace")
         .stdout(std::process::Stdio::null())

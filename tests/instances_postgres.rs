@@ -7,35 +7,12 @@ mod support;
 
 use std::time::{Duration, Instant};
 
-use sqlx::{AssertSqlSafe, Connection, Executor};
 use support::{wait_for, Scratch};
-
-/// A fresh schema of the test database, as a URL that selects it.
-fn fresh_schema() -> String {
-    let base = std::env::var("HASHCHAT_TEST_POSTGRES_URL")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into());
-    let schema = format!(
-        "instances_{}_{}",
-        std::process::id(),
-        Instant::now().elapsed().as_nanos()
-    );
-    tokio::runtime::Runtime::new().unwrap().block_on(async {
-        let mut admin = sqlx::PgConnection::connect(&base)
-            .await
-            .unwrap_or_else(|e| panic!("this test needs PostgreSQL at {base}: {e}"));
-        admin
-            .execute(AssertSqlSafe(format!("CREATE SCHEMA {schema}")))
-            .await
-            .unwrap();
-    });
-    let sep = if base.contains('?') { '&' } else { '?' };
-    format!("{base}{sep}options=-c%20search_path%3D{schema}")
-}
 
 #[test]
 fn a_second_run_on_one_postgresql_database_waits_for_the_first_to_be_gone() {
     let scratch = Scratch::new();
-    let url = fresh_schema();
+    let url = support::postgres_schema_url("instances", None);
     let config = scratch.write(
         "hashchat.toml",
         &format!(

@@ -217,3 +217,41 @@ pub fn text(output: &Output) -> (String, String) {
         String::from_utf8_lossy(&output.stderr).into_owned(),
     )
 }
+
+/// A fresh schema of the test PostgreSQL database (`HASHCHAT_TEST_POSTGRES_URL`, as
+/// `scripts/test` exports it), as the base URL with `password` put in (trust auth accepts any;
+/// `None` keeps the base's) and `options` selecting the schema. Panics when PostgreSQL cannot
+/// be reached: a test that needs it never passes without it.
+pub fn postgres_schema_url(prefix: &str, password: Option<&str>) -> String {
+    use sqlx::{Connection, Executor};
+    let base = std::env::var("HASHCHAT_TEST_POSTGRES_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into());
+    let schema = format!(
+        "{prefix}_{}_{}",
+        std::process::id(),
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .subsec_nanos()
+    );
+    tokio::runtime::Runtime::new().unwrap().block_on(async {
+        let mut admin = sqlx::PgConnection::connect(&base)
+            .await
+            .unwrap_or_else(|e| panic!("this test needs PostgreSQL at {base}: {e}"));
+        admin
+            .execute(sqlx::AssertSqlSafe(format!("CREATE SCHEMA {schema}")))
+            .await
+            .unwrap();
+    });
+    let base = match password {
+        Some(pw) => {
+            let (scheme, rest) = base.split_once("://").unwrap();
+            let (user, host) = rest.split_once('@').expect("a user in the URL");
+            let user = user.split(':').next().unwrap();
+            format!("{scheme}://{user}:{pw}@{host}")
+        }
+        None => base,
+    };
+    let sep = if base.contains('?') { '&' } else { '?' };
+    format!("{base}{sep}options=-c%20search_path%3D{schema}")
+}
