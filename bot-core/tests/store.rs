@@ -36,6 +36,7 @@ store_tests!(
     list_sessions_counts_messages_newest_first,
     archive_pages_are_filtered_counted_and_paged_by_the_database,
     session_leases_are_held_once_renewed_and_taken_over_with_the_next_fence,
+    instances_beat_stop_and_are_forgotten_a_week_after_they_went,
     concurrent_lease_claims_never_give_one_session_to_two_instances,
     corrupt_rows_are_reported_not_panicked_on,
     curation_is_kept_with_who_and_when,
@@ -1090,6 +1091,55 @@ async fn rsvps_are_added_once_and_listed_in_order(store: Store) {
     );
     assert_eq!(store.rsvps("other").await.unwrap(), vec![carol]);
     assert!(store.rsvps("nobody").await.unwrap().is_empty());
+}
+
+async fn instances_beat_stop_and_are_forgotten_a_week_after_they_went(store: Store) {
+    use bot_core::store::NewInstance;
+    let new = |id: &str| NewInstance {
+        id: id.into(),
+        host: "h".into(),
+        pid: 7,
+        version: "0.1.0".into(),
+    };
+    store.register_instance(&new("a")).await.unwrap();
+    store
+        .instance_heartbeat("a", "[{\"platform\":\"matrix\"}]")
+        .await
+        .unwrap();
+    let listed = store.instances().await.unwrap();
+    assert_eq!(listed.len(), 1);
+    assert_eq!(listed[0].platforms_json, "[{\"platform\":\"matrix\"}]");
+    assert!((0..5_000).contains(&listed[0].silent_ms), "{listed:?}");
+    assert!(listed[0].stopped_at.is_none());
+    store.instance_stopped("a").await.unwrap();
+    assert!(store.instances().await.unwrap()[0].stopped_at.is_some());
+
+    // One killed eight days ago (never stopped) and one stopped as long ago are forgotten
+    // when the next instance registers; the one stopped just now is kept.
+    let old = chrono::Utc::now().timestamp_millis() - 8 * 24 * 3600 * 1000;
+    for (id, stopped) in [("killed", None), ("stopped", Some(old))] {
+        sqlx::query(
+            "INSERT INTO instances (id, host, pid, version, started_at, heartbeat_at, stopped_at) \
+             VALUES ($1, 'h', 1, 'v', $2, $2, $3)",
+        )
+        .bind(id)
+        .bind(old)
+        .bind(stopped)
+        .execute(store.raw_pool())
+        .await
+        .unwrap();
+    }
+    assert_eq!(store.instances().await.unwrap().len(), 3);
+    store.register_instance(&new("b")).await.unwrap();
+    let mut ids: Vec<String> = store
+        .instances()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|i| i.id)
+        .collect();
+    ids.sort();
+    assert_eq!(ids, ["a", "b"]);
 }
 
 async fn concurrent_lease_claims_never_give_one_session_to_two_instances(store: Store) {

@@ -41,7 +41,7 @@ pub struct InstanceRecord {
     pub silent_ms: i64,
 }
 
-/// Stopped instances are forgotten after a week.
+/// Instances stopped, or silent (killed), for a week are forgotten.
 const FORGET_AFTER_MS: i64 = 7 * 24 * 3600 * 1000;
 
 impl Store {
@@ -49,12 +49,12 @@ impl Store {
         let now = db_now_ms(self.backend());
         let mut conn = self.conn().await?;
         sqlx::query(sqlx::AssertSqlSafe(format!(
-            "DELETE FROM instances WHERE stopped_at IS NOT NULL AND stopped_at < {now} - $1"
+            "DELETE FROM instances WHERE COALESCE(stopped_at, heartbeat_at) < {now} - $1"
         )))
         .bind(FORGET_AFTER_MS)
         .execute(&mut *conn)
         .await
-        .ctx("forgetting stopped instances")?;
+        .ctx("forgetting instances gone a week")?;
         sqlx::query(sqlx::AssertSqlSafe(format!(
             "INSERT INTO instances (id, host, pid, version, started_at, heartbeat_at) \
              VALUES ($1, $2, $3, $4, {now}, {now})"
